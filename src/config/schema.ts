@@ -1,0 +1,106 @@
+import { z } from "zod";
+import { NAME_PATTERN } from "../names.ts";
+
+// The configuration contract of DESIGN.md §3. Every driver of the contract is known here, so a config
+// written for a later capability already validates; the engine says when a driver is not available yet.
+
+const name = z.string().regex(NAME_PATTERN, "a name of letters, digits, '.', '_' or '-' (e.g. web-1)");
+const userList = z.array(z.string().min(1)).default([]);
+const sizeText = z.union([
+  z.number().int().positive(),
+  z.string().regex(/^\d+(\.\d+)?\s*([KMGT]i?B?|B)?$/i, "a size like 1GiB, 512MiB or a number of bytes"),
+]);
+
+const base = {
+  channel: z.string().min(1).optional(),
+  limit: z.number().int().positive().default(50),
+  timeout: z.string().optional(),
+};
+
+export const archiveServerSchema = z
+  .object({
+    driver: z.literal("archive"),
+    mode: z.enum(["tar", "raw"]).default("tar"),
+    paths: z.array(z.string().min(1)).default([]),
+    exclude: z.array(z.string().min(1)).default([]),
+    device: z.string().min(1).optional(),
+    host: z.string().default("local"),
+    ssh_key: z.string().optional(),
+    part_size: sizeText.optional(),
+    compression: z.enum(["auto", "zstd", "gzip"]).default("auto"),
+    ...base,
+  })
+  .strict()
+  .superRefine((s, ctx) => {
+    if (s.mode === "tar" && s.paths.length === 0)
+      ctx.addIssue({ code: "custom", path: ["paths"], message: "a list of folders to archive (mode tar needs paths)" });
+    if (s.mode === "raw" && !s.device)
+      ctx.addIssue({ code: "custom", path: ["device"], message: "a block device or image file (mode raw needs device)" });
+  });
+
+export const lxdServerSchema = z
+  .object({
+    driver: z.literal("lxd"),
+    instance: name.optional(),
+    remote: z.string().optional(),
+    snapshot_server: z.string().optional(),
+    lxd_conf: z.string().optional(),
+    lxd_dir: z.string().optional(),
+    ...base,
+  })
+  .strict();
+
+export const qemuServerSchema = z
+  .object({ driver: z.literal("qemu"), image: z.string().min(1), host: z.string().default("local"), ssh_key: z.string().optional(), ...base })
+  .strict();
+
+export const consulServerSchema = z
+  .object({ driver: z.literal("consul"), address: z.string().url(), token_env: z.string().optional(), ...base })
+  .strict();
+
+export const commandServerSchema = z
+  .object({
+    driver: z.literal("command"),
+    create: z.array(z.string()).min(1),
+    delete: z.array(z.string()).optional(),
+    restore: z.array(z.string()).optional(),
+    host: z.string().default("local"),
+    ...base,
+  })
+  .strict();
+
+export const serverSchema = z.discriminatedUnion("driver", [
+  archiveServerSchema,
+  lxdServerSchema,
+  qemuServerSchema,
+  consulServerSchema,
+  commandServerSchema,
+]);
+
+export const DRIVER_KINDS = ["archive", "lxd", "qemu", "consul", "command"] as const;
+export type DriverKind = (typeof DRIVER_KINDS)[number];
+
+export const fileSchema = z
+  .object({
+    alerts: z.object({ channel: z.string().min(1).optional() }).strict().default({}),
+    roles: z
+      .object({ admins: userList, approvers: userList, operators: z.array(z.string().min(1)).default(["*"]) })
+      .strict()
+      .default({ admins: [], approvers: [], operators: ["*"] }),
+    approval: z.object({ ttl: z.string().default("30M") }).strict().default({ ttl: "30M" }),
+    storage: z.object({ path: z.string().min(1).default("./data/snapshots") }).strict().default({ path: "./data/snapshots" }),
+    engine: z
+      .object({
+        concurrency: z.number().int().positive().max(64).default(2),
+        timeout: z.string().default("6H"),
+        fsync: z.boolean().default(true),
+      })
+      .strict()
+      .default({ concurrency: 2, timeout: "6H", fsync: true }),
+    servers: z.record(name, serverSchema).default({}),
+  })
+  .strict();
+
+export type FileConfig = z.infer<typeof fileSchema>;
+export type ServerSettings = z.infer<typeof serverSchema>;
+export type ArchiveSettings = z.infer<typeof archiveServerSchema>;

@@ -1,0 +1,63 @@
+import { UserError } from "./errors.ts";
+
+// LXD's expiry syntax: space-separated tokens, M minutes, H hours, d days, w weeks, m months, y years.
+const TOKEN = /^(\d{1,6})([MHdwmy])$/;
+export const DURATION_HELP = "a duration like 30M, 2H, 3d, 4w, 5m or 1y (M minutes, m months), space-separated";
+
+export interface Duration {
+  minutes: number;
+  hours: number;
+  days: number;
+  weeks: number;
+  months: number;
+  years: number;
+}
+
+export function parseDuration(text: string): Duration {
+  const d: Duration = { minutes: 0, hours: 0, days: 0, weeks: 0, months: 0, years: 0 };
+  const tokens = text.trim().split(/\s+/).filter(Boolean);
+  if (tokens.length === 0) throw new UserError("bad_duration", `empty duration: expected ${DURATION_HELP}`);
+  for (const t of tokens) {
+    const m = TOKEN.exec(t);
+    if (!m) throw new UserError("bad_duration", `"${t}" is not a duration: expected ${DURATION_HELP}`);
+    const n = Number(m[1]);
+    const unit = m[2] as "M" | "H" | "d" | "w" | "m" | "y";
+    const key = ({ M: "minutes", H: "hours", d: "days", w: "weeks", m: "months", y: "years" } as const)[unit];
+    d[key] += n;
+  }
+  return d;
+}
+
+/** Adds a duration to a time, calendar-aware for months and years (as Go's AddDate, which LXD uses). */
+export function addDuration(fromMs: number, d: Duration): number {
+  const t = new Date(fromMs);
+  if (d.years || d.months) t.setUTCMonth(t.getUTCMonth() + d.months + 12 * d.years);
+  return t.getTime() + ((d.weeks * 7 + d.days) * 24 * 60 + d.hours * 60 + d.minutes) * 60_000;
+}
+
+/** Fixed-length durations only (timeouts, TTLs): months and years are refused. */
+export function durationMs(d: Duration): number {
+  if (d.months || d.years) throw new UserError("bad_duration", "months and years are not allowed here: use M, H, d or w");
+  return addDuration(0, d);
+}
+
+export function formatAge(ms: number): string {
+  const s = Math.max(0, Math.round(ms / 1000));
+  if (s < 90) return `${s}s`;
+  const m = Math.round(s / 60);
+  if (m < 90) return `${m}m`;
+  const h = Math.round(m / 60);
+  if (h < 48) return `${h}h`;
+  return `${Math.round(h / 24)}d`;
+}
+
+export function formatBytes(n: number): string {
+  const units = ["B", "KiB", "MiB", "GiB", "TiB"];
+  let v = n;
+  let i = 0;
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i++;
+  }
+  return i === 0 ? `${n} B` : `${v.toFixed(v < 10 ? 2 : 1)} ${units[i]}`;
+}

@@ -1,0 +1,39 @@
+// Every external command goes through a Runner (DESIGN.md §1): argv arrays only, never a shell string
+// built from user text. Local now; an ssh runner with the same interface arrives with remote servers.
+import type { Readable } from "node:stream";
+
+export interface RunOptions {
+  signal?: AbortSignal;
+  timeoutMs?: number;
+  cwd?: string;
+  env?: Record<string, string>;
+}
+
+export interface RunResult {
+  stdout: string;
+  stderr: string;
+  exitCode: number;
+}
+
+export interface Stage {
+  cmd: string;
+  args: string[];
+}
+
+export interface Pipeline {
+  /** The last stage's stdout, to be consumed by the caller. */
+  stdout: Readable;
+  /** Resolves when every stage exited 0; rejects with a BackendError naming the stage and its stderr tail. */
+  done: Promise<void>;
+  /** Stop every stage (SIGTERM, then SIGKILL). */
+  kill(): void;
+}
+
+export interface Runner {
+  /** Runs one command to completion; rejects with a BackendError on non-zero exit, timeout or abort. */
+  run(cmd: string, args: string[], opts?: RunOptions): Promise<RunResult>;
+  /** Runs stages connected stdout→stdin, kernel to kernel; only the last stdout reaches Node. */
+  pipeline(stages: Stage[], opts?: RunOptions): Pipeline;
+  /** Whether a program is installed (for "zstd where installed, gzip otherwise"). */
+  has(cmd: string): Promise<boolean>;
+}
