@@ -1,0 +1,38 @@
+import type { Command } from "./types.ts";
+import { expectPositionals } from "./parse.ts";
+import { positiveInt, serverOf } from "./lookup.ts";
+import { clip, dash, utc } from "../src/replies/format.ts";
+
+const usage = "audit [<server>] [--limit N]";
+
+export const audit: Command = {
+  name: "audit",
+  usage,
+  summary: "the audit log: who asked for what, and how it ended",
+  role: "operator",
+  flags: { limit: "value" },
+  run(ctx, args) {
+    const [name] = expectPositionals(args, 0, 1, usage);
+    const server = name === undefined ? undefined : serverOf(ctx, name);
+    const limit = positiveInt(args.flags.limit, "limit", 50, 20);
+    const rows = ctx.ledger.operations.list({ serverId: server?.id, limit });
+    const scope = server ? server.name : "all servers";
+    if (rows.length === 0) return { visibility: "ephemeral", tone: "info", title: `No operations yet on ${scope}` };
+    return {
+      visibility: "ephemeral",
+      tone: "info",
+      title: `Audit log, ${scope}: last ${rows.length}`,
+      table: {
+        columns: ["#", "when", "who", "what", "state", "result"],
+        rows: rows.map((o) => [
+          String(o.id),
+          utc(o.created_at),
+          o.requested_by + (o.approved_by ? ` (approved by ${o.approved_by})` : ""),
+          `${o.kind} ${dash(o.server)}${o.args && typeof o.args.name === "string" ? `/${o.args.name}` : o.args && typeof o.args.snapshot === "string" ? `/${o.args.snapshot}` : ""}`,
+          o.state,
+          clip((o.error ?? o.result ?? "").split("\n")[0]!, 120),
+        ]),
+      },
+    };
+  },
+};

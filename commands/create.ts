@@ -1,0 +1,42 @@
+import type { Command } from "./types.ts";
+import { expectPositionals } from "./parse.ts";
+import { serverOf } from "./lookup.ts";
+import { checkName } from "../src/names.ts";
+import { addDuration, parseDuration } from "../src/duration.ts";
+import { UserError } from "../src/errors.ts";
+import { jobReply } from "../src/replies/job-replies.ts";
+import { size, shortHash, utc } from "../src/replies/format.ts";
+import { formatAge } from "../src/duration.ts";
+
+const usage = "create <server> [<name>] [--expiry <dur>] [--stateful] [--note <text>]";
+
+export const create: Command = {
+  name: "create",
+  usage,
+  summary: "take a snapshot now",
+  role: "operator",
+  flags: { expiry: "value", stateful: "bool", note: "value" },
+  run(ctx, args) {
+    const [serverName, name] = expectPositionals(args, 1, 2, usage);
+    const server = serverOf(ctx, serverName!);
+    if (name !== undefined) checkName("snapshot", name);
+    const expiry = args.flags.expiry;
+    const expiresAt = typeof expiry === "string" ? addDuration(ctx.clock.now(), parseDuration(expiry)) : null;
+    if (args.flags.stateful && server.driver !== "lxd")
+      throw new UserError("not_capable", `${server.name} (${server.driver}) cannot take stateful snapshots: drop --stateful`);
+    const note = typeof args.flags.note === "string" ? args.flags.note.slice(0, 500) : null;
+    const { op, job, snapshot } = ctx.engine.create({ server, name, expiresAt, note, stateful: !!args.flags.stateful, user: ctx.user, channel: ctx.channel });
+    return jobReply(job, {
+      what: `create ${server.name}/${snapshot.name}`,
+      who: ctx.user,
+      opId: op.id,
+      now: ctx.clock.now,
+      retry: `create ${server.name}${name ? ` ${name}` : ""}`,
+      done: (s, tookMs) => ({
+        tone: "success",
+        title: `${s.server}/${s.name} done: ${size(s.size)} in ${formatAge(tookMs)} (operation #${op.id}, asked by ${ctx.user})`,
+        lines: [`checksum ${shortHash(s.checksum)}, ${s.checksums?.length ?? 0} part(s)${s.expires_at ? `, expires ${utc(s.expires_at)}` : ""}`],
+      }),
+    });
+  },
+};

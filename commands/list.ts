@@ -1,0 +1,36 @@
+import type { Command } from "./types.ts";
+import { expectPositionals } from "./parse.ts";
+import { positiveInt, serverOf } from "./lookup.ts";
+import { PAGE_SIZE, snapshotList } from "../src/replies/snapshot-replies.ts";
+import { UserError } from "../src/errors.ts";
+import type { SnapshotState } from "../db/states.ts";
+import { snapshotMachine } from "../db/states.ts";
+
+const usage = "list <server> [--tree] [--state <state>] [--all] [--page <n>]";
+const STATES = Object.keys(snapshotMachine) as SnapshotState[];
+
+export const list: Command = {
+  name: "list",
+  usage,
+  summary: "list a server's snapshots, newest first, 50 a page",
+  role: "operator",
+  flags: { tree: "bool", state: "value", all: "bool", page: "value" },
+  run(ctx, args) {
+    const [name] = expectPositionals(args, 1, 1, usage);
+    const server = serverOf(ctx, name!);
+    const state = args.flags.state as string | undefined;
+    if (state !== undefined && !STATES.includes(state as SnapshotState))
+      throw new UserError("bad_state", `unknown state "${state}": use one of ${STATES.join(", ")}`);
+    if (args.flags.tree) throw new UserError("not_available", "list --tree needs snapshot trees (qemu), not available yet: drop --tree");
+    const page = positiveInt(args.flags.page, "page", 1_000_000, 1);
+    const { rows, total } = ctx.ledger.snapshots.list(server.id, {
+      state: state as SnapshotState | undefined,
+      all: !!args.flags.all,
+      limit: PAGE_SIZE,
+      offset: (page - 1) * PAGE_SIZE,
+    });
+    const base = ["list", server.name, state ? `--state ${state}` : "", args.flags.all ? "--all" : ""].filter(Boolean).join(" ");
+    if (rows.length === 0 && total > 0) throw new UserError("bad_page", `there are only ${Math.ceil(total / PAGE_SIZE)} page(s): try ${base}`);
+    return snapshotList(server, rows, { page, total, command: base }, ctx.clock.now());
+  },
+};

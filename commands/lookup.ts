@@ -1,0 +1,30 @@
+import type { ServerRow, SnapshotRow } from "../db/types.ts";
+import type { CommandContext } from "./types.ts";
+import { checkName, parseSnapshotRef } from "../src/names.ts";
+import { UserError } from "../src/errors.ts";
+
+export function serverOf(ctx: CommandContext, name: string): ServerRow {
+  const server = ctx.ledger.servers.get(checkName("server", name));
+  if (!server) {
+    const known = ctx.ledger.servers.list().map((s) => s.name).slice(0, 10);
+    const hint = known.length ? `known: ${known.join(", ")}` : "none is registered yet: see register";
+    throw new UserError("unknown_server", `unknown server "${name}" (${hint}); type servers for the list`);
+  }
+  return server;
+}
+
+export function snapshotOf(ctx: CommandContext, ref: string, usage: string): { server: ServerRow; snapshot: SnapshotRow } {
+  const r = parseSnapshotRef(ref, usage);
+  const server = serverOf(ctx, r.server);
+  const snapshot = ctx.ledger.snapshots.find(server.id, r.snapshot);
+  if (!snapshot)
+    throw new UserError("unknown_snapshot", `${server.name} has no snapshot "${r.snapshot}": type list ${server.name} to see them`);
+  return { server, snapshot };
+}
+
+export function positiveInt(value: string | true | undefined, flag: string, max: number, fallback: number): number {
+  if (value === undefined) return fallback;
+  const n = typeof value === "string" && /^\d{1,7}$/.test(value) ? Number(value) : NaN;
+  if (!(n >= 1 && n <= max)) throw new UserError("bad_number", `--${flag} takes a whole number from 1 to ${max}, e.g. --${flag} 20`);
+  return n;
+}

@@ -1,0 +1,20 @@
+import type { Config } from "../src/config/load-config.ts";
+import type { Role } from "./types.ts";
+import { UserError } from "../src/errors.ts";
+
+const listed = (list: string[], user: string) => list.includes("*") || list.includes(user);
+
+/** Admins may do everything; approvers and operators what their role names ("*" is everyone). */
+export function hasRole(config: Config, user: string, role: Role): boolean {
+  const { admins, approvers, operators } = config.roles;
+  if (listed(admins, user)) return true;
+  if (role === "admin") return false;
+  if (role === "approver") return listed(approvers, user);
+  return listed(operators, user) || listed(approvers, user);
+}
+
+export function requireRole(config: Config, user: string, role: Role, what: string): void {
+  if (hasRole(config, user, role)) return;
+  const who = role === "admin" ? "admins" : role === "approver" ? "approvers" : "operators";
+  throw new UserError("forbidden", `${what} is for ${who} only, and ${user} is not one: ask an admin to add you under roles.${who} in the config`);
+}

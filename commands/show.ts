@@ -1,0 +1,17 @@
+import type { Command } from "./types.ts";
+import { expectPositionals } from "./parse.ts";
+import { snapshotOf } from "./lookup.ts";
+import { snapshotDetail } from "../src/replies/snapshot-replies.ts";
+
+const usage = "show <server>/<snap>";
+
+export const show: Command = {
+  name: "show",
+  usage,
+  summary: "everything the ledger knows about one snapshot",
+  role: "operator",
+  run(ctx, args) {
+    const [ref] = expectPositionals(args, 1, 1, usage);
+    return snapshotDetail(snapshotOf(ctx, ref!, usage).snapshot, ctx.clock.now());
+  },
+};

@@ -1,0 +1,29 @@
+import { openDb, type Db } from "./open-db.ts";
+import { serverRepo } from "./server-repo.ts";
+import { snapshotRepo } from "./snapshot-repo.ts";
+import { operationRepo } from "./operation-repo.ts";
+import type { Clock } from "../src/clock.ts";
+
+/** The typed repository over the ledger file: one object, passed in wherever the ledger is needed. */
+export function createLedger(path: string, clock: Clock) {
+  const db = openDb(path, clock.now);
+  return fromDb(db, clock);
+}
+
+export function fromDb(db: Db, clock: Clock) {
+  const now = () => clock.now();
+  return {
+    db,
+    servers: serverRepo(db, now),
+    snapshots: snapshotRepo(db, now),
+    operations: operationRepo(db, now),
+    /** Runs fn in one transaction: several state changes commit together or not at all. */
+    tx<T>(fn: () => T): T {
+      return db.transaction(fn)();
+    },
+    close(): void {
+      db.close();
+    },
+  };
+}
+export type Ledger = ReturnType<typeof fromDb>;

@@ -1,0 +1,79 @@
+import type { Db } from "./open-db.ts";
+import type { OperationRow } from "./types.ts";
+import { fromJson, toJson } from "./json.ts";
+import { assertTransition, operationMachine, type OperationState } from "./states.ts";
+import { SnapbotError } from "../src/errors.ts";
+
+const SELECT = "SELECT o.*, v.name AS server FROM operations o LEFT JOIN servers v ON v.id = o.server_id";
+type Raw = Omit<OperationRow, "args"> & { args: string };
+const row = (r: Raw | undefined): OperationRow | undefined => r && { ...r, args: fromJson(r.args) };
+
+export interface NewOperation {
+  kind: string;
+  server_id: number | null;
+  snapshot_id?: number | null;
+  requested_by: string;
+  channel?: string | null;
+  args?: Record<string, unknown>;
+  state?: "awaiting_approval" | "queued" | "running" | "succeeded" | "failed";
+  result?: string | null;
+  error?: string | null;
+}
+
+export type OperationChanges = Partial<Pick<OperationRow, "result" | "error" | "approved_by" | "snapshot_id">>;
+const FINAL: OperationState[] = ["succeeded", "failed", "denied", "expired", "cancelled"];
+
+export function operationRepo(db: Db, now: () => number) {
+  const byId = db.prepare(`${SELECT} WHERE o.id = ?`);
+  const insert = db.prepare(`INSERT INTO operations (kind, server_id, snapshot_id, state, requested_by, channel, args, result, error, created_at, started_at, finished_at)
+    VALUES (@kind, @server_id, @snapshot_id, @state, @requested_by, @channel, @args, @result, @error, @created_at, @started_at, @finished_at)`);
+
+  return {
+    get(id: number): OperationRow | undefined {
+      return row(byId.get(id) as Raw | undefined);
+    },
+    insert(o: NewOperation): OperationRow {
+      const t = now();
+      const state = o.state ?? "queued";
+      const info = insert.run({
+        snapshot_id: null,
+        channel: null,
+        result: null,
+        error: null,
+        ...o,
+        args: toJson(o.args),
+        state,
+        created_at: t,
+        started_at: state === "running" || FINAL.includes(state) ? t : null,
+        finished_at: FINAL.includes(state) ? t : null,
+      });
+      return this.get(Number(info.lastInsertRowid))!;
+    },
+    transition(id: number, to: OperationState, changes: OperationChanges = {}): OperationRow {
+      return db.transaction(() => {
+        const cur = this.get(id);
+        if (!cur) throw new SnapbotError("unknown_operation", `operation #${id} does not exist`);
+        assertTransition(operationMachine, "operation", id, cur.state, to);
+        const t = now();
+        const times = { started_at: to === "running" ? t : cur.started_at, finished_at: FINAL.includes(to) ? t : null };
+        const sets = ["state = @to", "started_at = @started_at", "finished_at = @finished_at"];
+        for (const k of Object.keys(changes)) sets.push(`${k} = @${k}`);
+        const r = db
+          .prepare(`UPDATE operations SET ${sets.join(", ")} WHERE id = @id AND state = @from`)
+          .run({ ...changes, ...times, id, from: cur.state, to });
+        if (r.changes !== 1) throw new SnapbotError("concurrent_change", `operation #${id} changed while being updated`);
+        return this.get(id)!;
+      })();
+    },
+    /** The audit log, newest first. */
+    list(o: { serverId?: number; limit: number }): OperationRow[] {
+      const where = o.serverId === undefined ? "" : "WHERE o.server_id = @serverId";
+      return (db.prepare(`${SELECT} ${where} ORDER BY o.id DESC LIMIT @limit`).all(o) as Raw[]).map((r) => row(r)!);
+    },
+    /** Operations a crash interrupted (queued ones never started, running ones died). */
+    interrupted(): OperationRow[] {
+      return (db.prepare(`${SELECT} WHERE o.state IN ('queued','running')`).all() as Raw[]).map((r) => row(r)!);
+    },
+  };
+}
+export type OperationRepo = ReturnType<typeof operationRepo>;

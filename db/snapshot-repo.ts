@@ -1,0 +1,120 @@
+import type { Db } from "./open-db.ts";
+import type { SnapshotRow } from "./types.ts";
+import { fromJson, toJson } from "./json.ts";
+import { assertTransition, snapshotMachine, type SnapshotState } from "./states.ts";
+import { SnapbotError } from "../src/errors.ts";
+
+const SELECT = "SELECT s.*, v.name AS server FROM snapshots s JOIN servers v ON v.id = s.server_id";
+type Raw = Omit<SnapshotRow, "checksums" | "details" | "stateful"> & { checksums: string; details: string; stateful: number };
+const row = (r: Raw | undefined): SnapshotRow | undefined =>
+  r && { ...r, stateful: r.stateful === 1, checksums: fromJson(r.checksums), details: fromJson(r.details) };
+
+export interface NewSnapshot {
+  server_id: number;
+  name: string;
+  created_by: string | null;
+  origin?: SnapshotRow["origin"];
+  parent_id?: number | null;
+  expires_at?: number | null;
+  note?: string | null;
+  stateful?: boolean;
+  state?: "pending" | "done";
+}
+
+/** Fields a transition may set along with the new state. */
+export type SnapshotChanges = Partial<
+  Pick<SnapshotRow, "location" | "size" | "checksum" | "checksums" | "details" | "finished_at" | "verified_at" | "error">
+>;
+
+export interface ListOptions {
+  state?: SnapshotState;
+  all?: boolean; // include deleted, failed and expired
+  limit: number;
+  offset: number;
+}
+
+export function snapshotRepo(db: Db, now: () => number) {
+  const byId = db.prepare(`${SELECT} WHERE s.id = ?`);
+  const live = db.prepare(`${SELECT} WHERE s.server_id = ? AND s.name = ? AND s.state NOT IN ('deleted','failed','expired')`);
+  const latest = db.prepare(`${SELECT} WHERE s.server_id = ? AND s.name = ? ORDER BY s.id DESC LIMIT 1`);
+  const insert = db.prepare(`INSERT INTO snapshots (server_id, name, parent_id, state, origin, note, stateful, created_by, created_at, expires_at)
+    VALUES (@server_id, @name, @parent_id, @state, @origin, @note, @stateful, @created_by, @created_at, @expires_at)`);
+
+  return {
+    get(id: number): SnapshotRow | undefined {
+      return row(byId.get(id) as Raw | undefined);
+    },
+    /** The snapshot of that name that still exists, else the newest record of it (deleted, failed…). */
+    find(serverId: number, name: string): SnapshotRow | undefined {
+      return row((live.get(serverId, name) ?? latest.get(serverId, name)) as Raw | undefined);
+    },
+    insert(s: NewSnapshot): SnapshotRow {
+      try {
+        const info = insert.run({
+          parent_id: null,
+          origin: "snapbot",
+          note: null,
+          expires_at: null,
+          ...s,
+          state: s.state ?? "pending",
+          stateful: s.stateful ? 1 : 0,
+          created_at: now(),
+        });
+        return this.get(Number(info.lastInsertRowid))!;
+      } catch (e) {
+        if ((e as { code?: string }).code === "SQLITE_CONSTRAINT_UNIQUE")
+          throw new SnapbotError("snapshot_exists", `a snapshot named ${s.name} already exists on this server`, { cause: e });
+        throw e;
+      }
+    },
+    /**
+     * The one way a snapshot changes state: checks the state machine and updates with a guard on the
+     * state it read, so a concurrent change makes this fail instead of being overwritten.
+     */
+    transition(id: number, to: SnapshotState, changes: SnapshotChanges = {}): SnapshotRow {
+      return db.transaction(() => {
+        const cur = this.get(id);
+        if (!cur) throw new SnapbotError("unknown_snapshot", `snapshot #${id} does not exist`);
+        assertTransition(snapshotMachine, "snapshot", id, cur.state, to);
+        const sets = ["state = @to"];
+        const params: Record<string, unknown> = { id, from: cur.state, to };
+        for (const [k, v] of Object.entries(changes)) {
+          sets.push(`${k} = @${k}`);
+          params[k] = k === "checksums" || k === "details" ? toJson(v) : v;
+        }
+        const r = db.prepare(`UPDATE snapshots SET ${sets.join(", ")} WHERE id = @id AND state = @from`).run(params);
+        if (r.changes !== 1) throw new SnapbotError("concurrent_change", `snapshot #${id} changed while being updated`);
+        return this.get(id)!;
+      })();
+    },
+    /** Fields that change no state (verification time, details). */
+    annotate(id: number, changes: Pick<SnapshotChanges, "verified_at" | "details" | "error">): void {
+      const sets = Object.keys(changes).map((k) => `${k} = @${k}`);
+      if (sets.length === 0) return;
+      const params = Object.fromEntries(Object.entries(changes).map(([k, v]) => [k, k === "details" ? toJson(v) : v]));
+      db.prepare(`UPDATE snapshots SET ${sets.join(", ")} WHERE id = @id`).run({ ...params, id });
+    },
+    list(serverId: number, o: ListOptions): { rows: SnapshotRow[]; total: number } {
+      const where = ["s.server_id = @serverId"];
+      if (o.state) where.push("s.state = @state");
+      else if (!o.all) where.push("s.state NOT IN ('deleted','failed','expired')");
+      const params = { serverId, state: o.state, limit: o.limit, offset: o.offset };
+      const w = where.join(" AND ");
+      const rows = db
+        .prepare(`${SELECT} WHERE ${w} ORDER BY s.created_at DESC, s.id DESC LIMIT @limit OFFSET @offset`)
+        .all(params) as Raw[];
+      const total = (db.prepare(`SELECT count(*) AS n FROM snapshots s WHERE ${w}`).get(params) as { n: number }).n;
+      return { rows: rows.map((r) => row(r)!), total };
+    },
+    /** Retention's input: every done snapshot whose expiry has passed. */
+    expired(at: number, limit = 1_000_000): SnapshotRow[] {
+      return (db.prepare(`${SELECT} WHERE s.state = 'done' AND s.expires_at IS NOT NULL AND s.expires_at <= ? ORDER BY s.expires_at LIMIT ?`)
+        .all(at, limit) as Raw[]).map((r) => row(r)!);
+    },
+    /** Snapshots some writer or deleter was working on: after a crash, reconciliation decides their fate. */
+    unfinished(): SnapshotRow[] {
+      return (db.prepare(`${SELECT} WHERE s.state IN ('pending','running','deleting')`).all() as Raw[]).map((r) => row(r)!);
+    },
+  };
+}
+export type SnapshotRepo = ReturnType<typeof snapshotRepo>;

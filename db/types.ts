@@ -1,0 +1,66 @@
+import type { ApprovalState, OperationState, SnapshotState } from "./states.ts";
+
+export interface ServerRow {
+  id: number;
+  name: string;
+  driver: string;
+  settings: Record<string, unknown>;
+  source: "config" | "registered";
+  channel: string | null;
+  cloned_from: number | null;
+  registered_by: string | null;
+  created_at: number;
+  removed_at: number | null;
+}
+
+export interface SnapshotRow {
+  id: number;
+  server_id: number;
+  server: string;
+  name: string;
+  parent_id: number | null;
+  state: SnapshotState;
+  origin: "snapbot" | "external" | "schedule";
+  location: string | null;
+  size: number | null;
+  checksum: string | null;
+  checksums: Array<{ file: string; size: number; sha256: string }> | null;
+  details: Record<string, unknown> | null;
+  stateful: boolean;
+  note: string | null;
+  created_by: string | null;
+  created_at: number;
+  finished_at: number | null;
+  expires_at: number | null;
+  verified_at: number | null;
+  error: string | null;
+}
+
+export interface OperationRow {
+  id: number;
+  kind: string;
+  server_id: number | null;
+  server: string | null;
+  snapshot_id: number | null;
+  state: OperationState;
+  requested_by: string;
+  approved_by: string | null;
+  channel: string | null;
+  args: Record<string, unknown> | null;
+  result: string | null;
+  error: string | null;
+  created_at: number;
+  started_at: number | null;
+  finished_at: number | null;
+}
+
+export interface ApprovalRow {
+  id: number;
+  operation_id: number;
+  state: ApprovalState;
+  requested_by: string;
+  decided_by: string | null;
+  created_at: number;
+  expires_at: number;
+  decided_at: number | null;
+}

@@ -1,0 +1,32 @@
+import type { Logger } from "pino";
+import type { Config } from "./config/load-config.ts";
+import type { Clock } from "./clock.ts";
+import type { AppDeps } from "../commands/types.ts";
+import type { Runner } from "./transport/runner.ts";
+import { createLedger } from "../db/ledger.ts";
+import { createJobRunner } from "./engine/job-runner.ts";
+import { createDriverRegistry } from "./engine/driver-registry.ts";
+import { createEngine } from "./engine/engine.ts";
+import { reconcile, type ReconcileReport } from "./engine/reconcile.ts";
+import { durationMs, parseDuration } from "./duration.ts";
+
+export interface App extends AppDeps {
+  reconciled: ReconcileReport;
+  close(): void;
+}
+
+/** Builds everything from its dependencies, settles what a previous run left half-done, and returns. */
+export async function createApp(config: Config, deps: { log: Logger; clock: Clock; runner: Runner }): Promise<App> {
+  const ledger = createLedger(config.dbPath, deps.clock);
+  ledger.servers.syncFromConfig(
+    Object.entries(config.servers).map(([name, s]) => {
+      const { driver, channel, ...settings } = s;
+      return { name, driver, settings, channel };
+    }),
+  );
+  const drivers = createDriverRegistry({ runner: deps.runner, storageDir: config.storage.path, fsync: config.engine.fsync, log: deps.log });
+  const jobs = createJobRunner({ concurrency: config.engine.concurrency, timeoutMs: durationMs(parseDuration(config.engine.timeout)), clock: deps.clock });
+  const engine = createEngine({ config, ledger, jobs, drivers, clock: deps.clock, log: deps.log });
+  const reconciled = await reconcile(ledger, drivers, deps.log, deps.clock.now);
+  return { config, ledger, engine, drivers, clock: deps.clock, log: deps.log, reconciled, close: () => ledger.close() };
+}

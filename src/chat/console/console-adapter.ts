@@ -1,0 +1,66 @@
+import { createInterface } from "node:readline";
+import type { Readable, Writable } from "node:stream";
+import type { Reply } from "../../reply.ts";
+import type { Request } from "../../../commands/index.ts";
+import { renderText, renderUpdate } from "./render-text.ts";
+import { NAME_PATTERN } from "../../names.ts";
+
+export interface ConsoleOptions {
+  input: Readable;
+  output: Writable;
+  user: string;
+  run(req: Request): Promise<Reply>;
+  /** Resolves when every operation started so far has finished. */
+  idle(): Promise<void>;
+}
+
+/**
+ * Console mode (DESIGN.md §3): one command a line, replies as text, buttons numbered for /click <n>,
+ * /as <user> to change who types. At end of input it waits for the work it started, then returns.
+ */
+export async function runConsole(o: ConsoleOptions): Promise<void> {
+  const buttons = new Map<number, string>();
+  const byCommand = new Map<string, number>();
+  const follows: Promise<unknown>[] = [];
+  let user = o.user;
+  const say = (text: string) => o.output.write(`${text}\n`);
+  const number = (command: string) => {
+    const known = byCommand.get(command);
+    if (known) return known;
+    const n = buttons.size + 1;
+    buttons.set(n, command);
+    byCommand.set(command, n);
+    return n;
+  };
+  const show = (r: Reply) => {
+    say(renderText(r, number));
+    if (!r.follow) return;
+    let last = "";
+    r.follow.subscribe((u) => {
+      const text = u === undefined ? "" : u.tone === "progress" ? renderUpdate(u) : renderText(u, number);
+      if (text !== last) say(text);
+      last = text;
+    });
+    follows.push(r.follow.done);
+  };
+
+  const lines = createInterface({ input: o.input, crlfDelay: Infinity, terminal: false });
+  for await (const raw of lines) {
+    const line = raw.trim();
+    if (line === "" || line.startsWith("#")) continue;
+    const as = /^\/as(?:\s+(\S+))?$/.exec(line);
+    const click = /^\/click(?:\s+(\S+))?$/.exec(line);
+    if (as) {
+      if (!as[1] || !NAME_PATTERN.test(as[1])) say("✖ usage: /as <user>, e.g. /as U0ALICE");
+      else say(`• now typing as ${(user = as[1])}`);
+    } else if (click) {
+      const command = buttons.get(Number(click[1]));
+      if (!command) say(`✖ no button ${click[1] ?? ""}: type /click <n> with a number shown in [brackets]`);
+      else show(await o.run({ user, channel: "console", text: command }));
+    } else if (line.startsWith("/") && !line.startsWith("/snapshot")) {
+      say(`✖ unknown console command ${line.split(/\s/)[0]}: type /snapshot help, /as <user> or /click <n>`);
+    } else show(await o.run({ user, channel: "console", text: line }));
+  }
+  await o.idle();
+  await Promise.allSettled(follows);
+}

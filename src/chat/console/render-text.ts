@@ -1,0 +1,27 @@
+import type { Reply, Table } from "../../reply.ts";
+
+const ICON: Record<Reply["tone"], string> = { info: "•", success: "✔", error: "✖", progress: "…" };
+
+/** Reply → plain text for a terminal or a pipe. `number` gives each button its /click number. */
+export function renderText(r: Reply, number: (command: string) => number): string {
+  const out = [`${ICON[r.tone]} ${r.title}`];
+  for (const l of r.lines ?? []) out.push(...l.split("\n").map((x) => `  ${x}`));
+  if (r.fields) {
+    const w = Math.max(...r.fields.map(([k]) => k.length));
+    for (const [k, v] of r.fields) out.push(`  ${k.padEnd(w)}  ${v}`);
+  }
+  if (r.table) out.push(...renderTable(r.table).map((l) => `  ${l}`));
+  if (r.buttons?.length) out.push(`  ${r.buttons.map((b) => `[${number(b.command)}] ${b.label}`).join("   ")}   (type /click <n>)`);
+  return out.join("\n");
+}
+
+export function renderTable(t: Table): string[] {
+  const widths = t.columns.map((c, i) => Math.min(60, Math.max(c.length, ...t.rows.map((r) => (r[i] ?? "").length))));
+  const line = (cells: string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!))).join("  ").trimEnd();
+  return [line(t.columns), line(widths.map((w) => "-".repeat(w))), ...t.rows.map(line)];
+}
+
+/** One line for a progress update of a message already printed. */
+export function renderUpdate(r: Reply): string {
+  return `  ${ICON[r.tone]} ${r.title}${r.lines?.[0] ? `: ${r.lines[0]}` : ""}`;
+}

@@ -1,0 +1,91 @@
+import { existsSync, readFileSync } from "node:fs";
+import { dirname, resolve } from "node:path";
+import { parseDocument } from "yaml";
+import type { z } from "zod";
+import { fileSchema, type FileConfig } from "./schema.ts";
+import { demoConfig } from "./demo-config.ts";
+import { SnapbotError } from "../errors.ts";
+
+export class ConfigError extends SnapbotError {
+  constructor(message: string) {
+    super("bad_config", message);
+  }
+}
+
+export type ChatMode = "socket" | "http" | "console";
+
+export interface Config extends FileConfig {
+  source: string; // the file read, or "built-in demo config"
+  demo: boolean;
+  dbPath: string;
+  logLevel: string;
+  chat: { mode: ChatMode; botToken?: string; appToken?: string; signingSecret?: string; apiUrl?: string; port: number };
+}
+
+type Env = Record<string, string | undefined>;
+
+/** Reads the environment and the YAML file (DESIGN.md §3). Pure but for reading the file. */
+export function loadConfig(env: Env, cwd = process.cwd()): Config {
+  const explicit = env.SNAPBOT_CONFIG;
+  const path = resolve(cwd, explicit ?? "snapbot.yml");
+  let file: FileConfig;
+  let source: string;
+  let demo = false;
+  if (existsSync(path)) {
+    file = parseFile(path, readFileSync(path, "utf8"));
+    file.storage.path = resolve(dirname(path), file.storage.path);
+    source = path;
+  } else if (explicit) {
+    throw new ConfigError(`${path}: file not found (SNAPBOT_CONFIG names it): create it or unset SNAPBOT_CONFIG`);
+  } else {
+    file = demoConfig(cwd);
+    source = "built-in demo config";
+    demo = true;
+  }
+  return { ...file, source, demo, dbPath: resolve(cwd, env.SNAPBOT_DB ?? "data/snapbot.db"), logLevel: env.LOG_LEVEL ?? "info", chat: chatMode(env) };
+}
+
+export function parseFile(path: string, text: string): FileConfig {
+  if (text.trim() === "") throw new ConfigError(`${path}: the file is empty: expected a YAML mapping with servers: (see DESIGN.md §3)`);
+  const doc = parseDocument(text, { prettyErrors: false, uniqueKeys: true });
+  const yamlError = doc.errors[0];
+  if (yamlError) {
+    const line = yamlError.linePos?.[0]?.line;
+    const firstLine = yamlError.message.split("\n")[0];
+    throw new ConfigError(`${path}${line ? `:${line}` : ""}: malformed YAML: ${firstLine}`);
+  }
+  const data: unknown = doc.toJS();
+  if (data === null || typeof data !== "object" || Array.isArray(data))
+    throw new ConfigError(`${path}: expected a YAML mapping at the top (alerts:, roles:, servers:…)`);
+  const parsed = fileSchema.safeParse(data);
+  if (!parsed.success) throw new ConfigError(`${path}: ${describeIssue(parsed.error.issues[0]!, data)}`);
+  return parsed.data;
+}
+
+function describeIssue(issue: z.core.$ZodIssue, data: unknown): string {
+  const key = issue.path.map(String).join(".") || "(top level)";
+  if (issue.code === "invalid_union" && issue.path.at(-1) !== "driver" && hasDriverKey(data, issue.path))
+    return `${key}.driver: expected one of archive, lxd, qemu, consul, command`;
+  if (issue.code === "unrecognized_keys") return `${key}: unknown key ${issue.keys.join(", ")}: remove it or check its spelling`;
+  if (issue.code === "invalid_type" && /received undefined/.test(issue.message)) return `${key}: missing: expected ${issue.expected}`;
+  return `${key}: ${issue.message.replace(/^Invalid input: /, "expected ")}`;
+}
+
+function hasDriverKey(data: unknown, path: PropertyKey[]): boolean {
+  let cur: unknown = data;
+  for (const p of path) cur = (cur as Record<PropertyKey, unknown> | undefined)?.[p];
+  return typeof cur === "object" && cur !== null;
+}
+
+function chatMode(env: Env): Config["chat"] {
+  const { SLACK_BOT_TOKEN: botToken, SLACK_APP_TOKEN: appToken, SLACK_SIGNING_SECRET: signingSecret } = env;
+  const port = Number(env.PORT ?? 3000);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new ConfigError(`PORT: expected a port number, got "${env.PORT}"`);
+  const common = { apiUrl: env.SLACK_API_URL, port };
+  if (!botToken && !appToken && !signingSecret) return { mode: "console", ...common };
+  if (!botToken)
+    throw new ConfigError("SLACK_BOT_TOKEN is missing: set it (xoxb-…) along with SLACK_APP_TOKEN (Socket Mode) or SLACK_SIGNING_SECRET (HTTP)");
+  if (appToken) return { mode: "socket", botToken, appToken, ...common };
+  if (signingSecret) return { mode: "http", botToken, signingSecret, ...common };
+  throw new ConfigError("SLACK_BOT_TOKEN is set but SLACK_APP_TOKEN (Socket Mode) or SLACK_SIGNING_SECRET (HTTP mode) is missing");
+}

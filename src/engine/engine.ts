@@ -1,0 +1,165 @@
+import type { Logger } from "pino";
+import type { Ledger } from "../../db/ledger.ts";
+import type { ServerRow, SnapshotRow } from "../../db/types.ts";
+import type { Config } from "../config/load-config.ts";
+import type { Clock } from "../clock.ts";
+import type { JobRunner, Lease } from "./job-runner.ts";
+import type { DriverRegistry } from "./driver-registry.ts";
+import type { SnapshotDriver, SnapshotHandle, VerifyResult } from "../drivers/driver.ts";
+import { runOperation, type OperationHandle } from "./run-operation.ts";
+import { defaultSnapshotName } from "./snapshot-names.ts";
+import { durationMs, parseDuration } from "../duration.ts";
+import { SnapbotError, UserError } from "../errors.ts";
+
+export interface EngineDeps {
+  config: Config;
+  ledger: Ledger;
+  jobs: JobRunner;
+  drivers: DriverRegistry;
+  clock: Clock;
+  log: Logger;
+}
+
+export interface Asker {
+  user: string;
+  channel?: string | null;
+}
+
+export interface CreateInput extends Asker {
+  server: ServerRow;
+  name?: string;
+  expiresAt?: number | null;
+  note?: string | null;
+  stateful?: boolean;
+}
+
+export const handleOf = (s: SnapshotRow): SnapshotHandle => ({ server: s.server, name: s.name, location: s.location, createdAt: s.created_at });
+
+/** The snapshot operations; commands call these, drivers do the work, the ledger records it. */
+export function createEngine(deps: EngineDeps) {
+  const { ledger, clock } = deps;
+  const timeoutOf = (server: ServerRow) => {
+    const t = (server.settings.timeout as string | undefined) ?? deps.config.engine.timeout;
+    return durationMs(parseDuration(t));
+  };
+
+  return {
+    lease: (server: string, label: string) => deps.jobs.lease(server, label),
+    release: (lease: Lease) => deps.jobs.release(lease),
+    idle: () => deps.jobs.idle(),
+
+    create(input: CreateInput): OperationHandle<SnapshotRow> & { snapshot: SnapshotRow } {
+      const { server } = input;
+      const driver = deps.drivers.get(server);
+      const name =
+        input.name ?? defaultSnapshotName(clock.now(), (n) => ledger.snapshots.find(server.id, n)?.state === "done");
+      const existing = ledger.snapshots.find(server.id, name);
+      if (existing && !["deleted", "failed", "expired"].includes(existing.state))
+        throw new UserError("snapshot_exists", `${server.name}/${name} already exists (${existing.state}): pick another name, or omit it for a dated one`);
+      let snapshot!: SnapshotRow;
+      const handle = runOperation<SnapshotRow>(
+        { ...deps },
+        {
+          server,
+          kind: "create",
+          label: `create ${server.name}/${name}`,
+          user: input.user,
+          channel: input.channel,
+          args: { name, expires_at: input.expiresAt ?? null, note: input.note ?? null, stateful: !!input.stateful },
+          timeoutMs: timeoutOf(server),
+          prepare: () => {
+            snapshot = ledger.snapshots.insert({
+              server_id: server.id,
+              name,
+              created_by: input.user,
+              expires_at: input.expiresAt ?? null,
+              note: input.note ?? null,
+              stateful: input.stateful,
+            });
+            return snapshot.id;
+          },
+          begin: (id) => ledger.snapshots.transition(id!, "running"),
+          work: async (ctx, id) => {
+            const req = { server: server.name, name, createdAt: snapshot.created_at, stateful: !!input.stateful, note: input.note ?? undefined };
+            const res = await driver.create(req, ctx);
+            const check = await driver.check?.({ ...handleOf(snapshot), location: res.location }, res);
+            if (check && !check.ok) throw new SnapbotError("check_failed", `${server.name}/${name} did not verify after writing: ${check.problems.join("; ")}`);
+            const changes = { location: res.location, size: res.size, checksum: res.checksum, checksums: res.parts, details: res.details ?? null };
+            return {
+              result: `${res.size} bytes in ${res.parts.length} part(s), ${res.checksum ?? "no checksum"}`,
+              commit: () => {
+                const t = clock.now();
+                return ledger.snapshots.transition(id!, "done", { ...changes, finished_at: t, verified_at: check ? t : null });
+              },
+            };
+          },
+          fail: (id, message) => ledger.snapshots.transition(id!, "failed", { error: message, finished_at: clock.now() }),
+        },
+      );
+      return { ...handle, snapshot };
+    },
+
+    verify(server: ServerRow, snap: SnapshotRow, asker: Asker): OperationHandle<VerifyResult> {
+      const driver = deps.drivers.get(server);
+      const verify = capability(driver, "verify", server);
+      if (snap.state !== "done" && snap.state !== "broken")
+        throw new UserError("not_verifiable", `${server.name}/${snap.name} is ${snap.state}: only done or broken snapshots can be verified`);
+      return runOperation<VerifyResult>(deps, {
+        server,
+        kind: "verify",
+        label: `verify ${server.name}/${snap.name}`,
+        ...asker,
+        args: { snapshot: snap.name },
+        timeoutMs: timeoutOf(server),
+        work: async (ctx) => {
+          const res = await verify.call(driver, handleOf(snap), ctx);
+          const result = res.ok ? `verified ${res.checkedBytes} bytes` : `broken: ${res.problems.join("; ")}`;
+          return { result, commit: () => (recordVerify(snap, res), res) };
+        },
+      });
+    },
+
+    delete(server: ServerRow, snap: SnapshotRow, asker: Asker): OperationHandle<SnapshotRow> {
+      const driver = deps.drivers.get(server);
+      if (!["done", "broken", "failed"].includes(snap.state))
+        throw new UserError("not_deletable", `${server.name}/${snap.name} is ${snap.state}: wait for it to finish, then delete it`);
+      return runOperation<SnapshotRow>(deps, {
+        server,
+        kind: "delete",
+        label: `delete ${server.name}/${snap.name}`,
+        ...asker,
+        args: { snapshot: snap.name },
+        timeoutMs: timeoutOf(server),
+        prepare: () => snap.id,
+        begin: () => ledger.snapshots.transition(snap.id, "deleting"),
+        work: async (ctx) => {
+          await driver.delete(handleOf(snap), ctx);
+          return { result: "deleted", commit: () => ledger.snapshots.transition(snap.id, "deleted", { finished_at: clock.now() }) };
+        },
+        fail: (_id, message) => {
+          if (ledger.snapshots.get(snap.id)?.state === "deleting") ledger.snapshots.transition(snap.id, "broken", { error: `delete failed: ${message}` });
+        },
+      });
+    },
+  };
+
+  function recordVerify(snap: SnapshotRow, res: VerifyResult): void {
+    const cur = ledger.snapshots.get(snap.id)!;
+    const t = clock.now();
+    if (res.ok && cur.state === "broken") ledger.snapshots.transition(snap.id, "done", { verified_at: t, error: null });
+    else if (res.ok) ledger.snapshots.annotate(snap.id, { verified_at: t });
+    else if (cur.state === "done") ledger.snapshots.transition(snap.id, "broken", { verified_at: t, error: res.problems.join("; ") });
+    else ledger.snapshots.annotate(snap.id, { verified_at: t, error: res.problems.join("; ") });
+  }
+}
+
+export function capability<K extends "verify" | "restore" | "copy" | "clone" | "export">(
+  driver: SnapshotDriver,
+  cap: K,
+  server: ServerRow,
+): NonNullable<SnapshotDriver[K]> {
+  const fn = driver[cap];
+  if (typeof fn !== "function") throw new UserError("not_capable", `${server.name} (${server.driver}) cannot ${cap}`);
+  return fn as NonNullable<SnapshotDriver[K]>;
+}
+export type Engine = ReturnType<typeof createEngine>;

@@ -1,0 +1,109 @@
+import type { Logger } from "pino";
+import type { Ledger } from "../../db/ledger.ts";
+import type { OperationRow, ServerRow } from "../../db/types.ts";
+import type { DriverContext } from "../drivers/driver.ts";
+import type { Job, JobRunner } from "./job-runner.ts";
+import { BackendError, errorMessage, SnapbotError } from "../errors.ts";
+
+export interface OperationDeps {
+  ledger: Ledger;
+  jobs: JobRunner;
+  log: Logger;
+}
+
+export interface WorkOutcome<T> {
+  result: string; // one line for the audit log
+  commit: () => T; // ledger changes that commit together with "succeeded"; returns the job's value
+}
+
+export interface OperationSpec<T> {
+  server: ServerRow;
+  kind: string;
+  label: string; // "create demo/nightly": shown when the server is busy
+  user: string;
+  channel?: string | null;
+  args: Record<string, unknown>;
+  timeoutMs?: number;
+  /** Inside the transaction that records the operation (insert a pending snapshot…); returns a snapshot id. */
+  prepare?: () => number | null;
+  /** Inside the transaction that marks it running. */
+  begin?: (snapshotId: number | null) => void;
+  work: (ctx: DriverContext, snapshotId: number | null) => Promise<WorkOutcome<T>>;
+  /** Inside the transaction that marks it failed. */
+  fail?: (snapshotId: number | null, message: string) => void;
+}
+
+export interface OperationHandle<T> {
+  op: OperationRow;
+  job: Job<T>;
+}
+
+/**
+ * Every action on a server goes through here: the server's lease is taken first (so a refusal writes
+ * nothing), the operation is recorded, the work runs as a job, and the outcome is written to the audit
+ * log in the same transaction as the snapshot's own state change.
+ */
+export function runOperation<T>(deps: OperationDeps, spec: OperationSpec<T>): OperationHandle<T> {
+  const { ledger, jobs } = deps;
+  const lease = jobs.lease(spec.server.name, spec.label);
+  let op: OperationRow;
+  let snapshotId: number | null = null;
+  try {
+    op = ledger.tx(() => {
+      snapshotId = spec.prepare?.() ?? null;
+      return ledger.operations.insert({
+        kind: spec.kind,
+        server_id: spec.server.id,
+        snapshot_id: snapshotId,
+        requested_by: spec.user,
+        channel: spec.channel ?? null,
+        args: spec.args,
+      });
+    });
+  } catch (e) {
+    jobs.release(lease);
+    throw e;
+  }
+  lease.opId = op.id;
+  const log = deps.log.child({ op: op.id, kind: spec.kind, server: spec.server.name, user: spec.user });
+  const begin = () =>
+    ledger.tx(() => {
+      ledger.operations.transition(op.id, "running");
+      spec.begin?.(snapshotId);
+    });
+  const job = jobs.run(
+    lease,
+    async (ctx) => {
+      try {
+        const out = await spec.work({ ...ctx, log }, snapshotId);
+        const value = ledger.tx(() => {
+          const v = out.commit();
+          ledger.operations.transition(op.id, "succeeded", { result: out.result });
+          return v;
+        });
+        log.info({ result: out.result }, "operation succeeded");
+        return value;
+      } catch (e) {
+        const message = failureMessage(e, ctx.signal);
+        if (!(e instanceof SnapbotError)) log.error({ err: e }, "operation failed unexpectedly");
+        else log.warn({ code: e.code, message }, "operation failed");
+        ledger.tx(() => {
+          spec.fail?.(snapshotId, message);
+          ledger.operations.transition(op.id, "failed", { error: message });
+        });
+        throw e;
+      }
+    },
+    begin,
+    spec.timeoutMs,
+  );
+  return { op, job };
+}
+
+/** The line the ledger and the user get: the backend's own words, plus the last lines of its stderr. */
+export function failureMessage(e: unknown, signal?: AbortSignal): string {
+  if (signal?.aborted && signal.reason instanceof SnapbotError) return signal.reason.message;
+  const base = e instanceof SnapbotError ? e.message : `internal error: ${errorMessage(e)}`;
+  const tail = e instanceof BackendError && e.stderrTail && !base.includes(e.stderrTail.trim()) ? `\n${e.stderrTail.trim()}` : "";
+  return base + tail;
+}

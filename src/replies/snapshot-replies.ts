@@ -1,0 +1,55 @@
+import type { ServerRow, SnapshotRow } from "../../db/types.ts";
+import type { Reply } from "../reply.ts";
+import { ago, clip, dash, shortHash, size, utc } from "./format.ts";
+import { formatAge } from "../duration.ts";
+
+export const PAGE_SIZE = 50;
+
+export interface Page {
+  page: number; // 1-based
+  total: number;
+  command: string; // the list command without --page, for the buttons
+}
+
+export function snapshotList(server: ServerRow, rows: SnapshotRow[], page: Page, now: number): Reply {
+  const pages = Math.max(1, Math.ceil(page.total / PAGE_SIZE));
+  if (page.total === 0)
+    return { visibility: "ephemeral", tone: "info", title: `${server.name} has no snapshots yet`, lines: [`Take one with: create ${server.name}`] };
+  const first = (page.page - 1) * PAGE_SIZE + 1;
+  const buttons = [];
+  if (page.page > 1) buttons.push({ label: "Previous", command: `${page.command} --page ${page.page - 1}` });
+  if (page.page < pages) buttons.push({ label: "Next", command: `${page.command} --page ${page.page + 1}` });
+  return {
+    visibility: "ephemeral",
+    tone: "info",
+    title: `${server.name}: snapshots ${first}–${first + rows.length - 1} of ${page.total}${pages > 1 ? ` (page ${page.page} of ${pages})` : ""}`,
+    table: {
+      columns: ["name", "state", "size", "created", "expires", "origin"],
+      rows: rows.map((s) => [s.name, s.state, size(s.size), `${utc(s.created_at)} (${ago(now, s.created_at)})`, utc(s.expires_at), s.origin]),
+    },
+    buttons: buttons.length ? buttons : undefined,
+  };
+}
+
+export function snapshotDetail(s: SnapshotRow, now: number): Reply {
+  const fields: Array<[string, string]> = [
+    ["state", s.state],
+    ["origin", s.origin],
+    ["size", size(s.size)],
+    ["checksum", dash(s.checksum)],
+    ["parts", s.checksums ? String(s.checksums.length) : "—"],
+    ["created", `${utc(s.created_at)} (${ago(now, s.created_at)}) by ${dash(s.created_by)}`],
+    ["finished", s.finished_at ? `${utc(s.finished_at)} (took ${formatAge(s.finished_at - s.created_at)})` : "—"],
+    ["expires", utc(s.expires_at)],
+    ["last verified", s.verified_at ? `${utc(s.verified_at)} (${ago(now, s.verified_at)})` : "never"],
+    ["location", dash(s.location)],
+  ];
+  if (s.note) fields.push(["note", s.note]);
+  if (s.error) fields.push(["error", clip(s.error, 1500)]);
+  const buttons = ["done", "broken"].includes(s.state)
+    ? [{ label: "Verify", command: `verify ${s.server}/${s.name}` }, { label: "Delete", command: `delete ${s.server}/${s.name}`, style: "danger" as const }]
+    : undefined;
+  return { visibility: "ephemeral", tone: s.state === "broken" || s.state === "failed" ? "error" : "info", title: `${s.server}/${s.name}`, fields, buttons };
+}
+
+export const snapshotLine = (s: SnapshotRow): string => `${s.server}/${s.name} (${s.state}, ${size(s.size)}, ${shortHash(s.checksum)})`;
