@@ -5,7 +5,7 @@ import { checkName } from "../src/names.ts";
 import { DRIVER_KINDS, serverSchema } from "../src/config/schema.ts";
 import { UserError } from "../src/errors.ts";
 
-const usage = "register <server> <driver> [key=value…]   e.g. register files-2 archive paths=/etc,/srv";
+const usage = "register <server> <driver> [key=value…]";
 const LIST_KEYS = new Set(["paths", "exclude", "create", "delete", "restore"]);
 const NUMBER_KEYS = new Set(["limit"]);
 
@@ -23,7 +23,7 @@ export function settingsFromPairs(pairs: Record<string, string>): Record<string,
 export const register: Command = {
   name: "register",
   usage,
-  summary: "add a server (admins)",
+  summary: "add a server, e.g. register files-2 archive paths=/etc,/srv (admins)",
   role: "admin",
   pairs: true,
   run(ctx, args) {
@@ -48,6 +48,6 @@ export const register: Command = {
       return r;
     });
     const note = ctx.drivers.available(row.driver) ? "" : ` (the ${row.driver} driver is not available yet: commands on it will say so)`;
-    return { visibility: "channel", tone: "success", title: `${row.name} registered as a ${row.driver} server by ${ctx.user}${note}` };
+    return { visibility: "channel", tone: "success", title: `${row.name} registered (${row.driver}) by ${ctx.user}${note}` };
   },
 };

@@ -43,6 +43,7 @@ async function main(): Promise<number> {
     user: process.env.SNAPBOT_USER ?? "console",
     run: (req) => runCommand(app, req),
     idle: () => app.engine.idle(),
+    waitEach: !process.stdin.isTTY,
   });
   app.close();
   return 0;

@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { parseDocument } from "yaml";
 import type { z } from "zod";
-import { fileSchema, type FileConfig } from "./schema.ts";
+import { DRIVER_KINDS, fileSchema, type FileConfig } from "./schema.ts";
 import { demoConfig } from "./demo-config.ts";
 import { SnapbotError } from "../errors.ts";
 
@@ -58,23 +58,16 @@ export function parseFile(path: string, text: string): FileConfig {
   if (data === null || typeof data !== "object" || Array.isArray(data))
     throw new ConfigError(`${path}: expected a YAML mapping at the top (alerts:, roles:, servers:…)`);
   const parsed = fileSchema.safeParse(data);
-  if (!parsed.success) throw new ConfigError(`${path}: ${describeIssue(parsed.error.issues[0]!, data)}`);
+  if (!parsed.success) throw new ConfigError(`${path}: ${describeIssue(parsed.error.issues[0]!)}`);
   return parsed.data;
 }
 
-function describeIssue(issue: z.core.$ZodIssue, data: unknown): string {
+function describeIssue(issue: z.core.$ZodIssue): string {
   const key = issue.path.map(String).join(".") || "(top level)";
-  if (issue.code === "invalid_union" && issue.path.at(-1) !== "driver" && hasDriverKey(data, issue.path))
-    return `${key}.driver: expected one of archive, lxd, qemu, consul, command`;
+  if (issue.path.at(-1) === "driver") return `${key}: expected one of ${DRIVER_KINDS.join(", ")}`;
+  if (issue.code === "invalid_key") return `${key}: not a valid server name: use letters, digits, '.', '_' or '-', starting with a letter or digit (e.g. web-1)`;
   if (issue.code === "unrecognized_keys") return `${key}: unknown key ${issue.keys.join(", ")}: remove it or check its spelling`;
-  if (issue.code === "invalid_type" && /received undefined/.test(issue.message)) return `${key}: missing: expected ${issue.expected}`;
-  return `${key}: ${issue.message.replace(/^Invalid input: /, "expected ")}`;
-}
-
-function hasDriverKey(data: unknown, path: PropertyKey[]): boolean {
-  let cur: unknown = data;
-  for (const p of path) cur = (cur as Record<PropertyKey, unknown> | undefined)?.[p];
-  return typeof cur === "object" && cur !== null;
+  return `${key}: ${issue.message.replace(/^Invalid input: /, "")}`;
 }
 
 function chatMode(env: Env): Config["chat"] {

@@ -24,8 +24,8 @@ export function snapshotList(server: ServerRow, rows: SnapshotRow[], page: Page,
     tone: "info",
     title: `${server.name}: snapshots ${first}–${first + rows.length - 1} of ${page.total}${pages > 1 ? ` (page ${page.page} of ${pages})` : ""}`,
     table: {
-      columns: ["name", "state", "size", "created", "expires", "origin"],
-      rows: rows.map((s) => [s.name, s.state, size(s.size), `${utc(s.created_at)} (${ago(now, s.created_at)})`, utc(s.expires_at), s.origin]),
+      columns: ["name", "state", "size", "created", "verified", "expires", "origin"],
+      rows: rows.map((s) => [s.name, s.state, size(s.size), `${utc(s.created_at)} (${ago(now, s.created_at)})`, s.verified_at ? ago(now, s.verified_at) : "never", utc(s.expires_at), s.origin]),
     },
     buttons: buttons.length ? buttons : undefined,
   };

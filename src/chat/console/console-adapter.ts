@@ -12,11 +12,14 @@ export interface ConsoleOptions {
   run(req: Request): Promise<Reply>;
   /** Resolves when every operation started so far has finished. */
   idle(): Promise<void>;
+  /** Finish each operation before reading the next line: a piped script reads like a shell script. */
+  waitEach: boolean;
 }
 
 /**
  * Console mode (DESIGN.md §3): one command a line, replies as text, buttons numbered for /click <n>,
  * /as <user> to change who types. At end of input it waits for the work it started, then returns.
+ * On a terminal, long work goes on in the background while you type; on a pipe, each line waits.
  */
 export async function runConsole(o: ConsoleOptions): Promise<void> {
   const buttons = new Map<number, string>();
@@ -32,7 +35,7 @@ export async function runConsole(o: ConsoleOptions): Promise<void> {
     byCommand.set(command, n);
     return n;
   };
-  const show = (r: Reply) => {
+  const show = async (r: Reply) => {
     say(renderText(r, number));
     if (!r.follow) return;
     let last = "";
@@ -42,6 +45,7 @@ export async function runConsole(o: ConsoleOptions): Promise<void> {
       last = text;
     });
     follows.push(r.follow.done);
+    if (o.waitEach) await r.follow.done;
   };
 
   const lines = createInterface({ input: o.input, crlfDelay: Infinity, terminal: false });
@@ -56,10 +60,10 @@ export async function runConsole(o: ConsoleOptions): Promise<void> {
     } else if (click) {
       const command = buttons.get(Number(click[1]));
       if (!command) say(`✖ no button ${click[1] ?? ""}: type /click <n> with a number shown in [brackets]`);
-      else show(await o.run({ user, channel: "console", text: command }));
+      else await show(await o.run({ user, channel: "console", text: command }));
     } else if (line.startsWith("/") && !line.startsWith("/snapshot")) {
       say(`✖ unknown console command ${line.split(/\s/)[0]}: type /snapshot help, /as <user> or /click <n>`);
-    } else show(await o.run({ user, channel: "console", text: line }));
+    } else await show(await o.run({ user, channel: "console", text: line }));
   }
   await o.idle();
   await Promise.allSettled(follows);

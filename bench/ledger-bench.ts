@@ -1,0 +1,90 @@
+import { join } from "node:path";
+import { existsSync } from "node:fs";
+import { pino } from "pino";
+import { createLedger } from "../db/ledger.ts";
+import { fakeClock } from "../src/clock.ts";
+import { runCommand } from "../commands/index.ts";
+import { createEngine } from "../src/engine/engine.ts";
+import { createJobRunner } from "../src/engine/job-runner.ts";
+import { createDriverRegistry } from "../src/engine/driver-registry.ts";
+import { createLocalRunner } from "../src/transport/local-runner.ts";
+import { loadConfig } from "../src/config/load-config.ts";
+
+const percentile = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))]!;
+
+/** Fills a ledger with `snapshots` rows over `servers` servers (once; reused when present). */
+function fill(path: string, servers: number, snapshots: number, now: number): void {
+  const ledger = createLedger(path, fakeClock(now));
+  const have = (ledger.db.prepare("SELECT count(*) AS n FROM snapshots").get() as { n: number }).n;
+  if (have >= snapshots) return ledger.close();
+  const addServer = ledger.db.prepare("INSERT INTO servers (name, driver, settings, source, created_at) VALUES (?, 'archive', '{\"paths\":[\"/srv\"]}', 'registered', ?)");
+  const addSnap = ledger.db.prepare(`INSERT INTO snapshots (server_id, name, state, origin, location, size, checksum, checksums, created_by, created_at, finished_at, expires_at)
+    VALUES (?, ?, ?, 'snapbot', ?, ?, ?, ?, 'U1', ?, ?, ?)`);
+  const perServer = snapshots / servers;
+  ledger.tx(() => {
+    for (let s = 1; s <= servers; s++) addServer.run(`srv-${s}`, now);
+    for (let i = 0; i < snapshots; i++) {
+      const server = (i % servers) + 1;
+      const k = Math.floor(i / servers);
+      const created = now - (perServer - k) * 3_600_000;
+      const state = i % 97 === 0 ? "failed" : i % 89 === 0 ? "broken" : "done";
+      const expires = i % 3 === 0 ? created + 30 * 86_400_000 : null; // a third carry an expiry
+      addSnap.run(server, `snap-${k}`, state, `/data/srv-${server}/snap-${k}`, 1_048_576 + i, `sha256:${i.toString(16).padStart(64, "0")}`,
+        `[{"file":".parts/part-000000","size":${1_048_576 + i},"sha256":"${i.toString(16).padStart(64, "0")}"}]`, created, created + 60_000, expires);
+    }
+  });
+  ledger.db.pragma("wal_checkpoint(TRUNCATE)");
+  ledger.close();
+}
+
+export async function benchLedger(o: { dir: string; servers?: number; snapshots?: number; lists?: number }): Promise<Record<string, number | string>> {
+  const servers = o.servers ?? 10_000;
+  const snapshots = o.snapshots ?? 1_000_000;
+  const now = Date.UTC(2026, 10, 1);
+  const path = join(o.dir, `ledger-${servers}-${snapshots}.db`);
+  const t0 = performance.now();
+  const reused = existsSync(path);
+  fill(path, servers, snapshots, now);
+  const fillS = (performance.now() - t0) / 1000;
+
+  const clock = fakeClock(now);
+  const log = pino({ level: "silent" });
+  const config = { ...loadConfig({ SNAPBOT_CONFIG: join(import.meta.dirname, "../test/fixtures/config/full.yml") }), dbPath: path };
+  const ledger = createLedger(path, clock);
+  const drivers = createDriverRegistry({ runner: createLocalRunner(log), storageDir: o.dir, fsync: false, log });
+  const jobs = createJobRunner({ concurrency: 1, timeoutMs: 60_000, clock });
+  const engine = createEngine({ config, ledger, jobs, drivers, clock, log });
+  const deps = { config, ledger, engine, drivers, clock, log };
+
+  // Baseline in the same process: the bare indexed query for one server's first page, no command layer.
+  const bare = ledger.db.prepare("SELECT * FROM snapshots WHERE server_id = ? ORDER BY created_at DESC, id DESC LIMIT 50");
+  const lists = o.lists ?? 2000;
+  const bareTimes: number[] = [];
+  const listTimes: number[] = [];
+  for (let i = 0; i < lists; i++) {
+    const s = 1 + ((i * 7919) % servers);
+    let t = performance.now();
+    bare.all(s);
+    bareTimes.push(performance.now() - t);
+    t = performance.now();
+    const reply = await runCommand(deps, { user: "U1", channel: "C1", text: `/snapshot list srv-${s}` });
+    listTimes.push(performance.now() - t);
+    if (!reply.table || reply.table.rows.length !== 50) throw new Error(`list srv-${s} returned ${reply.title}`);
+  }
+  const t1 = performance.now();
+  const expired = ledger.snapshots.expired(now + 15 * 86_400_000);
+  const retentionMs = performance.now() - t1;
+  ledger.close();
+  const p99 = percentile(listTimes, 99);
+  return {
+    ledger: `${snapshots} snapshots / ${servers} servers${reused ? " (reused)" : ` (filled in ${fillS.toFixed(1)} s)`}`,
+    "list p50 ms": +percentile(listTimes, 50).toFixed(3),
+    "list p99 ms": +p99.toFixed(3),
+    "bare query p99 ms": +percentile(bareTimes, 99).toFixed(3),
+    "list p99 / bare p99": +(p99 / percentile(bareTimes, 99)).toFixed(2),
+    "list p99 target 5 ms": p99 < 5 ? "met" : "MISSED",
+    "retention rows": expired.length,
+    "retention ms": +retentionMs.toFixed(1),
+    "retention target 1000 ms": retentionMs < 1000 ? "met" : "MISSED",
+  };
+}

@@ -1,0 +1,19 @@
+import { mkdirSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { benchLedger } from "./ledger-bench.ts";
+import { benchArchive } from "./archive-bench.ts";
+
+// npm run bench [-- ledger|archive]: each figure is printed beside a baseline measured in the same run.
+const dir = process.env.BENCH_DIR ?? join(tmpdir(), "snapbot-bench");
+mkdirSync(dir, { recursive: true });
+const only = process.argv[2];
+
+function print(title: string, r: Record<string, number | string>): void {
+  console.log(`\n## ${title}`);
+  const w = Math.max(...Object.keys(r).map((k) => k.length));
+  for (const [k, v] of Object.entries(r)) console.log(`  ${k.padEnd(w)}  ${v}`);
+}
+
+if (!only || only === "ledger") print("ledger", await benchLedger({ dir }));
+if (!only || only === "archive") print("archive", await benchArchive({ sizeMiB: Number(process.env.BENCH_ARCHIVE_MIB ?? 2048), dir }));
