@@ -8,7 +8,7 @@ import { createJobRunner } from "./engine/job-runner.ts";
 import { createDriverRegistry } from "./engine/driver-registry.ts";
 import { createEngine } from "./engine/engine.ts";
 import { reconcile, type ReconcileReport } from "./engine/reconcile.ts";
-import { durationMs, parseDuration } from "./duration.ts";
+import { timeoutMs } from "./duration.ts";
 
 export interface App extends AppDeps {
   reconciled: ReconcileReport;
@@ -25,7 +25,7 @@ export async function createApp(config: Config, deps: { log: Logger; clock: Cloc
     }),
   );
   const drivers = createDriverRegistry({ runner: deps.runner, storageDir: config.storage.path, fsync: config.engine.fsync, log: deps.log });
-  const jobs = createJobRunner({ concurrency: config.engine.concurrency, timeoutMs: durationMs(parseDuration(config.engine.timeout)), clock: deps.clock });
+  const jobs = createJobRunner({ concurrency: config.engine.concurrency, timeoutMs: timeoutMs(config.engine.timeout), clock: deps.clock });
   const engine = createEngine({ config, ledger, jobs, drivers, clock: deps.clock, log: deps.log });
   const reconciled = await reconcile(ledger, drivers, deps.log, deps.clock.now);
   return { config, ledger, engine, drivers, clock: deps.clock, log: deps.log, reconciled, close: () => ledger.close() };

@@ -42,7 +42,8 @@ export function durationMs(d: Duration): number {
 }
 
 export function formatAge(ms: number): string {
-  const s = Math.max(0, Math.round(ms / 1000));
+  if (ms < 1000) return `${Math.max(0, Math.round(ms))}ms`;
+  const s = Math.round(ms / 1000);
   if (s < 90) return `${s}s`;
   const m = Math.round(s / 60);
   if (m < 90) return `${m}m`;
@@ -60,4 +61,9 @@ export function formatBytes(n: number): string {
     i++;
   }
   return i === 0 ? `${n} B` : `${v.toFixed(v < 10 ? 2 : 1)} ${units[i]}`;
+}
+
+/** A timeout from the config: a number of seconds, or a fixed-length duration. */
+export function timeoutMs(value: number | string): number {
+  return typeof value === "number" ? Math.round(value * 1000) : durationMs(parseDuration(value));
 }

@@ -11,10 +11,13 @@ const sizeText = z.union([
   z.string().regex(/^\d+(\.\d+)?\s*([KMGT]i?B?|B)?$/i, "a size like 1GiB, 512MiB or a number of bytes"),
 ]);
 
+// A timeout is a duration ("6H", "30M") or a number of seconds.
+const timeout = z.union([z.number().positive(), z.string().min(1)]);
+
 const base = {
   channel: z.string().min(1).optional(),
   limit: z.number().int().positive().default(50),
-  timeout: z.string().optional(),
+  timeout: timeout.optional(),
 };
 
 export const archiveServerSchema = z
@@ -92,7 +95,7 @@ export const fileSchema = z
     engine: z
       .object({
         concurrency: z.number().int().positive().max(64).default(2),
-        timeout: z.string().default("6H"),
+        timeout: timeout.default("6H"),
         fsync: z.boolean().default(true),
       })
       .strict()

@@ -8,7 +8,7 @@ import type { DriverRegistry } from "./driver-registry.ts";
 import type { SnapshotDriver, SnapshotHandle, VerifyResult } from "../drivers/driver.ts";
 import { runOperation, type OperationHandle } from "./run-operation.ts";
 import { defaultSnapshotName } from "./snapshot-names.ts";
-import { durationMs, parseDuration } from "../duration.ts";
+import { timeoutMs } from "../duration.ts";
 import { SnapbotError, UserError } from "../errors.ts";
 
 export interface EngineDeps {
@@ -39,8 +39,8 @@ export const handleOf = (s: SnapshotRow): SnapshotHandle => ({ server: s.server,
 export function createEngine(deps: EngineDeps) {
   const { ledger, clock } = deps;
   const timeoutOf = (server: ServerRow) => {
-    const t = (server.settings.timeout as string | undefined) ?? deps.config.engine.timeout;
-    return durationMs(parseDuration(t));
+    const t = (server.settings.timeout as string | number | undefined) ?? deps.config.engine.timeout;
+    return timeoutMs(t);
   };
 
   return {

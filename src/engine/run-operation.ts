@@ -91,7 +91,8 @@ export function runOperation<T>(deps: OperationDeps, spec: OperationSpec<T>): Op
           spec.fail?.(snapshotId, message);
           ledger.operations.transition(op.id, "failed", { error: message });
         });
-        throw e;
+        // A timeout or cancel is the story, not the "killed" error it caused in the driver.
+        throw ctx.signal.aborted && ctx.signal.reason instanceof SnapbotError ? ctx.signal.reason : e;
       }
     },
     begin,

@@ -1,0 +1,26 @@
+import { join } from "node:path";
+import { pino } from "pino";
+import { fileSchema } from "../../src/config/schema.ts";
+import type { Config } from "../../src/config/load-config.ts";
+import { createApp } from "../../src/app.ts";
+import { systemClock, type Clock } from "../../src/clock.ts";
+import { createLocalRunner } from "../../src/transport/local-runner.ts";
+import { runCommand } from "../../commands/index.ts";
+
+/** A real app (real SQLite file, real drivers) in `dir`, from a config written as the YAML would be. */
+export async function testApp(dir: string, file: unknown, clock: Clock = systemClock) {
+  const parsed = fileSchema.parse(file);
+  const config: Config = {
+    ...parsed,
+    storage: { path: parsed.storage.path.startsWith("/") ? parsed.storage.path : join(dir, parsed.storage.path) },
+    source: "test",
+    demo: false,
+    dbPath: join(dir, "ledger.db"),
+    logLevel: "silent",
+    chat: { mode: "console", port: 0 },
+  };
+  const log = pino({ level: "silent" });
+  const app = await createApp(config, { log, clock, runner: createLocalRunner(log) });
+  const run = (text: string, user = "U1") => runCommand(app, { user, channel: "C1", text });
+  return { app, run };
+}
