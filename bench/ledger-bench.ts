@@ -28,7 +28,7 @@ function fill(path: string, servers: number, snapshots: number, now: number): vo
       const k = Math.floor(i / servers);
       const created = now - (perServer - k) * 3_600_000;
       const state = i % 97 === 0 ? "failed" : i % 89 === 0 ? "broken" : "done";
-      const expires = i % 3 === 0 ? created + 30 * 86_400_000 : null; // a third carry an expiry
+      const expires = i % 3 === 0 ? created + (i % 31) * 86_400_000 : null; // a third carry an expiry, 0–30 days out
       addSnap.run(server, `snap-${k}`, state, `/data/srv-${server}/snap-${k}`, 1_048_576 + i, `sha256:${i.toString(16).padStart(64, "0")}`,
         `[{"file":".parts/part-000000","size":${1_048_576 + i},"sha256":"${i.toString(16).padStart(64, "0")}"}]`, created, created + 60_000, expires);
     }
@@ -41,7 +41,7 @@ export async function benchLedger(o: { dir: string; servers?: number; snapshots?
   const servers = o.servers ?? 10_000;
   const snapshots = o.snapshots ?? 1_000_000;
   const now = Date.UTC(2026, 10, 1);
-  const path = join(o.dir, `ledger-${servers}-${snapshots}.db`);
+  const path = join(o.dir, `ledger-v3-${servers}-${snapshots}.db`);
   const t0 = performance.now();
   const reused = existsSync(path);
   fill(path, servers, snapshots, now);

@@ -16,6 +16,8 @@ export function openDb(path: string, now: () => number = Date.now): Db {
   db.pragma("busy_timeout = 5000"); // a second process (the CLI, a test) waits instead of failing
   db.pragma("synchronous = NORMAL"); // WAL + NORMAL: durable across process crashes, fast commits
   db.pragma("foreign_keys = ON");
+  db.pragma("cache_size = -32768"); // 32 MiB of page cache: a big ledger's hot pages stay in memory
+  db.pragma("mmap_size = 268435456"); // reads by mmap, no syscall a page: list p99 stays flat on 1M rows
   migrate(db, now);
   return db;
 }

@@ -1,3 +1,4 @@
+import type Database from "better-sqlite3";
 import type { Db } from "./open-db.ts";
 import type { SnapshotRow } from "./types.ts";
 import { fromJson, toJson } from "./json.ts";
@@ -26,6 +27,8 @@ export type SnapshotChanges = Partial<
   Pick<SnapshotRow, "location" | "size" | "checksum" | "checksums" | "details" | "finished_at" | "verified_at" | "error">
 >;
 
+export type ExpiredRef = Pick<SnapshotRow, "id" | "server_id" | "server" | "name" | "location" | "created_at"> & { expires_at: number };
+
 export interface ListOptions {
   state?: SnapshotState;
   all?: boolean; // include deleted, failed and expired
@@ -39,6 +42,16 @@ export function snapshotRepo(db: Db, now: () => number) {
   const latest = db.prepare(`${SELECT} WHERE s.server_id = ? AND s.name = ? ORDER BY s.id DESC LIMIT 1`);
   const insert = db.prepare(`INSERT INTO snapshots (server_id, name, parent_id, state, origin, note, stateful, created_by, created_at, expires_at)
     VALUES (@server_id, @name, @parent_id, @state, @origin, @note, @stateful, @created_by, @created_at, @expires_at)`);
+
+  const expiredStmt = db.prepare(`SELECT s.id, s.server_id, v.name AS server, s.name, s.location, s.created_at, s.expires_at
+    FROM snapshots s JOIN servers v ON v.id = s.server_id
+    WHERE s.state = 'done' AND s.expires_at IS NOT NULL AND s.expires_at <= ? ORDER BY s.expires_at`);
+  const cache = new Map<string, Database.Statement>();
+  const prepared = (sql: string) => {
+    let st = cache.get(sql);
+    if (!st) cache.set(sql, (st = db.prepare(sql)));
+    return st;
+  };
 
   return {
     get(id: number): SnapshotRow | undefined {
@@ -100,16 +113,14 @@ export function snapshotRepo(db: Db, now: () => number) {
       else if (!o.all) where.push("s.state NOT IN ('deleted','failed','expired')");
       const params = { serverId, state: o.state, limit: o.limit, offset: o.offset };
       const w = where.join(" AND ");
-      const rows = db
-        .prepare(`${SELECT} WHERE ${w} ORDER BY s.created_at DESC, s.id DESC LIMIT @limit OFFSET @offset`)
+      const rows = prepared(`${SELECT} WHERE ${w} ORDER BY s.created_at DESC, s.id DESC LIMIT @limit OFFSET @offset`)
         .all(params) as Raw[];
-      const total = (db.prepare(`SELECT count(*) AS n FROM snapshots s WHERE ${w}`).get(params) as { n: number }).n;
+      const total = (prepared(`SELECT count(*) AS n FROM snapshots s WHERE ${w}`).get(params) as { n: number }).n;
       return { rows: rows.map((r) => row(r)!), total };
     },
-    /** Retention's input: every done snapshot whose expiry has passed. */
-    expired(at: number, limit = 1_000_000): SnapshotRow[] {
-      return (db.prepare(`${SELECT} WHERE s.state = 'done' AND s.expires_at IS NOT NULL AND s.expires_at <= ? ORDER BY s.expires_at LIMIT ?`)
-        .all(at, limit) as Raw[]).map((r) => row(r)!);
+    /** Retention's input: every done snapshot whose expiry has passed, lean (no JSON columns) for speed. */
+    expired(at: number): ExpiredRef[] {
+      return expiredStmt.all(at) as ExpiredRef[];
     },
     /** Snapshots some writer or deleter was working on: after a crash, reconciliation decides their fate. */
     unfinished(): SnapshotRow[] {
