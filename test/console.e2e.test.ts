@@ -28,7 +28,7 @@ describe("console mode, as a child process on a pipe", () => {
     expect(code).toBe(0);
     expect(stderr).toContain("config built-in demo config");
     expect(stdout).toMatch(/✔ demo\/\d{4}-\d\d-\d\d_\d\d-\d\d-\d\d done: [\d.]+ KiB/);
-    expect(stdout).toMatch(/\n  \d{4}-\d\d-\d\d_\S+\s+done\s+[\d.]+ KiB .* 0s ago /); // the list row: done and verified
+    expect(stdout).toMatch(/\n  \d{4}-\d\d-\d\d_\S+\s+done\s+[\d.]+ KiB .* \d+m?s ago /); // the list row: done and verified
     const [snap] = ledgerRows(cwd, "SELECT state, location, verified_at FROM snapshots");
     expect(snap).toMatchObject({ state: "done" });
     expect(snap!.verified_at).not.toBeNull();
