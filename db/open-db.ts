@@ -1,5 +1,5 @@
 import Database from "better-sqlite3";
-import { mkdirSync, readdirSync, readFileSync } from "node:fs";
+import { chmodSync, mkdirSync, readdirSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -12,6 +12,7 @@ const MIGRATION_FILE = /^(\d{3})_([a-z0-9_]+)\.sql$/;
 export function openDb(path: string, now: () => number = Date.now): Db {
   if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
   const db = new Database(path);
+  if (path !== ":memory:") chmodSync(path, 0o600); // the ledger names servers, paths and people: owner only
   db.pragma("journal_mode = WAL");
   db.pragma("busy_timeout = 5000"); // a second process (the CLI, a test) waits instead of failing
   db.pragma("synchronous = NORMAL"); // WAL + NORMAL: durable across process crashes, fast commits

@@ -23,7 +23,7 @@ export const snapshotMachine: Machine<SnapshotState> = {
   running: ["done", "failed", "broken"],
   done: ["broken", "deleting", "expired"],
   broken: ["deleting", "done"], // done again only when a later verify passes (a part restored by hand)
-  failed: ["deleting"],
+  failed: ["deleted"], // its files are already gone: the record is cleared directly
   deleting: ["deleted", "broken"], // a delete that fails part-way leaves a broken snapshot
   deleted: [],
   expired: [],

@@ -74,3 +74,21 @@ describe("engine with the real archive driver and a real ledger", () => {
     }
   });
 });
+
+describe("deleting a failed snapshot", () => {
+  it("clears the record without touching a newer snapshot of the same name", async () => {
+    const missing = join(dir, "comes-later");
+    const { app, run } = await testApp(join(dir, "reuse"), { storage: { path: "snaps" }, servers: { s: { driver: "archive", paths: [missing] } } });
+    expect((await finalOf(await run("create s nightly"))).tone).toBe("error"); // the path is not there yet
+    mkdirSync(missing);
+    writeFileSync(join(missing, "f"), "data");
+    expect((await finalOf(await run("create s nightly"))).tone).toBe("success");
+    const server = app.ledger.servers.get("s")!;
+    const failed = app.ledger.snapshots.list(server.id, { state: "failed", limit: 5, offset: 0 }).rows[0]!;
+    const handle = app.engine.delete(server, failed, { user: "U1" });
+    expect((await handle.job.done).state).toBe("deleted");
+    expect(existsSync(join(dir, "reuse/snaps/s/nightly/manifest.json"))).toBe(true);
+    expect((await finalOf(await run("verify s/nightly"))).tone).toBe("success");
+    app.close();
+  });
+});

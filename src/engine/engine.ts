@@ -131,9 +131,13 @@ export function createEngine(deps: EngineDeps) {
         args: { snapshot: snap.name },
         timeoutMs: timeoutOf(server),
         prepare: () => snap.id,
-        begin: () => ledger.snapshots.transition(snap.id, "deleting"),
+        begin: () => {
+          if (snap.state !== "failed") ledger.snapshots.transition(snap.id, "deleting");
+        },
         work: async (ctx) => {
-          await driver.delete(handleOf(snap), ctx);
+          // A failed create already removed what it wrote; its name may belong to a newer snapshot by now,
+          // so the backend is not touched: only the ledger record is cleared.
+          if (snap.state !== "failed") await driver.delete(handleOf(snap), ctx);
           return { result: "deleted", commit: () => ledger.snapshots.transition(snap.id, "deleted", { finished_at: clock.now() }) };
         },
         fail: (_id, message) => {
