@@ -1,0 +1,114 @@
+import { spawn, type ChildProcess } from "node:child_process";
+import { basename } from "node:path";
+import type { Readable } from "node:stream";
+import type { Logger } from "pino";
+import type { BackendError } from "../errors.ts";
+import { commandAborted, commandFailed, commandTimedOut, type CommandOutcome } from "./command-error.ts";
+import type { Pipeline, RunOptions, Stage } from "./runner.ts";
+import { createStderrTail } from "./stderr-tail.ts";
+
+// Stages are spawned with node:child_process, each given the previous stage's stdout pipe as its stdin, so
+// the kernel moves the bytes (tar → zstd never passes through JS). execa is not used here: its `.pipe()`
+// copies through Node streams, and handing it another subprocess's stdout makes it wait on a stream it
+// no longer owns.
+
+export const KILL_GRACE_MS = 2000;
+
+interface StageExit extends CommandOutcome {
+  stage: Stage;
+}
+
+type StopReason = "aborted" | "timeout" | "killed";
+
+export function startLocalPipeline(stages: Stage[], opts: RunOptions = {}, log?: Logger): Pipeline {
+  if (stages.length === 0) throw new TypeError("a pipeline needs at least one stage");
+  const label = stages.map((s) => basename(s.cmd)).join(" | ");
+  const children = spawnStages(stages, opts);
+  const exits = children.map((child, i) => watchStage(child, stages[i]!));
+  let stopped: StopReason | null = null;
+  const stop = (why: StopReason) => {
+    stopped ??= why;
+    killAll(children);
+    // Output after a stop is worthless, and an unread stdout would keep the last stage's "close" (and so
+    // `done`) from ever arriving.
+    children.at(-1)!.stdout?.destroy();
+  };
+  const onAbort = () => stop("aborted");
+  opts.signal?.addEventListener("abort", onAbort, { once: true });
+  if (opts.signal?.aborted) onAbort();
+  const timer = opts.timeoutMs ? setTimeout(() => stop("timeout"), opts.timeoutMs) : undefined;
+  log?.debug({ stages: stages.map((s) => [s.cmd, ...s.args]) }, "pipeline started");
+
+  const done = Promise.all(exits).then((results) => {
+    clearTimeout(timer);
+    opts.signal?.removeEventListener("abort", onAbort);
+    const error = judge(label, results, stopped, opts.timeoutMs ?? 0);
+    if (error) {
+      log?.debug({ err: error, stderrTail: error.stderrTail }, "pipeline failed");
+      throw error;
+    }
+  });
+  return { stdout: children.at(-1)!.stdout as Readable, done, kill: () => stop("killed") };
+}
+
+function spawnStages(stages: Stage[], opts: RunOptions): ChildProcess[] {
+  const children: ChildProcess[] = [];
+  let upstream: Readable | null = null;
+  try {
+    for (const stage of stages) {
+      const child: ChildProcess = spawn(stage.cmd, stage.args, {
+        stdio: [upstream ?? "ignore", "pipe", "pipe"],
+        cwd: opts.cwd,
+        env: opts.env ? { ...process.env, ...opts.env } : process.env,
+      });
+      // Our copy of the pipe must go: the next stage holds its own, and if it dies the writer should get
+      // EPIPE rather than block on a pipe that Node still has open.
+      upstream?.destroy();
+      children.push(child);
+      upstream = child.stdout;
+    }
+  } catch (e) {
+    killAll(children);
+    throw e;
+  }
+  return children;
+}
+
+function watchStage(child: ChildProcess, stage: Stage): Promise<StageExit> {
+  const tail = createStderrTail();
+  child.stderr?.on("data", (c: Buffer) => tail.push(c));
+  return new Promise((resolve) => {
+    let spawnError: NodeJS.ErrnoException | undefined;
+    const finish = (exitCode: number | null, signal: string | null) =>
+      resolve({ stage, exitCode, signal, spawnError, stderr: tail.text() });
+    child.once("error", (e: NodeJS.ErrnoException) => {
+      spawnError = e;
+      if (child.pid === undefined) finish(null, null);
+    });
+    child.once("close", (code, signal) => finish(code, signal));
+  });
+}
+
+/** SIGTERM now, SIGKILL for whatever still runs after a grace period (zstd and tar exit on SIGTERM). */
+export function killAll(children: ChildProcess[]): void {
+  const alive = () => children.filter((c) => c.pid !== undefined && c.exitCode === null && c.signalCode === null);
+  for (const c of alive()) c.kill("SIGTERM");
+  const later = setTimeout(() => {
+    for (const c of alive()) c.kill("SIGKILL");
+  }, KILL_GRACE_MS);
+  later.unref();
+}
+
+function failed(r: StageExit): boolean {
+  return r.spawnError !== undefined || r.exitCode !== 0 || r.signal !== null;
+}
+
+// When zstd dies, tar dies of SIGPIPE: blame the stage that failed on its own, not its victims.
+function judge(label: string, results: StageExit[], stopped: StopReason | null, timeoutMs: number): BackendError | null {
+  const stderr = results.map((r) => r.stderr).filter(Boolean).join("\n");
+  if (stopped === "timeout") return commandTimedOut(label, timeoutMs, stderr);
+  if (stopped) return commandAborted(label, stderr);
+  const bad = results.filter(failed);
+  const culprit = bad.find((r) => r.signal !== "SIGPIPE") ?? bad[0];
+  return culprit ? commandFailed(basename(culprit.stage.cmd), culprit) : null;
+}

@@ -1,0 +1,186 @@
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { randomBytes } from "node:crypto";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import pino from "pino";
+import { BackendError } from "../src/errors.ts";
+import { createLocalRunner } from "../src/transport/local-runner.ts";
+import type { Pipeline } from "../src/transport/runner.ts";
+
+const runner = createLocalRunner(pino({ level: "silent" }));
+let dir: string;
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), "snapbot-runner-"));
+});
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+async function rejection(p: Promise<unknown>): Promise<BackendError> {
+  const e = await p.then(
+    () => null,
+    (err: unknown) => err,
+  );
+  expect(e).toBeInstanceOf(BackendError);
+  return e as BackendError;
+}
+
+async function collect(p: Pipeline): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const c of p.stdout) chunks.push(c as Buffer);
+  return Buffer.concat(chunks);
+}
+
+describe("run", () => {
+  it("returns stdout, stderr and the exit code", async () => {
+    const r = await runner.run("sh", ["-c", "echo out; echo err >&2"]);
+    expect(r).toEqual({ stdout: "out\n", stderr: "err\n", exitCode: 0 });
+  });
+
+  it("passes arguments as data, never through a shell", async () => {
+    const hostile = "$(touch pwned); rm -rf / `id` a;b | c > d";
+    const r = await runner.run("printf", ["%s", hostile], { cwd: dir });
+    expect(r.stdout).toBe(hostile);
+    await expect(readFile(join(dir, "pwned"))).rejects.toThrow();
+  });
+
+  it("rejects a non-zero exit naming the command and the code, with the last 10 stderr lines", async () => {
+    const e = await rejection(runner.run("sh", ["-c", "for i in $(seq 1 20); do echo line$i >&2; done; exit 3"]));
+    expect(e.code).toBe("command_failed");
+    expect(e.message).toMatch(/^sh failed \(exit 3\): line11$/);
+    expect(e.stderrTail.split("\n")).toEqual(Array.from({ length: 10 }, (_, i) => `line${i + 11}`));
+  });
+
+  it("says when a program is not installed", async () => {
+    const e = await rejection(runner.run("snapbot-no-such-program", []));
+    expect(e.code).toBe("command_not_found");
+    expect(e.message).toContain("snapbot-no-such-program is not installed");
+  });
+
+  it("stops a command at its timeout", async () => {
+    const t = Date.now();
+    const e = await rejection(runner.run("sleep", ["10"], { timeoutMs: 200 }));
+    expect(e.code).toBe("command_timeout");
+    expect(e.message).toContain("sleep timed out");
+    expect(Date.now() - t).toBeLessThan(3000);
+  });
+
+  it("stops a command when its signal aborts", async () => {
+    const ac = new AbortController();
+    setTimeout(() => ac.abort(), 100);
+    const e = await rejection(runner.run("sleep", ["10"], { signal: ac.signal }));
+    expect(e.code).toBe("command_aborted");
+  });
+});
+
+describe("pipeline", () => {
+  it("moves bytes through every stage and hands the last stdout to Node", async () => {
+    const data = randomBytes(3 * 1024 * 1024);
+    const file = join(dir, "data.bin");
+    await writeFile(file, data);
+    const p = runner.pipeline([
+      { cmd: "cat", args: [file] },
+      { cmd: "zstd", args: ["-1", "-q", "-c"] },
+      { cmd: "zstd", args: ["-d", "-q", "-c"] },
+    ]);
+    const [out] = await Promise.all([collect(p), p.done]);
+    expect(out.equals(data)).toBe(true);
+  });
+
+  // libuv makes "pipes" as Unix socketpairs: the reader's stdin must be the peer of the writer's stdout
+  // (as `ss -x` reports it), not a second socket that Node copies into.
+  it("connects stages kernel to kernel: stage 2 reads the very socket stage 1 writes", async () => {
+    const p = runner.pipeline([
+      { cmd: "sh", args: ["-c", "readlink /proc/$$/fd/1; sleep 1"] },
+      { cmd: "sh", args: ["-c", "readlink /proc/$$/fd/0; exec cat"] },
+    ]);
+    const lines = await new Promise<string[]>((resolve) => {
+      let text = "";
+      p.stdout.on("data", (c: Buffer) => {
+        text += c.toString();
+        const got = text.trim().split("\n");
+        if (got.length === 2) resolve(got);
+      });
+    });
+    const [reader, writer] = lines.map((l) => /^socket:\[(\d+)\]$/.exec(l)?.[1]);
+    expect(reader && writer).toBeTruthy();
+    const { stdout } = await runner.run("ss", ["-xn"]);
+    const peers = stdout.split("\n").map((l) => l.trim().split(/\s+/)).filter((f) => f[5] === reader);
+    expect(peers.map((f) => f[7])).toEqual([writer]);
+    await p.done;
+  });
+
+  it("names the failing stage with its exit code and stderr", async () => {
+    const p = runner.pipeline([
+      { cmd: "tar", args: ["-cf", "-", "-C", "/", "--", join(dir, "nope").slice(1)] },
+      { cmd: "zstd", args: ["-q", "-c"] },
+    ]);
+    const [, e] = await Promise.all([collect(p), rejection(p.done)]);
+    expect(e.code).toBe("command_failed");
+    expect(e.message).toMatch(/^tar failed \(exit 2\): tar: .*nope: Cannot stat: No such file or directory$/);
+    expect(e.stderrTail).toContain("Cannot stat");
+  });
+
+  it("blames the stage that failed, not the one it broke (SIGPIPE)", async () => {
+    const p = runner.pipeline([
+      { cmd: "cat", args: ["/dev/zero"] },
+      { cmd: "sh", args: ["-c", "head -c 1000 >/dev/null; echo boom >&2; exit 4"] },
+    ]);
+    const [, e] = await Promise.all([collect(p), rejection(p.done)]);
+    expect(e.message).toBe("sh failed (exit 4): boom");
+  });
+
+  it("says which stage is not installed", async () => {
+    const p = runner.pipeline([
+      { cmd: "cat", args: ["/dev/zero"] },
+      { cmd: "snapbot-no-such-zstd", args: [] },
+    ]);
+    const [, e] = await Promise.all([collect(p), rejection(p.done)]);
+    expect(e.code).toBe("command_not_found");
+    expect(e.message).toContain("snapbot-no-such-zstd");
+  });
+
+  it("stops every stage at its timeout", async () => {
+    const p = runner.pipeline([{ cmd: "cat", args: ["/dev/zero"] }, { cmd: "cat", args: [] }], { timeoutMs: 200 });
+    p.stdout.resume();
+    const e = await rejection(p.done);
+    expect(e.code).toBe("command_timeout");
+    expect(e.message).toBe("cat | cat timed out after 0.2s and was stopped");
+  });
+
+  it("stops every stage when its signal aborts", async () => {
+    const ac = new AbortController();
+    const p = runner.pipeline([{ cmd: "cat", args: ["/dev/zero"] }, { cmd: "cat", args: [] }], { signal: ac.signal });
+    p.stdout.resume();
+    setTimeout(() => ac.abort(), 100);
+    expect((await rejection(p.done)).code).toBe("command_aborted");
+  });
+
+  it("kill() stops the stages and done rejects", async () => {
+    const p = runner.pipeline([{ cmd: "sleep", args: ["10"] }, { cmd: "cat", args: [] }]);
+    p.stdout.resume();
+    setTimeout(() => p.kill(), 50);
+    expect((await rejection(p.done)).code).toBe("command_aborted");
+  });
+
+  it("SIGKILLs a stage that ignores SIGTERM after the grace period", async () => {
+    const p = runner.pipeline([{ cmd: "sh", args: ["-c", "trap '' TERM; while :; do sleep 0.1; done"] }]);
+    p.stdout.resume();
+    const t = Date.now();
+    setTimeout(() => p.kill(), 50);
+    expect((await rejection(p.done)).code).toBe("command_aborted");
+    expect(Date.now() - t).toBeGreaterThanOrEqual(1900);
+    expect(Date.now() - t).toBeLessThan(4000);
+  });
+});
+
+describe("has", () => {
+  it("finds programs on PATH and remembers the answer", async () => {
+    expect(await runner.has("tar")).toBe(true);
+    expect(await runner.has("snapbot-no-such-program")).toBe(false);
+    expect(await runner.has("/bin/sh")).toBe(true);
+    expect(runner.has("tar")).toBe(runner.has("tar"));
+  });
+});
