@@ -1,0 +1,24 @@
+import type { DriverContext, DriverDeps, SnapshotDriver, SnapshotHandle } from "../driver.ts";
+import { createArchive, type ArchiveServer } from "./create-archive.ts";
+import { parsePartSize } from "./part-size.ts";
+import { folderOf, leftoverIn, removeSnapshotFolder } from "./snapshot-folder.ts";
+import { checkParts, verifyParts } from "./verify-parts.ts";
+
+// The archive driver: tar (or dd) of a host's folders, compressed, cut into checksummed parts under
+// <storage>/<server>/<snapshot>/ with a manifest written last. See create-archive.ts for the data path.
+
+export function createArchiveDriver(settings: ArchiveServer, deps: DriverDeps): SnapshotDriver {
+  const partSize = parsePartSize(settings.part_size); // a bad size fails at start-up, not at 3 a.m.
+  const folder = (snap: SnapshotHandle) => folderOf(deps.storageDir, snap);
+  return {
+    kind: "archive",
+    create: (req, ctx) => createArchive(settings, deps, partSize, req, ctx),
+    async delete(snap: SnapshotHandle, ctx: DriverContext) {
+      ctx.progress({ stage: "deleting" });
+      await removeSnapshotFolder(deps.storageDir, snap);
+    },
+    check: (snap, result) => checkParts(folder(snap), result),
+    verify: (snap, ctx) => verifyParts(folder(snap), ctx),
+    leftover: (snap) => leftoverIn(folder(snap)),
+  };
+}
