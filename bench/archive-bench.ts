@@ -9,48 +9,62 @@ import type { ChildJob } from "./archive-bench-child.ts";
 
 // The archive driver's create and verify against the shell pipelines they replace, on the same data in
 // the same run: `tar | zstd -1 -T0 | sha256sum` and `sha256sum .parts/*`. Runs alternate so drift in
-// the machine (page cache, other load) hits both sides alike; medians of RUNS are reported.
+// the machine (page cache, other load) hits both sides alike; medians of RUNS are reported. A second
+// reference, `tar | zstd > file`, is the floor: no hashing at all, and the same bytes written as the driver.
 
 const RUNS = 3;
 const MiB = 2 ** 20;
 const CHILD = join(dirname(fileURLToPath(import.meta.url)), "archive-bench-child.ts");
+
+type ChildResult = Record<string, number | boolean>;
 
 export async function benchArchive(opts: { sizeMiB: number; dir: string }): Promise<Record<string, number | string>> {
   const src = join(opts.dir, `archive-src-${opts.sizeMiB}MiB`);
   const storage = join(opts.dir, "archive-storage");
   await ensureTestTree(src, opts.sizeMiB);
   await baseline(src); // warm the page cache so neither side pays for cold reads
+  const create = await measureCreate(src, storage);
+  const verify = await measureVerify(src, storage); // over the parts the last create left
+  await rm(storage, { recursive: true, force: true });
+  return { "source MiB": opts.sizeMiB, ...create, ...verify };
+}
+
+async function measureCreate(src: string, storage: string): Promise<Record<string, number>> {
   const base: number[] = [];
-  const fsyncRuns: Array<Record<string, number | boolean>> = [];
-  const noFsyncRuns: Array<Record<string, number | boolean>> = [];
+  const floor: number[] = [];
+  const off: ChildResult[] = [];
+  const on: ChildResult[] = [];
   for (let i = 0; i < RUNS; i++) {
     base.push(await baseline(src));
-    noFsyncRuns.push(await driverCreate(src, storage, false));
-    fsyncRuns.push(await driverCreate(src, storage, true));
+    floor.push(await toFile(src, storage));
+    off.push(await driverCreate(src, storage, false));
+    on.push(await driverCreate(src, storage, true));
   }
-  const sums: number[] = [];
-  const verifies: Array<Record<string, number | boolean>> = [];
-  for (let i = 0; i < RUNS; i++) {
-    sums.push(await timed(["bash", "-c", 'sha256sum "$1"/bench/s1/.parts/* >/dev/null', "_", storage]));
-    verifies.push(await child({ op: "verify", src, storage, fsync: false }));
-  }
-  await rm(storage, { recursive: true, force: true });
-  const b = median(base);
-  const d = median(noFsyncRuns.map((r) => r.seconds as number));
-  const df = median(fsyncRuns.map((r) => r.seconds as number));
-  const v = median(verifies.map((r) => r.seconds as number));
-  const s = median(sums);
-  const peak = Math.max(...[...noFsyncRuns, ...fsyncRuns].map((r) => r.maxRssMiB as number));
+  const [b, f, d, df] = [median(base), median(floor), medianOf(off, "seconds"), medianOf(on, "seconds")];
   return {
-    "source MiB": opts.sizeMiB,
-    "stored MiB": round((fsyncRuns[0]!.bytes as number) / MiB),
+    "stored MiB": round((on[0]!.bytes as number) / MiB),
     "baseline tar|zstd|sha256sum s": round(b),
+    "floor tar|zstd > file s": round(f),
     "driver create s (fsync off)": round(d),
     "driver create s (fsync on)": round(df),
     "ratio driver/baseline (fsync off)": round(d / b),
     "ratio driver/baseline (fsync on)": round(df / b),
-    "peak RSS MiB (driver process)": round(peak),
-    "RSS MiB before create": round(fsyncRuns[0]!.rssBeforeMiB as number),
+    "ratio driver/floor (fsync off)": round(d / f),
+    "peak RSS MiB (driver process)": round(Math.max(...[...off, ...on].map((r) => r.maxRssMiB as number))),
+    "RSS MiB before create": round(medianOf(on, "rssBeforeMiB")),
+  };
+}
+
+async function measureVerify(src: string, storage: string): Promise<Record<string, number>> {
+  const sums: number[] = [];
+  const verifies: ChildResult[] = [];
+  for (let i = 0; i < RUNS; i++) {
+    sums.push(await timed(["bash", "-c", 'sha256sum "$1"/bench/s1/.parts/* >/dev/null', "_", storage]));
+    verifies.push(await child({ op: "verify", src, storage, fsync: false }));
+  }
+  if (!verifies.every((v) => v.ok)) throw new Error("verify failed on a fresh snapshot");
+  const [s, v] = [median(sums), medianOf(verifies, "seconds")];
+  return {
     "sha256sum parts s": round(s),
     "driver verify s": round(v),
     "ratio verify/sha256sum": round(v / s),
@@ -59,15 +73,28 @@ export async function benchArchive(opts: { sizeMiB: number; dir: string }): Prom
 }
 
 async function baseline(src: string): Promise<number> {
+  await execa("sync");
   return timed(["bash", "-c", 'set -o pipefail; tar -cf - -C "$1" . | zstd -1 -T0 -q | sha256sum >/dev/null', "_", src]);
 }
 
-async function driverCreate(src: string, storage: string, fsync: boolean): Promise<Record<string, number | boolean>> {
-  await rm(storage, { recursive: true, force: true });
+async function toFile(src: string, storage: string): Promise<number> {
+  await settle(storage);
+  await mkdir(storage, { recursive: true });
+  return timed(["bash", "-c", 'set -o pipefail; tar -cf - -C "$1" . | zstd -1 -T0 -q > "$2/out.zst"', "_", src, storage]);
+}
+
+async function driverCreate(src: string, storage: string, fsync: boolean): Promise<ChildResult> {
+  await settle(storage);
   return child({ op: "create", src, storage, fsync });
 }
 
-async function child(job: ChildJob): Promise<Record<string, number | boolean>> {
+// The previous run's dirty pages must not be written back during the next timed run.
+async function settle(storage: string): Promise<void> {
+  await rm(storage, { recursive: true, force: true });
+  await execa("sync");
+}
+
+async function child(job: ChildJob): Promise<ChildResult> {
   const { stdout } = await execa("node", ["--import", "tsx", CHILD, JSON.stringify(job)]);
   return JSON.parse(stdout.trim().split("\n").at(-1)!) as Record<string, number | boolean>;
 }
@@ -134,6 +161,10 @@ function xorshift(seed: number): () => number {
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.floor(s.length / 2)]!;
+}
+
+function medianOf(rs: ChildResult[], key: string): number {
+  return median(rs.map((r) => r[key] as number));
 }
 
 function round(n: number): number {
