@@ -1,0 +1,62 @@
+import { describe, expect, it } from "vitest";
+import { snapshotList, snapshotDetail, PAGE_SIZE } from "../src/replies/snapshot-replies.ts";
+import { progressText, failedReply } from "../src/replies/job-replies.ts";
+import { reconcileReply } from "../src/replies/reconcile-replies.ts";
+import { renderText } from "../src/chat/console/render-text.ts";
+import type { ServerRow, SnapshotRow } from "../db/types.ts";
+
+const T = Date.UTC(2026, 10, 22, 3, 0, 0);
+const server: ServerRow = { id: 1, name: "demo", driver: "archive", settings: {}, source: "config", channel: null, cloned_from: null, registered_by: null, created_at: T, removed_at: null };
+const snap = (i: number, over: Partial<SnapshotRow> = {}): SnapshotRow => ({
+  id: i, server_id: 1, server: "demo", name: `s${i}`, parent_id: null, state: "done", origin: "snapbot", location: `/d/demo/s${i}`,
+  size: 1536, checksum: `sha256:${"ab".repeat(32)}`, checksums: [{ file: ".parts/part-000000", size: 1536, sha256: "ab".repeat(32) }],
+  details: null, stateful: false, note: null, created_by: "U1", created_at: T - 3_600_000, finished_at: T - 3_590_000,
+  expires_at: null, verified_at: T - 60_000, error: null, ...over,
+});
+
+describe("reply builders (pure, pinned)", () => {
+  it("renders a list page with its paging buttons as console text", () => {
+    const page = snapshotList(server, [snap(1), snap(2, { state: "broken", verified_at: null })], { page: 2, total: 2 + PAGE_SIZE * 2, command: "list demo" }, T);
+    const n = new Map<string, number>();
+    const text = renderText(page, (c) => n.get(c) ?? (n.set(c, n.size + 1), n.size));
+    expect(text).toBe(
+      [
+        "• demo: snapshots 51–52 of 102 (page 2 of 3)",
+        "  name  state   size      created                         verified  expires  origin",
+        "  ----  ------  --------  ------------------------------  --------  -------  -------",
+        "  s1    done    1.50 KiB  2026-11-22 02:00:00Z (60m ago)  60s ago   —        snapbot",
+        "  s2    broken  1.50 KiB  2026-11-22 02:00:00Z (60m ago)  never     —        snapbot",
+        "  [1] Previous   [2] Next   (type /click <n>)",
+      ].join("\n"),
+    );
+    expect(page.buttons).toEqual([{ label: "Previous", command: "list demo --page 1" }, { label: "Next", command: "list demo --page 3" }]);
+  });
+
+  it("says how to start when a server has no snapshots", () => {
+    expect(snapshotList(server, [], { page: 1, total: 0, command: "list demo" }, T)).toMatchObject({ title: "demo has no snapshots yet", lines: ["Take one with: create demo"] });
+  });
+
+  it("shows a broken snapshot's error and offers verify and delete", () => {
+    const r = snapshotDetail(snap(3, { state: "broken", error: "part-000000: sha256 mismatch" }), T);
+    expect(r.tone).toBe("error");
+    expect(r.fields).toContainEqual(["error", "part-000000: sha256 mismatch"]);
+    expect(r.buttons?.map((b) => b.command)).toEqual(["verify demo/s3", "delete demo/s3"]);
+  });
+
+  it("describes progress with bytes, or a percentage when the total is known", () => {
+    expect(progressText({ stage: "archiving", bytes: 5 * 1024 * 1024 })).toBe("archiving… 5.00 MiB");
+    expect(progressText({ stage: "verifying", bytes: 512, totalBytes: 2048 })).toBe("verifying… 25% (512 B of 2.00 KiB)");
+  });
+
+  it("puts the reason first and the stderr tail after it when something fails, with a Retry button", () => {
+    const r = failedReply({ what: "create demo/x", who: "U1", opId: 4, retry: "create demo x" }, "tar failed (exit 2)\ntar: a: Cannot stat\ntar: Exiting with failure status");
+    expect(r).toMatchObject({ tone: "error", title: "create demo/x failed (operation #4, asked by U1)", buttons: [{ label: "Retry", command: "create demo x" }] });
+    expect(r.lines).toEqual(["tar failed (exit 2)", "tar: a: Cannot stat\ntar: Exiting with failure status"]);
+  });
+
+  it("reports nothing after a clean stop, and each settled item after a crash", () => {
+    expect(reconcileReply({ operations: [], snapshots: [] })).toBeNull();
+    const r = reconcileReply({ operations: [{ id: 3, kind: "create", server: "demo", was: "running" }], snapshots: [{ id: 9, ref: "demo/s9", was: "running", now: "broken", reason: "parts without manifest" }] })!;
+    expect(r.lines).toEqual(["operation #3 create demo was running: now failed", "demo/s9 was running: now broken (parts without manifest)"]);
+  });
+});
