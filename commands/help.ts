@@ -19,7 +19,7 @@ export function helpCommand(all: () => Command[]): Command {
         visibility: "ephemeral",
         tone: "info",
         title: "/snapshot commands",
-        table: { columns: ["command", "what it does"], rows: all().map((c) => [c.usage, c.summary]) },
+        table: { columns: ["command", "what it does"], rows: all().filter((c) => !c.hidden).map((c) => [c.usage, c.summary]) },
         lines: ["Snapshots are named <server>/<snapshot>. Durations: 30M 2H 3d 4w 5m 1y (M minutes, m months)."],
       };
     },

@@ -5,6 +5,7 @@ import type { Engine } from "../src/engine/engine.ts";
 import type { DriverRegistry } from "../src/engine/driver-registry.ts";
 import type { Clock } from "../src/clock.ts";
 import type { Reply } from "../src/reply.ts";
+import type { ChatPort } from "../src/chat/chat-port.ts";
 import type { FlagSpec, ParsedArgs } from "./parse.ts";
 
 export type Role = "admin" | "approver" | "operator";
@@ -16,6 +17,7 @@ export interface AppDeps {
   drivers: DriverRegistry;
   clock: Clock;
   log: Logger;
+  chat: ChatPort;
 }
 
 /** Per request: who asks, where, and the app's dependencies (Probot-style context). */
@@ -31,5 +33,6 @@ export interface Command {
   role: Role;
   flags?: FlagSpec;
   pairs?: boolean; // accepts key=value
+  hidden?: boolean; // run by buttons (approve, deny), not listed in help
   run(ctx: CommandContext, args: ParsedArgs): Reply | Promise<Reply>;
 }

@@ -2,6 +2,7 @@ import { openDb, type Db } from "./open-db.ts";
 import { serverRepo } from "./server-repo.ts";
 import { snapshotRepo } from "./snapshot-repo.ts";
 import { operationRepo } from "./operation-repo.ts";
+import { deliveryRepo } from "./delivery-repo.ts";
 import type { Clock } from "../src/clock.ts";
 
 /** The typed repository over the ledger file: one object, passed in wherever the ledger is needed. */
@@ -17,6 +18,7 @@ export function fromDb(db: Db, clock: Clock) {
     servers: serverRepo(db, now),
     snapshots: snapshotRepo(db, now),
     operations: operationRepo(db, now),
+    deliveries: deliveryRepo(db, now),
     /** Runs fn in one transaction: several state changes commit together or not at all. */
     tx<T>(fn: () => T): T {
       return db.transaction(fn)();

@@ -3,6 +3,7 @@ import type { Config } from "./config/load-config.ts";
 import type { Clock } from "./clock.ts";
 import type { AppDeps } from "../commands/types.ts";
 import type { Runner } from "./transport/runner.ts";
+import type { ChatPort } from "./chat/chat-port.ts";
 import { createLedger } from "../db/ledger.ts";
 import { createJobRunner } from "./engine/job-runner.ts";
 import { createDriverRegistry } from "./engine/driver-registry.ts";
@@ -16,7 +17,7 @@ export interface App extends AppDeps {
 }
 
 /** Builds everything from its dependencies, settles what a previous run left half-done, and returns. */
-export async function createApp(config: Config, deps: { log: Logger; clock: Clock; runner: Runner }): Promise<App> {
+export async function createApp(config: Config, deps: { log: Logger; clock: Clock; runner: Runner; chat: ChatPort }): Promise<App> {
   const ledger = createLedger(config.dbPath, deps.clock);
   ledger.servers.syncFromConfig(
     Object.entries(config.servers).map(([name, s]) => {
@@ -28,5 +29,5 @@ export async function createApp(config: Config, deps: { log: Logger; clock: Cloc
   const jobs = createJobRunner({ concurrency: config.engine.concurrency, timeoutMs: timeoutMs(config.engine.timeout), clock: deps.clock });
   const engine = createEngine({ config, ledger, jobs, drivers, clock: deps.clock, log: deps.log });
   const reconciled = await reconcile(ledger, drivers, deps.log, deps.clock.now);
-  return { config, ledger, engine, drivers, clock: deps.clock, log: deps.log, reconciled, close: () => ledger.close() };
+  return { config, ledger, engine, drivers, chat: deps.chat, clock: deps.clock, log: deps.log, reconciled, close: () => ledger.close() };
 }

@@ -5,9 +5,9 @@ import { systemClock } from "./clock.ts";
 import { createLocalRunner } from "./transport/local-runner.ts";
 import { createApp } from "./app.ts";
 import { runConsole } from "./chat/console/console-adapter.ts";
+import { createConsoleChat } from "./chat/console/console-chat.ts";
 import { runCommand } from "../commands/index.ts";
 import { reconcileReply } from "./replies/reconcile-replies.ts";
-import { renderText } from "./chat/console/render-text.ts";
 
 // The one place process.env is read.
 async function main(): Promise<number> {
@@ -28,10 +28,11 @@ async function main(): Promise<number> {
     return 2;
   }
   if (config.demo) ensureDemoFolder(process.cwd());
-  const app = await createApp(config, { log, clock: systemClock, runner: createLocalRunner(log) });
+  const chat = createConsoleChat(process.stdout);
+  const app = await createApp(config, { log, clock: systemClock, runner: createLocalRunner(log), chat: chat.port });
   process.stderr.write(`snapbot console: ledger ${config.dbPath}, config ${config.source}. Type /snapshot help; /as <user>; /click <n>.\n`);
   const report = reconcileReply(app.reconciled);
-  if (report) process.stdout.write(`${renderText(report, () => 0)}\n`);
+  if (report) await chat.show(report);
   const stop = () => {
     log.warn("stopping: interrupted operations will be marked failed at the next start");
     process.exit(130);
@@ -39,7 +40,7 @@ async function main(): Promise<number> {
   process.once("SIGINT", stop).once("SIGTERM", stop);
   await runConsole({
     input: process.stdin,
-    output: process.stdout,
+    chat,
     user: process.env.SNAPBOT_USER ?? "console",
     run: (req) => runCommand(app, req),
     idle: () => app.engine.idle(),

@@ -1,5 +1,6 @@
 // A chat-neutral reply, built once by pure functions (src/replies/) and rendered by each adapter:
 // plain text in the console, Block Kit in Slack.
+import type { MessageRef } from "./chat/chat-port.ts";
 
 export interface Button {
   label: string;
@@ -24,6 +25,10 @@ export interface Reply {
   buttons?: Button[];
   /** Long work: later versions of this same message (progress, then the result). */
   follow?: Follow;
+  /** In answer to a button: this is the new version of the message the button was on (Approve → "approved"). */
+  replaces?: boolean;
+  /** Called by the adapter with where a channel reply was posted (an approval keeps it, to update it later). */
+  onPosted?: (ref: MessageRef) => void;
 }
 
 export interface Follow {

@@ -6,9 +6,10 @@ import { createApp } from "../../src/app.ts";
 import { systemClock, type Clock } from "../../src/clock.ts";
 import { createLocalRunner } from "../../src/transport/local-runner.ts";
 import { runCommand } from "../../commands/index.ts";
+import { silentChat, type ChatPort } from "../../src/chat/chat-port.ts";
 
 /** A real app (real SQLite file, real drivers) in `dir`, from a config written as the YAML would be. */
-export async function testApp(dir: string, file: unknown, clock: Clock = systemClock) {
+export async function testApp(dir: string, file: unknown, clock: Clock = systemClock, chat: ChatPort = silentChat) {
   const parsed = fileSchema.parse(file);
   const config: Config = {
     ...parsed,
@@ -20,7 +21,7 @@ export async function testApp(dir: string, file: unknown, clock: Clock = systemC
     chat: { mode: "console", port: 0 },
   };
   const log = pino({ level: "silent" });
-  const app = await createApp(config, { log, clock, runner: createLocalRunner(log) });
+  const app = await createApp(config, { log, clock, runner: createLocalRunner(log), chat });
   const run = (text: string, user = "U1") => runCommand(app, { user, channel: "C1", text });
   return { app, run };
 }

@@ -1,13 +1,13 @@
 import { createInterface } from "node:readline";
-import type { Readable, Writable } from "node:stream";
+import type { Readable } from "node:stream";
 import type { Reply } from "../../reply.ts";
 import type { Request } from "../../../commands/index.ts";
-import { renderText, renderUpdate } from "./render-text.ts";
+import type { ConsoleChat } from "./console-chat.ts";
 import { NAME_PATTERN } from "../../names.ts";
 
 export interface ConsoleOptions {
   input: Readable;
-  output: Writable;
+  chat: ConsoleChat;
   user: string;
   run(req: Request): Promise<Reply>;
   /** Resolves when every operation started so far has finished. */
@@ -22,30 +22,13 @@ export interface ConsoleOptions {
  * On a terminal, long work goes on in the background while you type; on a pipe, each line waits.
  */
 export async function runConsole(o: ConsoleOptions): Promise<void> {
-  const buttons = new Map<number, string>();
-  const byCommand = new Map<string, number>();
+  const { chat } = o;
   const follows: Promise<unknown>[] = [];
   let user = o.user;
-  const say = (text: string) => o.output.write(`${text}\n`);
-  const number = (command: string) => {
-    const known = byCommand.get(command);
-    if (known) return known;
-    const n = buttons.size + 1;
-    buttons.set(n, command);
-    byCommand.set(command, n);
-    return n;
-  };
-  const show = async (r: Reply) => {
-    say(renderText(r, number));
-    if (!r.follow) return;
-    let last = "";
-    r.follow.subscribe((u) => {
-      const text = u === undefined ? "" : u.tone === "progress" ? renderUpdate(u) : renderText(u, number);
-      if (text !== last) say(text);
-      last = text;
-    });
-    follows.push(r.follow.done);
-    if (o.waitEach) await r.follow.done;
+  const handle = async (text: string) => {
+    const done = chat.show(await o.run({ user, channel: "console", text }));
+    follows.push(done);
+    if (o.waitEach) await done;
   };
 
   const lines = createInterface({ input: o.input, crlfDelay: Infinity, terminal: false });
@@ -55,15 +38,15 @@ export async function runConsole(o: ConsoleOptions): Promise<void> {
     const as = /^\/as(?:\s+(\S+))?$/.exec(line);
     const click = /^\/click(?:\s+(\S+))?$/.exec(line);
     if (as) {
-      if (!as[1] || !NAME_PATTERN.test(as[1])) say("✖ usage: /as <user>, e.g. /as U0ALICE");
-      else say(`• now typing as ${(user = as[1])}`);
+      if (!as[1] || !NAME_PATTERN.test(as[1])) chat.say("✖ usage: /as <user>, e.g. /as U0ALICE");
+      else chat.say(`• now typing as ${(user = as[1])}`);
     } else if (click) {
-      const command = buttons.get(Number(click[1]));
-      if (!command) say(`✖ no button ${click[1] ?? ""}: type /click <n> with a number shown in [brackets]`);
-      else await show(await o.run({ user, channel: "console", text: command }));
+      const command = chat.button(Number(click[1]));
+      if (!command) chat.say(`✖ no button ${click[1] ?? ""}: type /click <n> with a number shown in [brackets]`);
+      else await handle(command);
     } else if (line.startsWith("/") && !line.startsWith("/snapshot")) {
-      say(`✖ unknown console command ${line.split(/\s/)[0]}: type /snapshot help, /as <user> or /click <n>`);
-    } else await show(await o.run({ user, channel: "console", text: line }));
+      chat.say(`✖ unknown console command ${line.split(/\s/)[0]}: type /snapshot help, /as <user> or /click <n>`);
+    } else await handle(line);
   }
   await o.idle();
   await Promise.allSettled(follows);
