@@ -10,6 +10,7 @@ import { createDriverRegistry } from "../src/engine/driver-registry.ts";
 import { createLocalRunner } from "../src/transport/local-runner.ts";
 import { loadConfig } from "../src/config/load-config.ts";
 import { silentChat } from "../src/chat/chat-port.ts";
+import { createAlertSink } from "../src/engine/alert-sink.ts";
 
 const percentile = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))]!;
 
@@ -54,7 +55,8 @@ export async function benchLedger(o: { dir: string; servers?: number; snapshots?
   const ledger = createLedger(path, clock);
   const drivers = createDriverRegistry({ runner: createLocalRunner(log), storageDir: o.dir, fsync: false, log });
   const jobs = createJobRunner({ concurrency: 1, timeoutMs: 60_000, clock });
-  const engine = createEngine({ config, ledger, jobs, drivers, clock, log });
+  const alerts = createAlertSink({ ledger, chat: silentChat, log, defaultChannel: null });
+  const engine = createEngine({ config, ledger, jobs, drivers, clock, log, alerts, chat: silentChat });
   const deps = { config, ledger, engine, drivers, clock, log, chat: silentChat };
 
   // Baseline in the same process: the bare indexed query for one server's first page, no command layer.

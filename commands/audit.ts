@@ -27,7 +27,7 @@ export const audit: Command = {
         rows: rows.map((o) => [
           String(o.id),
           utc(o.created_at),
-          o.requested_by + (o.approved_by ? ` (approved by ${o.approved_by})` : ""),
+          o.requested_by + (o.approved_by ? ` (${o.state === "denied" ? "denied" : "approved"} by ${o.approved_by})` : ""),
           `${o.kind} ${dash(o.server)}${o.args && typeof o.args.name === "string" ? `/${o.args.name}` : o.args && typeof o.args.snapshot === "string" ? `/${o.args.snapshot}` : ""}`,
           o.state,
           clip((o.error ?? o.result ?? "").split("\n")[0]!, 120),

@@ -16,7 +16,6 @@ function later(name: string, usage: string, summary: string, why: string, role: 
 }
 
 export const comingLater: Command[] = [
-  later("restore", "restore <server>/<snap> [--to <server>] [--target <dir>] [--force] [--dry-run]", "put a snapshot back (needs approval)", "needs approvals"),
   later("copy", "copy <server>/<snap> <remote>[:<name>]", "copy a snapshot to another LXD server", "needs the LXD driver"),
   later("clone", "clone <server>/<snap> <new-server>", "a new server from a snapshot", "needs the LXD driver"),
   later("export", "export <server>/<snap> --format vmdk|vhd|qcow2", "convert a raw snapshot for another hypervisor", "needs raw archives"),

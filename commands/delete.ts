@@ -1,4 +1,7 @@
-import type { Command } from "./types.ts";
+import type { Command, CommandContext } from "./types.ts";
+import type { ServerRow, SnapshotRow } from "../db/types.ts";
+import type { Reply } from "../src/reply.ts";
+import { approvalRequest } from "../src/replies/approval-replies.ts";
 import { expectPositionals } from "./parse.ts";
 import { snapshotOf } from "./lookup.ts";
 import { jobReply } from "../src/replies/job-replies.ts";
@@ -10,14 +13,14 @@ const usage = "delete <server>/<snap> [--subtree] [--dry-run]";
 export const deleteCommand: Command = {
   name: "delete",
   usage,
-  summary: "delete a snapshot's files and mark it deleted in the ledger",
+  summary: "delete a snapshot's files and mark it deleted; --subtree (with everything below it) needs approval",
   role: "operator",
   flags: { subtree: "bool", "dry-run": "bool" },
   run(ctx, args) {
     const [ref] = expectPositionals(args, 1, 1, usage);
     const { server, snapshot } = snapshotOf(ctx, ref!, usage);
-    if (args.flags.subtree) throw new UserError("not_available", "delete --subtree needs approvals, not available yet: delete snapshots one by one");
     if (snapshot.state === "deleted") throw new UserError("already_deleted", `${server.name}/${snapshot.name} is already deleted`);
+    if (args.flags.subtree) return subtree(ctx, server, snapshot, !!args.flags["dry-run"]);
     if (args.flags["dry-run"])
       return {
         visibility: "ephemeral",
@@ -35,3 +38,16 @@ export const deleteCommand: Command = {
     });
   },
 };
+
+/** delete --subtree: the snapshot and everything below it, after another person approves. */
+function subtree(ctx: CommandContext, server: ServerRow, snapshot: SnapshotRow, dryRun: boolean): Reply {
+  if (!["done", "broken", "failed"].includes(snapshot.state))
+    throw new UserError("not_deletable", `${server.name}/${snapshot.name} is ${snapshot.state}: wait for it to finish, then delete it`);
+  const all = ctx.ledger.snapshots.subtree(snapshot.id);
+  const names = all.map((s) => s.name).reverse().join(", ");
+  const overwrites = `${all.length} snapshot(s) of ${server.name} deleted: ${names}`;
+  if (dryRun) return { visibility: "ephemeral", tone: "info", title: `Dry run: delete --subtree ${server.name}/${snapshot.name}`, lines: [`would delete ${names}`, "it would need an approver other than you", "Nothing was changed."] };
+  const { approval, op } = ctx.engine.approvals.request({ kind: "delete", server, snapshot, args: { subtree: true }, user: ctx.user, channel: ctx.channel });
+  const reply = approvalRequest({ approval, op, server, snapshot, action: `delete --subtree ${server.name}/${snapshot.name}`, overwrites, now: ctx.clock.now() });
+  return { ...reply, onPosted: (at) => ctx.ledger.approvals.setMessage(approval.id, at) };
+}

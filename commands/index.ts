@@ -15,6 +15,8 @@ import { verify } from "./verify.ts";
 import { deleteCommand } from "./delete.ts";
 import { audit } from "./audit.ts";
 import { comingLater } from "./coming-later.ts";
+import { restore } from "./restore.ts";
+import { approve, deny } from "./decide.ts";
 
 const later = Object.fromEntries(comingLater.map((c) => [c.name, c])) as Record<string, Command>;
 // In the order of DESIGN.md §2, which is the order help lists them in.
@@ -28,10 +30,12 @@ registry.push(
   list,
   show,
   verify,
-  later.restore!,
+  restore,
   deleteCommand,
   ...["copy", "clone", "export", "schedule", "schedules", "unschedule", "prune", "hostkeys", "alerts"].map((n) => later[n]!),
   audit,
+  approve,
+  deny,
 );
 
 export const commands: readonly Command[] = registry;

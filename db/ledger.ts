@@ -3,6 +3,8 @@ import { serverRepo } from "./server-repo.ts";
 import { snapshotRepo } from "./snapshot-repo.ts";
 import { operationRepo } from "./operation-repo.ts";
 import { deliveryRepo } from "./delivery-repo.ts";
+import { approvalRepo } from "./approval-repo.ts";
+import { alertRepo } from "./alert-repo.ts";
 import type { Clock } from "../src/clock.ts";
 
 /** The typed repository over the ledger file: one object, passed in wherever the ledger is needed. */
@@ -19,6 +21,8 @@ export function fromDb(db: Db, clock: Clock) {
     snapshots: snapshotRepo(db, now),
     operations: operationRepo(db, now),
     deliveries: deliveryRepo(db, now),
+    approvals: approvalRepo(db, now),
+    alerts: alertRepo(db, now),
     /** Runs fn in one transaction: several state changes commit together or not at all. */
     tx<T>(fn: () => T): T {
       return db.transaction(fn)();

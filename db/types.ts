@@ -63,4 +63,5 @@ export interface ApprovalRow {
   created_at: number;
   expires_at: number;
   decided_at: number | null;
+  message_ref: { channel: string; ts: string } | null;
 }

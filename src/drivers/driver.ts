@@ -65,7 +65,8 @@ export interface SnapshotDriver {
   verify?(snap: SnapshotHandle, ctx: DriverContext): Promise<VerifyResult>;
   leftover?(snap: SnapshotHandle): Promise<Leftover>;
   // Capabilities that arrive with later issues:
-  restore?(snap: SnapshotHandle, opts: Record<string, unknown>, ctx: DriverContext): Promise<void>;
+  /** Puts the snapshot back (verifying it first where the backend can); returns one line for the ledger. */
+  restore?(snap: SnapshotHandle, opts: Record<string, unknown>, ctx: DriverContext): Promise<{ summary: string }>;
   copy?(snap: SnapshotHandle, target: string, ctx: DriverContext): Promise<void>;
   clone?(snap: SnapshotHandle, newServer: string, ctx: DriverContext): Promise<void>;
   export?(snap: SnapshotHandle, format: string, ctx: DriverContext): Promise<{ file: string; sha256: string }>;

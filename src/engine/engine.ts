@@ -5,7 +5,11 @@ import type { Config } from "../config/load-config.ts";
 import type { Clock } from "../clock.ts";
 import type { JobRunner, Lease } from "./job-runner.ts";
 import type { DriverRegistry } from "./driver-registry.ts";
-import type { SnapshotDriver, SnapshotHandle, VerifyResult } from "../drivers/driver.ts";
+import type { VerifyResult } from "../drivers/driver.ts";
+import type { AlertSink } from "./alert-sink.ts";
+import type { ChatPort } from "../chat/chat-port.ts";
+import { capabilityOf, handleOf } from "./snapshot-handle.ts";
+import { createApprovals } from "./approvals.ts";
 import { runOperation, type OperationHandle } from "./run-operation.ts";
 import { defaultSnapshotName } from "./snapshot-names.ts";
 import { timeoutMs } from "../duration.ts";
@@ -18,6 +22,8 @@ export interface EngineDeps {
   drivers: DriverRegistry;
   clock: Clock;
   log: Logger;
+  alerts: AlertSink;
+  chat: ChatPort;
 }
 
 export interface Asker {
@@ -33,7 +39,6 @@ export interface CreateInput extends Asker {
   stateful?: boolean;
 }
 
-export const handleOf = (s: SnapshotRow): SnapshotHandle => ({ server: s.server, name: s.name, location: s.location, createdAt: s.created_at });
 
 /** The snapshot operations; commands call these, drivers do the work, the ledger records it. */
 export function createEngine(deps: EngineDeps) {
@@ -47,6 +52,7 @@ export function createEngine(deps: EngineDeps) {
     lease: (server: string, label: string) => deps.jobs.lease(server, label),
     release: (lease: Lease) => deps.jobs.release(lease),
     idle: () => deps.jobs.idle(),
+    approvals: createApprovals(deps),
 
     create(input: CreateInput): OperationHandle<SnapshotRow> & { snapshot: SnapshotRow } {
       const { server } = input;
@@ -94,6 +100,16 @@ export function createEngine(deps: EngineDeps) {
             };
           },
           fail: (id, message) => ledger.snapshots.transition(id!, "failed", { error: message, finished_at: clock.now() }),
+          afterFail: (message) =>
+            void deps.alerts.raise({
+              kind: "snapshot_failed",
+              server,
+              snapshotId: snapshot.id,
+              snapshotName: name,
+              title: `snapshot ${server.name}/${name} failed (asked by ${input.user})`,
+              lines: [message],
+              buttons: [{ label: "Retry", command: `create ${server.name} ${name}` }],
+            }),
         },
       );
       return { ...handle, snapshot };
@@ -101,7 +117,7 @@ export function createEngine(deps: EngineDeps) {
 
     verify(server: ServerRow, snap: SnapshotRow, asker: Asker): OperationHandle<VerifyResult> {
       const driver = deps.drivers.get(server);
-      const verify = capability(driver, "verify", server);
+      const verify = capabilityOf(driver, "verify", server);
       if (snap.state !== "done" && snap.state !== "broken")
         throw new UserError("not_verifiable", `${server.name}/${snap.name} is ${snap.state}: only done or broken snapshots can be verified`);
       return runOperation<VerifyResult>(deps, {
@@ -115,6 +131,18 @@ export function createEngine(deps: EngineDeps) {
           const res = await verify.call(driver, handleOf(snap), ctx);
           const result = res.ok ? `verified ${res.checkedBytes} bytes` : `broken: ${res.problems.join("; ")}`;
           return { result, commit: () => (recordVerify(snap, res), res) };
+        },
+        afterSuccess: (res) => {
+          if (!res.ok)
+            void deps.alerts.raise({
+              kind: "snapshot_broken",
+              server,
+              snapshotId: snap.id,
+              snapshotName: snap.name,
+              title: `${server.name}/${snap.name} is broken: it will not be used to restore`,
+              lines: res.problems.slice(0, 10),
+              buttons: [{ label: "Delete", command: `delete ${server.name}/${snap.name}`, style: "danger" }],
+            });
         },
       });
     },
@@ -157,13 +185,5 @@ export function createEngine(deps: EngineDeps) {
   }
 }
 
-export function capability<K extends "verify" | "restore" | "copy" | "clone" | "export">(
-  driver: SnapshotDriver,
-  cap: K,
-  server: ServerRow,
-): NonNullable<SnapshotDriver[K]> {
-  const fn = driver[cap];
-  if (typeof fn !== "function") throw new UserError("not_capable", `${server.name} (${server.driver}) cannot ${cap}`);
-  return fn as NonNullable<SnapshotDriver[K]>;
-}
 export type Engine = ReturnType<typeof createEngine>;
+

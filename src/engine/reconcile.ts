@@ -3,7 +3,7 @@ import type { Ledger } from "../../db/ledger.ts";
 import type { SnapshotRow } from "../../db/types.ts";
 import type { DriverRegistry } from "./driver-registry.ts";
 import type { Leftover } from "../drivers/driver.ts";
-import { handleOf } from "./engine.ts";
+import { handleOf } from "./snapshot-handle.ts";
 import { errorMessage } from "../errors.ts";
 
 export interface ReconcileReport {

@@ -2,7 +2,7 @@ import type { Logger } from "pino";
 import type { Ledger } from "../../db/ledger.ts";
 import type { OperationRow, ServerRow } from "../../db/types.ts";
 import type { DriverContext } from "../drivers/driver.ts";
-import type { Job, JobRunner } from "./job-runner.ts";
+import type { Job, JobRunner, Lease } from "./job-runner.ts";
 import { BackendError, errorMessage, SnapbotError } from "../errors.ts";
 
 export interface OperationDeps {
@@ -30,7 +30,12 @@ export interface OperationSpec<T> {
   begin?: (snapshotId: number | null) => void;
   work: (ctx: DriverContext, snapshotId: number | null) => Promise<WorkOutcome<T>>;
   /** Inside the transaction that marks it failed. */
-  fail?: (snapshotId: number | null, message: string) => void;
+  fail?: (snapshotId: number | null, message: string, error: unknown) => void;
+  /** After the outcome is committed: alerts and other news that must not hold the transaction. */
+  afterFail?: (message: string, error: unknown) => void;
+  afterSuccess?: (value: T) => void;
+  /** An operation already recorded (an approved request): it is run instead of a new one inserted. */
+  existing?: { op: OperationRow; lease: Lease };
 }
 
 export interface OperationHandle<T> {
@@ -45,11 +50,11 @@ export interface OperationHandle<T> {
  */
 export function runOperation<T>(deps: OperationDeps, spec: OperationSpec<T>): OperationHandle<T> {
   const { ledger, jobs } = deps;
-  const lease = jobs.lease(spec.server.name, spec.label);
+  const lease = spec.existing?.lease ?? jobs.lease(spec.server.name, spec.label);
   let op: OperationRow;
-  let snapshotId: number | null = null;
+  let snapshotId: number | null = spec.existing?.op.snapshot_id ?? null;
   try {
-    op = ledger.tx(() => {
+    op = spec.existing?.op ?? ledger.tx(() => {
       snapshotId = spec.prepare?.() ?? null;
       return ledger.operations.insert({
         kind: spec.kind,
@@ -82,15 +87,17 @@ export function runOperation<T>(deps: OperationDeps, spec: OperationSpec<T>): Op
           return v;
         });
         log.info({ result: out.result }, "operation succeeded");
+        spec.afterSuccess?.(value);
         return value;
       } catch (e) {
         const message = failureMessage(e, ctx.signal);
         if (!(e instanceof SnapbotError)) log.error({ err: e }, "operation failed unexpectedly");
         else log.warn({ code: e.code, message }, "operation failed");
         ledger.tx(() => {
-          spec.fail?.(snapshotId, message);
+          spec.fail?.(snapshotId, message, e);
           ledger.operations.transition(op.id, "failed", { error: message });
         });
+        spec.afterFail?.(message, e);
         // A timeout or cancel is the story, not the "killed" error it caused in the driver.
         throw ctx.signal.aborted && ctx.signal.reason instanceof SnapbotError ? ctx.signal.reason : e;
       }

@@ -25,6 +25,7 @@ export function startLocalPipeline(stages: Stage[], opts: RunOptions = {}, log?:
   const label = stages.map((s) => basename(s.cmd)).join(" | ");
   const children = spawnStages(stages, opts);
   const exits = children.map((child, i) => watchStage(child, stages[i]!));
+  if (opts.input) feed(opts.input, children[0]!);
   let stopped: StopReason | null = null;
   const stop = (why: StopReason) => {
     stopped ??= why;
@@ -57,7 +58,7 @@ function spawnStages(stages: Stage[], opts: RunOptions): ChildProcess[] {
   try {
     for (const stage of stages) {
       const child: ChildProcess = spawn(stage.cmd, stage.args, {
-        stdio: [upstream ?? "ignore", "pipe", "pipe"],
+        stdio: [upstream ?? (opts.input ? "pipe" : "ignore"), "pipe", "pipe"],
         cwd: opts.cwd,
         env: opts.env ? { ...process.env, ...opts.env } : process.env,
       });
@@ -72,6 +73,20 @@ function spawnStages(stages: Stage[], opts: RunOptions): ChildProcess[] {
     throw e;
   }
   return children;
+}
+
+/**
+ * Streams the input into the first stage. A stage that exits early (EPIPE) is judged by its exit code;
+ * an input that fails stops the stage, and the caller, who owns the input, reports why.
+ */
+function feed(input: Readable, first: ChildProcess): void {
+  const stdin = first.stdin!;
+  stdin.on("error", () => input.destroy());
+  input.on("error", () => {
+    stdin.destroy();
+    first.kill("SIGTERM");
+  });
+  input.pipe(stdin);
 }
 
 function watchStage(child: ChildProcess, stage: Stage): Promise<StageExit> {

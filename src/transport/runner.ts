@@ -4,6 +4,8 @@ import type { Readable } from "node:stream";
 
 export interface RunOptions {
   signal?: AbortSignal;
+  /** Fed to the first stage's stdin (restore: the snapshot's parts into the decompressor). */
+  input?: Readable;
   timeoutMs?: number;
   cwd?: string;
   env?: Record<string, string>;

@@ -3,6 +3,8 @@ import { createArchive, type ArchiveServer } from "./create-archive.ts";
 import { parsePartSize } from "./part-size.ts";
 import { folderOf, leftoverIn, removeSnapshotFolder } from "./snapshot-folder.ts";
 import { checkParts, verifyParts } from "./verify-parts.ts";
+import { restoreArchive } from "./restore-archive.ts";
+import { UserError } from "../../errors.ts";
 
 // The archive driver: tar (or dd) of a host's folders, compressed, cut into checksummed parts under
 // <storage>/<server>/<snapshot>/ with a manifest written last. See create-archive.ts for the data path.
@@ -20,5 +22,10 @@ export function createArchiveDriver(settings: ArchiveServer, deps: DriverDeps): 
     check: (snap, result) => checkParts(folder(snap), result),
     verify: (snap, ctx) => verifyParts(folder(snap), ctx),
     leftover: (snap) => leftoverIn(folder(snap)),
+    async restore(snap, opts, ctx) {
+      if (settings.host !== "local") throw new UserError("not_available", `restoring ${settings.name} over SSH is not available yet`);
+      const done = await restoreArchive(folder(snap), `${snap.server}/${snap.name}`, { target: opts.target as string | undefined }, deps.runner, ctx);
+      return { summary: `${done.bytes} bytes restored into ${done.into}` };
+    },
   };
 }

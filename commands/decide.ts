@@ -1,0 +1,41 @@
+import type { Command } from "./types.ts";
+import { expectPositionals } from "./parse.ts";
+import { positiveInt } from "./lookup.ts";
+import { jobReply } from "../src/replies/job-replies.ts";
+import { deniedApproval } from "../src/replies/approval-replies.ts";
+import { formatAge } from "../src/duration.ts";
+
+// approve <id> / deny <id>: what the Approve and Deny buttons run, as the person who clicks.
+function decideCommand(decision: "approve" | "deny"): Command {
+  const usage = `${decision} <approval id>`;
+  return {
+    name: decision,
+    usage,
+    summary: `${decision} a pending request (approvers; never your own)`,
+    role: "approver",
+    hidden: true,
+    run(ctx, args) {
+      const [raw] = expectPositionals(args, 1, 1, usage);
+      const id = positiveInt(raw, "id", 1_000_000_000, 0);
+      const d = ctx.engine.approvals.decide(id, ctx.user, decision);
+      const ref = `${d.op.server}/${String(d.op.args?.snapshot ?? "")}`;
+      const action = `${d.op.kind}${d.op.args?.subtree ? " --subtree" : ""} ${ref}`;
+      if (d.decision === "denied") return deniedApproval(d.approval, d.op, action);
+      const reply = jobReply(d.handle.job, {
+        what: `${action}, approved by ${ctx.user}`,
+        who: d.op.requested_by,
+        opId: d.op.id,
+        now: ctx.clock.now,
+        done: (summary, tookMs) => ({
+          tone: "success",
+          title: `${action} done in ${formatAge(tookMs)} (operation #${d.op.id}, asked by ${d.op.requested_by}, approved by ${ctx.user})`,
+          lines: [summary],
+        }),
+      });
+      return { ...reply, replaces: true };
+    },
+  };
+}
+
+export const approve = decideCommand("approve");
+export const deny = decideCommand("deny");

@@ -1,0 +1,108 @@
+import type { ApprovalRow, OperationRow, ServerRow, SnapshotRow } from "../../db/types.ts";
+import type { EngineDeps } from "./engine.ts";
+import type { OperationHandle } from "./run-operation.ts";
+import { runDeleteSubtree, runRestore } from "./approved-work.ts";
+import { expiredApproval } from "../replies/approval-replies.ts";
+import { durationMs, parseDuration } from "../duration.ts";
+import { errorMessage, UserError } from "../errors.ts";
+import { utc } from "../replies/format.ts";
+
+// Destructive work waits for a second person: the request is recorded (operation awaiting_approval +
+// approval pending) and only one guarded UPDATE can decide it; then the work runs under the server's lease.
+
+export type ApprovalKind = "restore" | "delete";
+
+export interface ApprovalRequest {
+  kind: ApprovalKind;
+  server: ServerRow;
+  snapshot: SnapshotRow;
+  args: Record<string, unknown>;
+  user: string;
+  channel?: string | null;
+}
+
+export type Decision =
+  | { decision: "denied"; approval: ApprovalRow; op: OperationRow }
+  | { decision: "approved"; approval: ApprovalRow; op: OperationRow; handle: OperationHandle<string> };
+
+export function createApprovals(deps: EngineDeps) {
+  const { ledger, clock } = deps;
+  const ttlMs = durationMs(parseDuration(deps.config.approval.ttl));
+
+  function explainClosed(a: ApprovalRow): UserError {
+    if (a.state === "pending" || a.state === "expired")
+      return new UserError("approval_expired", `approval #${a.id} expired at ${utc(a.expires_at)}: ask again`);
+    return new UserError("approval_decided", `approval #${a.id} was already ${a.state} by ${a.decided_by} at ${utc(a.decided_at)}`);
+  }
+
+  function context(a: ApprovalRow) {
+    const op = ledger.operations.get(a.operation_id)!;
+    const server = ledger.servers.get(op.server ?? "");
+    const snapshot = op.snapshot_id === null ? undefined : ledger.snapshots.get(op.snapshot_id);
+    if (!server || !snapshot) throw new UserError("approval_stale", `approval #${a.id}: its server or snapshot is gone; nothing to do`);
+    return { op, server, snapshot };
+  }
+
+  return {
+    ttlMs,
+    request(r: ApprovalRequest): { approval: ApprovalRow; op: OperationRow } {
+      return ledger.tx(() => {
+        const op = ledger.operations.insert({
+          kind: r.kind,
+          server_id: r.server.id,
+          snapshot_id: r.snapshot.id,
+          requested_by: r.user,
+          channel: r.channel ?? null,
+          args: { snapshot: r.snapshot.name, ...r.args },
+          state: "awaiting_approval",
+        });
+        return { approval: ledger.approvals.insert(op.id, r.user, clock.now() + ttlMs), op };
+      });
+    },
+
+    /** One decision per request, whoever clicks first; everyone else is told who decided. */
+    decide(id: number, user: string, decision: "approve" | "deny"): Decision {
+      const a = ledger.approvals.get(id);
+      if (!a) throw new UserError("unknown_approval", `there is no approval #${id}`);
+      if (a.state !== "pending" || a.expires_at <= clock.now()) throw explainClosed(a);
+      if (a.requested_by === user)
+        throw new UserError("self_approval", `you asked for this, so you cannot ${decision} it: another approver must (roles.approvers)`);
+      const { op, server, snapshot } = context(a);
+      const to = decision === "approve" ? "approved" : "denied";
+      // The lease first: an approved restore must be able to start, and a refusal must decide nothing.
+      const lease = decision === "approve" ? deps.jobs.lease(server.name, `${op.kind} ${server.name}/${snapshot.name}`) : null;
+      const won = ledger.tx(() => {
+        if (!ledger.approvals.decide(id, to, user)) return false;
+        ledger.operations.transition(op.id, to === "approved" ? "queued" : "denied", { approved_by: user });
+        return true;
+      });
+      if (!won) {
+        if (lease) deps.jobs.release(lease);
+        throw explainClosed(ledger.approvals.get(id)!);
+      }
+      const decided = ledger.approvals.get(id)!;
+      const queued = ledger.operations.get(op.id)!;
+      if (to === "denied") return { decision: "denied", approval: decided, op: queued };
+      const work = { op: queued, lease: lease!, server, snapshot };
+      const handle = op.kind === "restore" ? runRestore(deps, work) : runDeleteSubtree(deps, work);
+      return { decision: "approved", approval: decided, op: queued, handle };
+    },
+
+    /** Moves overdue requests to expired and says so on their messages; returns how many. */
+    async expire(): Promise<number> {
+      const due = ledger.approvals.expireDue();
+      for (const a of due) {
+        const op = ledger.operations.get(a.operation_id)!;
+        if (op.state === "awaiting_approval") ledger.operations.transition(op.id, "expired", { error: "nobody approved it in time" });
+        if (!a.message_ref) continue;
+        try {
+          await deps.chat.update(a.message_ref, expiredApproval(a, op, deps.config.approval.ttl));
+        } catch (e) {
+          deps.log.warn({ approval: a.id, err: errorMessage(e) }, "could not update an expired approval request");
+        }
+      }
+      return due.length;
+    },
+  };
+}
+export type Approvals = ReturnType<typeof createApprovals>;

@@ -1,0 +1,76 @@
+import type { OperationRow, ServerRow, SnapshotRow } from "../../db/types.ts";
+import type { EngineDeps } from "./engine.ts";
+import type { Lease } from "./job-runner.ts";
+import { runOperation, type OperationHandle } from "./run-operation.ts";
+import { capabilityOf, handleOf } from "./snapshot-handle.ts";
+import { SnapbotError, UserError } from "../errors.ts";
+
+// What runs once a request is approved: a restore, or a delete of a snapshot and everything below it.
+// Both re-check the snapshot when they start, since the world may have moved while people decided.
+
+export interface ApprovedWork {
+  op: OperationRow;
+  lease: Lease;
+  server: ServerRow;
+  snapshot: SnapshotRow;
+}
+
+export function runRestore(deps: EngineDeps, w: ApprovedWork): OperationHandle<string> {
+  const { ledger, clock } = deps;
+  const driver = deps.drivers.get(w.server);
+  const restore = capabilityOf(driver, "restore", w.server);
+  const ref = `${w.server.name}/${w.snapshot.name}`;
+  return runOperation<string>(deps, {
+    existing: { op: w.op, lease: w.lease },
+    server: w.server,
+    kind: "restore",
+    label: `restore ${ref}`,
+    user: w.op.requested_by,
+    args: w.op.args ?? {},
+    work: async (ctx) => {
+      const now = ledger.snapshots.get(w.snapshot.id)!;
+      if (now.state !== "done") throw new UserError("not_restorable", `${ref} is ${now.state} now: it will not be restored`);
+      const res = await restore.call(driver, handleOf(now), w.op.args ?? {}, ctx);
+      return { result: res.summary, commit: () => (ledger.snapshots.annotate(now.id, { verified_at: clock.now() }), res.summary) };
+    },
+    fail: (_id, message, e) => {
+      const cur = ledger.snapshots.get(w.snapshot.id)!;
+      if (e instanceof SnapbotError && e.code === "snapshot_broken" && cur.state === "done")
+        ledger.snapshots.transition(cur.id, "broken", { error: message, verified_at: clock.now() });
+    },
+    afterFail: (message, e) => {
+      if (e instanceof SnapbotError && e.code === "snapshot_broken")
+        void deps.alerts.raise({ kind: "snapshot_broken", server: w.server, snapshotId: w.snapshot.id, snapshotName: w.snapshot.name, title: `${ref} is broken: a restore from it was refused`, lines: [message] });
+    },
+  });
+}
+
+export function runDeleteSubtree(deps: EngineDeps, w: ApprovedWork): OperationHandle<string> {
+  const { ledger, clock } = deps;
+  const driver = deps.drivers.get(w.server);
+  const ref = `${w.server.name}/${w.snapshot.name}`;
+  return runOperation<string>(deps, {
+    existing: { op: w.op, lease: w.lease },
+    server: w.server,
+    kind: "delete",
+    label: `delete --subtree ${ref}`,
+    user: w.op.requested_by,
+    args: w.op.args ?? {},
+    work: async (ctx) => {
+      const all = ledger.snapshots.subtree(w.snapshot.id); // deepest first: children before their parents
+      for (const s of all) {
+        // Each one is its own step in the ledger, so an interruption leaves every snapshot in a true state.
+        if (s.state !== "failed") ledger.snapshots.transition(s.id, "deleting");
+        try {
+          if (s.state !== "failed") await driver.delete(handleOf(s), ctx);
+        } catch (e) {
+          ledger.snapshots.transition(s.id, "broken", { error: `delete failed: ${String(e)}` });
+          throw e;
+        }
+        ledger.snapshots.transition(s.id, "deleted", { finished_at: clock.now() });
+      }
+      const summary = `deleted ${all.length} snapshot(s): ${all.map((s) => s.name).join(", ")}`;
+      return { result: summary, commit: () => summary };
+    },
+  });
+}

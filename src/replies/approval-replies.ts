@@ -1,0 +1,57 @@
+import type { ApprovalRow, OperationRow, ServerRow, SnapshotRow } from "../../db/types.ts";
+import type { Reply } from "../reply.ts";
+import { ago, size, utc } from "./format.ts";
+import { formatAge } from "../duration.ts";
+
+export interface RequestView {
+  approval: ApprovalRow;
+  op: OperationRow;
+  server: ServerRow;
+  snapshot: SnapshotRow;
+  action: string; // "restore demo/nightly" or "delete --subtree demo/nightly"
+  overwrites: string; // what will change
+  now: number;
+}
+
+/** The message in the channel asking a second person to decide. */
+export function approvalRequest(v: RequestView): Reply {
+  const s = v.snapshot;
+  return {
+    visibility: "channel",
+    tone: "info",
+    title: `Approval needed: ${v.action} (asked by ${v.op.requested_by}, approval #${v.approval.id})`,
+    fields: [
+      ["will change", v.overwrites],
+      ["snapshot", `${s.server}/${s.name}, taken ${utc(s.created_at)} (${ago(v.now, s.created_at)})`],
+      ["size", size(s.size)],
+      ["verification", s.verified_at ? `${s.state}, last verified ${ago(v.now, s.verified_at)}` : `${s.state}, never verified`],
+      ["asked by", v.op.requested_by],
+      ["expires", `${utc(v.approval.expires_at)} (in ${formatAge(v.approval.expires_at - v.now)})`],
+    ],
+    lines: ["An approver other than the requester decides. The snapshot is verified again before anything is written."],
+    buttons: [
+      { label: "Approve", command: `approve ${v.approval.id}`, style: "primary" },
+      { label: "Deny", command: `deny ${v.approval.id}`, style: "danger" },
+    ],
+  };
+}
+
+export function deniedApproval(a: ApprovalRow, op: OperationRow, action: string): Reply {
+  return {
+    visibility: "channel",
+    tone: "error",
+    title: `${action} denied by ${a.decided_by} (asked by ${op.requested_by}, approval #${a.id})`,
+    lines: ["Nothing was changed."],
+    replaces: true,
+  };
+}
+
+export function expiredApproval(a: ApprovalRow, op: OperationRow, ttl: string): Reply {
+  const what = `${op.kind}${op.args?.subtree ? " --subtree" : ""} ${op.server}/${String(op.args?.snapshot ?? "")}`;
+  return {
+    visibility: "channel",
+    tone: "error",
+    title: `Approval request expired: ${what} (asked by ${op.requested_by}, approval #${a.id})`,
+    lines: [`Nobody decided within ${ttl}; nothing was changed. Ask again with: ${what}`],
+  };
+}

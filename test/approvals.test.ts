@@ -1,0 +1,156 @@
+import { describe, expect, it } from "vitest";
+import { mkdirSync, readFileSync, writeFileSync, openSync, writeSync, closeSync, existsSync } from "node:fs";
+import { join } from "node:path";
+import { testApp } from "./helpers/test-app.ts";
+import { tempDir } from "./helpers/temp-dir.ts";
+import { recordingChat } from "./helpers/recording-chat.ts";
+import { fakeClock } from "../src/clock.ts";
+import type { Reply } from "../src/reply.ts";
+
+const root = tempDir("snapbot-approvals-");
+let n = 0;
+const roles = { admins: ["U0ADMIN"], approvers: ["U0ALICE", "U0BOB"], operators: ["*"] };
+
+async function setup(clock = fakeClock(Date.now())) {
+  const dir = join(root, `a${++n}`);
+  const src = join(dir, "site");
+  mkdirSync(join(src, "conf"), { recursive: true });
+  writeFileSync(join(src, "conf/app.conf"), "version = 1\n");
+  writeFileSync(join(src, "index.html"), "<h1>v1</h1>\n");
+  const chat = recordingChat();
+  const t = await testApp(dir, { roles, alerts: { channel: "C0ALERTS" }, storage: { path: "snaps" }, servers: { web: { driver: "archive", paths: [src] } } }, clock, chat.port);
+  return { ...t, dir, src, chat, clock };
+}
+const done = (r: Reply) => r.follow!.done;
+const approvalId = (r: Reply) => Number(/approve (\d+)/.exec(r.buttons![0]!.command)![1]);
+
+describe("restore through the approval flow (archive driver, real files)", () => {
+  it("restores a changed file after another person approves, and records who approved", async () => {
+    const { app, run, src } = await setup();
+    expect((await done(await run("create web s1", "U0OP"))).tone).toBe("success");
+    writeFileSync(join(src, "conf/app.conf"), "version = 2 (broken by an upgrade)\n");
+    const request = await run("restore web/s1", "U0OP");
+    expect(request).toMatchObject({ visibility: "channel", title: expect.stringMatching(/^Approval needed: restore web\/s1 \(asked by U0OP, approval #1\)/) });
+    expect(request.fields).toContainEqual(["will change", `${src} on web (files in the snapshot are overwritten; newer files are kept)`]);
+    expect(readFileSync(join(src, "conf/app.conf"), "utf8")).toContain("version = 2"); // nothing happens before approval
+    const decision = await run(`approve ${approvalId(request)}`, "U0ALICE");
+    expect(decision.replaces).toBe(true);
+    const final = await done(decision);
+    expect(final).toMatchObject({ tone: "success", title: expect.stringMatching(/^restore web\/s1 done in .* approved by U0ALICE\)$/) });
+    expect(readFileSync(join(src, "conf/app.conf"), "utf8")).toBe("version = 1\n");
+    expect(app.ledger.operations.get(2)).toMatchObject({ kind: "restore", state: "succeeded", requested_by: "U0OP", approved_by: "U0ALICE" });
+    app.close();
+  });
+
+  it("refuses the requester, non-approvers and a second decision, and changes nothing for them", async () => {
+    const { app, run } = await setup();
+    await done(await run("create web s1", "U0ALICE"));
+    const id = approvalId(await run("restore web/s1", "U0ALICE"));
+    expect(await run(`approve ${id}`, "U0ALICE")).toMatchObject({ tone: "error", title: "you asked for this, so you cannot approve it: another approver must (roles.approvers)" });
+    expect(await run(`approve ${id}`, "U0OP")).toMatchObject({ tone: "error", title: expect.stringMatching(/^approve is for approvers only, and U0OP is not one/) });
+    expect(app.ledger.approvals.get(id)!.state).toBe("pending");
+    const first = await run(`deny ${id}`, "U0BOB");
+    expect(first).toMatchObject({ replaces: true, title: `restore web/s1 denied by U0BOB (asked by U0ALICE, approval #${id})` });
+    expect(await run(`approve ${id}`, "U0ADMIN")).toMatchObject({ tone: "error", title: expect.stringMatching(new RegExp(`^approval #${id} was already denied by U0BOB at `)) });
+    expect(app.ledger.operations.get(2)).toMatchObject({ state: "denied", approved_by: "U0BOB" });
+    app.close();
+  });
+
+  it("gives exactly one decision and one restore when two approvers click at once, or one clicks twice", async () => {
+    const { app, run } = await setup();
+    await done(await run("create web s1", "U0OP"));
+    const id = approvalId(await run("restore web/s1", "U0OP"));
+    const clicks = await Promise.all([run(`approve ${id}`, "U0ALICE"), run(`approve ${id}`, "U0BOB"), run(`approve ${id}`, "U0ALICE"), run(`deny ${id}`, "U0BOB")]);
+    const winners = clicks.filter((r) => r.replaces);
+    expect(winners).toHaveLength(1);
+    expect(clicks.filter((r) => r.tone === "error")).toHaveLength(3);
+    await done(winners[0]!);
+    await app.engine.idle();
+    expect(app.ledger.operations.list({ limit: 10 }).filter((o) => o.kind === "restore").map((o) => o.state)).toEqual(["succeeded"]);
+    app.close();
+  });
+
+  it("expires an undecided request after approval.ttl and updates its message", async () => {
+    const clock = fakeClock(Date.now());
+    const { app, run, chat } = await setup(clock);
+    await done(await run("create web s1", "U0OP"));
+    const request = await run("restore web/s1", "U0OP");
+    request.onPosted!({ channel: "C0WEB", ts: "99.1" }); // as the adapter does once it has posted it
+    clock.advance(29 * 60_000);
+    expect(await app.engine.approvals.expire()).toBe(0);
+    clock.advance(60_001);
+    expect(await app.engine.approvals.expire()).toBe(1);
+    const update = chat.calls.find((c) => c.kind === "update" && c.ts === "99.1")!;
+    expect(update.reply.title).toBe("Approval request expired: restore web/s1 (asked by U0OP, approval #1)");
+    expect(update.reply.lines).toEqual(["Nobody decided within 30M; nothing was changed. Ask again with: restore web/s1"]);
+    expect(app.ledger.operations.get(2)!.state).toBe("expired");
+    expect(await run("approve 1", "U0ALICE")).toMatchObject({ tone: "error", title: expect.stringMatching(/^approval #1 expired at /) });
+    app.close();
+  });
+
+  it("never restores a snapshot that broke after the request: it is marked broken and an alert is posted", async () => {
+    const { app, run, dir, src, chat } = await setup();
+    await done(await run("create web s1", "U0OP"));
+    writeFileSync(join(src, "index.html"), "<h1>v2</h1>\n");
+    const id = approvalId(await run("restore web/s1", "U0OP"));
+    const fd = openSync(join(dir, "snaps/web/s1/.parts/part-000000"), "r+");
+    writeSync(fd, Buffer.from("XXXX"), 0, 4, 10);
+    closeSync(fd);
+    const final = await done(await run(`approve ${id}`, "U0BOB"));
+    expect(final).toMatchObject({ tone: "error", lines: [expect.stringMatching(/^web\/s1 is broken and will not be restored: /)] });
+    expect(readFileSync(join(src, "index.html"), "utf8")).toBe("<h1>v2</h1>\n"); // untouched
+    expect(app.ledger.snapshots.get(1)!.state).toBe("broken");
+    await new Promise((r) => setTimeout(r, 20));
+    expect(chat.calls.find((c) => c.channel === "C0ALERTS")?.reply.title).toBe("⚠ snapshot_broken: web/s1 is broken: a restore from it was refused");
+    expect(await run("restore web/s1", "U0OP")).toMatchObject({ tone: "error", title: expect.stringMatching(/^web\/s1 is broken: it will never be used to restore/) });
+    app.close();
+  });
+
+  it("answers --dry-run without recording anything", async () => {
+    const { app, run } = await setup();
+    await done(await run("create web s1", "U0OP"));
+    const r = await run("restore web/s1 --dry-run --target /srv/restore", "U0OP");
+    expect(r).toMatchObject({ visibility: "ephemeral", title: expect.stringMatching(/^Dry run: restore web\/s1/), lines: ["would verify every part, then write files extracted under /srv/restore on web", "it would need an approver other than you", "Nothing was changed."] });
+    expect(app.ledger.operations.list({ limit: 10 })).toHaveLength(1);
+    expect(await run("restore web/s1 --target relative/dir", "U0OP")).toMatchObject({ tone: "error", title: "--target must be an absolute folder, e.g. --target /srv/restore" });
+    app.close();
+  });
+});
+
+describe("delete --subtree through the approval flow", () => {
+  it("deletes a snapshot and everything below it, children first, after approval", async () => {
+    const { app, run, dir } = await setup();
+    for (const s of ["root", "child", "grandchild", "other"]) await done(await run(`create web ${s}`, "U0OP"));
+    app.ledger.db.prepare("UPDATE snapshots SET parent_id = 1 WHERE name = 'child'").run();
+    app.ledger.db.prepare("UPDATE snapshots SET parent_id = 2 WHERE name = 'grandchild'").run();
+    expect((await run("delete web/root --subtree --dry-run", "U0OP")).lines![0]).toBe("would delete root, child, grandchild");
+    const id = approvalId(await run("delete web/root --subtree", "U0OP"));
+    const final = await done(await run(`approve ${id}`, "U0ALICE"));
+    expect(final.lines).toEqual(["deleted 3 snapshot(s): grandchild, child, root"]);
+    for (const s of ["root", "child", "grandchild"]) expect(existsSync(join(dir, "snaps/web", s))).toBe(false);
+    expect(existsSync(join(dir, "snaps/web/other/manifest.json"))).toBe(true);
+    expect(app.ledger.snapshots.list(1, { limit: 10, offset: 0 }).rows.map((s) => s.name)).toEqual(["other"]);
+    app.close();
+  });
+});
+
+describe("alerts", () => {
+  it("posts snapshot_failed to the alerts channel with a Retry button, and counts a repeat instead of re-posting", async () => {
+    const { app, run, chat, src } = await setup();
+    const gone = join(src, "..", "gone");
+    app.ledger.servers.register({ name: "flaky", driver: "archive", settings: { mode: "tar", paths: [gone], exclude: [], host: "local", compression: "auto", limit: 50 } }, "U0ADMIN");
+    await done(await run("create flaky s1", "U0OP"));
+    await new Promise((r) => setTimeout(r, 20));
+    const posts = chat.calls.filter((c) => c.kind === "post" && c.channel === "C0ALERTS");
+    expect(posts).toHaveLength(1);
+    expect(posts[0]!.reply).toMatchObject({ title: "⚠ snapshot_failed: snapshot flaky/s1 failed (asked by U0OP)", buttons: [{ label: "Retry", command: "create flaky s1" }] });
+    expect(posts[0]!.reply.lines![0]).toMatch(/does not exist/);
+    await done(await run("create flaky s1", "U0OP"));
+    await new Promise((r) => setTimeout(r, 20));
+    expect(chat.calls.filter((c) => c.kind === "post" && c.channel === "C0ALERTS")).toHaveLength(1);
+    const update = chat.calls.find((c) => c.kind === "update" && c.ts === posts[0]!.ts)!;
+    expect(update.reply.lines).toContain("seen 2 times");
+    expect(app.ledger.alerts.listOpen()).toMatchObject([{ kind: "snapshot_failed", key: "snapshot_failed:flaky:s1", count: 2 }]);
+    app.close();
+  });
+});
