@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { existsSync, mkdirSync, readdirSync, statSync, writeFileSync, openSync, writeSync, closeSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync, openSync, writeSync, closeSync } from "node:fs";
 import { join } from "node:path";
 import Database from "better-sqlite3";
 import { runScript, startBot } from "./helpers/bot-process.ts";
@@ -178,6 +178,27 @@ describe("console mode, as a child process on a pipe", () => {
     expect(stdout).toMatch(/s1\s+failed/);
     expect(existsSync(join(cwd, "snaps/gone/s1"))).toBe(false);
     expect(ledgerRows(cwd, "SELECT state FROM operations")).toEqual([{ state: "failed" }]);
+  });
+
+  it("restores only after a second person approves with /as and /click", async () => {
+    const cwd = freshCwd();
+    const bot = startBot(cwd);
+    bot.send("/snapshot create demo s1");
+    await bot.waitFor(/✔ demo\/s1 done/);
+    const conf = join(cwd, "data/demo/etc/app.conf");
+    const original = readFileSync(conf, "utf8");
+    writeFileSync(conf, "workers = 999\n");
+    bot.send("/snapshot restore demo/s1");
+    await bot.waitFor(/\[1\] Approve   \[2\] Deny/);
+    bot.send("/click 1");
+    await bot.waitFor(/✖ you asked for this, so you cannot approve it/);
+    expect(readFileSync(conf, "utf8")).toBe("workers = 999\n");
+    bot.send("/as U0BOB");
+    bot.send("/click 1");
+    await bot.waitFor(/✔ restore demo\/s1 done in .* approved by U0BOB\)/);
+    bot.end();
+    expect((await bot.exit).code).toBe(0);
+    expect(readFileSync(conf, "utf8")).toBe(original);
   });
 
   it("pages a long list with Next and Previous buttons", async () => {
