@@ -67,13 +67,45 @@ export interface SnapshotDriver {
   // Capabilities that arrive with later issues:
   /** Puts the snapshot back (verifying it first where the backend can); returns one line for the ledger. */
   restore?(snap: SnapshotHandle, opts: Record<string, unknown>, ctx: DriverContext): Promise<{ summary: string }>;
-  copy?(snap: SnapshotHandle, target: string, ctx: DriverContext): Promise<void>;
-  clone?(snap: SnapshotHandle, newServer: string, ctx: DriverContext): Promise<void>;
+  /** Copies a snapshot to another backend server (LXD: a remote); a later copy refreshes the earlier one. */
+  copy?(snap: SnapshotHandle, target: CopyTarget, ctx: DriverContext): Promise<CopyResult>;
+  /** A new instance from the snapshot; returns the settings to register it as a server. */
+  clone?(snap: SnapshotHandle, newServer: string, ctx: DriverContext): Promise<{ settings: Record<string, unknown> }>;
   export?(snap: SnapshotHandle, format: string, ctx: DriverContext): Promise<{ file: string; sha256: string }>;
-  listBackend?(ctx: DriverContext): Promise<Array<{ name: string; createdAt: number }>>;
+  /** The snapshots the backend itself holds, made by snapbot or not (LXD: lxc snapshot, snapshots.schedule). */
+  listBackend?(ctx: DriverContext): Promise<BackendSnapshot[]>;
+  /** The SSH host keys the server presents now. */
+  hostKeys?(ctx: DriverContext): Promise<HostKey[]>;
+  /** Removes and regenerates the SSH host keys (restarting sshd where one runs); returns the new ones. */
+  regenHostKeys?(ctx: DriverContext): Promise<HostKey[]>;
 }
 
-export const CAPABILITIES = ["verify", "restore", "copy", "clone", "export", "listBackend"] as const;
+export interface CopyTarget {
+  remote: string; // an LXD remote name (the snapshot server)
+  name: string; // the instance name there (default: the source instance's)
+}
+
+export interface CopyResult {
+  summary: string; // one line for the ledger: where it went and how
+  refreshed: boolean; // the target existed and was refreshed rather than created
+  warnings: string[]; // e.g. a profile that differs on the target (reported, not overwritten)
+}
+
+export interface BackendSnapshot {
+  name: string;
+  createdAt: number;
+  expiresAt: number | null;
+  stateful: boolean;
+  size: number | null;
+}
+
+export interface HostKey {
+  type: string; // ssh-ed25519, ssh-rsa, ecdsa-sha2-nistp256…
+  fingerprint: string; // SHA256:<base64>, as ssh-keygen -l prints it
+  publicKey: string; // the .pub line
+}
+
+export const CAPABILITIES = ["verify", "restore", "copy", "clone", "export", "listBackend", "hostKeys", "regenHostKeys"] as const;
 export type Capability = (typeof CAPABILITIES)[number];
 
 export function can(driver: SnapshotDriver, cap: Capability): boolean {

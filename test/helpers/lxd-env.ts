@@ -1,0 +1,129 @@
+import { spawn, execFileSync } from "node:child_process";
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync, copyFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+// Two real LXD daemons in throwaway LXD_DIRs (DESIGN.md §5): "local" runs the instances, "snap" is the
+// snapshot server, trusted over loopback. A busybox image with an SSH host key is built from local files.
+
+export interface LxdEnv {
+  root: string;
+  localDir: string; // LXD_DIR of the daemon that runs the instances
+  snapDir: string; // LXD_DIR of the snapshot server
+  conf: string; // LXD_CONF of the client, with the remote "snap" added
+  env: Record<string, string>;
+  lxc(args: string[], opts?: { dir?: string; input?: string }): string;
+  stop(): void;
+}
+
+const PASSWORD = "snapbot-test";
+
+export function lxdAvailable(): boolean {
+  try {
+    execFileSync("lxd", ["--version"], { stdio: "ignore" });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export async function startLxdEnv(): Promise<LxdEnv> {
+  const root = mkdtempSync(join(tmpdir(), "snapbot-lxd-"));
+  chmodSync(root, 0o711); // containers run as mapped uids: they must be able to pass through to LXD_DIR
+  const localDir = join(root, "local");
+  const snapDir = join(root, "snap");
+  const conf = join(root, "client");
+  const stops: Array<() => void> = [];
+  const lxc = (args: string[], opts: { dir?: string; input?: string } = {}) =>
+    execFileSync("lxc", args, { env: { ...process.env, LXD_DIR: opts.dir ?? localDir, LXD_CONF: conf }, input: opts.input, encoding: "utf8", stdio: ["pipe", "pipe", "pipe"] });
+  try {
+    for (const dir of [localDir, snapDir]) {
+      mkdirSync(dir, { recursive: true });
+      const port = await freePort();
+      startDaemon(dir);
+      stops.push(() => stopDaemon(dir));
+      execFileSync("lxd", ["waitready", "--timeout=60"], { env: { ...process.env, LXD_DIR: dir } });
+      execFileSync("lxd", ["init", "--preseed"], { env: { ...process.env, LXD_DIR: dir }, input: preseed(port) });
+      if (dir === snapDir) {
+        mkdirSync(conf, { recursive: true });
+        lxc(["remote", "add", "snap", `127.0.0.1:${port}`, "--accept-certificate", `--password=${PASSWORD}`]);
+      }
+    }
+    const image = buildImage(join(root, "image"));
+    lxc(["image", "import", join(image, "meta.tar.gz"), join(image, "rootfs.tar.gz"), "--alias", "busybox"]);
+  } catch (e) {
+    stops.forEach((s) => s());
+    rmSync(root, { recursive: true, force: true });
+    throw e;
+  }
+  return {
+    root,
+    localDir,
+    snapDir,
+    conf,
+    env: { LXD_DIR: localDir, LXD_CONF: conf },
+    lxc,
+    stop() {
+      stops.forEach((s) => s());
+      rmSync(root, { recursive: true, force: true });
+    },
+  };
+}
+
+function preseed(port: number): string {
+  return [
+    "config:",
+    `  core.https_address: 127.0.0.1:${port}`,
+    `  core.trust_password: ${PASSWORD}`,
+    "storage_pools:",
+    "- name: default",
+    "  driver: dir",
+    "profiles:",
+    "- name: default",
+    "  devices:",
+    "    root: { path: /, pool: default, type: disk }",
+    "",
+  ].join("\n");
+}
+
+function startDaemon(dir: string): void {
+  const child = spawn("lxd", ["--group", "root", "--logfile", join(dir, "lxd.log")], { env: { ...process.env, LXD_DIR: dir }, detached: true, stdio: "ignore" });
+  child.unref();
+}
+
+function stopDaemon(dir: string): void {
+  try {
+    execFileSync("lxd", ["shutdown", "--timeout=30"], { env: { ...process.env, LXD_DIR: dir }, stdio: "ignore", timeout: 40_000 });
+  } catch {
+    /* already gone */
+  }
+}
+
+/** A rootfs of busybox-static plus an SSH host key: clones of it share the key, the host-key case. */
+function buildImage(dir: string): string {
+  const rootfs = join(dir, "rootfs");
+  for (const d of ["bin", "sbin", "etc/ssh", "root", "tmp", "proc", "sys", "dev", "var/log"]) mkdirSync(join(rootfs, d), { recursive: true });
+  const busybox = ["/bin/busybox", "/usr/bin/busybox"].find(existsSync);
+  if (!busybox) throw new Error("busybox-static is not installed (apt-get install busybox-static)");
+  copyFileSync(busybox, join(rootfs, "bin/busybox"));
+  execFileSync("chmod", ["755", join(rootfs, "bin/busybox")]);
+  for (const c of ["sh", "ls", "cat", "echo", "mkdir", "rm", "sleep", "ssh-keygen", "true", "sed", "grep", "cut", "head"]) symlinkSync("busybox", join(rootfs, "bin", c));
+  symlinkSync("../bin/busybox", join(rootfs, "sbin/init"));
+  execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "image", "-f", join(rootfs, "etc/ssh/ssh_host_ed25519_key")]);
+  writeFileSync(join(dir, "metadata.yaml"), `architecture: x86_64\ncreation_date: ${Math.floor(Date.now() / 1000)}\nproperties:\n  description: busybox test image\n  os: busybox\n`);
+  execFileSync("tar", ["-czf", "meta.tar.gz", "metadata.yaml"], { cwd: dir });
+  execFileSync("tar", ["-czf", "rootfs.tar.gz", "-C", "rootfs", "."], { cwd: dir });
+  return dir;
+}
+
+function freePort(): Promise<number> {
+  return new Promise((res, rej) => {
+    const s = createServer();
+    s.listen(0, "127.0.0.1", () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => res(port));
+    });
+    s.on("error", rej);
+  });
+}
