@@ -16,13 +16,10 @@ function later(name: string, usage: string, summary: string, why: string, role: 
 }
 
 export const comingLater: Command[] = [
-  later("copy", "copy <server>/<snap> <remote>[:<name>]", "copy a snapshot to another LXD server", "needs the LXD driver"),
-  later("clone", "clone <server>/<snap> <new-server>", "a new server from a snapshot", "needs the LXD driver"),
   later("export", "export <server>/<snap> --format vmdk|vhd|qcow2", "convert a raw snapshot for another hypervisor", "needs raw archives"),
   later("schedule", 'schedule <server> "<cron>" [--pattern <p>] [--expiry <dur>] [--keep …] [--native]', "take snapshots on a schedule", "needs the scheduler"),
   later("schedules", "schedules", "list the schedules", "needs the scheduler"),
   later("unschedule", "unschedule <server>", "stop a server's schedule", "needs the scheduler"),
   later("prune", "prune <server> [--dry-run]", "apply the retention policy now", "needs retention"),
-  later("hostkeys", "hostkeys [scan | accept <server> | regen <server>]", "find and fix servers sharing SSH host keys", "needs host-key checks"),
   later("alerts", "alerts", "list the open alerts", "needs the alert engine"),
 ];

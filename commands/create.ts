@@ -16,7 +16,7 @@ export const create: Command = {
   summary: "take a snapshot now",
   role: "operator",
   flags: { expiry: "value", stateful: "bool", note: "value" },
-  run(ctx, args) {
+  async run(ctx, args) {
     const [serverName, name] = expectPositionals(args, 1, 2, usage);
     const server = serverOf(ctx, serverName!);
     if (name !== undefined) checkName("snapshot", name);
@@ -25,6 +25,7 @@ export const create: Command = {
     if (args.flags.stateful && server.driver !== "lxd")
       throw new UserError("not_capable", `${server.name} (${server.driver}) cannot take stateful snapshots: drop --stateful`);
     const note = typeof args.flags.note === "string" ? args.flags.note.slice(0, 500) : null;
+    await ctx.engine.makeRoom(server, { user: ctx.user, channel: ctx.channel });
     const { op, job, snapshot } = ctx.engine.create({ server, name, expiresAt, note, stateful: !!args.flags.stateful, user: ctx.user, channel: ctx.channel });
     return jobReply(job, {
       what: `create ${server.name}/${snapshot.name}`,

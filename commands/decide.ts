@@ -2,7 +2,7 @@ import type { Command } from "./types.ts";
 import { expectPositionals } from "./parse.ts";
 import { positiveInt } from "./lookup.ts";
 import { jobReply } from "../src/replies/job-replies.ts";
-import { deniedApproval } from "../src/replies/approval-replies.ts";
+import { actionOf, deniedApproval } from "../src/replies/approval-replies.ts";
 import { formatAge } from "../src/duration.ts";
 
 // approve <id> / deny <id>: what the Approve and Deny buttons run, as the person who clicks.
@@ -18,8 +18,7 @@ function decideCommand(decision: "approve" | "deny"): Command {
       const [raw] = expectPositionals(args, 1, 1, usage);
       const id = positiveInt(raw, "id", 1_000_000_000, 0);
       const d = ctx.engine.approvals.decide(id, ctx.user, decision);
-      const ref = `${d.op.server}/${String(d.op.args?.snapshot ?? "")}`;
-      const action = `${d.op.kind}${d.op.args?.subtree ? " --subtree" : ""} ${ref}`;
+      const action = actionOf(d.op);
       if (d.decision === "denied") return deniedApproval(d.approval, d.op, action);
       const reply = jobReply(d.handle.job, {
         what: `${action}, approved by ${ctx.user}`,

@@ -16,6 +16,9 @@ import { deleteCommand } from "./delete.ts";
 import { audit } from "./audit.ts";
 import { comingLater } from "./coming-later.ts";
 import { restore } from "./restore.ts";
+import { copy } from "./copy.ts";
+import { clone } from "./clone.ts";
+import { hostkeys } from "./hostkeys.ts";
 import { approve, deny } from "./decide.ts";
 
 const later = Object.fromEntries(comingLater.map((c) => [c.name, c])) as Record<string, Command>;
@@ -32,7 +35,12 @@ registry.push(
   verify,
   restore,
   deleteCommand,
-  ...["copy", "clone", "export", "schedule", "schedules", "unschedule", "prune", "hostkeys", "alerts"].map((n) => later[n]!),
+  copy,
+  clone,
+  later.export!,
+  ...["schedule", "schedules", "unschedule", "prune"].map((n) => later[n]!),
+  hostkeys,
+  later.alerts!,
   audit,
   approve,
   deny,

@@ -15,7 +15,7 @@ export const list: Command = {
   summary: "list a server's snapshots, newest first, 50 a page",
   role: "operator",
   flags: { tree: "bool", state: "value", all: "bool", page: "value" },
-  run(ctx, args) {
+  async run(ctx, args) {
     const [name] = expectPositionals(args, 1, 1, usage);
     const server = serverOf(ctx, name!);
     const state = args.flags.state as string | undefined;
@@ -23,6 +23,7 @@ export const list: Command = {
       throw new UserError("bad_state", `unknown state "${state}": use one of ${STATES.join(", ")}`);
     if (args.flags.tree) throw new UserError("not_available", "list --tree needs snapshot trees (qemu), not available yet: drop --tree");
     const page = positiveInt(args.flags.page, "page", 1_000_000, 1);
+    await ctx.engine.sync(server); // a backend with its own snapshots (LXD): made or deleted outside snapbot
     const { rows, total } = ctx.ledger.snapshots.list(server.id, {
       state: state as SnapshotState | undefined,
       all: !!args.flags.all,

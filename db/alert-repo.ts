@@ -58,6 +58,13 @@ export function alertRepo(db: Db, now: () => number) {
         return { alert: row(db.prepare("SELECT * FROM alerts WHERE id = ?").get(id) as Raw)!, fresh: true };
       })();
     },
+    /** Closes the open alert with this key; returns it (with where its message is) or undefined. */
+    resolve(key: string): AlertRow | undefined {
+      const existing = row(open.get(key) as Raw | undefined);
+      if (!existing) return undefined;
+      db.prepare("UPDATE alerts SET state = 'resolved', resolved_at = ? WHERE id = ? AND state = 'open'").run(now(), existing.id);
+      return { ...existing, state: "resolved" };
+    },
     setMessage(id: number, ref: MessageRef): void {
       db.prepare("UPDATE alerts SET message_ref = ? WHERE id = ?").run(JSON.stringify(ref), id);
     },

@@ -5,6 +5,7 @@ import { operationRepo } from "./operation-repo.ts";
 import { deliveryRepo } from "./delivery-repo.ts";
 import { approvalRepo } from "./approval-repo.ts";
 import { alertRepo } from "./alert-repo.ts";
+import { hostKeyRepo } from "./host-key-repo.ts";
 import type { Clock } from "../src/clock.ts";
 
 /** The typed repository over the ledger file: one object, passed in wherever the ledger is needed. */
@@ -23,6 +24,7 @@ export function fromDb(db: Db, clock: Clock) {
     deliveries: deliveryRepo(db, now),
     approvals: approvalRepo(db, now),
     alerts: alertRepo(db, now),
+    hostKeys: hostKeyRepo(db, now),
     /** Runs fn in one transaction: several state changes commit together or not at all. */
     tx<T>(fn: () => T): T {
       return db.transaction(fn)();

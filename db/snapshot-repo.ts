@@ -20,6 +20,9 @@ export interface NewSnapshot {
   note?: string | null;
   stateful?: boolean;
   state?: "pending" | "done";
+  created_at?: number; // imported snapshots keep the backend's creation time
+  finished_at?: number | null;
+  size?: number | null;
 }
 
 /** Fields a transition may set along with the new state. */
@@ -40,8 +43,8 @@ export function snapshotRepo(db: Db, now: () => number) {
   const byId = db.prepare(`${SELECT} WHERE s.id = ?`);
   const live = db.prepare(`${SELECT} WHERE s.server_id = ? AND s.name = ? AND s.state NOT IN ('deleted','failed','expired')`);
   const latest = db.prepare(`${SELECT} WHERE s.server_id = ? AND s.name = ? ORDER BY s.id DESC LIMIT 1`);
-  const insert = db.prepare(`INSERT INTO snapshots (server_id, name, parent_id, state, origin, note, stateful, created_by, created_at, expires_at)
-    VALUES (@server_id, @name, @parent_id, @state, @origin, @note, @stateful, @created_by, @created_at, @expires_at)`);
+  const insert = db.prepare(`INSERT INTO snapshots (server_id, name, parent_id, state, origin, note, stateful, created_by, created_at, finished_at, expires_at, size)
+    VALUES (@server_id, @name, @parent_id, @state, @origin, @note, @stateful, @created_by, @created_at, @finished_at, @expires_at, @size)`);
 
   const expiredStmt = db.prepare(`SELECT s.id, s.server_id, v.name AS server, s.name, s.location, s.created_at, s.expires_at
     FROM snapshots s JOIN servers v ON v.id = s.server_id
@@ -68,10 +71,12 @@ export function snapshotRepo(db: Db, now: () => number) {
           origin: "snapbot",
           note: null,
           expires_at: null,
+          finished_at: null,
+          size: null,
           ...s,
           state: s.state ?? "pending",
           stateful: s.stateful ? 1 : 0,
-          created_at: now(),
+          created_at: s.created_at ?? now(),
         });
         return this.get(Number(info.lastInsertRowid))!;
       } catch (e) {

@@ -30,9 +30,21 @@ export interface AlertSinkDeps {
  */
 export function createAlertSink(deps: AlertSinkDeps) {
   const { ledger, chat, log } = deps;
+  const keyOf = (kind: AlertKind, server: string, snapshot?: string) => [kind, server, snapshot ?? ""].join(":");
   return {
+    /** Closes an open alert and says so on its message; nothing happens if none is open. */
+    async resolve(kind: AlertKind, server: ServerRow, why: string, snapshotName?: string): Promise<boolean> {
+      const alert = ledger.alerts.resolve(keyOf(kind, server.name, snapshotName));
+      if (!alert) return false;
+      log.info({ alert: alert.id, kind, server: server.name }, `resolved: ${why}`);
+      if (alert.message_ref)
+        await chat
+          .update(alert.message_ref, { visibility: "channel", tone: "success", title: `✔ resolved ${kind}: ${alert.message.split("\n")[0]}`, lines: [why] })
+          .catch((e: unknown) => log.warn({ alert: alert.id, err: errorMessage(e) }, "could not update a resolved alert"));
+      return true;
+    },
     async raise(a: AlertInput): Promise<void> {
-      const key = [a.kind, a.server.name, a.snapshotName ?? ""].join(":");
+      const key = keyOf(a.kind, a.server.name, a.snapshotName);
       const channel = a.server.channel ?? deps.defaultChannel;
       const message = [a.title, ...(a.lines ?? [])].join("\n");
       const { alert, fresh } = ledger.alerts.raise({ kind: a.kind, key, server_id: a.server.id, snapshot_id: a.snapshotId ?? null, message, channel });

@@ -1,7 +1,7 @@
 import type { ApprovalRow, OperationRow, ServerRow, SnapshotRow } from "../../db/types.ts";
 import type { EngineDeps } from "./engine.ts";
 import type { OperationHandle } from "./run-operation.ts";
-import { runDeleteSubtree, runRestore } from "./approved-work.ts";
+import { runDeleteSubtree, runRegenHostKeys, runRestore } from "./approved-work.ts";
 import { expiredApproval } from "../replies/approval-replies.ts";
 import { durationMs, parseDuration } from "../duration.ts";
 import { errorMessage, UserError } from "../errors.ts";
@@ -10,12 +10,12 @@ import { utc } from "../replies/format.ts";
 // Destructive work waits for a second person: the request is recorded (operation awaiting_approval +
 // approval pending) and only one guarded UPDATE can decide it; then the work runs under the server's lease.
 
-export type ApprovalKind = "restore" | "delete";
+export type ApprovalKind = "restore" | "delete" | "hostkeys_regen";
 
 export interface ApprovalRequest {
   kind: ApprovalKind;
   server: ServerRow;
-  snapshot: SnapshotRow;
+  snapshot?: SnapshotRow; // none for hostkeys_regen
   args: Record<string, unknown>;
   user: string;
   channel?: string | null;
@@ -39,7 +39,7 @@ export function createApprovals(deps: EngineDeps) {
     const op = ledger.operations.get(a.operation_id)!;
     const server = ledger.servers.get(op.server ?? "");
     const snapshot = op.snapshot_id === null ? undefined : ledger.snapshots.get(op.snapshot_id);
-    if (!server || !snapshot) throw new UserError("approval_stale", `approval #${a.id}: its server or snapshot is gone; nothing to do`);
+    if (!server || (op.snapshot_id !== null && !snapshot)) throw new UserError("approval_stale", `approval #${a.id}: its server or snapshot is gone; nothing to do`);
     return { op, server, snapshot };
   }
 
@@ -50,10 +50,10 @@ export function createApprovals(deps: EngineDeps) {
         const op = ledger.operations.insert({
           kind: r.kind,
           server_id: r.server.id,
-          snapshot_id: r.snapshot.id,
+          snapshot_id: r.snapshot?.id ?? null,
           requested_by: r.user,
           channel: r.channel ?? null,
-          args: { snapshot: r.snapshot.name, ...r.args },
+          args: { ...(r.snapshot ? { snapshot: r.snapshot.name } : {}), ...r.args },
           state: "awaiting_approval",
         });
         return { approval: ledger.approvals.insert(op.id, r.user, clock.now() + ttlMs), op };
@@ -70,7 +70,7 @@ export function createApprovals(deps: EngineDeps) {
       const { op, server, snapshot } = context(a);
       const to = decision === "approve" ? "approved" : "denied";
       // The lease first: an approved restore must be able to start, and a refusal must decide nothing.
-      const lease = decision === "approve" ? deps.jobs.lease(server.name, `${op.kind} ${server.name}/${snapshot.name}`) : null;
+      const lease = decision === "approve" ? deps.jobs.lease(server.name, `${op.kind} ${server.name}${snapshot ? `/${snapshot.name}` : ""}`) : null;
       const won = ledger.tx(() => {
         if (!ledger.approvals.decide(id, to, user)) return false;
         ledger.operations.transition(op.id, to === "approved" ? "queued" : "denied", { approved_by: user });
@@ -83,8 +83,9 @@ export function createApprovals(deps: EngineDeps) {
       const decided = ledger.approvals.get(id)!;
       const queued = ledger.operations.get(op.id)!;
       if (to === "denied") return { decision: "denied", approval: decided, op: queued };
-      const work = { op: queued, lease: lease!, server, snapshot };
-      const handle = op.kind === "restore" ? runRestore(deps, work) : runDeleteSubtree(deps, work);
+      const base = { op: queued, lease: lease!, server };
+      const handle =
+        op.kind === "hostkeys_regen" ? runRegenHostKeys(deps, base) : op.kind === "restore" ? runRestore(deps, { ...base, snapshot: snapshot! }) : runDeleteSubtree(deps, { ...base, snapshot: snapshot! });
       return { decision: "approved", approval: decided, op: queued, handle };
     },
 

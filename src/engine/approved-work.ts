@@ -4,6 +4,7 @@ import type { Lease } from "./job-runner.ts";
 import { runOperation, type OperationHandle } from "./run-operation.ts";
 import { capabilityOf, handleOf } from "./snapshot-handle.ts";
 import { SnapbotError, UserError } from "../errors.ts";
+import { resolveIfUnique } from "./host-keys.ts";
 
 // What runs once a request is approved: a restore, or a delete of a snapshot and everything below it.
 // Both re-check the snapshot when they start, since the world may have moved while people decided.
@@ -13,6 +14,28 @@ export interface ApprovedWork {
   lease: Lease;
   server: ServerRow;
   snapshot: SnapshotRow;
+}
+
+/** hostkeys regen: new keys inside the server, recorded, and the alert resolved only if they now differ. */
+export function runRegenHostKeys(deps: EngineDeps, w: Omit<ApprovedWork, "snapshot">): OperationHandle<string> {
+  const driver = deps.drivers.get(w.server);
+  const regen = capabilityOf(driver, "regenHostKeys", w.server);
+  return runOperation<string>(deps, {
+    existing: { op: w.op, lease: w.lease },
+    server: w.server,
+    kind: "hostkeys_regen",
+    label: `hostkeys regen ${w.server.name}`,
+    user: w.op.requested_by,
+    args: w.op.args ?? {},
+    work: async (ctx) => {
+      const keys = await regen.call(driver, ctx);
+      deps.ledger.hostKeys.record(w.server.id, keys);
+      const unique = await resolveIfUnique(deps, w.server);
+      const prints = keys.map((k) => `${k.type} ${k.fingerprint}`).join(", ");
+      const summary = unique ? `new host keys: ${prints}` : `new host keys (${prints}) but some are still shared: run hostkeys scan`;
+      return { result: summary, commit: () => summary };
+    },
+  });
 }
 
 export function runRestore(deps: EngineDeps, w: ApprovedWork): OperationHandle<string> {

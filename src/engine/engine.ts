@@ -10,6 +10,11 @@ import type { AlertSink } from "./alert-sink.ts";
 import type { ChatPort } from "../chat/chat-port.ts";
 import { capabilityOf, handleOf } from "./snapshot-handle.ts";
 import { createApprovals } from "./approvals.ts";
+import { cloneSnapshot, copySnapshot } from "./copy-clone.ts";
+import { syncBackend } from "./backend-sync.ts";
+import { scanHostKeys } from "./host-keys.ts";
+import { makeRoom, warnNearLimit } from "./limit.ts";
+import type { CopyTarget, DriverContext } from "../drivers/driver.ts";
 import { runOperation, type OperationHandle } from "./run-operation.ts";
 import { defaultSnapshotName } from "./snapshot-names.ts";
 import { timeoutMs } from "../duration.ts";
@@ -53,6 +58,15 @@ export function createEngine(deps: EngineDeps) {
     release: (lease: Lease) => deps.jobs.release(lease),
     idle: () => deps.jobs.idle(),
     approvals: createApprovals(deps),
+    copy: (server: ServerRow, snap: SnapshotRow, target: CopyTarget, asker: Asker) => copySnapshot(deps, server, snap, target, asker),
+    clone: (server: ServerRow, snap: SnapshotRow, newName: string, asker: Asker) => cloneSnapshot(deps, server, snap, newName, asker),
+    /** Ledger brought up to date with a backend that keeps its own snapshots (no-op for the others). */
+    sync: (server: ServerRow) => syncBackend(deps, server, quickContext(deps)),
+    scanHostKeys: () => scanHostKeys(deps, quickContext(deps)),
+    /** Before a create on a backend with a limit: prune the oldest expired snapshot, or refuse. */
+    makeRoom(server: ServerRow, asker: Asker) {
+      return makeRoom(deps, server, asker, quickContext(deps), (snap) => this.delete(server, snap, asker));
+    },
 
     create(input: CreateInput): OperationHandle<SnapshotRow> & { snapshot: SnapshotRow } {
       const { server } = input;
@@ -100,6 +114,7 @@ export function createEngine(deps: EngineDeps) {
             };
           },
           fail: (id, message) => ledger.snapshots.transition(id!, "failed", { error: message, finished_at: clock.now() }),
+          afterSuccess: () => void warnNearLimit(deps, server).catch((e: unknown) => deps.log.warn({ err: e }, "limit check failed")),
           afterFail: (message) =>
             void deps.alerts.raise({
               kind: "snapshot_failed",
@@ -187,3 +202,8 @@ export function createEngine(deps: EngineDeps) {
 
 export type Engine = ReturnType<typeof createEngine>;
 
+
+/** For quick backend calls outside a job (list's sync, scans): bounded, no progress. */
+function quickContext(deps: EngineDeps): DriverContext {
+  return { signal: AbortSignal.timeout(60_000), progress: () => {}, log: deps.log };
+}

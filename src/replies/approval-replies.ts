@@ -7,7 +7,7 @@ export interface RequestView {
   approval: ApprovalRow;
   op: OperationRow;
   server: ServerRow;
-  snapshot: SnapshotRow;
+  snapshot?: SnapshotRow;
   action: string; // "restore demo/nightly" or "delete --subtree demo/nightly"
   overwrites: string; // what will change
   now: number;
@@ -16,19 +16,24 @@ export interface RequestView {
 /** The message in the channel asking a second person to decide. */
 export function approvalRequest(v: RequestView): Reply {
   const s = v.snapshot;
+  const about: Array<[string, string]> = s
+    ? [
+        ["snapshot", `${s.server}/${s.name}, taken ${utc(s.created_at)} (${ago(v.now, s.created_at)})`],
+        ["size", size(s.size)],
+        ["verification", s.verified_at ? `${s.state}, last verified ${ago(v.now, s.verified_at)}` : `${s.state}, never verified`],
+      ]
+    : [];
   return {
     visibility: "channel",
     tone: "info",
     title: `Approval needed: ${v.action} (asked by ${v.op.requested_by}, approval #${v.approval.id})`,
     fields: [
       ["will change", v.overwrites],
-      ["snapshot", `${s.server}/${s.name}, taken ${utc(s.created_at)} (${ago(v.now, s.created_at)})`],
-      ["size", size(s.size)],
-      ["verification", s.verified_at ? `${s.state}, last verified ${ago(v.now, s.verified_at)}` : `${s.state}, never verified`],
+      ...about,
       ["asked by", v.op.requested_by],
       ["expires", `${utc(v.approval.expires_at)} (in ${formatAge(v.approval.expires_at - v.now)})`],
     ],
-    lines: ["An approver other than the requester decides. The snapshot is verified again before anything is written."],
+    lines: [s ? "An approver other than the requester decides. The snapshot is verified again before anything is written." : "An approver other than the requester decides."],
     buttons: [
       { label: "Approve", command: `approve ${v.approval.id}`, style: "primary" },
       { label: "Deny", command: `deny ${v.approval.id}`, style: "danger" },
@@ -46,8 +51,14 @@ export function deniedApproval(a: ApprovalRow, op: OperationRow, action: string)
   };
 }
 
+/** How an operation awaiting approval is named to people: the command that asked for it. */
+export function actionOf(op: OperationRow): string {
+  if (op.kind === "hostkeys_regen") return `hostkeys regen ${op.server}`;
+  return `${op.kind}${op.args?.subtree ? " --subtree" : ""} ${op.server}/${String(op.args?.snapshot ?? "")}`;
+}
+
 export function expiredApproval(a: ApprovalRow, op: OperationRow, ttl: string): Reply {
-  const what = `${op.kind}${op.args?.subtree ? " --subtree" : ""} ${op.server}/${String(op.args?.snapshot ?? "")}`;
+  const what = actionOf(op);
   return {
     visibility: "channel",
     tone: "error",

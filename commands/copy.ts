@@ -1,0 +1,30 @@
+import type { Command } from "./types.ts";
+import { expectPositionals } from "./parse.ts";
+import { snapshotOf } from "./lookup.ts";
+import { checkName } from "../src/names.ts";
+import { jobReply } from "../src/replies/job-replies.ts";
+
+const usage = "copy <server>/<snap> <remote>[:<name>]";
+
+export const copy: Command = {
+  name: "copy",
+  usage,
+  summary: "copy a snapshot to another LXD server (profiles first, autostart off, refresh later copies)",
+  role: "operator",
+  run(ctx, args) {
+    const [ref, to] = expectPositionals(args, 2, 2, usage);
+    const { server, snapshot } = snapshotOf(ctx, ref!, usage);
+    const [remote, name] = to!.split(":", 2) as [string, string | undefined];
+    checkName("server", remote);
+    const instance = name ? checkName("server", name) : String(server.settings.instance ?? server.name);
+    const { op, job } = ctx.engine.copy(server, snapshot, { remote, name: instance }, { user: ctx.user, channel: ctx.channel });
+    return jobReply(job, {
+      what: `copy ${server.name}/${snapshot.name} to ${remote}:${instance}`,
+      who: ctx.user,
+      opId: op.id,
+      now: ctx.clock.now,
+      retry: `copy ${ref} ${to}`,
+      done: (res) => ({ tone: res.warnings.length ? "info" : "success", title: `${res.summary} (operation #${op.id}, asked by ${ctx.user})`, lines: res.warnings.map((w) => `warning: ${w}`) }),
+    });
+  },
+};

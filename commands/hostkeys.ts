@@ -1,0 +1,48 @@
+import type { Command, CommandContext } from "./types.ts";
+import type { Reply } from "../src/reply.ts";
+import { expectPositionals } from "./parse.ts";
+import { serverOf } from "./lookup.ts";
+import { requireRole } from "./roles.ts";
+import { UserError } from "../src/errors.ts";
+import { capabilityOf } from "../src/engine/snapshot-handle.ts";
+import { approvalRequest } from "../src/replies/approval-replies.ts";
+
+const usage = "hostkeys [scan | accept <server> | regen <server>]";
+
+export const hostkeys: Command = {
+  name: "hostkeys",
+  usage,
+  summary: "find servers sharing SSH host keys (scan), regenerate a server's (regen, needs approval)",
+  role: "operator",
+  async run(ctx, args) {
+    const [sub = "scan", name] = expectPositionals(args, 0, 2, usage);
+    if (sub === "scan" && name === undefined) return scan(ctx);
+    if (sub === "regen" && name !== undefined) return regen(ctx, name);
+    if (sub === "accept" && name !== undefined) {
+      requireRole(ctx.config, ctx.user, "admin", "hostkeys accept");
+      throw new UserError("not_available", "hostkeys accept is for SSH servers whose key changed, not available yet");
+    }
+    throw new UserError("bad_subcommand", `usage: ${usage}`);
+  },
+};
+
+async function scan(ctx: CommandContext): Promise<Reply> {
+  const r = await ctx.engine.scanHostKeys();
+  const lines = r.shared.map((g) => `${g.servers.join(" and ")} share ${g.type} ${g.fingerprint}: regenerate with hostkeys regen ${g.servers.at(-1)}`);
+  if (r.skipped.length) lines.push(`not scanned: ${r.skipped.map((s) => `${s.server} (${s.why})`).join("; ")}`);
+  return {
+    visibility: "ephemeral",
+    tone: r.shared.length ? "error" : "success",
+    title: r.shared.length ? `${r.shared.length} host key(s) shared between servers (${r.scanned.length} scanned)` : `No shared host keys among ${r.scanned.length} server(s) scanned`,
+    lines,
+  };
+}
+
+function regen(ctx: CommandContext, name: string): Reply {
+  const server = serverOf(ctx, name);
+  capabilityOf(ctx.drivers.get(server), "regenHostKeys", server);
+  const { approval, op } = ctx.engine.approvals.request({ kind: "hostkeys_regen", server, args: {}, user: ctx.user, channel: ctx.channel });
+  const overwrites = `${server.name}'s SSH host keys (removed, regenerated with ssh-keygen -A, sshd restarted where it runs)`;
+  const reply = approvalRequest({ approval, op, server, action: `hostkeys regen ${server.name}`, overwrites, now: ctx.clock.now() });
+  return { ...reply, onPosted: (at) => ctx.ledger.approvals.setMessage(approval.id, at) };
+}

@@ -1,0 +1,43 @@
+import type { Db } from "./open-db.ts";
+
+export interface HostKeyInput {
+  type: string;
+  fingerprint: string;
+  publicKey: string;
+}
+
+export interface SharedKey {
+  fingerprint: string;
+  type: string;
+  servers: string[]; // every active server presenting it, sorted
+}
+
+export function hostKeyRepo(db: Db, now: () => number) {
+  return {
+    /** Records what a server presents now: keys it no longer has become 'replaced', new ones 'current'. */
+    record(serverId: number, keys: HostKeyInput[]): void {
+      db.transaction(() => {
+        const prints = new Set(keys.map((k) => k.fingerprint));
+        const current = db.prepare("SELECT id, fingerprint FROM host_keys WHERE server_id = ? AND state = 'current'").all(serverId) as Array<{ id: number; fingerprint: string }>;
+        for (const c of current) if (!prints.has(c.fingerprint)) db.prepare("UPDATE host_keys SET state = 'replaced' WHERE id = ?").run(c.id);
+        const have = new Set(current.map((c) => c.fingerprint));
+        const insert = db.prepare("INSERT INTO host_keys (server_id, key_type, fingerprint, public_key, state, recorded_at) VALUES (?, ?, ?, ?, 'current', ?)");
+        for (const k of keys) if (!have.has(k.fingerprint)) insert.run(serverId, k.type, k.fingerprint, k.publicKey, now());
+      })();
+    },
+    current(serverId: number): HostKeyInput[] {
+      return db
+        .prepare("SELECT key_type AS type, fingerprint, public_key AS publicKey FROM host_keys WHERE server_id = ? AND state = 'current' ORDER BY key_type")
+        .all(serverId) as HostKeyInput[];
+    },
+    /** Host keys presented by more than one active server: servers cloned from one snapshot. */
+    shared(): SharedKey[] {
+      const rows = db
+        .prepare(`SELECT k.fingerprint, k.key_type AS type, group_concat(s.name, ',') AS names FROM host_keys k JOIN servers s ON s.id = k.server_id
+          WHERE k.state = 'current' AND s.removed_at IS NULL GROUP BY k.fingerprint HAVING count(DISTINCT k.server_id) > 1`)
+        .all() as Array<{ fingerprint: string; type: string; names: string }>;
+      return rows.map((r) => ({ fingerprint: r.fingerprint, type: r.type, servers: [...new Set(r.names.split(","))].sort() }));
+    },
+  };
+}
+export type HostKeyRepo = ReturnType<typeof hostKeyRepo>;

@@ -1,0 +1,56 @@
+import type { ServerRow } from "../../db/types.ts";
+import type { EngineDeps, Asker } from "./engine.ts";
+import type { DriverContext } from "../drivers/driver.ts";
+import type { OperationHandle } from "./run-operation.ts";
+import type { SnapshotRow } from "../../db/types.ts";
+import { syncBackend } from "./backend-sync.ts";
+import { UserError } from "../errors.ts";
+
+// Backends that keep snapshots themselves (LXD) have a per-server limit (`limit`, default 50): at the
+// limit a create first prunes the oldest expired snapshot, or is refused; at 90% a limit_near alert.
+
+const limitOf = (server: ServerRow) => (typeof server.settings.limit === "number" ? server.settings.limit : 50);
+const liveCount = (deps: EngineDeps, server: ServerRow) => deps.ledger.snapshots.list(server.id, { limit: 1, offset: 0 }).total;
+
+export interface Room {
+  pruned: string | null;
+}
+
+/** Before a create: the ledger brought up to date with the backend, then room made or the create refused. */
+export async function makeRoom(
+  deps: EngineDeps,
+  server: ServerRow,
+  asker: Asker,
+  ctx: DriverContext,
+  remove: (snap: SnapshotRow) => OperationHandle<SnapshotRow>,
+): Promise<Room> {
+  if (!deps.drivers.get(server).listBackend) return { pruned: null };
+  await syncBackend(deps, server, ctx);
+  const limit = limitOf(server);
+  const live = liveCount(deps, server);
+  if (live < limit) return { pruned: null };
+  const oldest = deps.ledger.snapshots.expired(deps.clock.now()).find((s) => s.server_id === server.id);
+  if (!oldest)
+    throw new UserError(
+      "limit_reached",
+      `${server.name} has ${live} snapshots, its limit is ${limit}, and none has expired: delete one first (list ${server.name}) or raise limit: for it in the config`,
+    );
+  deps.log.info({ server: server.name, snapshot: oldest.name, user: asker.user }, "at the limit: pruning the oldest expired snapshot");
+  await remove(deps.ledger.snapshots.get(oldest.id)!).job.done;
+  return { pruned: oldest.name };
+}
+
+/** After a create: a limit_near alert once a server holds 90% of its limit. */
+export async function warnNearLimit(deps: EngineDeps, server: ServerRow): Promise<void> {
+  if (!deps.drivers.get(server).listBackend) return;
+  const limit = limitOf(server);
+  const live = liveCount(deps, server);
+  if (live < Math.ceil(0.9 * limit)) return;
+  await deps.alerts.raise({
+    kind: "limit_near",
+    server,
+    title: `${server.name} holds ${live} of its ${limit} snapshots`,
+    lines: [`at ${limit} new snapshots are refused unless an expired one can be pruned: delete old ones, set an expiry, or raise limit:`],
+    buttons: [{ label: "List snapshots", command: `list ${server.name}` }],
+  });
+}
