@@ -3,8 +3,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { benchLedger } from "./ledger-bench.ts";
 import { benchArchive } from "./archive-bench.ts";
+import { benchSlack } from "./slack-bench.ts";
 
-// npm run bench [-- ledger|archive]: each figure is printed beside a baseline measured in the same run.
+// npm run bench [-- ledger|archive|slack]: each figure is printed beside a baseline measured in the same run.
 const dir = process.env.BENCH_DIR ?? join(tmpdir(), "snapbot-bench");
 mkdirSync(dir, { recursive: true });
 const only = process.argv[2];
@@ -17,3 +18,4 @@ function print(title: string, r: Record<string, number | string>): void {
 
 if (!only || only === "ledger") print("ledger", await benchLedger({ dir }));
 if (!only || only === "archive") print("archive", await benchArchive({ sizeMiB: Number(process.env.BENCH_ARCHIVE_MIB ?? 2048), dir }));
+if (!only || only === "slack") print("slack (ack latency, HTTP mode)", await benchSlack({ dir }));

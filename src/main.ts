@@ -1,4 +1,5 @@
-import { ConfigError, loadConfig } from "./config/load-config.ts";
+import type { Logger } from "pino";
+import { ConfigError, loadConfig, type Config } from "./config/load-config.ts";
 import { ensureDemoFolder } from "./config/demo-config.ts";
 import { createLogger } from "./log/logger.ts";
 import { systemClock } from "./clock.ts";
@@ -6,6 +7,7 @@ import { createLocalRunner } from "./transport/local-runner.ts";
 import { createApp } from "./app.ts";
 import { runConsole } from "./chat/console/console-adapter.ts";
 import { createConsoleChat } from "./chat/console/console-chat.ts";
+import { startSlack } from "./chat/slack/start-slack.ts";
 import { runCommand } from "../commands/index.ts";
 import { reconcileReply } from "./replies/reconcile-replies.ts";
 
@@ -23,11 +25,11 @@ async function main(): Promise<number> {
   }
   const consoleMode = config.chat.mode === "console";
   const log = createLogger({ level: consoleMode ? (process.env.LOG_LEVEL ?? "warn") : config.logLevel, pretty: consoleMode });
-  if (!consoleMode) {
-    process.stderr.write("snapbot: Slack mode is not available yet: unset SLACK_BOT_TOKEN, SLACK_APP_TOKEN and SLACK_SIGNING_SECRET to use the console\n");
-    return 2;
-  }
   if (config.demo) ensureDemoFolder(process.cwd());
+  return consoleMode ? consoleMain(config, log) : slackMain(config, log);
+}
+
+async function consoleMain(config: Config, log: Logger): Promise<number> {
   const chat = createConsoleChat(process.stdout);
   const app = await createApp(config, { log, clock: systemClock, runner: createLocalRunner(log), chat: chat.port });
   process.stderr.write(`snapbot console: ledger ${config.dbPath}, config ${config.source}. Type /snapshot help; /as <user>; /click <n>.\n`);
@@ -47,6 +49,28 @@ async function main(): Promise<number> {
     waitEach: !process.stdin.isTTY,
   });
   app.close();
+  return 0;
+}
+
+/** Slack mode runs until SIGTERM or SIGINT, then stops gracefully; a second signal exits at once. */
+async function slackMain(config: Config, log: Logger): Promise<number> {
+  // Listening for signals before start-up: one that arrives while starting still stops gracefully.
+  const stopSignal = new Promise<NodeJS.Signals>((res) => process.once("SIGTERM", res).once("SIGINT", res));
+  const bot = await startSlack({ config, log, clock: systemClock, runner: createLocalRunner(log) });
+  log.info({ ledger: config.dbPath, config: config.source }, "snapbot started");
+  const report = reconcileReply(bot.app.reconciled);
+  if (report) {
+    log.warn({ operations: bot.app.reconciled.operations.length, snapshots: bot.app.reconciled.snapshots.length }, report.title);
+    if (config.alerts.channel) await bot.chat.post(config.alerts.channel, report);
+  }
+  const signal = await stopSignal;
+  log.info({ signal }, "stopping: waiting for running operations");
+  const force = () => {
+    log.warn("stopping now: interrupted operations will be marked failed at the next start");
+    process.exit(130);
+  };
+  process.once("SIGINT", force).once("SIGTERM", force);
+  await bot.stop();
   return 0;
 }
 
