@@ -101,7 +101,7 @@ describe("restore through the approval flow (archive driver, real files)", () =>
     expect(readFileSync(join(src, "index.html"), "utf8")).toBe("<h1>v2</h1>\n"); // untouched
     expect(app.ledger.snapshots.get(1)!.state).toBe("broken");
     await new Promise((r) => setTimeout(r, 20));
-    expect(chat.calls.find((c) => c.channel === "C0ALERTS")?.reply.title).toBe("⚠ snapshot_broken: web/s1 is broken: a restore from it was refused");
+    expect(chat.calls.find((c) => c.channel === "C0ALERTS")?.reply.title).toBe("snapshot_broken: web/s1 is broken: a restore from it was refused");
     expect(await run("restore web/s1", "U0OP")).toMatchObject({ tone: "error", title: expect.stringMatching(/^web\/s1 is broken: it will never be used to restore/) });
     app.close();
   });
@@ -143,7 +143,7 @@ describe("alerts", () => {
     await new Promise((r) => setTimeout(r, 20));
     const posts = chat.calls.filter((c) => c.kind === "post" && c.channel === "C0ALERTS");
     expect(posts).toHaveLength(1);
-    expect(posts[0]!.reply).toMatchObject({ title: "⚠ snapshot_failed: snapshot flaky/s1 failed (asked by U0OP)", buttons: [{ label: "Retry", command: "create flaky s1" }] });
+    expect(posts[0]!.reply).toMatchObject({ title: "snapshot_failed: snapshot flaky/s1 failed (asked by U0OP)", buttons: [{ label: "Retry", command: "create flaky s1" }] });
     expect(posts[0]!.reply.lines![0]).toMatch(/does not exist/);
     await done(await run("create flaky s1", "U0OP"));
     await new Promise((r) => setTimeout(r, 20));

@@ -87,7 +87,7 @@ describe.runIf(needLxd)("LXD walk-through through the commands", () => {
     const cloned = await done(await t.run("clone web-1/s1 web-2"));
     expect(cloned.title).toMatch(/^web-2 cloned from web-1\/s1 and registered/);
     expect(t.app.ledger.servers.get("web-2")).toMatchObject({ driver: "lxd", cloned_from: t.app.ledger.servers.get("web-1")!.id });
-    const alert = chat.calls.find((c) => c.kind === "post" && c.reply.title.startsWith("⚠ hostkey_regen_needed"))!;
+    const alert = chat.calls.find((c) => c.kind === "post" && c.reply.title.startsWith("hostkey_regen_needed"))!;
     expect(alert.channel).toBe("C0ALERTS");
     expect(alert.reply.title).toMatch(/web-2 presents the same SSH host key as web-1 \(ssh-ed25519 SHA256:/);
     expect(alert.reply.buttons).toEqual([{ label: "Regenerate host keys", command: "hostkeys regen web-2", style: "primary" }]);
@@ -109,7 +109,7 @@ describe.runIf(needLxd)("LXD walk-through through the commands", () => {
     await done(await t.run("create web-1 old --expiry 1M"));
     for (const n of ["s3", "s4", "s5"]) await done(await t.run(`create web-1 ${n}`));
     await new Promise((r) => setTimeout(r, 50));
-    expect(chat.calls.find((c) => c.reply.title.startsWith("⚠ limit_near: web-1 holds 5 of its 6 snapshots"))).toBeDefined();
+    expect(chat.calls.find((c) => c.reply.title.startsWith("limit_near: web-1 holds 5 of its 6 snapshots"))).toBeDefined();
     await done(await t.run("create web-1 s6"));
     expect(await t.run("create web-1 s7")).toMatchObject({ tone: "error", title: expect.stringMatching(/^web-1 has 6 snapshots, its limit is 6, and none has expired/) });
     clock.advance(2 * 60_000); // "old" expires
@@ -123,6 +123,6 @@ describe.runIf(needLxd)("LXD walk-through through the commands", () => {
     expect(final.lines![0]).toMatch(/no-such-instance/);
     expect(t.app.ledger.snapshots.find(t.app.ledger.servers.get("ghost")!.id, "g1")!.state).toBe("failed");
     await new Promise((r) => setTimeout(r, 50));
-    expect(chat.calls.find((c) => c.channel === "C0ALERTS" && c.reply.title.startsWith("⚠ snapshot_failed: snapshot ghost/g1 failed"))).toBeDefined();
+    expect(chat.calls.find((c) => c.channel === "C0ALERTS" && c.reply.title.startsWith("snapshot_failed: snapshot ghost/g1 failed"))).toBeDefined();
   });
 });

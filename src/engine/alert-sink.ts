@@ -65,5 +65,5 @@ export type AlertSink = ReturnType<typeof createAlertSink>;
 
 export function alertReply(a: AlertInput, count: number): Reply {
   const seen = count > 1 ? [`seen ${count} times`] : [];
-  return { visibility: "channel", tone: "error", title: `⚠ ${a.kind}: ${a.title}`, lines: [...(a.lines ?? []), ...seen], buttons: a.buttons };
+  return { visibility: "channel", tone: "error", title: `${a.kind}: ${a.title}`, lines: [...(a.lines ?? []), ...seen], buttons: a.buttons };
 }
