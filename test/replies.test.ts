@@ -3,16 +3,8 @@ import { snapshotList, snapshotDetail, PAGE_SIZE } from "../src/replies/snapshot
 import { progressText, failedReply } from "../src/replies/job-replies.ts";
 import { reconcileReply } from "../src/replies/reconcile-replies.ts";
 import { renderText } from "../src/chat/console/render-text.ts";
-import type { ServerRow, SnapshotRow } from "../db/types.ts";
+import { T, server, snap } from "./helpers/rows.ts";
 
-const T = Date.UTC(2026, 10, 22, 3, 0, 0);
-const server: ServerRow = { id: 1, name: "demo", driver: "archive", settings: {}, source: "config", channel: null, cloned_from: null, registered_by: null, created_at: T, removed_at: null };
-const snap = (i: number, over: Partial<SnapshotRow> = {}): SnapshotRow => ({
-  id: i, server_id: 1, server: "demo", name: `s${i}`, parent_id: null, state: "done", origin: "snapbot", location: `/d/demo/s${i}`,
-  size: 1536, checksum: `sha256:${"ab".repeat(32)}`, checksums: [{ file: ".parts/part-000000", size: 1536, sha256: "ab".repeat(32) }],
-  details: null, stateful: false, note: null, created_by: "U1", created_at: T - 3_600_000, finished_at: T - 3_590_000,
-  expires_at: null, verified_at: T - 60_000, error: null, ...over,
-});
 
 describe("reply builders (pure, pinned)", () => {
   it("renders a list page with its paging buttons as console text", () => {
