@@ -4,7 +4,7 @@ import type { DriverContext } from "../drivers/driver.ts";
 import type { OperationHandle } from "./run-operation.ts";
 import type { SnapshotRow } from "../../db/types.ts";
 import { syncBackend } from "./backend-sync.ts";
-import { UserError } from "../errors.ts";
+import { errorMessage, UserError } from "../errors.ts";
 
 // Backends that keep snapshots themselves (LXD) have a per-server limit (`limit`, default 50): at the
 // limit a create first prunes the oldest expired snapshot, or is refused; at 90% a limit_near alert.
@@ -25,7 +25,14 @@ export async function makeRoom(
   remove: (snap: SnapshotRow) => OperationHandle<SnapshotRow>,
 ): Promise<Room> {
   if (!deps.drivers.get(server).listBackend) return { pruned: null };
-  await syncBackend(deps, server, ctx);
+  try {
+    await syncBackend(deps, server, ctx);
+  } catch (e) {
+    // The backend cannot even list (instance gone, remote down): the create will fail on the same
+    // error, and that failure is recorded, reported and alerted like any other.
+    deps.log.warn({ server: server.name, err: errorMessage(e) }, "could not list the backend before a create");
+    return { pruned: null };
+  }
   const limit = limitOf(server);
   const live = liveCount(deps, server);
   if (live < limit) return { pruned: null };
