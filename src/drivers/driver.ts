@@ -31,6 +31,8 @@ export interface CreateRequest {
   createdAt: number; // ms since epoch, from the engine's clock
   stateful: boolean;
   note?: string;
+  /** When the snapshot expires (ms since epoch), for backends that keep an expiry themselves (LXD). */
+  expiresAt?: number | null;
 }
 
 export interface PartInfo {

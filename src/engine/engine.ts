@@ -100,7 +100,7 @@ export function createEngine(deps: EngineDeps) {
           },
           begin: (id) => ledger.snapshots.transition(id!, "running"),
           work: async (ctx, id) => {
-            const req = { server: server.name, name, createdAt: snapshot.created_at, stateful: !!input.stateful, note: input.note ?? undefined };
+            const req = { server: server.name, name, createdAt: snapshot.created_at, stateful: !!input.stateful, note: input.note ?? undefined, expiresAt: input.expiresAt ?? null };
             const res = await driver.create(req, ctx);
             const check = await driver.check?.({ ...handleOf(snapshot), location: res.location }, res);
             if (check && !check.ok) throw new SnapbotError("check_failed", `${server.name}/${name} did not verify after writing: ${check.problems.join("; ")}`);
