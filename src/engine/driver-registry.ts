@@ -3,6 +3,7 @@ import type { ServerRow } from "../../db/types.ts";
 import type { DriverDeps, SnapshotDriver } from "../drivers/driver.ts";
 import { serverSchema } from "../config/schema.ts";
 import { createArchiveDriver } from "../drivers/archive/archive-driver.ts";
+import { lxdDriverFactory } from "../drivers/lxd/lxd-driver.ts";
 import { UserError } from "../errors.ts";
 
 type Factory = (server: ServerRow, deps: DriverDeps) => SnapshotDriver;
@@ -16,6 +17,7 @@ const FACTORIES: Record<string, Factory> = {
       throw new UserError("not_available", `${s.name} is reached over SSH (${settings.host}): remote archives are not available yet`);
     return createArchiveDriver({ ...settings, name: s.name }, deps);
   },
+  lxd: lxdDriverFactory,
 };
 
 /** One driver instance per server (and per settings version), made on first use. */

@@ -1,0 +1,44 @@
+import type { CreateResult, DriverDeps, SnapshotDriver } from "../driver.ts";
+import { lxdServerSchema } from "../../config/schema.ts";
+import { createLxcClient } from "./lxc-client.ts";
+import { instanceRef, type LxdServer } from "./lxd-settings.ts";
+import { createSnapshot, deleteSnapshot, listBackendSnapshots, restoreSnapshot, snapshotPresent } from "./lxd-snapshots.ts";
+import { copySnapshot } from "./lxd-copy.ts";
+import { cloneSnapshot } from "./lxd-clone.ts";
+import { readHostKeys, regenerateHostKeys } from "./host-keys.ts";
+
+// The LXD driver: snapshots live in LXD (`lxc snapshot`), copies go to an LXD remote (the seed's snapshot
+// server), clones are new instances. Every call is `lxc` through the Runner; answers are LXD's JSON.
+
+export function createLxdDriver(settings: LxdServer, deps: DriverDeps): SnapshotDriver {
+  const lxc = createLxcClient(settings, deps.runner);
+  const at = instanceRef(settings);
+  // Results whose snapshot create() has just read back from LXD's API: that read is the check, and a
+  // second round-trip would add an lxc call (~15 ms) to every create for nothing. Any other result asks LXD.
+  const readBack = new WeakSet<CreateResult>();
+  return {
+    kind: "lxd",
+    async create(req, ctx) {
+      const result = await createSnapshot(lxc, at, req, ctx);
+      readBack.add(result);
+      return result;
+    },
+    delete: (snap, ctx) => deleteSnapshot(lxc, at, snap, ctx),
+    check: async (snap, result) => (readBack.has(result) ? { ok: true, problems: [], checkedBytes: result.size } : snapshotPresent(lxc, at, snap)),
+    verify: (snap, ctx) => snapshotPresent(lxc, at, snap, ctx.signal),
+    // Start-up reconciliation: a create or delete cut short left the snapshot in LXD or not.
+    leftover: async (snap) => ((await snapshotPresent(lxc, at, snap)).ok ? "complete" : "nothing"),
+    restore: (snap, opts, ctx) => restoreSnapshot(lxc, at, snap, opts, ctx),
+    listBackend: (ctx) => listBackendSnapshots(lxc, at, ctx),
+    copy: (snap, target, ctx) => copySnapshot(lxc, at, snap, target, ctx),
+    clone: (snap, newServer, ctx) => cloneSnapshot(lxc, settings, at, snap, newServer, ctx),
+    hostKeys: (ctx) => readHostKeys(lxc, at, ctx),
+    regenHostKeys: (ctx) => regenerateHostKeys(lxc, at, ctx),
+  };
+}
+
+/** For the driver registry: a server row's settings validated as lxd settings (defaults applied). */
+export function lxdDriverFactory(server: { name: string; settings: Record<string, unknown> }, deps: DriverDeps): SnapshotDriver {
+  const settings = lxdServerSchema.parse({ ...server.settings, driver: "lxd" });
+  return createLxdDriver({ ...settings, name: server.name }, deps);
+}
