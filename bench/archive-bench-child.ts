@@ -25,7 +25,7 @@ export async function archiveBenchChild(job: ChildJob): Promise<Record<string, n
   let bytes: number;
   let ok = true;
   if (job.op === "create") {
-    bytes = (await driver.create({ server: "bench", name: "s1", createdAt: Date.now(), stateful: false }, ctx)).size;
+    bytes = (await driver.create({ server: "bench", name: "s1", createdAt: Date.now(), stateful: false }, ctx)).size ?? 0;
   } else {
     const v = await driver.verify!({ server: "bench", name: "s1", location: null, createdAt: 0 }, ctx);
     bytes = v.checkedBytes;

@@ -43,7 +43,7 @@ export interface PartInfo {
 
 export interface CreateResult {
   location: string | null;
-  size: number; // bytes stored
+  size: number | null; // bytes stored; null when the backend does not say
   checksum: string | null; // "sha256:<hex>" of the whole stored stream
   parts: PartInfo[];
   details?: Record<string, unknown>; // compression, source… stored as JSON in the ledger

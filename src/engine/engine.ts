@@ -106,7 +106,7 @@ export function createEngine(deps: EngineDeps) {
             if (check && !check.ok) throw new SnapbotError("check_failed", `${server.name}/${name} did not verify after writing: ${check.problems.join("; ")}`);
             const changes = { location: res.location, size: res.size, checksum: res.checksum, checksums: res.parts, details: res.details ?? null };
             return {
-              result: `${res.size} bytes in ${res.parts.length} part(s), ${res.checksum ?? "no checksum"}`,
+              result: res.parts.length ? `${res.size} bytes in ${res.parts.length} part(s), ${res.checksum ?? "no checksum"}` : `created on the backend${res.size === null ? "" : `, ${res.size} bytes`}`,
               commit: () => {
                 const t = clock.now();
                 return ledger.snapshots.transition(id!, "done", { ...changes, finished_at: t, verified_at: check ? t : null });

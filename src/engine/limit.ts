@@ -25,6 +25,10 @@ export async function makeRoom(
   remove: (snap: SnapshotRow) => OperationHandle<SnapshotRow>,
 ): Promise<Room> {
   if (!deps.drivers.get(server).listBackend) return { pruned: null };
+  const limit = limitOf(server);
+  // Far from the limit, the ledger's count is enough (list keeps it in step with the backend); listing
+  // the backend costs about as much as the snapshot itself, so it is paid only where the count matters.
+  if (liveCount(deps, server) < Math.floor(0.8 * limit)) return { pruned: null };
   try {
     await syncBackend(deps, server, ctx);
   } catch (e) {
@@ -33,7 +37,6 @@ export async function makeRoom(
     deps.log.warn({ server: server.name, err: errorMessage(e) }, "could not list the backend before a create");
     return { pruned: null };
   }
-  const limit = limitOf(server);
   const live = liveCount(deps, server);
   if (live < limit) return { pruned: null };
   const oldest = deps.ledger.snapshots.expired(deps.clock.now()).find((s) => s.server_id === server.id);

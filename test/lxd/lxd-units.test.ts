@@ -79,6 +79,7 @@ describe("every lxc call", () => {
     const calls: Array<{ args: string[]; opts: RunOptions }> = [];
     const snapshot = { name: "s1", created_at: "2026-01-01T00:00:00Z", expires_at: "0001-01-01T00:00:00Z", stateful: false, size: -1, profiles: ["default"] };
     const answer = (args: string[]): string => {
+      if (args[0] === "query" && args.includes("POST")) return JSON.stringify({ status: "Success", status_code: 200 });
       const path = args[0] === "query" ? args.at(-1)! : "";
       if (path.endsWith("/snapshots?recursion=1")) return JSON.stringify([snapshot]);
       if (path.includes("/snapshots/")) return JSON.stringify(snapshot);
@@ -115,9 +116,9 @@ describe("every lxc call", () => {
       expect(c.opts.signal).toBe(ctx.signal);
       expect(c.opts.env).toEqual({ LXD_CONF: "/c", LXD_DIR: "/d" });
     }
+    expect(calls[0]!.args).toEqual(["query", "-X", "POST", "--wait", "/1.0/instances/web-1/snapshots", "--data", JSON.stringify({ name: "s1", stateful: false })]);
     const commands = calls.map((c) => c.args).filter((a) => a[0] !== "query");
     expect(commands).toEqual([
-      ["snapshot", "web-1", "s1"],
       ["delete", "web-1/s1"],
       ["restore", "web-1", "s1"],
       ["copy", "web-1/s1", "snap:web-1", "-c", "boot.autostart=0", "-c", "user.snapbot.source=web-1"],

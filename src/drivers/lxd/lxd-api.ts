@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { BackendError } from "../../errors.ts";
 import type { BackendSnapshot } from "../driver.ts";
 import type { LxcCall, LxcClient } from "./lxc-client.ts";
 import { apiPath, seg, type InstanceRef } from "./lxd-settings.ts";
@@ -61,6 +62,17 @@ export async function findProfile(lxc: LxcClient, remote: string | undefined, na
 export async function setSnapshotExpiry(lxc: LxcClient, at: InstanceRef, name: string, expiresAt: number, call: LxcCall): Promise<void> {
   const data = JSON.stringify({ expires_at: new Date(expiresAt).toISOString() });
   await lxc.run(["query", "--wait", "-X", "PATCH", snapshotPath(at, name), "--data", data], call);
+}
+
+/**
+ * Creates a snapshot with one API call that waits for LXD's operation: `lxc query -X POST --wait`
+ * (what `lxc snapshot` does, plus the expiry in the same request). Resolves only on status Success.
+ */
+export async function postSnapshot(lxc: LxcClient, at: InstanceRef, body: { name: string; stateful: boolean; expires_at?: string }, call: LxcCall): Promise<void> {
+  const out = await lxc.run(["query", "-X", "POST", "--wait", apiPath(at.remote, `/1.0/instances/${seg(at.instance)}/snapshots`), "--data", JSON.stringify(body)], call);
+  const op = z.object({ status: z.string(), err: z.string().optional() }).safeParse(JSON.parse(out || "{}"));
+  if (!op.success || op.data.status !== "Success")
+    throw new BackendError("snapshot_failed", `${call.what} failed: LXD's operation ended ${op.success ? op.data.status : "without a status"}${op.success && op.data.err ? `: ${op.data.err}` : ""}`);
 }
 
 /** LXD's timestamps; its "never" is the zero time 0001-01-01. */

@@ -13,7 +13,7 @@ import { readHostKeys, regenerateHostKeys } from "./host-keys.ts";
 export function createLxdDriver(settings: LxdServer, deps: DriverDeps): SnapshotDriver {
   const lxc = createLxcClient(settings, deps.runner);
   const at = instanceRef(settings);
-  // Results whose snapshot create() has just read back from LXD's API: that read is the check, and a
+  // Results of a create() that LXD's own operation confirmed (status Success): that is the check, and a
   // second round-trip would add an lxc call (~15 ms) to every create for nothing. Any other result asks LXD.
   const readBack = new WeakSet<CreateResult>();
   return {
@@ -24,7 +24,7 @@ export function createLxdDriver(settings: LxdServer, deps: DriverDeps): Snapshot
       return result;
     },
     delete: (snap, ctx) => deleteSnapshot(lxc, at, snap, ctx),
-    check: async (snap, result) => (readBack.has(result) ? { ok: true, problems: [], checkedBytes: result.size } : snapshotPresent(lxc, at, snap)),
+    check: async (snap, result) => (readBack.has(result) ? { ok: true, problems: [], checkedBytes: result.size ?? 0 } : snapshotPresent(lxc, at, snap)),
     verify: (snap, ctx) => snapshotPresent(lxc, at, snap, ctx.signal),
     // Start-up reconciliation: a create or delete cut short left the snapshot in LXD or not.
     leftover: async (snap) => ((await snapshotPresent(lxc, at, snap)).ok ? "complete" : "nothing"),
