@@ -53,7 +53,7 @@ export async function benchLxd(opts: LxdBenchOptions): Promise<Record<string, nu
         "snapbot overhead median ms": round(b - d),
         "of it: driver create+check median ms": round(v - d),
         "of it: engine (ledger, limit check) ms": round(b - v),
-        "  of which listing the backend (lxc query …/snapshots?recursion=1) ms": round(median(sides.listing)),
+        "listing the backend, paid only at 80%+ of the limit (lxc query) ms": round(median(sides.listing)),
         "snapshots on the instance at the end": 2 * (runs + 1),
         "lxc snapshot min/max ms": `${round(Math.min(...sides.direct))}/${round(Math.max(...sides.direct))}`,
         "snapbot create min/max ms": `${round(Math.min(...sides.bot))}/${round(Math.max(...sides.bot))}`,
