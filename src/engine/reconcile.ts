@@ -44,9 +44,10 @@ async function fateOf(s: SnapshotRow, ledger: Ledger, drivers: DriverRegistry, l
     return leftover === "nothing"
       ? { to: "deleted", reason: "" }
       : { to: "broken", reason: `${INTERRUPTED} while deleting: some files remain; run delete again` };
-  if (leftover === "partial") return { to: "broken", reason: `${INTERRUPTED}: parts were written but no manifest; delete it` };
+  // Archives: "partial" is parts without a manifest. LXD: the backend has the snapshot or not.
+  if (leftover === "partial") return { to: "broken", reason: `${INTERRUPTED}: parts were written but never completed (no manifest); delete it` };
   if (leftover === "complete")
-    return { to: "broken", reason: `${INTERRUPTED} after writing its manifest: run verify to confirm it` };
+    return { to: "broken", reason: `${INTERRUPTED}: the backend holds it complete but it was never recorded as done; run verify to confirm it` };
   return { to: "failed", reason: INTERRUPTED };
 }
 
