@@ -39,7 +39,7 @@ describe("a crash in the middle of a large create", () => {
     expect(code).toBe(0);
     expect(stdout).toContain("✖ snapbot restarted after an interruption: 1 operation(s) and 1 snapshot(s) were left unfinished");
     expect(stdout).toMatch(/operation #1 create big was running: now failed/);
-    expect(stdout).toMatch(/big\/s1 was running: now broken \(interrupted: .* parts were written but no manifest/);
+    expect(stdout).toMatch(/big\/s1 was running: now broken \(interrupted: .* parts were written but never completed \(no manifest\)/);
     expect(stdout).toMatch(/s1\s+broken/);
 
     const after = new Database(join(cwd, "data/snapbot.db"), { readonly: true });
