@@ -75,7 +75,7 @@ describe.runIf(needLxd)("LXD walk-through through the commands", () => {
     expect(query("snap:/1.0/profiles/web").config["user.role"]).toBe("web");
     expect(query("snap:/1.0/instances/web-1").config["boot.autostart"]).toBe("0");
     await done(await t.run("create web-1 s2"));
-    const second = await done(await t.run("copy web-1/s2 snap"));
+    const second = await done(await t.run("copy web-1/s2")); // to web-1's snapshot_server
     expect(second.tone).toBe("success");
     expect(query("snap:/1.0/instances/web-1/snapshots")).toContain("/1.0/instances/web-1/snapshots/s2");
     expect(query("snap:/1.0/instances/web-1").config["boot.autostart"]).toBe("0");
