@@ -5,6 +5,7 @@ import { serverSchema } from "../config/schema.ts";
 import { createArchiveDriver } from "../drivers/archive/archive-driver.ts";
 import { lxdDriverFactory } from "../drivers/lxd/lxd-driver.ts";
 import { UserError } from "../errors.ts";
+import { createSshHost, type SshHost } from "../transport/ssh-host.ts";
 
 type Factory = (server: ServerRow, deps: DriverDeps) => SnapshotDriver;
 
@@ -13,12 +14,31 @@ const FACTORIES: Record<string, Factory> = {
   archive: (s, deps) => {
     const settings = serverSchema.parse({ driver: "archive", ...s.settings });
     if (settings.driver !== "archive") throw new Error("unreachable");
-    if (settings.host !== "local")
-      throw new UserError("not_available", `${s.name} is reached over SSH (${settings.host}): remote archives are not available yet`);
-    return createArchiveDriver({ ...settings, name: s.name }, deps);
+    if (settings.host === "local") return createArchiveDriver({ ...settings, name: s.name }, deps);
+    // Same driver code, ssh runner: commands run on the server, the storage stays local.
+    const ssh = createSshHost({ server: s.name, host: settings.host, sshKey: settings.ssh_key, storageDir: deps.storageDir, local: deps.runner, log: deps.log });
+    return withTrustedHost(createArchiveDriver({ ...settings, name: s.name }, { ...deps, runner: ssh.runner }), ssh);
   },
   lxd: lxdDriverFactory,
 };
+
+/** The host key is recorded (first use) before any method that talks to the server runs. */
+function withTrustedHost(driver: SnapshotDriver, ssh: SshHost): SnapshotDriver {
+  const wrapped: SnapshotDriver = {
+    ...driver,
+    create: async (req, ctx) => {
+      await ssh.ensureTrusted();
+      return driver.create(req, ctx);
+    },
+  };
+  const restore = driver.restore;
+  if (restore)
+    wrapped.restore = async (snap, opts, ctx) => {
+      await ssh.ensureTrusted();
+      return restore(snap, opts, ctx);
+    };
+  return wrapped;
+}
 
 /** One driver instance per server (and per settings version), made on first use. */
 export function createDriverRegistry(deps: Omit<DriverDeps, "log"> & { log: Logger }) {

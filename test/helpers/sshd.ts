@@ -15,6 +15,8 @@ export function sshdAvailable(): boolean {
 
 export interface Sshd {
   port: number;
+  /** The listening daemon's pid (sessions are its children). */
+  pid: number;
   /** The host key's public half (`ssh-ed25519 AAAA… comment`). */
   hostPublicKey: string;
   /** A client key pair whose public half is authorized for root. */
@@ -37,7 +39,7 @@ export async function freePort(): Promise<number> {
   });
 }
 
-export async function startSshd(dir: string, opts: { hostKey?: string } = {}): Promise<Sshd> {
+export async function startSshd(dir: string, opts: { hostKey?: string; port?: number } = {}): Promise<Sshd> {
   if (!sshdAvailable()) throw new Error(`${SSHD} is not installed (apt-get install -y openssh-server)`);
   mkdirSync("/run/sshd", { recursive: true });
   mkdirSync(dir, { recursive: true });
@@ -46,7 +48,7 @@ export async function startSshd(dir: string, opts: { hostKey?: string } = {}): P
   const clientKey = join(dir, "client_key");
   if (!existsSync(clientKey)) generateKey(clientKey);
   writeFileSync(join(dir, "authorized_keys"), readFileSync(`${clientKey}.pub`), { mode: 0o600 });
-  const port = await freePort();
+  const port = opts.port ?? (await freePort());
   const config = join(dir, "sshd_config");
   writeFileSync(
     config,
@@ -74,6 +76,7 @@ export async function startSshd(dir: string, opts: { hostKey?: string } = {}): P
   await waitForPort(port, child, () => log);
   return {
     port,
+    pid: child.pid!,
     hostPublicKey: readFileSync(`${hostKey}.pub`, "utf8").trim(),
     clientKey,
     async stop() {

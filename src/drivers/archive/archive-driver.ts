@@ -4,7 +4,8 @@ import { parsePartSize } from "./part-size.ts";
 import { folderOf, leftoverIn, removeSnapshotFolder } from "./snapshot-folder.ts";
 import { checkParts, verifyParts } from "./verify-parts.ts";
 import { restoreArchive } from "./restore-archive.ts";
-import { UserError } from "../../errors.ts";
+import { exportArchive } from "./export-archive.ts";
+import { createLocalRunner } from "../../transport/local-runner.ts";
 
 // The archive driver: tar (or dd) of a host's folders, compressed, cut into checksummed parts under
 // <storage>/<server>/<snapshot>/ with a manifest written last. See create-archive.ts for the data path.
@@ -12,6 +13,8 @@ import { UserError } from "../../errors.ts";
 export function createArchiveDriver(settings: ArchiveServer, deps: DriverDeps): SnapshotDriver {
   const partSize = parsePartSize(settings.part_size); // a bad size fails at start-up, not at 3 a.m.
   const folder = (snap: SnapshotHandle) => folderOf(deps.storageDir, snap);
+  // Export reads the parts where they are stored, on this machine, whichever host the snapshot came from.
+  const local = settings.host === "local" ? deps.runner : createLocalRunner(deps.log);
   return {
     kind: "archive",
     create: (req, ctx) => createArchive(settings, deps, partSize, req, ctx),
@@ -23,9 +26,9 @@ export function createArchiveDriver(settings: ArchiveServer, deps: DriverDeps): 
     verify: (snap, ctx) => verifyParts(folder(snap), ctx),
     leftover: (snap) => leftoverIn(folder(snap)),
     async restore(snap, opts, ctx) {
-      if (settings.host !== "local") throw new UserError("not_available", `restoring ${settings.name} over SSH is not available yet`);
       const done = await restoreArchive(folder(snap), `${snap.server}/${snap.name}`, { target: opts.target as string | undefined }, deps.runner, ctx);
       return { summary: `${done.bytes} bytes restored into ${done.into}` };
     },
+    export: (snap, format, ctx) => exportArchive(folder(snap), `${snap.server}/${snap.name}`, format, local, ctx),
   };
 }

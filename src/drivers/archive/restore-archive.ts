@@ -1,17 +1,17 @@
-import { createReadStream } from "node:fs";
-import { mkdir } from "node:fs/promises";
-import { isAbsolute, join } from "node:path";
-import { PassThrough, type Readable } from "node:stream";
+import { isAbsolute } from "node:path";
 import { BackendError, UserError } from "../../errors.ts";
 import type { Runner, Stage } from "../../transport/runner.ts";
 import type { DriverContext } from "../driver.ts";
 import { readManifest, type Manifest } from "./manifest.ts";
+import { partsInOrder } from "./parts-stream.ts";
 import { startProgressTicker } from "./progress-ticker.ts";
 import { verifyParts } from "./verify-parts.ts";
 
 // Restore = re-image: verify every part first (a broken snapshot is never used), then stream the parts
 // in order through the decompressor into tar -x (over the original paths, or under --target), or into
 // dd for a raw image. Files created after the snapshot are left alone: tar only writes what it holds.
+// The parts are read here and fed as the first stage's stdin; decompressor and writer run where the
+// runner runs, so over ssh the compressed bytes cross the network and --target is a path on the server.
 
 export interface RestoreOptions {
   target?: string; // tar: extract under this folder instead of over the original paths; raw: write this file
@@ -31,7 +31,8 @@ export async function restoreArchive(folder: string, ref: string, opts: RestoreO
   if (read.state !== "ok") throw new BackendError("snapshot_broken", `${ref} lost its manifest after verifying: it will not be restored`);
   const m = read.manifest;
   const into = opts.target ?? (m.mode === "raw" ? m.source.paths[0]! : "/");
-  if (m.mode === "tar" && opts.target) await mkdir(opts.target, { recursive: true, mode: 0o700 });
+  // On the source host, through the runner: for an ssh server, --target is a folder on that server.
+  if (m.mode === "tar" && opts.target) await runner.run("mkdir", ["-p", "-m", "700", "--", opts.target], { signal: ctx.signal });
   let streamed = 0;
   let inputError: unknown = null;
   const input = partsInOrder(folder, m, (n) => (streamed += n), (e) => (inputError = e));
@@ -56,25 +57,4 @@ function writer(m: Manifest, into: string): Stage {
   // Members were stored relative to "/" (tar -C /), so -C picks where they land.
   if (m.mode === "tar") return { cmd: "tar", args: ["-x", "-f", "-", "-C", into] };
   return { cmd: "dd", args: [`of=${into}`, "bs=4M", "conv=fsync", "status=none"] };
-}
-
-/** The parts, one after the other, as one stream, with a byte count for progress. */
-function partsInOrder(folder: string, m: Manifest, onBytes: (n: number) => void, onError: (e: unknown) => void): Readable {
-  const out = new PassThrough({ highWaterMark: 4 * 1024 * 1024 });
-  void (async () => {
-    for (const p of m.parts) {
-      const file = createReadStream(join(folder, p.file), { highWaterMark: 4 * 1024 * 1024 });
-      file.on("data", (c) => onBytes((c as Buffer).length));
-      await new Promise<void>((res, rej) => {
-        file.once("error", rej);
-        file.once("end", res);
-        file.pipe(out, { end: false });
-      });
-    }
-    out.end();
-  })().catch((e: unknown) => {
-    onError(e);
-    out.destroy(e as Error);
-  });
-  return out;
 }

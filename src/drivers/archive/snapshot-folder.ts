@@ -6,11 +6,12 @@ import type { Leftover, SnapshotHandle } from "../driver.ts";
 import { MANIFEST_FILE } from "./manifest.ts";
 import { PARTS_DIR } from "./part-writer.ts";
 import { README_FILE } from "./readme.ts";
+import { EXPORT_FILES, EXPORT_TEMP_PREFIX } from "./export-archive.ts";
 
 // Where a snapshot lives: <storage>/<server>/<snapshot>/. Names are re-checked here because they become
 // path segments, and delete double-checks where it is about to recurse.
 
-const OWN_ENTRIES = new Set([MANIFEST_FILE, `${MANIFEST_FILE}.tmp`, README_FILE, PARTS_DIR]);
+const OWN_ENTRIES = new Set([MANIFEST_FILE, `${MANIFEST_FILE}.tmp`, README_FILE, PARTS_DIR, ...EXPORT_FILES]);
 
 export function snapshotFolder(storageDir: string, server: string, name: string): string {
   return resolve(storageDir, checkName("server", server), checkName("snapshot", name));
@@ -40,7 +41,7 @@ export async function removeSnapshotFolder(storageDir: string, snap: SnapshotHan
   const real = await realpath(folder);
   const wanted = join(storageReal, snap.server, snap.name);
   if (folder !== expected || real !== wanted || !info.isDirectory()) refuse(folder, `it is not ${wanted}`);
-  const strangers = (await readdir(folder)).filter((e) => !OWN_ENTRIES.has(e));
+  const strangers = (await readdir(folder)).filter((e) => !OWN_ENTRIES.has(e) && !e.startsWith(EXPORT_TEMP_PREFIX));
   if (strangers.length > 0) refuse(folder, `it holds files snapbot did not write (${strangers.slice(0, 3).join(", ")})`);
   await rm(folder, { recursive: true, force: true });
 }

@@ -1,0 +1,100 @@
+import { createHash, randomBytes } from "node:crypto";
+import { createReadStream } from "node:fs";
+import { chmod, rename, rm, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { BackendError, UserError } from "../../errors.ts";
+import type { Runner, Stage } from "../../transport/runner.ts";
+import type { DriverContext } from "../driver.ts";
+import { readManifest, type Manifest } from "./manifest.ts";
+import { partsInOrder } from "./parts-stream.ts";
+import { startProgressTicker } from "./progress-ticker.ts";
+import { verifyParts } from "./verify-parts.ts";
+
+// Export = a raw snapshot as a disk image another hypervisor opens: verify every part first (a broken
+// snapshot is never used), decompress the parts into a temporary raw image beside them, let
+// `qemu-img convert` write export.<format> there, and hash it. Everything runs on this machine: the
+// parts are here, whichever host the snapshot came from. Only complete files ever carry the final name.
+
+/** The formats of DESIGN.md §2 and qemu-img's name for each (a VHD is qemu's "vpc"). */
+export const QEMU_FORMATS = { vmdk: "vmdk", vhd: "vpc", qcow2: "qcow2" } as const;
+export type ExportFormat = keyof typeof QEMU_FORMATS;
+
+/** The files export writes into a snapshot folder (delete must recognise them as its own). */
+export const EXPORT_FILES = Object.keys(QEMU_FORMATS).map((f) => `export.${f}`);
+export const EXPORT_TEMP_PREFIX = ".export-";
+
+export interface ExportDone {
+  file: string;
+  sha256: string;
+}
+
+export async function exportArchive(folder: string, ref: string, format: string, runner: Runner, ctx: DriverContext): Promise<ExportDone> {
+  if (!Object.hasOwn(QEMU_FORMATS, format)) throw new UserError("bad_format", `cannot export to "${format}": pick vmdk, vhd or qcow2`);
+  const qemuFormat = QEMU_FORMATS[format as ExportFormat];
+  const first = await readManifest(folder);
+  if (first.state === "ok") refuseTar(first.manifest, ref); // cheap, before re-hashing every byte
+  const check = await verifyParts(folder, ctx);
+  if (!check.ok) throw new BackendError("snapshot_broken", `${ref} is broken and will not be exported: ${check.problems.join("; ")}`);
+  const read = await readManifest(folder);
+  if (read.state !== "ok") throw new BackendError("snapshot_broken", `${ref} lost its manifest after verifying: it will not be exported`);
+  const m = read.manifest;
+  refuseTar(m, ref);
+  if (!(await runner.has("qemu-img")))
+    throw new BackendError("qemu_img_missing", `qemu-img is not installed on the snapbot host: install qemu-utils to export ${ref}`);
+
+  const tag = `${EXPORT_TEMP_PREFIX}${randomBytes(6).toString("hex")}`;
+  const raw = join(folder, `${tag}.raw`);
+  const converted = join(folder, `${tag}.${format}`);
+  const file = join(folder, `export.${format}`);
+  try {
+    await writeFile(raw, "", { mode: 0o600, flag: "wx" }); // dd keeps the mode of a file that exists
+    await decompressInto(folder, ref, m, raw, runner, ctx);
+    ctx.progress({ stage: "converting", message: `qemu-img convert to ${format}` });
+    await runner.run("qemu-img", ["convert", "-f", "raw", "-O", qemuFormat, raw, converted], { signal: ctx.signal });
+    await rm(raw, { force: true });
+    await chmod(converted, 0o600);
+    ctx.progress({ stage: "hashing" });
+    const sha256 = await sha256Of(converted, ctx.signal);
+    await rename(converted, file);
+    return { file, sha256 };
+  } finally {
+    await rm(raw, { force: true });
+    await rm(converted, { force: true });
+  }
+}
+
+function refuseTar(m: Manifest, ref: string): void {
+  if (m.mode !== "raw") throw new UserError("not_raw", `export needs a raw snapshot (mode: raw); ${ref} is a tar archive`);
+}
+
+async function decompressInto(folder: string, ref: string, m: Manifest, raw: string, runner: Runner, ctx: DriverContext): Promise<void> {
+  let streamed = 0;
+  let inputError: unknown = null;
+  const input = partsInOrder(folder, m, (n) => (streamed += n), (e) => (inputError = e));
+  const pipe = runner.pipeline([decompressor(m), { cmd: "dd", args: [`of=${raw}`, "bs=4M", "conv=sparse", "status=none"] }], { input, signal: ctx.signal });
+  pipe.stdout.resume();
+  const ticker = startProgressTicker(ctx, "exporting", () => streamed, m.total.size);
+  try {
+    await pipe.done;
+  } catch (e) {
+    throw inputError ? new BackendError("export_failed", `reading ${ref} failed while exporting: ${String(inputError)}`, { cause: inputError }) : e;
+  } finally {
+    ticker.stop();
+    input.destroy();
+  }
+}
+
+function decompressor(m: Manifest): Stage {
+  return m.compression === "zstd" ? { cmd: "zstd", args: ["-d", "-c", "-q"] } : { cmd: "gzip", args: ["-d", "-c"] };
+}
+
+async function sha256Of(path: string, signal: AbortSignal): Promise<string> {
+  const hash = createHash("sha256");
+  try {
+    for await (const chunk of createReadStream(path, { highWaterMark: 4 * 1024 * 1024, signal })) hash.update(chunk as Buffer);
+  } catch (e) {
+    if (signal.aborted) throw new BackendError("aborted", `hashing ${path} was cancelled`, { cause: signal.reason });
+    throw e;
+  }
+  return hash.digest("hex");
+}
