@@ -16,7 +16,6 @@ function later(name: string, usage: string, summary: string, why: string, role: 
 }
 
 export const comingLater: Command[] = [
-  later("export", "export <server>/<snap> --format vmdk|vhd|qcow2", "convert a raw snapshot for another hypervisor", "needs raw archives"),
   later("schedule", 'schedule <server> "<cron>" [--pattern <p>] [--expiry <dur>] [--keep …] [--native]', "take snapshots on a schedule", "needs the scheduler"),
   later("schedules", "schedules", "list the schedules", "needs the scheduler"),
   later("unschedule", "unschedule <server>", "stop a server's schedule", "needs the scheduler"),

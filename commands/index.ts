@@ -18,6 +18,7 @@ import { comingLater } from "./coming-later.ts";
 import { restore } from "./restore.ts";
 import { copy } from "./copy.ts";
 import { clone } from "./clone.ts";
+import { exportCommand } from "./export.ts";
 import { hostkeys } from "./hostkeys.ts";
 import { approve, deny } from "./decide.ts";
 
@@ -37,7 +38,7 @@ registry.push(
   deleteCommand,
   copy,
   clone,
-  later.export!,
+  exportCommand,
   ...["schedule", "schedules", "unschedule", "prune"].map((n) => later[n]!),
   hostkeys,
   later.alerts!,

@@ -11,6 +11,7 @@ import type { ChatPort } from "../chat/chat-port.ts";
 import { capabilityOf, handleOf } from "./snapshot-handle.ts";
 import { createApprovals } from "./approvals.ts";
 import { cloneSnapshot, copySnapshot } from "./copy-clone.ts";
+import { exportSnapshot, type ExportFormat } from "./export-op.ts";
 import { syncBackend } from "./backend-sync.ts";
 import { scanHostKeys } from "./host-keys.ts";
 import { makeRoom, warnNearLimit } from "./limit.ts";
@@ -60,6 +61,7 @@ export function createEngine(deps: EngineDeps) {
     approvals: createApprovals(deps),
     copy: (server: ServerRow, snap: SnapshotRow, target: CopyTarget, asker: Asker) => copySnapshot(deps, server, snap, target, asker),
     clone: (server: ServerRow, snap: SnapshotRow, newName: string, asker: Asker) => cloneSnapshot(deps, server, snap, newName, asker),
+    export: (server: ServerRow, snap: SnapshotRow, format: ExportFormat, asker: Asker) => exportSnapshot(deps, server, snap, format, asker),
     /** Ledger brought up to date with a backend that keeps its own snapshots (no-op for the others). */
     sync: (server: ServerRow) => syncBackend(deps, server, quickContext(deps)),
     scanHostKeys: () => scanHostKeys(deps, quickContext(deps)),
