@@ -12,7 +12,7 @@ const usage = "hostkeys [scan | accept <server> | regen <server>]";
 export const hostkeys: Command = {
   name: "hostkeys",
   usage,
-  summary: "find servers sharing SSH host keys (scan), regenerate a server's (regen, needs approval)",
+  summary: "find servers sharing SSH host keys (scan), regenerate a server's (regen, needs approval), accept a changed one (accept, admins)",
   role: "operator",
   async run(ctx, args) {
     const [sub = "scan", name] = expectPositionals(args, 0, 2, usage);
@@ -20,7 +20,7 @@ export const hostkeys: Command = {
     if (sub === "regen" && name !== undefined) return regen(ctx, name);
     if (sub === "accept" && name !== undefined) {
       requireRole(ctx.config, ctx.user, "admin", "hostkeys accept");
-      throw new UserError("not_available", "hostkeys accept is for SSH servers whose key changed, not available yet");
+      return accept(ctx, name);
     }
     throw new UserError("bad_subcommand", `usage: ${usage}`);
   },
@@ -45,4 +45,15 @@ function regen(ctx: CommandContext, name: string): Reply {
   const overwrites = `${server.name}'s SSH host keys (removed, regenerated with ssh-keygen -A, sshd restarted where it runs)`;
   const reply = approvalRequest({ approval, op, server, action: `hostkeys regen ${server.name}`, overwrites, now: ctx.clock.now() });
   return { ...reply, onPosted: (at) => ctx.ledger.approvals.setMessage(approval.id, at) };
+}
+
+async function accept(ctx: CommandContext, name: string): Promise<Reply> {
+  const server = serverOf(ctx, name);
+  const keys = await ctx.engine.acceptHostKeys(server, { user: ctx.user, channel: ctx.channel });
+  return {
+    visibility: "channel",
+    tone: "success",
+    title: `${server.name}'s new SSH host key accepted by ${ctx.user}`,
+    lines: [`recorded: ${keys.map((k) => `${k.type} ${k.fingerprint}`).join(", ")}`, `operations on ${server.name} run again`],
+  };
 }

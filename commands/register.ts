@@ -3,7 +3,7 @@ import type { Command } from "./types.ts";
 import { expectPositionals } from "./parse.ts";
 import { checkName } from "../src/names.ts";
 import { DRIVER_KINDS, serverSchema } from "../src/config/schema.ts";
-import { UserError } from "../src/errors.ts";
+import { errorMessage, UserError } from "../src/errors.ts";
 
 const usage = "register <server> <driver> [key=value…]";
 const LIST_KEYS = new Set(["paths", "exclude", "create", "delete", "restore"]);
@@ -26,7 +26,7 @@ export const register: Command = {
   summary: "add a server, e.g. register files-2 archive paths=/etc,/srv (admins)",
   role: "admin",
   pairs: true,
-  run(ctx, args) {
+  async run(ctx, args) {
     const [name, driver] = expectPositionals(args, 2, 2, usage);
     checkName("server", name!);
     if (!(DRIVER_KINDS as readonly string[]).includes(driver!))
@@ -48,6 +48,17 @@ export const register: Command = {
       return r;
     });
     const note = ctx.drivers.available(row.driver) ? "" : ` (the ${row.driver} driver is not available yet: commands on it will say so)`;
-    return { visibility: "channel", tone: "success", title: `${row.name} registered (${row.driver}) by ${ctx.user}${note}` };
+    const lines: string[] = [];
+    // SSH servers: the host key is trusted now (first use) and its fingerprints recorded; a key another
+    // registered server presents too raises hostkey_regen_needed.
+    if (ctx.drivers.available(row.driver) && "host" in settings && settings.host !== "local") {
+      try {
+        const keys = await ctx.engine.recordHostKeys(row);
+        if (keys) lines.push(`host keys recorded: ${keys.map((k) => `${k.type} ${k.fingerprint}`).join(", ")}`);
+      } catch (e) {
+        lines.push(`host keys not read yet (${errorMessage(e)}): they are recorded at the first snapshot, or with hostkeys scan`);
+      }
+    }
+    return { visibility: "channel", tone: "success", title: `${row.name} registered (${row.driver}) by ${ctx.user}${note}`, ...(lines.length ? { lines } : {}) };
   },
 };

@@ -30,6 +30,28 @@ export function hostKeyRepo(db: Db, now: () => number) {
         .prepare("SELECT key_type AS type, fingerprint, public_key AS publicKey FROM host_keys WHERE server_id = ? AND state = 'current' ORDER BY key_type")
         .all(serverId) as HostKeyInput[];
     },
+    /** A changed key was presented: the server is blocked until an admin accepts it (replaces earlier pending ones). */
+    block(serverId: number, presented: HostKeyInput[]): void {
+      db.transaction(() => {
+        db.prepare("DELETE FROM host_keys WHERE server_id = ? AND state = 'pending_accept'").run(serverId);
+        const insert = db.prepare("INSERT INTO host_keys (server_id, key_type, fingerprint, public_key, state, recorded_at) VALUES (?, ?, ?, ?, 'pending_accept', ?)");
+        const keys = presented.length ? presented : [{ type: "unknown", fingerprint: "unknown", publicKey: "" }];
+        for (const k of keys) insert.run(serverId, k.type, k.fingerprint, k.publicKey || null, now());
+      })();
+    },
+    /** The presented keys waiting for an admin; empty when the server is not blocked. */
+    pending(serverId: number): HostKeyInput[] {
+      return db
+        .prepare("SELECT key_type AS type, fingerprint, public_key AS publicKey FROM host_keys WHERE server_id = ? AND state = 'pending_accept' ORDER BY id")
+        .all(serverId) as HostKeyInput[];
+    },
+    /** The admin accepted: the accepted keys become current, the old ones replaced, nothing pending. */
+    accept(serverId: number, keys: HostKeyInput[]): void {
+      db.transaction(() => {
+        db.prepare("UPDATE host_keys SET state = 'replaced' WHERE server_id = ? AND state = 'pending_accept'").run(serverId);
+        this.record(serverId, keys);
+      })();
+    },
     /** Host keys presented by more than one active server: servers cloned from one snapshot. */
     shared(): SharedKey[] {
       const rows = db

@@ -29,6 +29,8 @@ export const archiveServerSchema = z
     device: z.string().min(1).optional(),
     host: z.string().default("local"),
     ssh_key: z.string().optional(),
+    /** Where the server's /etc/ssh lives for hostkeys regen (ssh-keygen -A -f <root>): "/" on a real server. */
+    hostkey_root: z.string().startsWith("/").optional(),
     part_size: sizeText.optional(),
     compression: z.enum(["auto", "zstd", "gzip"]).default("auto"),
     ...base,

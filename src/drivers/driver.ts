@@ -80,6 +80,10 @@ export interface SnapshotDriver {
   hostKeys?(ctx: DriverContext): Promise<HostKey[]>;
   /** Removes and regenerates the SSH host keys (restarting sshd where one runs); returns the new ones. */
   regenHostKeys?(ctx: DriverContext): Promise<HostKey[]>;
+  /** SSH servers: the keys presented now, without checking them against the recorded ones. */
+  presentedHostKeys?(ctx: DriverContext): Promise<HostKey[]>;
+  /** SSH servers: an admin accepted these keys; they replace snapbot's known_hosts entry. */
+  acceptHostKeys?(keys: HostKey[]): Promise<void>;
 }
 
 export interface CopyTarget {

@@ -1,6 +1,7 @@
 import type { ApprovalRow, OperationRow, ServerRow, SnapshotRow } from "../../db/types.ts";
 import type { EngineDeps } from "./engine.ts";
 import type { OperationHandle } from "./run-operation.ts";
+import { refuseIfHostKeyChanged } from "./host-keys.ts";
 import { runDeleteSubtree, runRegenHostKeys, runRestore } from "./approved-work.ts";
 import { expiredApproval } from "../replies/approval-replies.ts";
 import { durationMs, parseDuration } from "../duration.ts";
@@ -46,6 +47,7 @@ export function createApprovals(deps: EngineDeps) {
   return {
     ttlMs,
     request(r: ApprovalRequest): { approval: ApprovalRow; op: OperationRow } {
+      refuseIfHostKeyChanged(ledger, r.server);
       return ledger.tx(() => {
         const op = ledger.operations.insert({
           kind: r.kind,

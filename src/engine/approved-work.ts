@@ -4,7 +4,8 @@ import type { Lease } from "./job-runner.ts";
 import { runOperation, type OperationHandle } from "./run-operation.ts";
 import { capabilityOf, handleOf } from "./snapshot-handle.ts";
 import { SnapbotError, UserError } from "../errors.ts";
-import { resolveIfUnique } from "./host-keys.ts";
+import { errorMessage } from "../errors.ts";
+import { recordAndAlert, resolveIfUnique } from "./host-keys.ts";
 
 // What runs once a request is approved: a restore, or a delete of a snapshot and everything below it.
 // Both re-check the snapshot when they start, since the world may have moved while people decided.
@@ -54,6 +55,8 @@ export function runRestore(deps: EngineDeps, w: ApprovedWork): OperationHandle<s
       const now = ledger.snapshots.get(w.snapshot.id)!;
       if (now.state !== "done") throw new UserError("not_restorable", `${ref} is ${now.state} now: it will not be restored`);
       const res = await restore.call(driver, handleOf(now), w.op.args ?? {}, ctx);
+      // A server re-imaged from a snapshot may now present another server's host keys.
+      await recordAndAlert(deps, w.server, ctx).catch((e: unknown) => ctx.log.warn({ err: errorMessage(e) }, "host keys not recorded after the restore"));
       return { result: res.summary, commit: () => (ledger.snapshots.annotate(now.id, { verified_at: clock.now() }), res.summary) };
     },
     fail: (_id, message, e) => {

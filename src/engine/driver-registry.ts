@@ -5,6 +5,7 @@ import { serverSchema } from "../config/schema.ts";
 import { createArchiveDriver } from "../drivers/archive/archive-driver.ts";
 import { lxdDriverFactory } from "../drivers/lxd/lxd-driver.ts";
 import { UserError } from "../errors.ts";
+import { sshHostKeys } from "../drivers/archive/ssh-host-keys.ts";
 import { createSshHost, type SshHost } from "../transport/ssh-host.ts";
 
 type Factory = (server: ServerRow, deps: DriverDeps) => SnapshotDriver;
@@ -17,7 +18,9 @@ const FACTORIES: Record<string, Factory> = {
     if (settings.host === "local") return createArchiveDriver({ ...settings, name: s.name }, deps);
     // Same driver code, ssh runner: commands run on the server, the storage stays local.
     const ssh = createSshHost({ server: s.name, host: settings.host, sshKey: settings.ssh_key, storageDir: deps.storageDir, local: deps.runner, log: deps.log });
-    return withTrustedHost(createArchiveDriver({ ...settings, name: s.name }, { ...deps, runner: ssh.runner }), ssh);
+    const driver = withTrustedHost(createArchiveDriver({ ...settings, name: s.name }, { ...deps, runner: ssh.runner }), ssh);
+    const keys = sshHostKeys(ssh, deps.runner, s.name, settings.hostkey_root ?? "/");
+    return { ...driver, hostKeys: keys.current, regenHostKeys: keys.regenerate, presentedHostKeys: () => keys.presented(), acceptHostKeys: keys.accept };
   },
   lxd: lxdDriverFactory,
 };

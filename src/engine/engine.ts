@@ -13,7 +13,7 @@ import { createApprovals } from "./approvals.ts";
 import { cloneSnapshot, copySnapshot } from "./copy-clone.ts";
 import { exportSnapshot, type ExportFormat } from "./export-op.ts";
 import { syncBackend } from "./backend-sync.ts";
-import { scanHostKeys } from "./host-keys.ts";
+import { acceptHostKeys, recordAndAlert, scanHostKeys } from "./host-keys.ts";
 import { makeRoom, warnNearLimit } from "./limit.ts";
 import type { CopyTarget, DriverContext } from "../drivers/driver.ts";
 import { runOperation, type OperationHandle } from "./run-operation.ts";
@@ -65,6 +65,10 @@ export function createEngine(deps: EngineDeps) {
     /** Ledger brought up to date with a backend that keeps its own snapshots (no-op for the others). */
     sync: (server: ServerRow) => syncBackend(deps, server, quickContext(deps)),
     scanHostKeys: () => scanHostKeys(deps, quickContext(deps)),
+    /** At registration: the server's host keys recorded (null when its driver has none), shared ones alerted. */
+    recordHostKeys: (server: ServerRow) => recordAndAlert(deps, server, quickContext(deps)),
+    /** hostkeys accept (admins): the changed key the server presents becomes the recorded one. */
+    acceptHostKeys: (server: ServerRow, asker: Asker) => acceptHostKeys(deps, server, quickContext(deps), asker.user, asker.channel ?? null),
     /** Before a create on a backend with a limit: prune the oldest expired snapshot, or refuse. */
     makeRoom(server: ServerRow, asker: Asker) {
       return makeRoom(deps, server, asker, quickContext(deps), (snap) => this.delete(server, snap, asker));

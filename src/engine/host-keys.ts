@@ -1,7 +1,11 @@
 import type { ServerRow } from "../../db/types.ts";
 import type { EngineDeps } from "./engine.ts";
 import type { DriverContext, HostKey } from "../drivers/driver.ts";
-import { errorMessage } from "../errors.ts";
+import type { Ledger } from "../../db/ledger.ts";
+import type { Logger } from "pino";
+import type { DriverRegistry } from "./driver-registry.ts";
+import type { AlertSink } from "./alert-sink.ts";
+import { errorMessage, SnapbotError, UserError } from "../errors.ts";
 
 // Servers made from one snapshot present the same SSH host keys: clients cannot tell them apart, and one
 // can impersonate the other. snapbot records every server's fingerprints and raises hostkey_regen_needed
@@ -52,6 +56,7 @@ export async function scanHostKeys(deps: EngineDeps, ctx: DriverContext): Promis
       if (keys) report.scanned.push(server.name);
       else report.skipped.push({ server: server.name, why: `${server.driver} servers have no host keys to read` });
     } catch (e) {
+      if (isHostKeyChanged(e)) await hostKeyChanged(deps, server, ctx);
       report.skipped.push({ server: server.name, why: errorMessage(e) });
     }
   }
@@ -65,4 +70,70 @@ export async function resolveIfUnique(deps: EngineDeps, server: ServerRow): Prom
   if (stillShared) return false;
   await deps.alerts.resolve("hostkey_regen_needed", server, `${server.name} now has host keys of its own`);
   return true;
+}
+
+// A server whose SSH host key changed without snapbot doing it may be impersonated: snapbot records the key it
+// was shown as pending_accept, raises hostkey_changed, and refuses every operation on the server until an
+// admin has checked it and run `hostkeys accept <server>`.
+
+type GuardDeps = { ledger: Ledger; drivers: DriverRegistry; alerts: AlertSink; log: Logger };
+
+export function isHostKeyChanged(e: unknown): boolean {
+  return e instanceof SnapbotError && e.code === "ssh_hostkey_changed";
+}
+
+/** Throws the refusal when the server's host key changed and nobody accepted it yet. */
+export function refuseIfHostKeyChanged(ledger: Ledger, server: ServerRow): void {
+  if (ledger.hostKeys.pending(server.id).length === 0) return;
+  throw new UserError("hostkey_changed", `${server.name}'s SSH host key changed: an admin must run hostkeys accept ${server.name} after checking it`);
+}
+
+/** An operation met a changed host key: record what the server presents now (pending), block it, alert. */
+export async function hostKeyChanged(deps: GuardDeps, server: ServerRow, ctx: DriverContext): Promise<void> {
+  const driver = deps.drivers.get(server);
+  const presented = await (driver.presentedHostKeys?.(ctx) ?? Promise.resolve([])).catch((e: unknown) => {
+    deps.log.warn({ server: server.name, err: errorMessage(e) }, "could not read the changed host key");
+    return [];
+  });
+  deps.ledger.hostKeys.block(server.id, presented);
+  const prints = presented.map((k) => `${k.type} ${k.fingerprint}`).join(", ") || "unreadable";
+  await deps.alerts.raise({
+    kind: "hostkey_changed",
+    server,
+    title: `${server.name}'s SSH host key changed (now ${prints}): possible man-in-the-middle`,
+    lines: [
+      `snapbot recorded another key for ${server.name}; someone may be impersonating it, or it was re-imaged outside snapbot`,
+      `every operation on ${server.name} is refused until an admin checks the server and runs hostkeys accept ${server.name}`,
+    ],
+  });
+}
+
+/** Registration and after a restore: the server's keys recorded, and shared ones alerted. */
+export async function recordAndAlert(deps: EngineDeps, server: ServerRow, ctx: DriverContext): Promise<HostKey[] | null> {
+  try {
+    const keys = await recordHostKeys(deps, server, ctx);
+    if (keys) await alertSharedKeys(deps);
+    return keys;
+  } catch (e) {
+    if (isHostKeyChanged(e)) await hostKeyChanged(deps, server, ctx);
+    throw e;
+  }
+}
+
+/** hostkeys accept: the presented key replaces the recorded one, the server is unblocked, the alert resolved. */
+export async function acceptHostKeys(deps: EngineDeps, server: ServerRow, ctx: DriverContext, user: string, channel: string | null): Promise<HostKey[]> {
+  const driver = deps.drivers.get(server);
+  if (!driver.acceptHostKeys) throw new UserError("not_ssh", `${server.name} (${server.driver}) is not reached over SSH: there is no host key to accept`);
+  const pending = deps.ledger.hostKeys.pending(server.id).filter((k) => k.publicKey);
+  if (deps.ledger.hostKeys.pending(server.id).length === 0)
+    throw new UserError("nothing_to_accept", `${server.name}'s SSH host key has not changed: nothing to accept`);
+  const keys = pending.length ? pending : await driver.presentedHostKeys!(ctx);
+  await driver.acceptHostKeys(keys);
+  deps.ledger.tx(() => {
+    deps.ledger.hostKeys.accept(server.id, keys);
+    deps.ledger.operations.insert({ kind: "hostkeys_accept", server_id: server.id, requested_by: user, channel, args: { fingerprints: keys.map((k) => k.fingerprint) }, state: "succeeded", result: "host key accepted" });
+  });
+  await deps.alerts.resolve("hostkey_changed", server, `an admin (${user}) accepted ${server.name}'s new host key`);
+  await alertSharedKeys(deps);
+  return keys;
 }

@@ -3,12 +3,18 @@ import type { Ledger } from "../../db/ledger.ts";
 import type { OperationRow, ServerRow } from "../../db/types.ts";
 import type { DriverContext } from "../drivers/driver.ts";
 import type { Job, JobRunner, Lease } from "./job-runner.ts";
+import type { DriverRegistry } from "./driver-registry.ts";
+import type { AlertSink } from "./alert-sink.ts";
 import { BackendError, errorMessage, SnapbotError } from "../errors.ts";
+import { hostKeyChanged, isHostKeyChanged, refuseIfHostKeyChanged } from "./host-keys.ts";
 
 export interface OperationDeps {
   ledger: Ledger;
   jobs: JobRunner;
   log: Logger;
+  /** With these, a changed SSH host key blocks the server and raises hostkey_changed. */
+  drivers?: DriverRegistry;
+  alerts?: AlertSink;
 }
 
 export interface WorkOutcome<T> {
@@ -50,6 +56,8 @@ export interface OperationHandle<T> {
  */
 export function runOperation<T>(deps: OperationDeps, spec: OperationSpec<T>): OperationHandle<T> {
   const { ledger, jobs } = deps;
+  // A server whose host key changed is refused before anything is written (approved work: when it starts).
+  if (!spec.existing) refuseIfHostKeyChanged(ledger, spec.server);
   const lease = spec.existing?.lease ?? jobs.lease(spec.server.name, spec.label);
   let op: OperationRow;
   let snapshotId: number | null = spec.existing?.op.snapshot_id ?? null;
@@ -80,6 +88,7 @@ export function runOperation<T>(deps: OperationDeps, spec: OperationSpec<T>): Op
     lease,
     async (ctx) => {
       try {
+        if (spec.existing) refuseIfHostKeyChanged(ledger, spec.server);
         const out = await spec.work({ ...ctx, log }, snapshotId);
         const value = ledger.tx(() => {
           const v = out.commit();
@@ -98,6 +107,10 @@ export function runOperation<T>(deps: OperationDeps, spec: OperationSpec<T>): Op
           ledger.operations.transition(op.id, "failed", { error: message });
         });
         spec.afterFail?.(message, e);
+        if (isHostKeyChanged(e) && deps.drivers && deps.alerts)
+          await hostKeyChanged({ ledger, drivers: deps.drivers, alerts: deps.alerts, log }, spec.server, { ...ctx, log }).catch((err: unknown) =>
+            log.error({ err: errorMessage(err) }, "could not record the changed host key"),
+          );
         // A timeout or cancel is the story, not the "killed" error it caused in the driver.
         throw ctx.signal.aborted && ctx.signal.reason instanceof SnapbotError ? ctx.signal.reason : e;
       }
