@@ -72,7 +72,11 @@ export function createApprovals(deps: EngineDeps) {
       const { op, server, snapshot } = context(a);
       const to = decision === "approve" ? "approved" : "denied";
       // The lease first: an approved restore must be able to start, and a refusal must decide nothing.
-      const lease = decision === "approve" ? deps.jobs.lease(server.name, `${op.kind} ${server.name}${snapshot ? `/${snapshot.name}` : ""}`) : null;
+      // restore --to: the destination is written, so its lease is the one held; the source is only read.
+      const target = op.kind === "restore" && typeof op.args?.to === "string" ? ledger.servers.get(op.args.to) : server;
+      if (!target) throw new UserError("approval_stale", `approval #${a.id}: server ${String(op.args?.to)} is gone; nothing to do`);
+      const label = `${op.kind} ${server.name}${snapshot ? `/${snapshot.name}` : ""}${target === server ? "" : ` --to ${target.name}`}`;
+      const lease = decision === "approve" ? deps.jobs.lease(target.name, label) : null;
       const won = ledger.tx(() => {
         if (!ledger.approvals.decide(id, to, user)) return false;
         ledger.operations.transition(op.id, to === "approved" ? "queued" : "denied", { approved_by: user });
@@ -87,7 +91,7 @@ export function createApprovals(deps: EngineDeps) {
       if (to === "denied") return { decision: "denied", approval: decided, op: queued };
       const base = { op: queued, lease: lease!, server };
       const handle =
-        op.kind === "hostkeys_regen" ? runRegenHostKeys(deps, base) : op.kind === "restore" ? runRestore(deps, { ...base, snapshot: snapshot! }) : runDeleteSubtree(deps, { ...base, snapshot: snapshot! });
+        op.kind === "hostkeys_regen" ? runRegenHostKeys(deps, base) : op.kind === "restore" ? runRestore(deps, { ...base, snapshot: snapshot!, target }) : runDeleteSubtree(deps, { ...base, snapshot: snapshot! });
       return { decision: "approved", approval: decided, op: queued, handle };
     },
 

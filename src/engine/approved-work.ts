@@ -5,7 +5,7 @@ import { runOperation, type OperationHandle } from "./run-operation.ts";
 import { capabilityOf, handleOf } from "./snapshot-handle.ts";
 import { SnapbotError, UserError } from "../errors.ts";
 import { errorMessage } from "../errors.ts";
-import { recordAndAlert, resolveIfUnique } from "./host-keys.ts";
+import { recordAfterRestoreTo, recordAndAlert, refuseIfHostKeyChanged, resolveIfUnique } from "./host-keys.ts";
 
 // What runs once a request is approved: a restore, or a delete of a snapshot and everything below it.
 // Both re-check the snapshot when they start, since the world may have moved while people decided.
@@ -39,24 +39,30 @@ export function runRegenHostKeys(deps: EngineDeps, w: Omit<ApprovedWork, "snapsh
   });
 }
 
-export function runRestore(deps: EngineDeps, w: ApprovedWork): OperationHandle<string> {
+/** restore, or restore --to: `target` (default: the snapshot's own server) is written; the source is only read. */
+export function runRestore(deps: EngineDeps, w: ApprovedWork & { target?: ServerRow }): OperationHandle<string> {
   const { ledger, clock } = deps;
-  const driver = deps.drivers.get(w.server);
-  const restore = capabilityOf(driver, "restore", w.server);
+  const target = w.target ?? w.server;
+  // The destination's driver, given the source's snapshot handle: its recorded location says where the parts are.
+  const driver = deps.drivers.get(target);
+  const restore = capabilityOf(driver, "restore", target);
   const ref = `${w.server.name}/${w.snapshot.name}`;
+  const onto = target === w.server ? "" : ` --to ${target.name}`;
   return runOperation<string>(deps, {
     existing: { op: w.op, lease: w.lease },
     server: w.server,
     kind: "restore",
-    label: `restore ${ref}`,
+    label: `restore ${ref}${onto}`,
     user: w.op.requested_by,
     args: w.op.args ?? {},
     work: async (ctx) => {
       const now = ledger.snapshots.get(w.snapshot.id)!;
       if (now.state !== "done") throw new UserError("not_restorable", `${ref} is ${now.state} now: it will not be restored`);
+      if (target !== w.server) refuseIfHostKeyChanged(ledger, target);
       const res = await restore.call(driver, handleOf(now), w.op.args ?? {}, ctx);
-      // A server re-imaged from a snapshot may now present another server's host keys.
-      await recordAndAlert(deps, w.server, ctx).catch((e: unknown) => ctx.log.warn({ err: errorMessage(e) }, "host keys not recorded after the restore"));
+      // A server re-imaged from a snapshot (its own, or another's: --to) may now present another server's host keys.
+      const record = target === w.server ? recordAndAlert(deps, target, ctx) : recordAfterRestoreTo(deps, w.server, target, ctx);
+      await record.catch((e: unknown) => ctx.log.warn({ err: errorMessage(e) }, "host keys not recorded after the restore"));
       return { result: res.summary, commit: () => (ledger.snapshots.annotate(now.id, { verified_at: clock.now() }), res.summary) };
     },
     fail: (_id, message, e) => {

@@ -120,6 +120,29 @@ export async function recordAndAlert(deps: EngineDeps, server: ServerRow, ctx: D
   }
 }
 
+/**
+ * After restore --to: the target may now present the source's host keys because snapbot itself wrote them
+ * there. That is expected, not an impersonation: when every key the target presents is one recorded for the
+ * source, snapbot trusts it for the target, records it, and raises hostkey_regen_needed for the pair.
+ * Any other change is handled as usual (hostkey_changed).
+ */
+export async function recordAfterRestoreTo(deps: EngineDeps, source: ServerRow, target: ServerRow, ctx: DriverContext): Promise<HostKey[] | null> {
+  const driver = deps.drivers.get(target);
+  if (driver.presentedHostKeys && driver.acceptHostKeys) {
+    const presented = await driver.presentedHostKeys(ctx);
+    const own = new Set(deps.ledger.hostKeys.current(target.id).map((k) => k.fingerprint));
+    const fromSource = new Set(deps.ledger.hostKeys.current(source.id).map((k) => k.fingerprint));
+    const cloned = presented.length > 0 && !presented.some((k) => own.has(k.fingerprint)) && presented.every((k) => fromSource.has(k.fingerprint));
+    if (cloned) {
+      await driver.acceptHostKeys(presented);
+      deps.ledger.hostKeys.record(target.id, presented);
+      await alertSharedKeys(deps);
+      return presented;
+    }
+  }
+  return recordAndAlert(deps, target, ctx);
+}
+
 /** hostkeys accept: the presented key replaces the recorded one, the server is unblocked, the alert resolved. */
 export async function acceptHostKeys(deps: EngineDeps, server: ServerRow, ctx: DriverContext, user: string, channel: string | null): Promise<HostKey[]> {
   const driver = deps.drivers.get(server);

@@ -26,7 +26,9 @@ export function createArchiveDriver(settings: ArchiveServer, deps: DriverDeps): 
     verify: (snap, ctx) => verifyParts(folder(snap), ctx),
     leftover: (snap) => leftoverIn(folder(snap)),
     async restore(snap, opts, ctx) {
-      const done = await restoreArchive(folder(snap), `${snap.server}/${snap.name}`, { target: opts.target as string | undefined }, deps.runner, ctx);
+      // restore --to: another server's snapshot (read where its parts are stored) written over this server's device.
+      const device = opts.to !== undefined ? settings.device : undefined;
+      const done = await restoreArchive(folder(snap), `${snap.server}/${snap.name}`, { target: opts.target as string | undefined, device }, deps.runner, ctx);
       return { summary: `${done.bytes} bytes restored into ${done.into}` };
     },
     export: (snap, format, ctx) => exportArchive(folder(snap), `${snap.server}/${snap.name}`, format, local, ctx),

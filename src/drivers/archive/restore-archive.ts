@@ -15,6 +15,7 @@ import { verifyParts } from "./verify-parts.ts";
 
 export interface RestoreOptions {
   target?: string; // tar: extract under this folder instead of over the original paths; raw: write this file
+  device?: string; // raw without target: write this device instead of the one the snapshot was read from (restore --to)
 }
 
 export interface RestoreDone {
@@ -30,7 +31,7 @@ export async function restoreArchive(folder: string, ref: string, opts: RestoreO
   const read = await readManifest(folder);
   if (read.state !== "ok") throw new BackendError("snapshot_broken", `${ref} lost its manifest after verifying: it will not be restored`);
   const m = read.manifest;
-  const into = opts.target ?? (m.mode === "raw" ? m.source.paths[0]! : "/");
+  const into = opts.target ?? (m.mode === "raw" ? (opts.device ?? m.source.paths[0]!) : "/");
   // On the source host, through the runner: for an ssh server, --target is a folder on that server.
   if (m.mode === "tar" && opts.target) await runner.run("mkdir", ["-p", "-m", "700", "--", opts.target], { signal: ctx.signal });
   let streamed = 0;
