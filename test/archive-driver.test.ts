@@ -1,3 +1,4 @@
+import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { chmod, mkdir, mkdtemp, readdir, readFile, rm, stat, symlink, truncate, writeFile } from "node:fs/promises";
 import { existsSync } from "node:fs";
@@ -115,7 +116,12 @@ describe("create", () => {
     });
     expect(r.checksum).toBe(`sha256:${manifest.total.sha256}`);
     expect(ctx.events.at(-1)).toEqual({ stage: "archiving", bytes: r.size });
-    expect(await readFile(join(folder, "README.txt"), "utf8")).toContain(`expected: ${manifest.total.sha256}`);
+    const readme = await readFile(join(folder, "README.txt"), "utf8");
+    expect(readme).toContain(`expected SHA-256: ${manifest.total.sha256}`);
+    // The MD5 people check by hand is the real MD5 of the concatenated parts.
+    const md5 = execFileSync("sh", ["-c", "cat .parts/part-* | md5sum"], { cwd: folder, encoding: "utf8" }).split(" ")[0];
+    expect(manifest.total.md5).toBe(md5);
+    expect(readme).toContain(`expected MD5:     ${md5}`);
   });
 
   it("cuts the stream into part_size parts whose sizes and hashes match sha256sum", async () => {

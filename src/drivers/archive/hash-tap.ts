@@ -6,7 +6,7 @@ import { Transform } from "node:stream";
 
 export interface StreamDigest {
   parts: Array<{ size: number; sha256: string }>;
-  total: { size: number; sha256: string };
+  total: { size: number; sha256: string; md5: string };
 }
 
 export interface HashTap {
@@ -18,6 +18,7 @@ export interface HashTap {
 
 export function createHashTap(partSize: number, highWaterMark: number): HashTap {
   const total = createHash("sha256");
+  const md5 = createHash("md5"); // for README.txt: what people checking by hand (and the seed) expect
   const parts: StreamDigest["parts"] = [];
   let part: Hash | null = null;
   let inPart = 0;
@@ -31,6 +32,7 @@ export function createHashTap(partSize: number, highWaterMark: number): HashTap 
     highWaterMark,
     transform(chunk: Buffer, _enc, cb) {
       total.update(chunk);
+      md5.update(chunk);
       bytes += chunk.length;
       for (let at = 0; at < chunk.length; ) {
         part ??= createHash("sha256");
@@ -47,10 +49,10 @@ export function createHashTap(partSize: number, highWaterMark: number): HashTap 
       cb();
     },
   });
-  let sum: string | null = null;
+  let sums: { sha256: string; md5: string } | null = null;
   return {
     stream,
     bytes: () => bytes,
-    digest: () => ({ parts, total: { size: bytes, sha256: (sum ??= total.digest("hex")) } }),
+    digest: () => ({ parts, total: { size: bytes, ...(sums ??= { sha256: total.digest("hex"), md5: md5.digest("hex") }) } }),
   };
 }

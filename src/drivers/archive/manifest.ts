@@ -24,7 +24,7 @@ export const manifestSchema = z.object({
   part_size: z.number().int().positive(),
   // The file pattern keeps a tampered manifest from pointing verify (or restore) outside the folder.
   parts: z.array(z.object({ file: z.string().regex(/^\.parts\/part-\d{6}$/), size, sha256 })),
-  total: z.object({ size, sha256 }),
+  total: z.object({ size, sha256, md5: z.string().regex(/^[0-9a-f]{32}$/).optional() }),
 });
 
 export type Manifest = z.infer<typeof manifestSchema>;
