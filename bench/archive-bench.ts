@@ -106,7 +106,7 @@ async function timed(argv: string[]): Promise<number> {
 }
 
 // ~Half incompressible random files, ~half compressible text, sizes spread log-uniformly 4 KiB–64 MiB.
-async function ensureTestTree(dir: string, sizeMiB: number): Promise<void> {
+export async function ensureTestTree(dir: string, sizeMiB: number): Promise<void> {
   const done = `${dir}.complete`;
   if (existsSync(done) && (await readFile(done, "utf8")) === String(sizeMiB)) return;
   await rm(dir, { recursive: true, force: true });

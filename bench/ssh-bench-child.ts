@@ -1,0 +1,46 @@
+import pino from "pino";
+import type { ServerRow } from "../db/types.ts";
+import type { DriverContext } from "../src/drivers/driver.ts";
+import { createDriverRegistry } from "../src/engine/driver-registry.ts";
+import { createLocalRunner } from "../src/transport/local-runner.ts";
+
+// One archive-driver operation over SSH in a fresh process (sibling of archive-bench-child.ts), built the way
+// the bot builds it (driver registry: ssh runner + known_hosts beside the storage). Prints one JSON line;
+// seconds exclude Node and tsx start-up and include the host-key check before create.
+
+export interface SshChildJob {
+  op: "create" | "verify";
+  src: string;
+  storage: string;
+  host: string;
+  sshKey: string;
+}
+
+export async function sshBenchChild(job: SshChildJob): Promise<Record<string, number | boolean>> {
+  const log = pino({ level: "silent" });
+  const drivers = createDriverRegistry({ runner: createLocalRunner(log), storageDir: job.storage, fsync: false, log });
+  const row: ServerRow = {
+    id: 1, name: "bench", driver: "archive", source: "config", channel: null, cloned_from: null, registered_by: null, created_at: 0, removed_at: null,
+    settings: { mode: "tar", paths: [job.src], host: job.host, ssh_key: job.sshKey, compression: "zstd" },
+  };
+  const driver = drivers.get(row);
+  const ctx: DriverContext = { signal: new AbortController().signal, progress: () => {}, log };
+  const rssBefore = process.memoryUsage().rss;
+  const t = performance.now();
+  let bytes: number;
+  let ok = true;
+  if (job.op === "create") {
+    bytes = (await driver.create({ server: "bench", name: "s1", createdAt: Date.now(), stateful: false }, ctx)).size ?? 0;
+  } else {
+    const v = await driver.verify!({ server: "bench", name: "s1", location: null, createdAt: 0 }, ctx);
+    bytes = v.checkedBytes;
+    ok = v.ok;
+  }
+  const seconds = (performance.now() - t) / 1000;
+  return { seconds, bytes, ok, rssBeforeMiB: rssBefore / 2 ** 20, maxRssMiB: process.resourceUsage().maxRSS / 1024 };
+}
+
+if (process.argv[1]?.endsWith("ssh-bench-child.ts")) {
+  const result = await sshBenchChild(JSON.parse(process.argv[2] ?? "{}") as SshChildJob);
+  console.log(JSON.stringify(result));
+}
