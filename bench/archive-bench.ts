@@ -5,6 +5,7 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { execa } from "execa";
+import { median, medianOf, printTable, round, type ChildResult } from "./measure.ts";
 import type { ChildJob } from "./archive-bench-child.ts";
 
 // The archive driver's create and verify against the shell pipelines they replace, on the same data in
@@ -16,7 +17,6 @@ const RUNS = 3;
 const MiB = 2 ** 20;
 const CHILD = join(dirname(fileURLToPath(import.meta.url)), "archive-bench-child.ts");
 
-type ChildResult = Record<string, number | boolean>;
 
 export async function benchArchive(opts: { sizeMiB: number; dir: string }): Promise<Record<string, number | string>> {
   const src = join(opts.dir, `archive-src-${opts.sizeMiB}MiB`);
@@ -158,23 +158,9 @@ function xorshift(seed: number): () => number {
   };
 }
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)]!;
-}
-
-function medianOf(rs: ChildResult[], key: string): number {
-  return median(rs.map((r) => r[key] as number));
-}
-
-function round(n: number): number {
-  return Math.round(n * 100) / 100;
-}
-
 if (process.argv[1]?.endsWith("archive-bench.ts")) {
   const sizeMiB = Number(process.argv[2] ?? 2048);
   const dir = process.env.BENCH_DIR ?? join(tmpdir(), "snapbot-bench");
   const r = await benchArchive({ sizeMiB, dir });
-  const w = Math.max(...Object.keys(r).map((k) => k.length));
-  for (const [k, v] of Object.entries(r)) console.log(`${k.padEnd(w)}  ${v}`);
+  printTable(r);
 }

@@ -1,6 +1,6 @@
 import pino from "pino";
+import { measureDriver } from "./measure.ts";
 import type { ServerRow } from "../db/types.ts";
-import type { DriverContext } from "../src/drivers/driver.ts";
 import { createDriverRegistry } from "../src/engine/driver-registry.ts";
 import { createLocalRunner } from "../src/transport/local-runner.ts";
 
@@ -24,20 +24,7 @@ export async function sshBenchChild(job: SshChildJob): Promise<Record<string, nu
     settings: { mode: "tar", paths: [job.src], host: job.host, ssh_key: job.sshKey, compression: "zstd" },
   };
   const driver = drivers.get(row);
-  const ctx: DriverContext = { signal: new AbortController().signal, progress: () => {}, log };
-  const rssBefore = process.memoryUsage().rss;
-  const t = performance.now();
-  let bytes: number;
-  let ok = true;
-  if (job.op === "create") {
-    bytes = (await driver.create({ server: "bench", name: "s1", createdAt: Date.now(), stateful: false }, ctx)).size ?? 0;
-  } else {
-    const v = await driver.verify!({ server: "bench", name: "s1", location: null, createdAt: 0 }, ctx);
-    bytes = v.checkedBytes;
-    ok = v.ok;
-  }
-  const seconds = (performance.now() - t) / 1000;
-  return { seconds, bytes, ok, rssBeforeMiB: rssBefore / 2 ** 20, maxRssMiB: process.resourceUsage().maxRSS / 1024 };
+  return measureDriver(driver, log, job.op);
 }
 
 if (process.argv[1]?.endsWith("ssh-bench-child.ts")) {

@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { execa } from "execa";
+import { median, medianOf, printTable, round, type ChildResult } from "./measure.ts";
 import { startSshd } from "../test/helpers/sshd.ts";
 import { ensureTestTree } from "./archive-bench.ts";
 import type { SshChildJob } from "./ssh-bench-child.ts";
@@ -14,7 +15,6 @@ import type { SshChildJob } from "./ssh-bench-child.ts";
 const RUNS = 3;
 const MiB = 2 ** 20;
 const CHILD = join(dirname(fileURLToPath(import.meta.url)), "ssh-bench-child.ts");
-type ChildResult = Record<string, number | boolean>;
 
 export async function benchSsh(opts: { sizeMiB: number; dir: string }): Promise<Record<string, number | string>> {
   const src = join(opts.dir, `archive-src-${opts.sizeMiB}MiB`);
@@ -78,21 +78,7 @@ async function timed(argv: string[]): Promise<number> {
   return (performance.now() - t) / 1000;
 }
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)]!;
-}
-
-function medianOf(rs: ChildResult[], key: string): number {
-  return median(rs.map((r) => r[key] as number));
-}
-
-function round(n: number): number {
-  return Math.round(n * 100) / 100;
-}
-
 if (process.argv[1]?.endsWith("ssh-bench.ts")) {
   const r = await benchSsh({ sizeMiB: Number(process.argv[2] ?? 2048), dir: process.env.BENCH_DIR ?? join(tmpdir(), "snapbot-bench") });
-  const w = Math.max(...Object.keys(r).map((k) => k.length));
-  for (const [k, v] of Object.entries(r)) console.log(`${k.padEnd(w)}  ${v}`);
+  printTable(r);
 }
