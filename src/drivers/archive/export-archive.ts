@@ -3,11 +3,10 @@ import { createReadStream } from "node:fs";
 import { chmod, rename, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { BackendError, UserError } from "../../errors.ts";
-import type { Runner, Stage } from "../../transport/runner.ts";
+import type { Runner } from "../../transport/runner.ts";
 import type { DriverContext } from "../driver.ts";
 import { readManifest, type Manifest } from "./manifest.ts";
-import { partsInOrder } from "./parts-stream.ts";
-import { startProgressTicker } from "./progress-ticker.ts";
+import { unpackParts } from "./parts-stream.ts";
 import { verifyParts } from "./verify-parts.ts";
 
 // Export = a raw snapshot as a disk image another hypervisor opens: verify every part first (a broken
@@ -68,24 +67,8 @@ function refuseTar(m: Manifest, ref: string): void {
 }
 
 async function decompressInto(folder: string, ref: string, m: Manifest, raw: string, runner: Runner, ctx: DriverContext): Promise<void> {
-  let streamed = 0;
-  let inputError: unknown = null;
-  const input = partsInOrder(folder, m, (n) => (streamed += n), (e) => (inputError = e));
-  const pipe = runner.pipeline([decompressor(m), { cmd: "dd", args: [`of=${raw}`, "bs=4M", "conv=sparse", "status=none"] }], { input, signal: ctx.signal });
-  pipe.stdout.resume();
-  const ticker = startProgressTicker(ctx, "exporting", () => streamed, m.total.size);
-  try {
-    await pipe.done;
-  } catch (e) {
-    throw inputError ? new BackendError("export_failed", `reading ${ref} failed while exporting: ${String(inputError)}`, { cause: inputError }) : e;
-  } finally {
-    ticker.stop();
-    input.destroy();
-  }
-}
-
-function decompressor(m: Manifest): Stage {
-  return m.compression === "zstd" ? { cmd: "zstd", args: ["-d", "-c", "-q"] } : { cmd: "gzip", args: ["-d", "-c"] };
+  const sink = { cmd: "dd", args: [`of=${raw}`, "bs=4M", "conv=sparse", "status=none"] };
+  await unpackParts(folder, ref, m, sink, runner, ctx, { stage: "exporting", code: "export_failed", verb: "exporting" });
 }
 
 async function sha256Of(path: string, signal: AbortSignal): Promise<string> {

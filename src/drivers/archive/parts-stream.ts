@@ -2,6 +2,10 @@ import { createReadStream, type ReadStream } from "node:fs";
 import { join } from "node:path";
 import { PassThrough, type Readable } from "node:stream";
 import type { Manifest } from "./manifest.ts";
+import type { Runner, Stage } from "../../transport/runner.ts";
+import type { DriverContext } from "../driver.ts";
+import { BackendError } from "../../errors.ts";
+import { startProgressTicker } from "./progress-ticker.ts";
 
 // The stored parts read back as the one compressed stream they were cut from (restore and export).
 
@@ -30,4 +34,37 @@ export function partsInOrder(folder: string, m: Manifest, onBytes: (n: number) =
     out.destroy(e as Error);
   });
   return out;
+}
+
+/** The stage that undoes the snapshot's compression. */
+export function decompressor(m: Manifest): Stage {
+  return m.compression === "zstd" ? { cmd: "zstd", args: ["-d", "-c", "-q"] } : { cmd: "gzip", args: ["-d", "-c"] };
+}
+
+export interface Unpack {
+  stage: string; // progress stage: "restoring", "exporting"
+  code: string; // error code when reading the parts fails
+  verb: string; // "restoring", "exporting": for the error message
+}
+
+/**
+ * Streams the parts through the decompressor into `sink` (tar -x, dd…) via the runner, with progress;
+ * a failure to read the parts is reported as such, not as the pipeline's echo of it. Returns bytes read.
+ */
+export async function unpackParts(folder: string, ref: string, m: Manifest, sink: Stage, runner: Runner, ctx: DriverContext, u: Unpack): Promise<number> {
+  let streamed = 0;
+  let inputError: unknown = null;
+  const input = partsInOrder(folder, m, (n) => (streamed += n), (e) => (inputError = e));
+  const pipe = runner.pipeline([decompressor(m), sink], { input, signal: ctx.signal });
+  pipe.stdout.resume(); // tar -x and dd print nothing, but an unread stdout must not stall them
+  const ticker = startProgressTicker(ctx, u.stage, () => streamed, m.total.size);
+  try {
+    await pipe.done;
+  } catch (e) {
+    throw inputError ? new BackendError(u.code, `reading ${ref} failed while ${u.verb}: ${String(inputError)}`, { cause: inputError }) : e;
+  } finally {
+    ticker.stop();
+    input.destroy();
+  }
+  return streamed;
 }

@@ -3,8 +3,7 @@ import { BackendError, UserError } from "../../errors.ts";
 import type { Runner, Stage } from "../../transport/runner.ts";
 import type { DriverContext } from "../driver.ts";
 import { readManifest, type Manifest } from "./manifest.ts";
-import { partsInOrder } from "./parts-stream.ts";
-import { startProgressTicker } from "./progress-ticker.ts";
+import { unpackParts } from "./parts-stream.ts";
 import { verifyParts } from "./verify-parts.ts";
 
 // Restore = re-image: verify every part first (a broken snapshot is never used), then stream the parts
@@ -34,24 +33,8 @@ export async function restoreArchive(folder: string, ref: string, opts: RestoreO
   const into = opts.target ?? (m.mode === "raw" ? (opts.device ?? m.source.paths[0]!) : "/");
   // On the source host, through the runner: for an ssh server, --target is a folder on that server.
   if (m.mode === "tar" && opts.target) await runner.run("mkdir", ["-p", "-m", "700", "--", opts.target], { signal: ctx.signal });
-  let streamed = 0;
-  let inputError: unknown = null;
-  const input = partsInOrder(folder, m, (n) => (streamed += n), (e) => (inputError = e));
-  const pipe = runner.pipeline([decompressor(m), writer(m, into)], { input, signal: ctx.signal });
-  pipe.stdout.resume(); // tar -x and dd print nothing, but an unread stdout must not stall them
-  const ticker = startProgressTicker(ctx, "restoring", () => streamed, m.total.size);
-  try {
-    await pipe.done;
-  } catch (e) {
-    throw inputError ? new BackendError("restore_failed", `reading ${ref} failed while restoring: ${String(inputError)}`, { cause: inputError }) : e;
-  } finally {
-    ticker.stop();
-  }
-  return { bytes: streamed, into };
-}
-
-function decompressor(m: Manifest): Stage {
-  return m.compression === "zstd" ? { cmd: "zstd", args: ["-d", "-c", "-q"] } : { cmd: "gzip", args: ["-d", "-c"] };
+  const bytes = await unpackParts(folder, ref, m, writer(m, into), runner, ctx, { stage: "restoring", code: "restore_failed", verb: "restoring" });
+  return { bytes, into };
 }
 
 function writer(m: Manifest, into: string): Stage {
