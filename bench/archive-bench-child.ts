@@ -22,7 +22,7 @@ export async function archiveBenchChild(job: ChildJob): Promise<Record<string, n
   return measureDriver(driver, log, job.op);
 }
 
-if (process.argv[1]?.endsWith("archive-bench-child.ts")) {
+if (/\barchive-bench-child\.[jt]s$/.test(process.argv[1] ?? "")) {
   const result = await archiveBenchChild(JSON.parse(process.argv[2] ?? "{}") as ChildJob);
   console.log(JSON.stringify(result));
 }

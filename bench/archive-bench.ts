@@ -3,9 +3,8 @@ import { existsSync } from "node:fs";
 import { mkdir, open, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { execa } from "execa";
-import { median, medianOf, printTable, round, type ChildResult } from "./measure.ts";
+import { median, medianOf, printTable, round, siblingArgv, type ChildResult } from "./measure.ts";
 import type { ChildJob } from "./archive-bench-child.ts";
 
 // The archive driver's create and verify against the shell pipelines they replace, on the same data in
@@ -15,7 +14,6 @@ import type { ChildJob } from "./archive-bench-child.ts";
 
 const RUNS = 3;
 const MiB = 2 ** 20;
-const CHILD = join(dirname(fileURLToPath(import.meta.url)), "archive-bench-child.ts");
 
 
 export async function benchArchive(opts: { sizeMiB: number; dir: string }): Promise<Record<string, number | string>> {
@@ -95,7 +93,7 @@ async function settle(storage: string): Promise<void> {
 }
 
 async function child(job: ChildJob): Promise<ChildResult> {
-  const { stdout } = await execa("node", ["--import", "tsx", CHILD, JSON.stringify(job)]);
+  const { stdout } = await execa("node", [...siblingArgv("archive-bench-child"), JSON.stringify(job)]);
   return JSON.parse(stdout.trim().split("\n").at(-1)!) as Record<string, number | boolean>;
 }
 
@@ -158,7 +156,7 @@ function xorshift(seed: number): () => number {
   };
 }
 
-if (process.argv[1]?.endsWith("archive-bench.ts")) {
+if (/\barchive-bench\.[jt]s$/.test(process.argv[1] ?? "")) {
   const sizeMiB = Number(process.argv[2] ?? 2048);
   const dir = process.env.BENCH_DIR ?? join(tmpdir(), "snapbot-bench");
   const r = await benchArchive({ sizeMiB, dir });

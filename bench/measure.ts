@@ -1,3 +1,5 @@
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
 import type { Logger } from "pino";
 import type { DriverContext, SnapshotDriver } from "../src/drivers/driver.ts";
 
@@ -10,6 +12,7 @@ export async function measureDriver(driver: SnapshotDriver, log: Logger, op: "cr
   const ctx: DriverContext = { signal: new AbortController().signal, progress: () => {}, log };
   const rssBefore = process.memoryUsage().rss;
   const t = performance.now();
+  const cpuBefore = process.cpuUsage();
   let bytes: number;
   let ok = true;
   if (op === "create") {
@@ -20,7 +23,8 @@ export async function measureDriver(driver: SnapshotDriver, log: Logger, op: "cr
     ok = v.ok;
   }
   const seconds = (performance.now() - t) / 1000;
-  return { seconds, bytes, ok, rssBeforeMiB: rssBefore / 2 ** 20, maxRssMiB: process.resourceUsage().maxRSS / 1024 };
+  const cpu = process.cpuUsage(cpuBefore);
+  return { seconds, cpuSeconds: (cpu.user + cpu.system) / 1e6, bytes, ok, rssBeforeMiB: rssBefore / 2 ** 20, maxRssMiB: process.resourceUsage().maxRSS / 1024 };
 }
 
 export function median(xs: number[]): number {
@@ -39,4 +43,21 @@ export function round(n: number): number {
 export function printTable(r: Record<string, number | string>): void {
   const w = Math.max(...Object.keys(r).map((k) => k.length));
   for (const [k, v] of Object.entries(r)) console.log(`${k.padEnd(w)}  ${v}`);
+}
+
+// `npm run bench` runs the compiled bench (dist/bench), so the children measure the JavaScript the bot runs
+// in production (`npm start` builds first), not the tsx loader (~30 MiB of RSS on its own). Run from source
+// (node --import tsx bench/run.ts), the children run from source too.
+const HERE = dirname(fileURLToPath(import.meta.url));
+const COMPILED = import.meta.url.endsWith(".js");
+
+/** node's argv for a sibling bench script, in whichever form this one runs (compiled or from source). */
+export function siblingArgv(name: string): string[] {
+  const file = join(HERE, `${name}.${COMPILED ? "js" : "ts"}`);
+  return COMPILED ? [file] : ["--import", "tsx", file];
+}
+
+/** A file of the repository (fixtures), wherever this module runs from. */
+export function repoFile(rel: string): string {
+  return resolve(HERE, COMPILED ? "../.." : "..", rel);
 }

@@ -166,7 +166,7 @@ interface Served {
 
 function serve(kind: "bot" | "bare", args: { dir: string; apiUrl: string }): Promise<Served> {
   const prof = process.env.BENCH_CPU_PROF ? [`--cpu-prof`, `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : []; // where a server spends its time
-  const child = spawn(process.execPath, [...prof, "--import", TSX, SELF, "--serve", kind, JSON.stringify(args)], { stdio: ["ignore", "pipe", "inherit"] });
+  const child = spawn(process.execPath, [...prof, ...(SELF.endsWith(".ts") ? ["--import", TSX] : []), SELF, "--serve", kind, JSON.stringify(args)], { stdio: ["ignore", "pipe", "inherit"] });
   const exited = new Promise((r) => child.on("exit", r));
   return new Promise((resolve, reject) => {
     let out = "";

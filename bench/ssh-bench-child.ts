@@ -27,7 +27,7 @@ export async function sshBenchChild(job: SshChildJob): Promise<Record<string, nu
   return measureDriver(driver, log, job.op);
 }
 
-if (process.argv[1]?.endsWith("ssh-bench-child.ts")) {
+if (/\bssh-bench-child\.[jt]s$/.test(process.argv[1] ?? "")) {
   const result = await sshBenchChild(JSON.parse(process.argv[2] ?? "{}") as SshChildJob);
   console.log(JSON.stringify(result));
 }

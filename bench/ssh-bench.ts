@@ -1,9 +1,8 @@
 import { mkdir, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
 import { execa } from "execa";
-import { median, medianOf, printTable, round, type ChildResult } from "./measure.ts";
+import { median, medianOf, printTable, round, siblingArgv, type ChildResult } from "./measure.ts";
 import { startSshd } from "../test/helpers/sshd.ts";
 import { ensureTestTree } from "./archive-bench.ts";
 import type { SshChildJob } from "./ssh-bench-child.ts";
@@ -12,9 +11,8 @@ import type { SshChildJob } from "./ssh-bench-child.ts";
 // the local archive bench, in the same run: `ssh root@127.0.0.1 "tar | zstd -1 -T0" | sha256sum` for create,
 // `sha256sum .parts/*` for verify. Runs alternate; medians of RUNS are reported.
 
-const RUNS = 3;
+const RUNS = 5;
 const MiB = 2 ** 20;
-const CHILD = join(dirname(fileURLToPath(import.meta.url)), "ssh-bench-child.ts");
 
 export async function benchSsh(opts: { sizeMiB: number; dir: string }): Promise<Record<string, number | string>> {
   const src = join(opts.dir, `archive-src-${opts.sizeMiB}MiB`);
@@ -68,7 +66,7 @@ export async function benchSsh(opts: { sizeMiB: number; dir: string }): Promise<
 }
 
 async function child(job: SshChildJob): Promise<ChildResult> {
-  const { stdout } = await execa("node", ["--import", "tsx", CHILD, JSON.stringify(job)]);
+  const { stdout } = await execa("node", [...siblingArgv("ssh-bench-child"), JSON.stringify(job)]);
   return JSON.parse(stdout.trim().split("\n").at(-1)!) as ChildResult;
 }
 
@@ -78,7 +76,7 @@ async function timed(argv: string[]): Promise<number> {
   return (performance.now() - t) / 1000;
 }
 
-if (process.argv[1]?.endsWith("ssh-bench.ts")) {
+if (/\bssh-bench\.[jt]s$/.test(process.argv[1] ?? "")) {
   const r = await benchSsh({ sizeMiB: Number(process.argv[2] ?? 2048), dir: process.env.BENCH_DIR ?? join(tmpdir(), "snapbot-bench") });
   printTable(r);
 }

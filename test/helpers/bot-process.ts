@@ -5,6 +5,9 @@ import { pathToFileURL } from "node:url";
 
 const TSX = pathToFileURL(createRequire(import.meta.url).resolve("tsx")).href;
 const MAIN = resolve(import.meta.dirname, "../../src/main.ts");
+/** How the bot starts: from source through tsx (the default), or the compiled dist/ that `npm start` runs. */
+export const FROM_SOURCE = ["--import", TSX, MAIN];
+export const COMPILED = [resolve(import.meta.dirname, "../../dist/src/main.js")];
 
 /** The real bot as a child process in console mode: stdin a pipe, stdout and stderr captured. */
 export interface Bot {
@@ -18,9 +21,9 @@ export interface Bot {
   exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
-export function startBot(cwd: string, env: Record<string, string> = {}): Bot {
+export function startBot(cwd: string, env: Record<string, string> = {}, entry: string[] = FROM_SOURCE): Bot {
   const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("SLACK_") && !k.startsWith("SNAPBOT_")));
-  const child = spawn(process.execPath, ["--import", TSX, MAIN], { cwd, env: { ...clean, ...env }, stdio: "pipe" });
+  const child = spawn(process.execPath, entry, { cwd, env: { ...clean, ...env }, stdio: "pipe" });
   let stdout = "";
   let stderr = "";
   const waiters = new Set<() => void>();
@@ -62,8 +65,8 @@ export function startBot(cwd: string, env: Record<string, string> = {}): Bot {
 }
 
 /** Runs the bot over a whole piped script and returns what it printed. */
-export async function runScript(cwd: string, lines: string[], env: Record<string, string> = {}) {
-  const bot = startBot(cwd, env);
+export async function runScript(cwd: string, lines: string[], env: Record<string, string> = {}, entry: string[] = FROM_SOURCE) {
+  const bot = startBot(cwd, env, entry);
   for (const l of lines) bot.send(l);
   bot.end();
   const { code } = await bot.exit;
