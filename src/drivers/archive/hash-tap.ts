@@ -1,8 +1,10 @@
 import { createHash, type Hash } from "node:crypto";
 import { Transform } from "node:stream";
+import { createWholeDigest } from "./whole-digest.ts";
 
-// Hashes the stream as it passes, once per part and once in total, at the same byte boundaries the part
-// writer cuts at. Hashing here (on arrival) rather than in the writer lets it overlap the disk writes.
+// Hashes the stream as it passes: SHA-256 once per part, at the same byte boundaries the part writer cuts
+// at, here on the main thread; SHA-256 and MD5 of the whole stream on a worker thread (whole-digest.ts).
+// Hashing on arrival rather than in the writer lets it overlap the disk writes.
 
 export interface StreamDigest {
   parts: Array<{ size: number; sha256: string }>;
@@ -14,15 +16,17 @@ export interface HashTap {
   /** Valid once the stream has ended. */
   digest(): StreamDigest;
   bytes(): number;
+  /** Resolves once the hashing thread has exited: the stream ended or failed. */
+  stopped: Promise<void>;
 }
 
 export function createHashTap(partSize: number, highWaterMark: number): HashTap {
-  const total = createHash("sha256");
-  const md5 = createHash("md5"); // for README.txt: what people checking by hand (and the seed) expect
+  const whole = createWholeDigest(); // the MD5 is for README.txt: what people checking by hand (and the seed) expect
   const parts: StreamDigest["parts"] = [];
   let part: Hash | null = null;
   let inPart = 0;
   let bytes = 0;
+  let sums: { sha256: string; md5: string } | null = null;
   const closePart = () => {
     if (part) parts.push({ size: inPart, sha256: part.digest("hex") });
     part = null;
@@ -31,8 +35,6 @@ export function createHashTap(partSize: number, highWaterMark: number): HashTap 
   const stream = new Transform({
     highWaterMark,
     transform(chunk: Buffer, _enc, cb) {
-      total.update(chunk);
-      md5.update(chunk);
       bytes += chunk.length;
       for (let at = 0; at < chunk.length; ) {
         part ??= createHash("sha256");
@@ -42,17 +44,34 @@ export function createHashTap(partSize: number, highWaterMark: number): HashTap 
         at += take;
         if (inPart === partSize) closePart();
       }
-      cb(null, chunk);
+      let waiting;
+      try {
+        waiting = whole.update(chunk);
+      } catch (e) {
+        return cb(e as Error);
+      }
+      if (!waiting) return cb(null, chunk);
+      waiting.then(() => cb(null, chunk), cb);
     },
     flush(cb) {
       closePart();
-      cb();
+      whole.finish().then((s) => {
+        sums = s;
+        cb();
+      }, cb);
+    },
+    destroy(err, cb) {
+      if (!sums) whole.abort();
+      cb(err);
     },
   });
-  let sums: { sha256: string; md5: string } | null = null;
   return {
     stream,
     bytes: () => bytes,
-    digest: () => ({ parts, total: { size: bytes, ...(sums ??= { sha256: total.digest("hex"), md5: md5.digest("hex") }) } }),
+    stopped: whole.exited,
+    digest: () => {
+      if (!sums) throw new Error("the stream has not ended: no digest yet");
+      return { parts, total: { size: bytes, ...sums } };
+    },
   };
 }
