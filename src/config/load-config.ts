@@ -20,6 +20,7 @@ export interface Config extends FileConfig {
   dbPath: string;
   logLevel: string;
   chat: { mode: ChatMode; botToken?: string; appToken?: string; signingSecret?: string; apiUrl?: string; port: number };
+  metricsPort: number | null; // METRICS_PORT: /metrics and /healthz; null = off
 }
 
 type Env = Record<string, string | undefined>;
@@ -42,7 +43,8 @@ export function loadConfig(env: Env, cwd = process.cwd()): Config {
     source = "built-in demo config";
     demo = true;
   }
-  return { ...file, source, demo, dbPath: resolve(cwd, env.SNAPBOT_DB ?? "data/snapbot.db"), logLevel: env.LOG_LEVEL ?? "info", chat: chatMode(env) };
+  const chat = chatMode(env);
+  return { ...file, source, demo, dbPath: resolve(cwd, env.SNAPBOT_DB ?? "data/snapbot.db"), logLevel: env.LOG_LEVEL ?? "info", chat, metricsPort: metricsPort(env, chat) };
 }
 
 export function parseFile(path: string, text: string): FileConfig {
@@ -68,6 +70,18 @@ function describeIssue(issue: z.core.$ZodIssue): string {
   if (issue.code === "invalid_key") return `${key}: not a valid server name: use letters, digits, '.', '_' or '-', starting with a letter or digit (e.g. web-1)`;
   if (issue.code === "unrecognized_keys") return `${key}: unknown key ${issue.keys.join(", ")}: remove it or check its spelling`;
   return `${key}: ${issue.message.replace(/^Invalid input: /, "")}`;
+}
+
+/** METRICS_PORT: a port from 1 to 65535, or unset/empty for no metrics server. */
+function metricsPort(env: Env, chat: Config["chat"]): number | null {
+  const raw = env.METRICS_PORT?.trim() ?? "";
+  if (raw === "") return null;
+  const port = /^\d{1,5}$/.test(raw) ? Number(raw) : NaN;
+  if (!(port >= 1 && port <= 65535))
+    throw new ConfigError(`METRICS_PORT: expected a port number from 1 to 65535 (or unset for no metrics), got ${JSON.stringify(env.METRICS_PORT)}`);
+  if (chat.mode === "http" && port === chat.port)
+    throw new ConfigError(`METRICS_PORT: ${port} is also PORT, where Slack's HTTP requests arrive: choose another port for metrics`);
+  return port;
 }
 
 function chatMode(env: Env): Config["chat"] {

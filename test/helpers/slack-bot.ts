@@ -42,6 +42,7 @@ export function slackConfig(dir: string, fake: FakeSlack, file: unknown, chat: P
     dbPath: join(dir, "ledger.db"),
     logLevel: "info",
     chat: { mode: "http", botToken: BOT_TOKEN, signingSecret: SIGNING_SECRET, apiUrl: fake.apiUrl, port: 0, ...chat },
+    metricsPort: null,
   };
 }
 

@@ -19,6 +19,7 @@ export async function testApp(dir: string, file: unknown, clock: Clock = systemC
     dbPath: join(dir, "ledger.db"),
     logLevel: "silent",
     chat: { mode: "console", port: 0 },
+    metricsPort: null,
   };
   const log = pino({ level: "silent" });
   const app = await createApp(config, { log, clock, runner: createLocalRunner(log), chat });
