@@ -1,5 +1,6 @@
 import { join } from "node:path";
 import { repoFile } from "./measure.ts";
+import { createScheduler } from "../src/engine/scheduler.ts";
 import { existsSync } from "node:fs";
 import { pino } from "pino";
 import { createLedger } from "../db/ledger.ts";
@@ -58,7 +59,8 @@ export async function benchLedger(o: { dir: string; servers?: number; snapshots?
   const jobs = createJobRunner({ concurrency: 1, timeoutMs: 60_000, clock });
   const alerts = createAlertSink({ ledger, chat: silentChat, log, defaultChannel: null });
   const engine = createEngine({ config, ledger, jobs, drivers, clock, log, alerts, chat: silentChat });
-  const deps = { config, ledger, engine, drivers, clock, log, chat: silentChat };
+  const scheduler = createScheduler({ ledger, clock, log, alerts, engine });
+  const deps = { config, ledger, engine, drivers, clock, log, chat: silentChat, scheduler };
 
   // Baseline in the same process: the bare indexed query for one server's first page, no command layer.
   const bare = ledger.db.prepare("SELECT * FROM snapshots WHERE server_id = ? ORDER BY created_at DESC, id DESC LIMIT 50");

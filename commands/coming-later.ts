@@ -16,9 +16,5 @@ function later(name: string, usage: string, summary: string, why: string, role: 
 }
 
 export const comingLater: Command[] = [
-  later("schedule", 'schedule <server> "<cron>" [--pattern <p>] [--expiry <dur>] [--keep …] [--native]', "take snapshots on a schedule", "needs the scheduler"),
-  later("schedules", "schedules", "list the schedules", "needs the scheduler"),
-  later("unschedule", "unschedule <server>", "stop a server's schedule", "needs the scheduler"),
-  later("prune", "prune <server> [--dry-run]", "apply the retention policy now", "needs retention"),
   later("alerts", "alerts", "list the open alerts", "needs the alert engine"),
 ];

@@ -21,6 +21,10 @@ import { clone } from "./clone.ts";
 import { exportCommand } from "./export.ts";
 import { hostkeys } from "./hostkeys.ts";
 import { approve, deny } from "./decide.ts";
+import { schedule } from "./schedule.ts";
+import { schedules } from "./schedules.ts";
+import { unschedule } from "./unschedule.ts";
+import { prune } from "./prune.ts";
 
 const later = Object.fromEntries(comingLater.map((c) => [c.name, c])) as Record<string, Command>;
 // In the order of DESIGN.md §2, which is the order help lists them in.
@@ -39,7 +43,10 @@ registry.push(
   copy,
   clone,
   exportCommand,
-  ...["schedule", "schedules", "unschedule", "prune"].map((n) => later[n]!),
+  schedule,
+  schedules,
+  unschedule,
+  prune,
   hostkeys,
   later.alerts!,
   audit,

@@ -6,6 +6,7 @@ import type { DriverRegistry } from "../src/engine/driver-registry.ts";
 import type { Clock } from "../src/clock.ts";
 import type { Reply } from "../src/reply.ts";
 import type { ChatPort } from "../src/chat/chat-port.ts";
+import type { Scheduler } from "../src/engine/scheduler.ts";
 import type { FlagSpec, ParsedArgs } from "./parse.ts";
 
 export type Role = "admin" | "approver" | "operator";
@@ -18,6 +19,7 @@ export interface AppDeps {
   clock: Clock;
   log: Logger;
   chat: ChatPort;
+  scheduler: Scheduler;
 }
 
 /** Per request: who asks, where, and the app's dependencies (Probot-style context). */

@@ -1,4 +1,5 @@
 import { openDb, type Db } from "./open-db.ts";
+import { transactional } from "./statements.ts";
 import { serverRepo } from "./server-repo.ts";
 import { snapshotRepo } from "./snapshot-repo.ts";
 import { operationRepo } from "./operation-repo.ts";
@@ -6,6 +7,9 @@ import { deliveryRepo } from "./delivery-repo.ts";
 import { approvalRepo } from "./approval-repo.ts";
 import { alertRepo } from "./alert-repo.ts";
 import { hostKeyRepo } from "./host-key-repo.ts";
+import { statsRepo } from "./stats-repo.ts";
+import { scheduleRepo } from "./schedule-repo.ts";
+import { retentionRepo } from "./retention-repo.ts";
 import type { Clock } from "../src/clock.ts";
 
 /** The typed repository over the ledger file: one object, passed in wherever the ledger is needed. */
@@ -16,6 +20,7 @@ export function createLedger(path: string, clock: Clock) {
 
 export function fromDb(db: Db, clock: Clock) {
   const now = () => clock.now();
+  const inTx = transactional(db);
   return {
     db,
     servers: serverRepo(db, now),
@@ -25,9 +30,12 @@ export function fromDb(db: Db, clock: Clock) {
     approvals: approvalRepo(db, now),
     alerts: alertRepo(db, now),
     hostKeys: hostKeyRepo(db, now),
+    stats: statsRepo(db, now),
+    schedules: scheduleRepo(db, now),
+    retention: retentionRepo(db),
     /** Runs fn in one transaction: several state changes commit together or not at all. */
     tx<T>(fn: () => T): T {
-      return db.transaction(fn)();
+      return inTx(fn);
     },
     close(): void {
       db.close();

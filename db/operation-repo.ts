@@ -1,3 +1,4 @@
+import { statementCache, transactional } from "./statements.ts";
 import type { Db } from "./open-db.ts";
 import type { OperationRow } from "./types.ts";
 import { fromJson, toJson } from "./json.ts";
@@ -24,6 +25,8 @@ export type OperationChanges = Partial<Pick<OperationRow, "result" | "error" | "
 const FINAL: OperationState[] = ["succeeded", "failed", "denied", "expired", "cancelled"];
 
 export function operationRepo(db: Db, now: () => number) {
+  const inTx = transactional(db);
+  const prepared = statementCache(db);
   const byId = db.prepare(`${SELECT} WHERE o.id = ?`);
   const insert = db.prepare(`INSERT INTO operations (kind, server_id, snapshot_id, state, requested_by, channel, args, result, error, created_at, started_at, finished_at)
     VALUES (@kind, @server_id, @snapshot_id, @state, @requested_by, @channel, @args, @result, @error, @created_at, @started_at, @finished_at)`);
@@ -50,7 +53,7 @@ export function operationRepo(db: Db, now: () => number) {
       return this.get(Number(info.lastInsertRowid))!;
     },
     transition(id: number, to: OperationState, changes: OperationChanges = {}): OperationRow {
-      return db.transaction(() => {
+      return inTx(() => {
         const cur = this.get(id);
         if (!cur) throw new SnapbotError("unknown_operation", `operation #${id} does not exist`);
         assertTransition(operationMachine, "operation", id, cur.state, to);
@@ -58,17 +61,15 @@ export function operationRepo(db: Db, now: () => number) {
         const times = { started_at: to === "running" ? t : cur.started_at, finished_at: FINAL.includes(to) ? t : null };
         const sets = ["state = @to", "started_at = @started_at", "finished_at = @finished_at"];
         for (const k of Object.keys(changes)) sets.push(`${k} = @${k}`);
-        const r = db
-          .prepare(`UPDATE operations SET ${sets.join(", ")} WHERE id = @id AND state = @from`)
-          .run({ ...changes, ...times, id, from: cur.state, to });
+        const r = prepared(`UPDATE operations SET ${sets.join(", ")} WHERE id = @id AND state = @from`).run({ ...changes, ...times, id, from: cur.state, to });
         if (r.changes !== 1) throw new SnapbotError("concurrent_change", `operation #${id} changed while being updated`);
         return this.get(id)!;
-      })();
+      });
     },
     /** The audit log, newest first. */
     list(o: { serverId?: number; limit: number }): OperationRow[] {
       const where = o.serverId === undefined ? "" : "WHERE o.server_id = @serverId";
-      return (db.prepare(`${SELECT} ${where} ORDER BY o.id DESC LIMIT @limit`).all(o) as Raw[]).map((r) => row(r)!);
+      return (prepared(`${SELECT} ${where} ORDER BY o.id DESC LIMIT @limit`).all(o) as Raw[]).map((r) => row(r)!);
     },
     /** Operations a crash interrupted (queued ones never started, running ones died). */
     interrupted(): OperationRow[] {

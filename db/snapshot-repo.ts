@@ -1,3 +1,4 @@
+import { statementCache, transactional } from "./statements.ts";
 import type Database from "better-sqlite3";
 import type { Db } from "./open-db.ts";
 import type { SnapshotRow } from "./types.ts";
@@ -49,12 +50,9 @@ export function snapshotRepo(db: Db, now: () => number) {
   const expiredStmt = db.prepare(`SELECT s.id, s.server_id, v.name AS server, s.name, s.location, s.created_at, s.expires_at
     FROM snapshots s JOIN servers v ON v.id = s.server_id
     WHERE s.state = 'done' AND s.expires_at IS NOT NULL AND s.expires_at <= ? ORDER BY s.expires_at`);
-  const cache = new Map<string, Database.Statement>();
-  const prepared = (sql: string) => {
-    let st = cache.get(sql);
-    if (!st) cache.set(sql, (st = db.prepare(sql)));
-    return st;
-  };
+  const prepared = statementCache(db);
+  const liveNames = db.prepare("SELECT name FROM snapshots WHERE server_id = ? AND state NOT IN ('deleted','failed','expired')").pluck();
+  const inTx = transactional(db);
 
   return {
     get(id: number): SnapshotRow | undefined {
@@ -90,7 +88,7 @@ export function snapshotRepo(db: Db, now: () => number) {
      * state it read, so a concurrent change makes this fail instead of being overwritten.
      */
     transition(id: number, to: SnapshotState, changes: SnapshotChanges = {}): SnapshotRow {
-      return db.transaction(() => {
+      return inTx(() => {
         const cur = this.get(id);
         if (!cur) throw new SnapbotError("unknown_snapshot", `snapshot #${id} does not exist`);
         assertTransition(snapshotMachine, "snapshot", id, cur.state, to);
@@ -100,10 +98,10 @@ export function snapshotRepo(db: Db, now: () => number) {
           sets.push(`${k} = @${k}`);
           params[k] = k === "checksums" || k === "details" ? toJson(v) : v;
         }
-        const r = db.prepare(`UPDATE snapshots SET ${sets.join(", ")} WHERE id = @id AND state = @from`).run(params);
+        const r = prepared(`UPDATE snapshots SET ${sets.join(", ")} WHERE id = @id AND state = @from`).run(params);
         if (r.changes !== 1) throw new SnapbotError("concurrent_change", `snapshot #${id} changed while being updated`);
         return this.get(id)!;
-      })();
+      });
     },
     /** Fields that change no state (verification time, details). */
     annotate(id: number, changes: Pick<SnapshotChanges, "verified_at" | "details" | "error">): void {
@@ -122,6 +120,10 @@ export function snapshotRepo(db: Db, now: () => number) {
         .all(params) as Raw[];
       const total = (prepared(`SELECT count(*) AS n FROM snapshots s WHERE ${w}`).get(params) as { n: number }).n;
       return { rows: rows.map((r) => row(r)!), total };
+    },
+    /** Names of the server's snapshots that still exist (for LXD's %d numbering: highest + 1). */
+    liveNames(serverId: number): string[] {
+      return liveNames.all(serverId) as string[];
     },
     /** Retention's input: every done snapshot whose expiry has passed, lean (no JSON columns) for speed. */
     expired(at: number): ExpiredRef[] {

@@ -24,7 +24,7 @@ export const snapshotMachine: Machine<SnapshotState> = {
   done: ["broken", "deleting", "expired"],
   broken: ["deleting", "done"], // done again only when a later verify passes (a part restored by hand)
   failed: ["deleted"], // its files are already gone: the record is cleared directly
-  deleting: ["deleted", "broken"], // a delete that fails part-way leaves a broken snapshot
+  deleting: ["deleted", "expired", "broken"], // expired: removed by retention; a delete that fails part-way leaves it broken
   deleted: [],
   expired: [],
 };

@@ -11,11 +11,15 @@ import { createEngine } from "./engine/engine.ts";
 import { reconcile, type ReconcileReport } from "./engine/reconcile.ts";
 import { timeoutMs } from "./duration.ts";
 import { createAlertSink } from "./engine/alert-sink.ts";
+import { createScheduler } from "./engine/scheduler.ts";
+import { createMetrics } from "./metrics/metrics.ts";
+import { healthOf, ledgerCheck, startMetricsServer, tickedWithin, type MetricsServer } from "./metrics/metrics-server.ts";
 
 const SWEEP_MS = 15_000; // approval requests expire within this long after their TTL
 
 export interface App extends AppDeps {
   reconciled: ReconcileReport;
+  metricsServer: MetricsServer | null; // /metrics and /healthz when METRICS_PORT is set
   close(): void;
 }
 
@@ -35,12 +39,27 @@ export async function createApp(config: Config, deps: { log: Logger; clock: Cloc
   const alerts = createAlertSink({ ledger, chat: deps.chat, log: deps.log, defaultChannel });
   const engine = createEngine({ config, ledger, jobs, drivers, clock: deps.clock, log: deps.log, alerts, chat: deps.chat });
   const reconciled = await reconcile(ledger, drivers, deps.log, deps.clock.now);
+  // Loaded here, started by the adapter (scheduler.start()); tests tick it with a fake clock instead.
+  const scheduler = createScheduler({ ledger, clock: deps.clock, log: deps.log, alerts, engine });
+  scheduler.load();
+  // Prometheus /metrics and /healthz on METRICS_PORT (off by default); closed with the app.
+  const health = healthOf({ ledger: ledgerCheck(ledger), scheduler: tickedWithin("scheduler", scheduler.lastTick, 120_000, deps.clock) });
+  const metricsServer =
+    config.metricsPort === null
+      ? null
+      : await startMetricsServer({ port: config.metricsPort, metrics: createMetrics({ ledger, clock: deps.clock }), health, log: deps.log }).catch((e: unknown) => {
+          ledger.close();
+          throw e;
+        });
   const sweeper = setInterval(() => void engine.approvals.expire().catch((e: unknown) => deps.log.error({ err: e }, "approval sweep failed")), SWEEP_MS);
   sweeper.unref(); // never what keeps the process alive
   return {
-    config, ledger, engine, drivers, chat: deps.chat, clock: deps.clock, log: deps.log, reconciled,
+    config, ledger, engine, drivers, chat: deps.chat, clock: deps.clock, log: deps.log, reconciled, scheduler,
+    metricsServer,
     close: () => {
+      void metricsServer?.close();
       clearInterval(sweeper);
+      void scheduler.stop();
       ledger.close();
     },
   };

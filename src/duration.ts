@@ -52,6 +52,14 @@ export function formatAge(ms: number): string {
   return `${Math.round(h / 24)}d`;
 }
 
+/** An exact span for thresholds: 90 minutes is "1h30m", not "2h"; whole days from 2 days up ("4d"). */
+export function formatSpan(ms: number): string {
+  const m = Math.round(ms / 60_000);
+  if (m % 1440 === 0 && m >= 2880) return `${m / 1440}d`;
+  if (m < 60) return `${m}m`;
+  return m % 60 === 0 ? `${m / 60}h` : `${Math.floor(m / 60)}h${m % 60}m`;
+}
+
 export function formatBytes(n: number): string {
   const units = ["B", "KiB", "MiB", "GiB", "TiB"];
   let v = n;

@@ -32,6 +32,7 @@ async function main(): Promise<number> {
 async function consoleMain(config: Config, log: Logger): Promise<number> {
   const chat = createConsoleChat(process.stdout);
   const app = await createApp(config, { log, clock: systemClock, runner: createLocalRunner(log), chat: chat.port });
+  app.scheduler.start();
   process.stderr.write(`snapbot console: ledger ${config.dbPath}, config ${config.source}. Type /snapshot help; /as <user>; /click <n>.\n`);
   const report = reconcileReply(app.reconciled);
   if (report) await chat.show(report);
@@ -45,7 +46,10 @@ async function consoleMain(config: Config, log: Logger): Promise<number> {
     chat,
     user: process.env.SNAPBOT_USER ?? "console",
     run: (req) => runCommand(app, req),
-    idle: () => app.engine.idle(),
+    idle: async () => {
+      await app.engine.idle();
+      await app.scheduler.settle();
+    },
     waitEach: !process.stdin.isTTY,
   });
   app.close();

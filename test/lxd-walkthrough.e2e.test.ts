@@ -127,4 +127,16 @@ describe.runIf(needLxd)("LXD walk-through through the commands", () => {
     await new Promise((r) => setTimeout(r, 50));
     expect(chat.calls.find((c) => c.channel === "C0ALERTS" && c.reply.title.startsWith("snapshot_failed: snapshot ghost/g1 failed"))).toBeDefined();
   });
+  it("hands a schedule to LXD itself with --native, lists what LXD's schedule made, and takes it back", async () => {
+    const set = await t.run('schedule web-1 "0 3 * * *" --native --pattern "auto-%d" --expiry 2w');
+    expect(set).toMatchObject({ tone: "success", title: '⏰ web-1: snapshots on "0 3 * * *" by LXD itself (--native)' });
+    const config = () => query("/1.0/instances/web-1").config as Record<string, string>;
+    expect(config()).toMatchObject({ "snapshots.schedule": "0 3 * * *", "snapshots.pattern": "auto-%d", "snapshots.expiry": "2w" });
+    env.lxc(["snapshot", "web-1", "auto-0"]); // what LXD's scheduler does at 03:00 (no test waits for it)
+    expect((await t.run("list web-1")).table!.rows).toContainEqual(expect.arrayContaining(["auto-0", "done", "external"]));
+    expect((await t.run("schedules")).table!.rows).toContainEqual(["web-1", "0 3 * * *", "LXD (--native)", "—", "—", "2w", "auto-%d"]);
+    expect((await t.run("unschedule web-1")).tone).toBe("success");
+    expect(config()["snapshots.schedule"]).toBeUndefined();
+    expect(config()["snapshots.pattern"]).toBeUndefined();
+  });
 });

@@ -76,6 +76,8 @@ export interface SnapshotDriver {
   export?(snap: SnapshotHandle, format: string, ctx: DriverContext): Promise<{ file: string; sha256: string }>;
   /** The snapshots the backend itself holds, made by snapbot or not (LXD: lxc snapshot, snapshots.schedule). */
   listBackend?(ctx: DriverContext): Promise<BackendSnapshot[]>;
+  /** The backend's own schedule (LXD: snapshots.schedule, .pattern, .expiry on the instance); null removes it. */
+  nativeSchedule?(schedule: NativeSchedule | null, ctx: DriverContext): Promise<void>;
   /** The SSH host keys the server presents now. */
   hostKeys?(ctx: DriverContext): Promise<HostKey[]>;
   /** Removes and regenerates the SSH host keys (restarting sshd where one runs); returns the new ones. */
@@ -123,4 +125,10 @@ export interface DriverDeps {
   storageDir: string;
   fsync: boolean;
   log: Logger;
+}
+
+export interface NativeSchedule {
+  cron: string;
+  pattern: string | null;
+  expiry: string | null;
 }

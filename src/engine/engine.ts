@@ -43,6 +43,8 @@ export interface CreateInput extends Asker {
   expiresAt?: number | null;
   note?: string | null;
   stateful?: boolean;
+  /** Set by the scheduler: the snapshot's origin is "schedule" and the audit log names the schedule. */
+  scheduleId?: number;
 }
 
 
@@ -69,6 +71,8 @@ export function createEngine(deps: EngineDeps) {
     recordHostKeys: (server: ServerRow) => recordAndAlert(deps, server, quickContext(deps)),
     /** hostkeys accept (admins): the changed key the server presents becomes the recorded one. */
     acceptHostKeys: (server: ServerRow, asker: Asker) => acceptHostKeys(deps, server, quickContext(deps), asker.user, asker.channel ?? null),
+    /** Whether the server's backend has a snapshot limit (so a create may need makeRoom first). */
+    hasLimit: (server: ServerRow) => typeof deps.drivers.get(server).listBackend === "function",
     /** Before a create on a backend with a limit: prune the oldest expired snapshot, or refuse. */
     makeRoom(server: ServerRow, asker: Asker) {
       return makeRoom(deps, server, asker, quickContext(deps), (snap) => this.delete(server, snap, asker));
@@ -91,7 +95,7 @@ export function createEngine(deps: EngineDeps) {
           label: `create ${server.name}/${name}`,
           user: input.user,
           channel: input.channel,
-          args: { name, expires_at: input.expiresAt ?? null, note: input.note ?? null, stateful: !!input.stateful },
+          args: { name, expires_at: input.expiresAt ?? null, note: input.note ?? null, stateful: !!input.stateful, ...(input.scheduleId ? { schedule: input.scheduleId } : {}) },
           timeoutMs: timeoutOf(server),
           prepare: () => {
             snapshot = ledger.snapshots.insert({
@@ -101,6 +105,7 @@ export function createEngine(deps: EngineDeps) {
               expires_at: input.expiresAt ?? null,
               note: input.note ?? null,
               stateful: input.stateful,
+              origin: input.scheduleId ? "schedule" : "snapbot",
             });
             return snapshot.id;
           },
@@ -168,16 +173,18 @@ export function createEngine(deps: EngineDeps) {
       });
     },
 
-    delete(server: ServerRow, snap: SnapshotRow, asker: Asker): OperationHandle<SnapshotRow> {
+    /** With `retention` (why retention removes it), the operation is a "prune" and a done snapshot ends `expired`. */
+    delete(server: ServerRow, snap: SnapshotRow, asker: Asker, retention?: string): OperationHandle<SnapshotRow> {
       const driver = deps.drivers.get(server);
       if (!["done", "broken", "failed"].includes(snap.state))
         throw new UserError("not_deletable", `${server.name}/${snap.name} is ${snap.state}: wait for it to finish, then delete it`);
+      const end = retention && snap.state === "done" ? "expired" : "deleted";
       return runOperation<SnapshotRow>(deps, {
         server,
-        kind: "delete",
-        label: `delete ${server.name}/${snap.name}`,
+        kind: retention ? "prune" : "delete",
+        label: `${retention ? "prune" : "delete"} ${server.name}/${snap.name}`,
         ...asker,
-        args: { snapshot: snap.name },
+        args: retention ? { snapshot: snap.name, reason: retention } : { snapshot: snap.name },
         timeoutMs: timeoutOf(server),
         prepare: () => snap.id,
         begin: () => {
@@ -187,7 +194,7 @@ export function createEngine(deps: EngineDeps) {
           // A failed create already removed what it wrote; its name may belong to a newer snapshot by now,
           // so the backend is not touched: only the ledger record is cleared.
           if (snap.state !== "failed") await driver.delete(handleOf(snap), ctx);
-          return { result: "deleted", commit: () => ledger.snapshots.transition(snap.id, "deleted", { finished_at: clock.now() }) };
+          return { result: end, commit: () => ledger.snapshots.transition(snap.id, end, { finished_at: clock.now() }) };
         },
         fail: (_id, message) => {
           if (ledger.snapshots.get(snap.id)?.state === "deleting") ledger.snapshots.transition(snap.id, "broken", { error: `delete failed: ${message}` });

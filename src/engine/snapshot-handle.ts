@@ -5,7 +5,7 @@ import { UserError } from "../errors.ts";
 export const handleOf = (s: SnapshotRow): SnapshotHandle => ({ server: s.server, name: s.name, location: s.location, createdAt: s.created_at });
 
 /** A driver's optional capability, or the clear refusal "web-1 (lxd) cannot export". */
-export function capabilityOf<K extends "verify" | "restore" | "copy" | "clone" | "export" | "listBackend" | "hostKeys" | "regenHostKeys">(
+export function capabilityOf<K extends "verify" | "restore" | "copy" | "clone" | "export" | "listBackend" | "hostKeys" | "regenHostKeys" | "nativeSchedule">(
   driver: SnapshotDriver,
   cap: K,
   server: ServerRow,

@@ -74,6 +74,7 @@ export async function startSlack(o: SlackStartOptions): Promise<SlackBot> {
     const port = await listen(bolt, settings, o.host, unanswered);
     o.log.info({ mode: cc.mode, port, path: cc.mode === "http" ? EVENTS_PATH : undefined }, "snapbot is listening to Slack");
     let stopping: Promise<void> | undefined;
+    app.scheduler.start();
     const stop = () => (stopping ??= stopBot({ bolt, app, inflight, log: o.log, boundMs: o.stopTimeoutMs ?? 25_000 }));
     return { app, bolt, receiver, chat, port, stop };
   } catch (e) {
@@ -155,6 +156,7 @@ async function stopBot({ bolt, app, inflight, log, boundMs }: StopParts): Promis
   const deadline = Date.now() + boundMs;
   await within(bolt.stop().catch((e: unknown) => log.warn({ error: slackError(e) }, "stopping the Slack receiver failed")), 5000);
   const drain = async () => {
+    await app.scheduler.stop();
     await app.engine.idle();
     while (inflight.size) await Promise.allSettled([...inflight]);
   };

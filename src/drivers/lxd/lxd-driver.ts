@@ -6,6 +6,7 @@ import { createSnapshot, deleteSnapshot, listBackendSnapshots, restoreSnapshot, 
 import { copySnapshot } from "./lxd-copy.ts";
 import { cloneSnapshot } from "./lxd-clone.ts";
 import { readHostKeys, regenerateHostKeys } from "./host-keys.ts";
+import { setNativeSchedule } from "./native-schedule.ts";
 
 // The LXD driver: snapshots live in LXD (`lxc snapshot`), copies go to an LXD remote (the seed's snapshot
 // server), clones are new instances. Every call is `lxc` through the Runner; answers are LXD's JSON.
@@ -34,6 +35,7 @@ export function createLxdDriver(settings: LxdServer, deps: DriverDeps): Snapshot
     clone: (snap, newServer, ctx) => cloneSnapshot(lxc, settings, at, snap, newServer, ctx),
     hostKeys: (ctx) => readHostKeys(lxc, at, ctx),
     regenHostKeys: (ctx) => regenerateHostKeys(lxc, at, ctx),
+    nativeSchedule: (schedule, ctx) => setNativeSchedule(lxc, at, schedule, ctx),
   };
 }
 

@@ -1,0 +1,49 @@
+import type { Command } from "./types.ts";
+import { expectPositionals } from "./parse.ts";
+import { serverOf } from "./lookup.ts";
+import { UserError, errorMessage } from "../src/errors.ts";
+import { originsOf, planFor, type PruneOutcome } from "../src/engine/retention.ts";
+import { formatKeep } from "../src/retention/keep-policy.ts";
+import { prunedReply, prunePlanReply } from "../src/replies/schedule-replies.ts";
+
+const usage = "prune <server> [--dry-run]";
+const EMPTY_PLAN = { keep: [], remove: [], protect: [] };
+
+export const prune: Command = {
+  name: "prune",
+  usage,
+  summary: "apply the server's --keep policy and expiries now (--dry-run shows what would go)",
+  role: "operator",
+  flags: { "dry-run": "bool" },
+  async run(ctx, args) {
+    const [name] = expectPositionals(args, 1, 1, usage);
+    const server = serverOf(ctx, name!);
+    const schedule = ctx.ledger.schedules.forServer(server.id);
+    const expired = ctx.ledger.snapshots.expired(ctx.clock.now()).filter((s) => s.server_id === server.id);
+    if (!schedule?.keep && expired.length === 0)
+      throw new UserError(
+        "no_policy",
+        `${server.name} has no --keep policy and nothing past its expiry: set one with schedule ${server.name} "@daily" --keep daily=7,weekly=4`,
+      );
+    const keepText = schedule?.keep ? formatKeep(schedule.keep) : "expiry only";
+    const plan = schedule?.keep ? planFor(ctx.ledger, server, schedule.keep, originsOf(schedule)) : EMPTY_PLAN;
+    if (args.flags["dry-run"]) return prunePlanReply(server.name, plan, expired.map((s) => s.name), keepText);
+
+    const asker = { user: ctx.user, channel: ctx.channel };
+    const gone = { pruned: [] as string[], failed: [] as string[] };
+    for (const ref of expired) {
+      const snap = ctx.ledger.snapshots.get(ref.id);
+      if (snap?.state !== "done") continue;
+      try {
+        await ctx.engine.delete(server, snap, asker, `expired at ${new Date(ref.expires_at!).toISOString()}`).job.done;
+        gone.pruned.push(snap.name);
+      } catch (e) {
+        gone.failed.push(`${snap.name}: ${errorMessage(e).split("\n")[0]}`);
+      }
+    }
+    const out: PruneOutcome = schedule?.keep
+      ? ((await ctx.scheduler.retention.pruneServer(server, schedule)) ?? { plan, pruned: [], failed: [], stopped: `${server.name} is being pruned already: try again in a moment` })
+      : { plan, pruned: [], failed: [], stopped: null };
+    return prunedReply(server.name, out, gone, ctx.user);
+  },
+};

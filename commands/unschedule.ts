@@ -1,0 +1,20 @@
+import type { Command } from "./types.ts";
+import { expectPositionals } from "./parse.ts";
+import { serverOf } from "./lookup.ts";
+import { removeSchedule } from "../src/engine/schedules.ts";
+import { unscheduledReply } from "../src/replies/schedule-replies.ts";
+
+const usage = "unschedule <server>";
+
+export const unschedule: Command = {
+  name: "unschedule",
+  usage,
+  summary: "stop a server's schedule (its snapshots stay)",
+  role: "operator",
+  async run(ctx, args) {
+    const [name] = expectPositionals(args, 1, 1, usage);
+    const server = serverOf(ctx, name!);
+    const row = await removeSchedule({ ...ctx }, server, { user: ctx.user, channel: ctx.channel });
+    return unscheduledReply(row, ctx.user);
+  },
+};

@@ -1,0 +1,93 @@
+import type { Db } from "./open-db.ts";
+import type { KeepPolicy } from "../src/retention/keep-policy.ts";
+import { fromJson } from "./json.ts";
+
+// Schedules: one live schedule per server (unschedule marks it removed; history stays for the audit log).
+
+export interface ScheduleRow {
+  id: number;
+  server_id: number;
+  server: string;
+  cron: string;
+  pattern: string | null;
+  expiry: string | null;
+  keep: KeepPolicy | null;
+  native: boolean;
+  warn_after_ms: number | null;
+  crit_after_ms: number | null;
+  created_by: string | null;
+  created_at: number;
+  last_run_at: number | null; // the scheduled minute of the last run (not when it finished)
+  last_status: "started" | "succeeded" | "failed" | "skipped" | null;
+  last_operation_id: number | null;
+  last_message: string | null;
+  removed_at: number | null;
+}
+
+export interface NewSchedule {
+  server_id: number;
+  cron: string;
+  pattern: string | null;
+  expiry: string | null;
+  keep: KeepPolicy | null;
+  native: boolean;
+  warn_after_ms: number | null;
+  crit_after_ms: number | null;
+  created_by: string;
+}
+
+type Raw = Omit<ScheduleRow, "keep" | "native"> & { keep: string | null; native: number };
+const row = (r: Raw | undefined): ScheduleRow | undefined => r && { ...r, keep: fromJson<KeepPolicy>(r.keep), native: r.native === 1 };
+
+const SELECT = "SELECT c.*, v.name AS server FROM schedules c JOIN servers v ON v.id = c.server_id";
+
+export function scheduleRepo(db: Db, now: () => number) {
+  const live = db.prepare(`${SELECT} WHERE c.removed_at IS NULL AND v.removed_at IS NULL ORDER BY v.name`);
+  const forServer = db.prepare(`${SELECT} WHERE c.server_id = ? AND c.removed_at IS NULL`);
+  const byId = db.prepare(`${SELECT} WHERE c.id = ?`);
+  const remove = db.prepare("UPDATE schedules SET removed_at = ? WHERE server_id = ? AND removed_at IS NULL");
+  const insert = db.prepare(`INSERT INTO schedules (server_id, cron, pattern, expiry, keep, native, warn_after_ms, crit_after_ms, created_by, created_at)
+    VALUES (@server_id, @cron, @pattern, @expiry, @keep, @native, @warn_after_ms, @crit_after_ms, @created_by, @created_at)`);
+  const ran = db.prepare(`UPDATE schedules SET last_run_at = @at, last_status = @status, last_operation_id = @op, last_message = @message
+    WHERE id = @id AND removed_at IS NULL`);
+  const settled = db.prepare(`UPDATE schedules SET last_status = @status, last_message = @message WHERE id = @id AND last_operation_id = @op`);
+
+  return {
+    /** Every live schedule of a live server, by server name. */
+    live(): ScheduleRow[] {
+      return (live.all() as Raw[]).map((r) => row(r)!);
+    },
+    forServer(serverId: number): ScheduleRow | undefined {
+      return row(forServer.get(serverId) as Raw | undefined);
+    },
+    get(id: number): ScheduleRow | undefined {
+      return row(byId.get(id) as Raw | undefined);
+    },
+    /** A server's new schedule replaces its old one, in one transaction. */
+    set(s: NewSchedule): { schedule: ScheduleRow; replaced: ScheduleRow | undefined } {
+      return db.transaction(() => {
+        const replaced = row(forServer.get(s.server_id) as Raw | undefined);
+        const t = now();
+        if (replaced) remove.run(t, s.server_id);
+        const id = Number(insert.run({ ...s, keep: s.keep ? JSON.stringify(s.keep) : null, native: s.native ? 1 : 0, created_at: t }).lastInsertRowid);
+        return { schedule: row(byId.get(id) as Raw)!, replaced };
+      })();
+    },
+    remove(serverId: number): ScheduleRow | undefined {
+      return db.transaction(() => {
+        const existing = row(forServer.get(serverId) as Raw | undefined);
+        if (existing) remove.run(now(), serverId);
+        return existing;
+      })();
+    },
+    /** A run was started (or skipped) for the scheduled minute `at`. */
+    ran(id: number, at: number, status: "started" | "skipped" | "failed", op: number | null, message: string | null = null): void {
+      ran.run({ id, at, status, op, message });
+    },
+    /** The run's operation ended; ignored if a newer run has been recorded since. */
+    settled(id: number, op: number, status: "succeeded" | "failed", message: string | null = null): void {
+      settled.run({ id, op, status, message });
+    },
+  };
+}
+export type ScheduleRepo = ReturnType<typeof scheduleRepo>;

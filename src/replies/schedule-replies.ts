@@ -1,0 +1,89 @@
+import type { ScheduleRow } from "../../db/schedule-repo.ts";
+import type { Reply } from "../reply.ts";
+import type { RetentionPlan } from "../retention/apply-policy.ts";
+import type { PruneOutcome } from "../engine/retention.ts";
+import { formatKeep } from "../retention/keep-policy.ts";
+import { formatSpan } from "../duration.ts";
+import { ago, clip, dash, utc } from "./format.ts";
+
+// Pure builders for schedule, schedules and prune.
+
+export interface ScheduleView {
+  row: ScheduleRow;
+  next: number | null; // null for --native (LXD decides)
+  warnMs: number;
+  critMs: number;
+}
+
+export function scheduledReply(v: ScheduleView, replaced: ScheduleRow | undefined): Reply {
+  const r = v.row;
+  return {
+    visibility: "channel",
+    tone: "success",
+    title: `⏰ ${r.server}: snapshots on "${r.cron}"${r.native ? " by LXD itself (--native)" : `, next ${utc(v.next)}`}`,
+    fields: [
+      ["names", r.pattern ?? "dated (like create)"],
+      ["expiry", r.expiry ?? "none"],
+      ["keep", r.keep ? formatKeep(r.keep) : "everything (no --keep)"],
+      ["stale alert", `warn after ${formatSpan(v.warnMs)}, critical after ${formatSpan(v.critMs)}`],
+    ],
+    lines: replaced ? [`replaces "${replaced.cron}" (set by ${dash(replaced.created_by)} ${utc(replaced.created_at)})`] : [],
+  };
+}
+
+export function schedulesReply(views: ScheduleView[], now: number): Reply {
+  if (views.length === 0)
+    return { visibility: "ephemeral", tone: "info", title: 'no schedules yet: e.g. schedule <server> "@daily" --keep daily=7,weekly=4,monthly=6' };
+  return {
+    visibility: "ephemeral",
+    tone: "info",
+    title: `${views.length} schedule(s)`,
+    table: {
+      columns: ["server", "cron", "next run", "last run", "keep", "expiry", "names"],
+      rows: views.map((v) => [
+        v.row.server,
+        v.row.cron,
+        v.row.native ? "LXD (--native)" : utc(v.next),
+        v.row.last_run_at === null ? "—" : `${dash(v.row.last_status)} ${ago(now, v.row.last_run_at)}`,
+        v.row.keep ? formatKeep(v.row.keep) : "—",
+        dash(v.row.expiry),
+        clip(v.row.pattern ?? "dated", 40),
+      ]),
+    },
+  };
+}
+
+export function unscheduledReply(row: ScheduleRow, user: string): Reply {
+  return { visibility: "channel", tone: "success", title: `${row.server}: schedule "${row.cron}" removed by ${user}`, lines: ["its snapshots stay; their expiry still applies"] };
+}
+
+export function prunePlanReply(server: string, plan: RetentionPlan, expired: string[], keep: string): Reply {
+  const lines = [
+    ...plan.remove.map((r) => `remove ${r.name}: ${r.why}`),
+    ...expired.map((n) => `remove ${n}: past its expiry`),
+    ...plan.protect.map((r) => `keep ${r.name}: ${r.why}`),
+  ];
+  return {
+    visibility: "ephemeral",
+    tone: "info",
+    title: `prune ${server} --dry-run (${keep}): would remove ${plan.remove.length + expired.length}, keep ${plan.keep.length + plan.protect.length}`,
+    lines: lines.length > 40 ? [...lines.slice(0, 40), `… and ${lines.length - 40} more`] : lines,
+    table: plan.keep.length ? { columns: ["kept", "because"], rows: plan.keep.slice(0, 30).map((k) => [k.name, k.reasons.join(", ")]) } : undefined,
+  };
+}
+
+export function prunedReply(server: string, out: PruneOutcome, expired: { pruned: string[]; failed: string[] }, user: string): Reply {
+  const removed = [...out.pruned, ...expired.pruned];
+  const failed = [...out.failed.map((f) => `${f.name}: ${f.error}`), ...expired.failed];
+  return {
+    visibility: "channel",
+    tone: failed.length || out.stopped ? "error" : "success",
+    title: `prune ${server} (asked by ${user}): removed ${removed.length}, kept ${out.plan.keep.length + out.plan.protect.length}${failed.length ? `, ${failed.length} failed` : ""}`,
+    lines: [
+      ...(removed.length ? [`removed: ${clip(removed.join(", "), 2500)}`] : ["nothing to remove"]),
+      ...failed.slice(0, 10).map((f) => `failed ${f}`),
+      ...(out.stopped ? [`stopped: ${out.stopped}`] : []),
+      ...out.plan.protect.slice(0, 10).map((p) => `kept ${p.name}: ${p.why}`),
+    ],
+  };
+}
