@@ -14,7 +14,6 @@ import { show } from "./show.ts";
 import { verify } from "./verify.ts";
 import { deleteCommand } from "./delete.ts";
 import { audit } from "./audit.ts";
-import { comingLater } from "./coming-later.ts";
 import { restore } from "./restore.ts";
 import { copy } from "./copy.ts";
 import { clone } from "./clone.ts";
@@ -25,8 +24,8 @@ import { schedule } from "./schedule.ts";
 import { schedules } from "./schedules.ts";
 import { unschedule } from "./unschedule.ts";
 import { prune } from "./prune.ts";
+import { alerts } from "./alerts.ts";
 
-const later = Object.fromEntries(comingLater.map((c) => [c.name, c])) as Record<string, Command>;
 // In the order of DESIGN.md §2, which is the order help lists them in.
 const registry: Command[] = [];
 registry.push(
@@ -48,7 +47,7 @@ registry.push(
   unschedule,
   prune,
   hostkeys,
-  later.alerts!,
+  alerts,
   audit,
   approve,
   deny,

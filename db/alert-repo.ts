@@ -38,6 +38,17 @@ export interface NewAlert {
 
 type Raw = Omit<AlertRow, "message_ref"> & { message_ref: string | null };
 const row = (r: Raw | undefined): AlertRow | undefined => r && { ...r, message_ref: fromJson<MessageRef>(r.message_ref) };
+// One spelling per message, so the alerts sharing a summary message can be found by equality.
+const refText = (ref: MessageRef): string => JSON.stringify({ channel: ref.channel, ts: ref.ts });
+
+/** An alert's key: what makes two sightings the same alert (names never contain ":"). */
+export const alertKey = (kind: AlertKind, server: string, snapshot?: string | null): string => [kind, server, snapshot ?? ""].join(":");
+
+/** "server" or "server/snapshot", read back from a key. */
+export function alertSubject(key: string): string {
+  const [, server = "?", snapshot = ""] = key.split(":");
+  return snapshot ? `${server}/${snapshot}` : server;
+}
 
 export function alertRepo(db: Db, now: () => number) {
   const open = db.prepare("SELECT * FROM alerts WHERE key = ? AND state = 'open'");
@@ -63,13 +74,31 @@ export function alertRepo(db: Db, now: () => number) {
       const existing = row(open.get(key) as Raw | undefined);
       if (!existing) return undefined;
       db.prepare("UPDATE alerts SET state = 'resolved', resolved_at = ? WHERE id = ? AND state = 'open'").run(now(), existing.id);
-      return { ...existing, state: "resolved" };
+      return row(db.prepare("SELECT * FROM alerts WHERE id = ?").get(existing.id) as Raw)!;
     },
     setMessage(id: number, ref: MessageRef): void {
-      db.prepare("UPDATE alerts SET message_ref = ? WHERE id = ?").run(JSON.stringify(ref), id);
+      db.prepare("UPDATE alerts SET message_ref = ? WHERE id = ?").run(refText(ref), id);
+    },
+    /** Several alerts shown by one (summary) message: they share its ref. */
+    setMessageMany(ids: number[], ref: MessageRef): void {
+      const set = db.prepare("UPDATE alerts SET message_ref = ? WHERE id = ?");
+      db.transaction(() => ids.forEach((id) => set.run(refText(ref), id)))();
+    },
+    get(id: number): AlertRow | undefined {
+      return row(db.prepare("SELECT * FROM alerts WHERE id = ?").get(id) as Raw | undefined);
+    },
+    /** The alerts a message shows, oldest first: one for an alert's own message, several for a summary. */
+    byMessage(ref: MessageRef): AlertRow[] {
+      return (db.prepare("SELECT * FROM alerts WHERE message_ref = ? ORDER BY id").all(refText(ref)) as Raw[]).map((r) => row(r)!);
     },
     listOpen(): AlertRow[] {
       return (db.prepare("SELECT * FROM alerts WHERE state = 'open' ORDER BY last_seen DESC").all() as Raw[]).map((r) => row(r)!);
+    },
+    /** One page of the open alerts, the most recently seen first, and how many there are. */
+    openPage(limit: number, offset: number): { rows: AlertRow[]; total: number } {
+      const rows = db.prepare("SELECT * FROM alerts WHERE state = 'open' ORDER BY last_seen DESC, id DESC LIMIT ? OFFSET ?").all(limit, offset) as Raw[];
+      const { total } = db.prepare("SELECT count(*) AS total FROM alerts WHERE state = 'open'").get() as { total: number };
+      return { rows: rows.map((r) => row(r)!), total };
     },
   };
 }

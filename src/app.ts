@@ -10,7 +10,7 @@ import { createDriverRegistry } from "./engine/driver-registry.ts";
 import { createEngine } from "./engine/engine.ts";
 import { reconcile, type ReconcileReport } from "./engine/reconcile.ts";
 import { timeoutMs } from "./duration.ts";
-import { createAlertSink } from "./engine/alert-sink.ts";
+import { createAlertSink, type AlertSink } from "./engine/alert-sink.ts";
 import { createScheduler } from "./engine/scheduler.ts";
 import { createMetrics } from "./metrics/metrics.ts";
 import { healthOf, ledgerCheck, startMetricsServer, tickedWithin, type MetricsServer } from "./metrics/metrics-server.ts";
@@ -18,6 +18,7 @@ import { healthOf, ledgerCheck, startMetricsServer, tickedWithin, type MetricsSe
 const SWEEP_MS = 15_000; // approval requests expire within this long after their TTL
 
 export interface App extends AppDeps {
+  alerts: AlertSink;
   reconciled: ReconcileReport;
   metricsServer: MetricsServer | null; // /metrics and /healthz when METRICS_PORT is set
   close(): void;
@@ -54,7 +55,7 @@ export async function createApp(config: Config, deps: { log: Logger; clock: Cloc
   const sweeper = setInterval(() => void engine.approvals.expire().catch((e: unknown) => deps.log.error({ err: e }, "approval sweep failed")), SWEEP_MS);
   sweeper.unref(); // never what keeps the process alive
   return {
-    config, ledger, engine, drivers, chat: deps.chat, clock: deps.clock, log: deps.log, reconciled, scheduler,
+    config, ledger, engine, drivers, chat: deps.chat, clock: deps.clock, log: deps.log, reconciled, scheduler, alerts,
     metricsServer,
     close: () => {
       void metricsServer?.close();

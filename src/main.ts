@@ -49,6 +49,7 @@ async function consoleMain(config: Config, log: Logger): Promise<number> {
     idle: async () => {
       await app.engine.idle();
       await app.scheduler.settle();
+      await app.alerts.flush();
     },
     waitEach: !process.stdin.isTTY,
   });

@@ -1,10 +1,14 @@
 import type { Logger } from "pino";
 import type { Ledger } from "../../db/ledger.ts";
-import type { AlertKind } from "../../db/alert-repo.ts";
+import type { AlertKind, AlertRow } from "../../db/alert-repo.ts";
 import type { ServerRow } from "../../db/types.ts";
-import type { ChatPort } from "../chat/chat-port.ts";
+import type { ChatPort, MessageRef, Pacing } from "../chat/chat-port.ts";
 import type { Button, Reply } from "../reply.ts";
-import { errorMessage } from "../errors.ts";
+import { alertKey } from "../../db/alert-repo.ts";
+import { createOutbox, realTimer, type Renderer, type Timer } from "./alert-outbox.ts";
+import { alertMessage, alertSummary, detailFromRow, resolutionReply, type AlertDetail } from "../replies/alert-replies.ts";
+
+export type { Timer } from "./alert-outbox.ts";
 
 export interface AlertInput {
   kind: AlertKind;
@@ -21,49 +25,107 @@ export interface AlertSinkDeps {
   chat: ChatPort;
   log: Logger;
   defaultChannel: string | null; // alerts.channel (the console passes its own)
+  /** Timing (tests pass a controllable one); Node's timers by default. */
+  timer?: Timer;
+  /** The chat's limits; chat.pacing by default (Slack: one post a second per channel), else none. */
+  pacing?: Pacing;
+  /** How long a quiet channel's first new alert waits for others to share one message; one post interval by default. */
+  gatherMs?: number;
+  /** First retry delay of a failed post or update, doubling each time (1 s by default). */
+  retryMs?: number;
+  /** Tries before a message is given up (8 by default: about two minutes of retrying). */
+  maxAttempts?: number;
 }
 
+const REMEMBERED = 5000; // what raises said (buttons, multi-line details) and why alerts resolved, newest kept
+
 /**
- * Every alert goes through here: recorded in the ledger under its key (kind + server + snapshot), posted
- * to the server's channel or the default one, and, while it stays open, counted instead of re-posted.
- * De-duplication windows, resolution and burst coalescing plug in here with the scheduler.
+ * Every alert goes through here. It is recorded in the ledger under its key (kind + server + snapshot);
+ * while it stays open a repeat counts (ledger) and updates its message instead of posting another.
+ * Messages go to the server's channel or the default one, paced per channel by the outbox: new alerts
+ * that wait together become one summary message, and updates of one message are merged. When the
+ * condition clears, `resolve` closes it, updates its message and replies in its thread.
+ *
+ * raise and resolve record at once and queue the chat work: call `flush()` to wait until it is sent
+ * (tests, before reading chat), and `stop()` before closing the ledger.
  */
 export function createAlertSink(deps: AlertSinkDeps) {
-  const { ledger, chat, log } = deps;
-  const keyOf = (kind: AlertKind, server: string, snapshot?: string) => [kind, server, snapshot ?? ""].join(":");
+  const { ledger, log } = deps;
+  const details = memo<AlertDetail>();
+  const whys = memo<string>();
+  const detailOf = (a: AlertRow) => details.get(a.id) ?? detailFromRow(a);
+  const render: Renderer = {
+    fresh(ids) {
+      const rows = ids.map((id) => ledger.alerts.get(id)).filter((a): a is AlertRow => !!a);
+      return rows.length === 1 ? alertMessage(rows[0]!, detailOf(rows[0]!), whys.get(rows[0]!.id)) : alertSummary(rows);
+    },
+    message(ref: MessageRef): Reply | null {
+      const rows = ledger.alerts.byMessage(ref);
+      if (rows.length === 0) return null;
+      return rows.length === 1 ? alertMessage(rows[0]!, detailOf(rows[0]!), whys.get(rows[0]!.id)) : alertSummary(rows);
+    },
+    resolutions(ids) {
+      const rows = ids.map((id) => ledger.alerts.get(id)).filter((a): a is AlertRow => !!a);
+      return resolutionReply(rows.map((alert) => ({ alert, why: whys.get(alert.id) })));
+    },
+  };
+  const pacing = deps.pacing ?? deps.chat.pacing ?? { postIntervalMs: 0, updateIntervalMs: 0 };
+  const outbox = createOutbox(
+    { chat: deps.chat, alerts: ledger.alerts, log, render },
+    { timer: deps.timer ?? realTimer, pacing, gatherMs: deps.gatherMs ?? pacing.postIntervalMs, retryMs: deps.retryMs ?? 1000, maxAttempts: deps.maxAttempts ?? 8 },
+  );
+
   return {
-    /** Closes an open alert and says so on its message; nothing happens if none is open. */
+    /** Closes an open alert: its message says so and a thread reply under it says why. False if none was open. */
     async resolve(kind: AlertKind, server: ServerRow, why: string, snapshotName?: string): Promise<boolean> {
-      const alert = ledger.alerts.resolve(keyOf(kind, server.name, snapshotName));
+      const alert = ledger.alerts.resolve(alertKey(kind, server.name, snapshotName));
       if (!alert) return false;
       log.info({ alert: alert.id, kind, server: server.name }, `resolved: ${why}`);
-      if (alert.message_ref)
-        await chat
-          .update(alert.message_ref, { visibility: "channel", tone: "success", title: `✔ resolved ${kind}: ${alert.message.split("\n")[0]}`, lines: [why] })
-          .catch((e: unknown) => log.warn({ alert: alert.id, err: errorMessage(e) }, "could not update a resolved alert"));
+      whys.set(alert.id, why);
+      if (alert.channel && !outbox.isStopped()) outbox.resolved(alert.channel, alert.id);
       return true;
     },
+    /** Records an alert (or one more sighting of the open one with its key) and queues its message. */
     async raise(a: AlertInput): Promise<void> {
-      const key = keyOf(a.kind, a.server.name, a.snapshotName);
+      const key = alertKey(a.kind, a.server.name, a.snapshotName);
       const channel = a.server.channel ?? deps.defaultChannel;
       const message = [a.title, ...(a.lines ?? [])].join("\n");
       const { alert, fresh } = ledger.alerts.raise({ kind: a.kind, key, server_id: a.server.id, snapshot_id: a.snapshotId ?? null, message, channel });
       log.warn({ alert: alert.id, kind: a.kind, server: a.server.name, count: alert.count }, a.title);
-      if (!channel) return; // recorded and logged; no channel configured to tell
-      const reply = alertReply(a, alert.count);
-      try {
-        if (!fresh && alert.message_ref) return void (await chat.update(alert.message_ref, reply));
-        const ref = await chat.post(channel, reply);
-        if (ref) ledger.alerts.setMessage(alert.id, ref);
-      } catch (e) {
-        log.warn({ alert: alert.id, err: errorMessage(e) }, "could not post an alert");
-      }
+      details.set(alert.id, { title: a.title, lines: a.lines ?? [], buttons: a.buttons });
+      const where = alert.channel ?? channel; // a repeat keeps the channel its message is in
+      if (!where || outbox.isStopped()) return; // recorded and logged; no channel configured to tell
+      if (fresh || (!alert.message_ref && !outbox.pending(where, alert.id))) outbox.fresh(where, alert.id);
+      else outbox.changed(where, alert.id);
     },
+    /** Sends what is queued now, without waiting to gather more; resolves when nothing is left to send. */
+    flush: (): Promise<void> => outbox.flush(),
+    /** Flushes for at most `ms` (0: not at all), then stops sending; raise and resolve still record in the ledger. */
+    async stop(ms = 10_000): Promise<void> {
+      if (ms > 0) {
+        let cancel = () => {};
+        const bound = new Promise<void>((res) => (cancel = (deps.timer ?? realTimer).after(ms, res)));
+        await Promise.race([outbox.flush(), bound]);
+        cancel();
+      }
+      if (outbox.size()) log.warn({ unsent: outbox.size() }, "alert messages not sent before stopping (the alerts are in the ledger)");
+      outbox.stop();
+    },
+    /** Alert messages queued or being sent. */
+    pending: (): number => outbox.size(),
   };
 }
 export type AlertSink = ReturnType<typeof createAlertSink>;
 
-export function alertReply(a: AlertInput, count: number): Reply {
-  const seen = count > 1 ? [`seen ${count} times`] : [];
-  return { visibility: "channel", tone: "error", title: `${a.kind}: ${a.title}`, lines: [...(a.lines ?? []), ...seen], buttons: a.buttons };
+/** A bounded map: the oldest entries go first. */
+function memo<T>() {
+  const map = new Map<number, T>();
+  return {
+    get: (id: number): T | undefined => map.get(id),
+    set(id: number, v: T): void {
+      map.delete(id);
+      map.set(id, v);
+      if (map.size > REMEMBERED) map.delete(map.keys().next().value!);
+    },
+  };
 }

@@ -37,9 +37,12 @@ export function createConsoleChat(output: Writable) {
   }
 
   const port: ChatPort = {
-    async post(channel, reply) {
-      say(`[#${channel}] ${render(reply)}`);
-      return { channel, ts: String(++posted) };
+    async post(channel, reply, options) {
+      const ts = String(++posted);
+      if (!options?.threadTs) say(`[#${channel}] ${render(reply)}`);
+      // A thread reply: marked and indented under the message it answers.
+      else say(`  ↳ [#${channel} reply to message ${options.threadTs}] ${render(reply).replace(/\n/g, "\n    ")}`);
+      return { channel, ts };
     },
     async update(ref: MessageRef, reply) {
       say(`[#${ref.channel} message ${ref.ts} updated] ${render(reply)}`);

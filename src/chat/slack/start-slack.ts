@@ -158,6 +158,7 @@ async function stopBot({ bolt, app, inflight, log, boundMs }: StopParts): Promis
   const drain = async () => {
     await app.scheduler.stop();
     await app.engine.idle();
+    await app.alerts.stop(); // queued alert messages sent (bounded) before the ledger closes
     while (inflight.size) await Promise.allSettled([...inflight]);
   };
   if (!(await within(drain(), Math.max(0, deadline - Date.now()))))
