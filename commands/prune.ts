@@ -42,7 +42,7 @@ export const prune: Command = {
       }
     }
     const out: PruneOutcome = schedule?.keep
-      ? ((await ctx.scheduler.retention.pruneServer(server, schedule)) ?? { plan, pruned: [], failed: [], stopped: `${server.name} is being pruned already: try again in a moment` })
+      ? ((await ctx.scheduler.retention.pruneServer(server, schedule, true)) ?? { plan, pruned: [], failed: [], stopped: `${server.name} is being pruned already: try again in a moment` })
       : { plan, pruned: [], failed: [], stopped: null };
     return prunedReply(server.name, out, gone, ctx.user);
   },

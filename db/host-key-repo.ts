@@ -13,6 +13,10 @@ export interface SharedKey {
 }
 
 export function hostKeyRepo(db: Db, now: () => number) {
+  // Asked before every operation (a blocked server is refused): prepared once.
+  const pendingStmt = db.prepare(
+    "SELECT key_type AS type, fingerprint, public_key AS publicKey FROM host_keys WHERE server_id = ? AND state = 'pending_accept' ORDER BY id",
+  );
   return {
     /** Records what a server presents now: keys it no longer has become 'replaced', new ones 'current'. */
     record(serverId: number, keys: HostKeyInput[]): void {
@@ -41,9 +45,7 @@ export function hostKeyRepo(db: Db, now: () => number) {
     },
     /** The presented keys waiting for an admin; empty when the server is not blocked. */
     pending(serverId: number): HostKeyInput[] {
-      return db
-        .prepare("SELECT key_type AS type, fingerprint, public_key AS publicKey FROM host_keys WHERE server_id = ? AND state = 'pending_accept' ORDER BY id")
-        .all(serverId) as HostKeyInput[];
+      return pendingStmt.all(serverId) as HostKeyInput[];
     },
     /** The admin accepted: the accepted keys become current, the old ones replaced, nothing pending. */
     accept(serverId: number, keys: HostKeyInput[]): void {

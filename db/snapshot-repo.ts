@@ -58,6 +58,10 @@ export function snapshotRepo(db: Db, now: () => number) {
     get(id: number): SnapshotRow | undefined {
       return row(byId.get(id) as Raw | undefined);
     },
+    /** The snapshot of that name that still exists (one index probe), or undefined. */
+    findLive(serverId: number, name: string): SnapshotRow | undefined {
+      return row(live.get(serverId, name) as Raw | undefined);
+    },
     /** The snapshot of that name that still exists, else the newest record of it (deleted, failed…). */
     find(serverId: number, name: string): SnapshotRow | undefined {
       return row((live.get(serverId, name) ?? latest.get(serverId, name)) as Raw | undefined);

@@ -82,9 +82,9 @@ export function createEngine(deps: EngineDeps) {
       const { server } = input;
       const driver = deps.drivers.get(server);
       const name =
-        input.name ?? defaultSnapshotName(clock.now(), (n) => ledger.snapshots.find(server.id, n)?.state === "done");
-      const existing = ledger.snapshots.find(server.id, name);
-      if (existing && !["deleted", "failed", "expired"].includes(existing.state))
+        input.name ?? defaultSnapshotName(clock.now(), (n) => ledger.snapshots.findLive(server.id, n) !== undefined);
+      const existing = ledger.snapshots.findLive(server.id, name);
+      if (existing)
         throw new UserError("snapshot_exists", `${server.name}/${name} already exists (${existing.state}): pick another name, or omit it for a dated one`);
       let snapshot!: SnapshotRow;
       const handle = runOperation<SnapshotRow>(

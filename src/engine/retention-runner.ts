@@ -16,11 +16,12 @@ export function createRetentionRunner(deps: SchedulerDeps, track: <T>(p: Promise
   const busy = new Set<number>(); // server ids being pruned
   let lastPass = 0;
 
-  async function pruneServer(server: ServerRow, schedule: Pick<ScheduleRow, "keep" | "native">): Promise<PruneOutcome | null> {
+  /** `names`: the plan carries snapshot names (for a reply); the scheduler's own passes do without. */
+  async function pruneServer(server: ServerRow, schedule: Pick<ScheduleRow, "keep" | "native">, names = false): Promise<PruneOutcome | null> {
     if (!schedule.keep || busy.has(server.id)) return null;
     busy.add(server.id);
     try {
-      const plan = planFor(ledger, server, schedule.keep, originsOf(schedule));
+      const plan = planFor(ledger, server, schedule.keep, originsOf(schedule), undefined, names);
       if (plan.remove.length === 0) return { plan, pruned: [], failed: [], stopped: null };
       const out = await executePlan(ledger, plan, schedule.keep, (snap, why) => deps.engine.delete(server, snap, SCHEDULER, why));
       log.info({ server: server.name, pruned: out.pruned.length, failed: out.failed.length, stopped: out.stopped }, "retention applied");
@@ -64,8 +65,11 @@ export function createRetentionRunner(deps: SchedulerDeps, track: <T>(p: Promise
     },
     async pass(): Promise<number> {
       let pruned = 0;
+      let planned = 0;
       for (const s of ledger.schedules.live()) {
         if (!s.keep) continue;
+        // Planning is synchronous: let timers (the minute tick) and requests in every 200 servers.
+        if (++planned % 200 === 0) await new Promise((r) => setImmediate(r));
         const server = ledger.servers.get(s.server);
         if (!server) continue;
         const out = await pruneServer(server, s).catch((e: unknown) => (log.warn({ server: s.server, err: errorMessage(e) }, "retention failed"), null));
@@ -83,7 +87,7 @@ export function createRetentionRunner(deps: SchedulerDeps, track: <T>(p: Promise
         if (!s.keep) continue;
         const server = ledger.servers.get(s.server);
         if (!server) continue;
-        const plan = planFor(ledger, server, s.keep, originsOf(s), inUse);
+        const plan = planFor(ledger, server, s.keep, originsOf(s), inUse, false);
         servers++;
         candidates += plan.keep.length + plan.remove.length + plan.protect.length;
         remove += plan.remove.length;

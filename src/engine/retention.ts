@@ -26,11 +26,16 @@ export function originsOf(schedule: Pick<ScheduleRow, "native">): Origin[] {
   return schedule.native ? ["schedule", "external"] : ["schedule"];
 }
 
-export function planFor(ledger: Ledger, server: ServerRow, policy: KeepPolicy, origins: Origin[], inUse = ledger.retention.inUse()): RetentionPlan {
-  const rows = ledger.retention.candidates(server.id, origins);
+/** `names: false` (the pass over every server) reads no names: plan entries then carry "" as name. */
+export function planFor(ledger: Ledger, server: ServerRow, policy: KeepPolicy, origins: Origin[], inUse = ledger.retention.inUse(), names = true): RetentionPlan {
+  const rows = ledger.retention.candidates(server.id, origins, names);
   const parents = rows.length > 0 ? ledger.retention.parents(server.id) : new Set<number>();
-  const candidates = rows.map((r) => ({ id: r.id, name: r.name, createdAt: r.createdAt, state: r.state, hasChildren: parents.has(r.id), inUse: inUse.get(r.id) ?? null }));
-  return planRetention(candidates, policy);
+  if (parents.size > 0 || inUse.size > 0)
+    for (const r of rows) {
+      r.hasChildren = parents.has(r.id);
+      r.inUse = inUse.get(r.id) ?? null;
+    }
+  return planRetention(rows, policy);
 }
 
 /** Removes what the plan removes, oldest first, each as its own operation; stops if the server gets busy. */
