@@ -66,10 +66,13 @@ export function createRetentionRunner(deps: SchedulerDeps, track: <T>(p: Promise
     async pass(): Promise<number> {
       let pruned = 0;
       let planned = 0;
+      const inUse = ledger.retention.inUse();
       for (const s of ledger.schedules.live()) {
-        if (!s.keep) continue;
+        if (!s.keep || busy.has(s.server_id)) continue;
         // Planning is synchronous: let timers (the minute tick) and requests in every 200 servers.
         if (++planned % 200 === 0) await new Promise((r) => setImmediate(r));
+        // Most servers have nothing to remove: only those that do are looked up and pruned.
+        if (planFor(ledger, { id: s.server_id }, s.keep, originsOf(s), inUse, false).remove.length === 0) continue;
         const server = ledger.servers.get(s.server);
         if (!server) continue;
         const out = await pruneServer(server, s).catch((e: unknown) => (log.warn({ server: s.server, err: errorMessage(e) }, "retention failed"), null));
@@ -85,9 +88,7 @@ export function createRetentionRunner(deps: SchedulerDeps, track: <T>(p: Promise
       let remove = 0;
       for (const s of ledger.schedules.live()) {
         if (!s.keep) continue;
-        const server = ledger.servers.get(s.server);
-        if (!server) continue;
-        const plan = planFor(ledger, server, s.keep, originsOf(s), inUse, false);
+        const plan = planFor(ledger, { id: s.server_id }, s.keep, originsOf(s), inUse, false);
         servers++;
         candidates += plan.keep.length + plan.remove.length + plan.protect.length;
         remove += plan.remove.length;

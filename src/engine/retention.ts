@@ -26,8 +26,8 @@ export function originsOf(schedule: Pick<ScheduleRow, "native">): Origin[] {
   return schedule.native ? ["schedule", "external"] : ["schedule"];
 }
 
-/** `names: false` (the pass over every server) reads no names: plan entries then carry "" as name. */
-export function planFor(ledger: Ledger, server: ServerRow, policy: KeepPolicy, origins: Origin[], inUse = ledger.retention.inUse(), names = true): RetentionPlan {
+/** `names: false` (the pass over every server) reads no names and writes no reasons for kept snapshots. */
+export function planFor(ledger: Ledger, server: Pick<ServerRow, "id">, policy: KeepPolicy, origins: Origin[], inUse = ledger.retention.inUse(), names = true): RetentionPlan {
   const rows = ledger.retention.candidates(server.id, origins, names);
   const parents = rows.length > 0 ? ledger.retention.parents(server.id) : new Set<number>();
   if (parents.size > 0 || inUse.size > 0)
@@ -35,7 +35,7 @@ export function planFor(ledger: Ledger, server: ServerRow, policy: KeepPolicy, o
       r.hasChildren = parents.has(r.id);
       r.inUse = inUse.get(r.id) ?? null;
     }
-  return planRetention(rows, policy);
+  return planRetention(rows, policy, names);
 }
 
 /** Removes what the plan removes, oldest first, each as its own operation; stops if the server gets busy. */

@@ -134,7 +134,7 @@ function newestFirst(snapshots: RetentionCandidate[]): RetentionCandidate[] {
 }
 
 /** restic's bucket walk, one snapshot at a time, newest first: the reasons to keep it, or undefined. */
-function keeper(policy: KeepPolicy, oldest: RetentionCandidate | undefined) {
+function keeper(policy: KeepPolicy, oldest: RetentionCandidate | undefined, explain: boolean) {
   const buckets = KEEP_RULES.filter((r) => policy[r] > 0).map((rule) => ({ rule, left: policy[rule], last: Number.NaN }));
   let live = buckets.length; // once every count is spent nothing else is kept
   let nr = 0;
@@ -148,8 +148,10 @@ function keeper(policy: KeepPolicy, oldest: RetentionCandidate | undefined) {
       if (b.left === 0) continue;
       const key = periodKey(b.rule, t, nr, day, ymd);
       if (key === b.last && snap !== oldest) continue;
-      const label = b.rule === "last" ? String(policy.last - b.left + 1) : periodText(b.rule, t);
-      (reasons ??= []).push(`${key === b.last ? "oldest " : ""}${b.rule} ${label}`);
+      if (explain) {
+        const label = b.rule === "last" ? String(policy.last - b.left + 1) : periodText(b.rule, t);
+        (reasons ??= []).push(`${key === b.last ? "oldest " : ""}${b.rule} ${label}`);
+      } else reasons ??= UNEXPLAINED;
       b.last = key;
       if (--b.left === 0) live--;
     }
@@ -157,6 +159,8 @@ function keeper(policy: KeepPolicy, oldest: RetentionCandidate | undefined) {
     return reasons;
   };
 }
+
+const UNEXPLAINED: string[] = []; // kept, reasons not asked for (the pass over every server)
 
 /** Why a snapshot the policy would remove must stay, or null. */
 function guard(s: RetentionCandidate, newestGood: boolean, p: KeepPolicy): string | null {
@@ -168,12 +172,13 @@ function guard(s: RetentionCandidate, newestGood: boolean, p: KeepPolicy): strin
   return guards.join("; ");
 }
 
-export function planRetention(snapshots: RetentionCandidate[], policy: KeepPolicy): RetentionPlan {
+/** `explain: false` leaves the kept snapshots' reasons empty (the text costs more than the planning). */
+export function planRetention(snapshots: RetentionCandidate[], policy: KeepPolicy, explain = true): RetentionPlan {
   const p = checkKeep(policy);
   const sorted = newestFirst(snapshots);
   let oldest = sorted.length - 1;
   while (oldest >= 0 && sorted[oldest]!.state !== "done") oldest--;
-  const keep = keeper(p, sorted[oldest]);
+  const keep = keeper(p, sorted[oldest], explain);
   const notKept = `not kept by ${formatKeep({ ...p, parents: "keep" })}`;
   const plan: RetentionPlan = { keep: [], remove: [], protect: [] };
   let newestGood = true;
