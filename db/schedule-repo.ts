@@ -24,17 +24,9 @@ export interface ScheduleRow {
   removed_at: number | null;
 }
 
-export interface NewSchedule {
-  server_id: number;
-  cron: string;
-  pattern: string | null;
-  expiry: string | null;
-  keep: KeepPolicy | null;
-  native: boolean;
-  warn_after_ms: number | null;
-  crit_after_ms: number | null;
+export type NewSchedule = Pick<ScheduleRow, "server_id" | "cron" | "pattern" | "expiry" | "keep" | "native" | "warn_after_ms" | "crit_after_ms"> & {
   created_by: string;
-}
+};
 
 type Raw = Omit<ScheduleRow, "keep" | "native"> & { keep: string | null; native: number };
 const row = (r: Raw | undefined): ScheduleRow | undefined => r && { ...r, keep: fromJson<KeepPolicy>(r.keep), native: r.native === 1 };

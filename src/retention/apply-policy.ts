@@ -1,3 +1,4 @@
+import { civilFromDays } from "../civil-date.ts";
 import { checkKeep, formatKeep, KEEP_RULES, type KeepPolicy, type KeepRule } from "./keep-policy.ts";
 
 // restic's ApplyPolicy (internal/restic/snapshot_policy.go), periods in UTC: walk the snapshots newest
@@ -23,18 +24,7 @@ export interface RetentionPlan {
 const HOUR = 3_600_000;
 const DAY = 86_400_000;
 
-/** Days since 1970-01-01 → YYYYMMDD as one number (H. Hinnant's civil_from_days): no Date per snapshot. */
-function civil(days: number): number {
-  const z = days + 719_468;
-  const era = Math.floor(z / 146_097);
-  const doe = z - era * 146_097;
-  const yoe = Math.floor((doe - Math.floor(doe / 1460) + Math.floor(doe / 36_524) - Math.floor(doe / 146_096)) / 365);
-  const doy = doe - (365 * yoe + Math.floor(yoe / 4) - Math.floor(yoe / 100));
-  const mp = Math.floor((5 * doy + 2) / 153);
-  const d = doy - Math.floor((153 * mp + 2) / 5) + 1;
-  const m = mp < 10 ? mp + 3 : mp - 9;
-  return (yoe + era * 400 + (m <= 2 ? 1 : 0)) * 10_000 + m * 100 + d;
-}
+const civil = civilFromDays;
 
 /** The day number of the Monday starting the ISO week of `days` (1970-01-01 was a Thursday). */
 const mondayOf = (days: number): number => days - ((((days + 3) % 7) + 7) % 7);

@@ -2,6 +2,7 @@
 // not allow and, when only the day of the month decides, straight to its next allowed day: next and
 // previous cost a few dozen steps even for "0 0 29 2 *". Days are counted from 1970-01-01 and turned
 // into dates with H. Hinnant's civil-from-days arithmetic, without Date objects.
+import { civilFromDays } from "../civil-date.ts";
 import type { CronSpec } from "./cron-spec.ts";
 
 const MONTH_DAYS = [0, 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
@@ -22,15 +23,10 @@ let cm = 1;
 let cd = 1;
 
 function civil(days: number): void {
-  const z = days + 719468;
-  const era = Math.floor(z / 146097);
-  const doe = z - era * 146097;
-  const yoe = Math.floor((doe - Math.floor(doe / 1460) + Math.floor(doe / 36524) - Math.floor(doe / 146096)) / 365);
-  const doy = doe - (365 * yoe + Math.floor(yoe / 4) - Math.floor(yoe / 100));
-  const mp = Math.floor((5 * doy + 2) / 153);
-  cm = mp < 10 ? mp + 3 : mp - 9;
-  cy = yoe + era * 400 + (cm <= 2 ? 1 : 0);
-  cd = doy - Math.floor((153 * mp + 2) / 5) + 1;
+  const ymd = civilFromDays(days);
+  cy = Math.floor(ymd / 10_000);
+  cm = Math.floor(ymd / 100) % 100;
+  cd = ymd % 100;
 }
 
 function dayMatches(s: CronSpec, dom: number, day: number): boolean {
