@@ -44,9 +44,9 @@ export async function benchScheduler(o: { dir: string }): Promise<Record<string,
   fill(db, o.dir);
   const fillS = (performance.now() - t) / 1000;
   const work = join(o.dir, "sched-run.db");
-  rmSync(work, { force: true });
   for (const f of [work, `${work}-wal`, `${work}-shm`]) rmSync(f, { force: true });
   await execa("cp", [db, work]);
+  await execa("sync"); // the copy's writeback must not run during the timed part
   const bare = JSON.parse((await execa("node", ["-e", "console.log(JSON.stringify({ rss: process.memoryUsage().rss / 2 ** 20 }))"])).stdout) as { rss: number };
   const { stdout } = await execa("node", [...siblingArgv("scheduler-bench-child"), JSON.stringify({ db: work, dir: o.dir })]);
   const r = JSON.parse(stdout.trim().split("\n").at(-1)!) as Record<string, number>;

@@ -27,6 +27,7 @@ const FINAL: OperationState[] = ["succeeded", "failed", "denied", "expired", "ca
 export function operationRepo(db: Db, now: () => number) {
   const inTx = transactional(db);
   const prepared = statementCache(db);
+  const attach = db.prepare("UPDATE operations SET snapshot_id = ? WHERE id = ? AND snapshot_id IS NULL");
   const byId = db.prepare(`${SELECT} WHERE o.id = ?`);
   const insert = db.prepare(`INSERT INTO operations (kind, server_id, snapshot_id, state, requested_by, channel, args, result, error, created_at, started_at, finished_at)
     VALUES (@kind, @server_id, @snapshot_id, @state, @requested_by, @channel, @args, @result, @error, @created_at, @started_at, @finished_at)`);
@@ -51,6 +52,10 @@ export function operationRepo(db: Db, now: () => number) {
         finished_at: FINAL.includes(state) ? t : null,
       });
       return this.get(Number(info.lastInsertRowid))!;
+    },
+    /** A snapshot recorded after its operation (a scheduled create, when it starts). */
+    attachSnapshot(id: number, snapshotId: number): void {
+      attach.run(snapshotId, id);
     },
     transition(id: number, to: OperationState, changes: OperationChanges = {}): OperationRow {
       return inTx(() => {

@@ -157,6 +157,27 @@ describe("scheduled snapshots", () => {
     app.close();
   });
 
+  it("records a scheduled snapshot when its run starts, and fails the run cleanly if its name was taken meanwhile", async () => {
+    const { app, run, clock, server } = await setup("late-record");
+    await run('schedule web "@hourly" --pattern nightly');
+    clock.set(Date.UTC(2026, 0, 1, 1, 0));
+    expect(app.scheduler.tick()).toMatchObject({ fired: 1 });
+    const op = app.ledger.operations.list({ limit: 1 })[0]!;
+    expect(op).toMatchObject({ kind: "create", state: "queued", snapshot_id: null }); // one insert at the minute
+    app.ledger.snapshots.insert({ server_id: server.id, name: "nightly", created_by: "U2" }); // someone is quicker
+    await app.scheduler.settle();
+    expect(app.ledger.operations.get(op.id)).toMatchObject({ state: "failed", error: "web/nightly was taken (pending) while this run waited to start" });
+    expect(app.ledger.schedules.live()[0]).toMatchObject({ last_status: "failed", last_operation_id: op.id });
+    await run("schedule web \"@hourly\" --pattern nightly"); // and the next run takes the next free name
+    clock.set(Date.UTC(2026, 0, 1, 2, 0));
+    app.scheduler.tick();
+    await app.scheduler.settle();
+    const next = app.ledger.operations.list({ limit: 1 })[0]!;
+    expect(next).toMatchObject({ state: "succeeded" });
+    expect(app.ledger.snapshots.get(next.snapshot_id!)).toMatchObject({ name: "nightly-0", state: "done", origin: "schedule" });
+    app.close();
+  });
+
   it("catches up once after downtime and posts schedule_missed saying how late; resolved by the catch-up run", async () => {
     const dir = "missed";
     const first = await setup(dir);

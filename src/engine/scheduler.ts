@@ -143,7 +143,7 @@ export function createScheduler(deps: SchedulerDeps) {
     }
     let opId: number | null = null;
     const start = () => {
-      const h = deps.engine.create({ server, name, expiresAt, ...asker, scheduleId: e.row.id, note: `schedule "${e.row.cron}"` });
+      const h = deps.engine.createLater({ server, name, expiresAt, ...asker, scheduleId: e.row.id, note: `schedule "${e.row.cron}"` });
       opId = e.running = h.op.id;
       ledger.schedules.ran(e.row.id, due, "started", opId);
       return h;
