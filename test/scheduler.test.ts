@@ -128,6 +128,22 @@ describe("scheduled snapshots", () => {
     app.close();
   });
 
+  it("keeps a snapshot a pending restore approval refers to, and says why", async () => {
+    const { app, run, snaps, tickAt } = await setup("in-use");
+    await run('schedule web "@hourly"');
+    for (const h of [1, 2, 3]) await tickAt(Date.UTC(2026, 0, 1, h, 0));
+    const oldest = snaps()[0]!;
+    const asked = await run(`restore web/${oldest.name}`, "U0OPS");
+    expect(asked.title).toMatch(/approv/i);
+    await run('schedule web "@hourly" --keep last=1');
+    const dry = await run("prune web --dry-run");
+    expect(dry.lines).toContainEqual(expect.stringMatching(new RegExp(`^keep ${oldest.name}: in use: restore awaiting approval \\(operation #\\d+\\)`)));
+    expect(dry.title).toBe("prune web --dry-run (last=1): would remove 1, keep 2");
+    await run("prune web");
+    expect(snaps().map((s) => s.state)).toEqual(["done", "expired", "done"]);
+    app.close();
+  });
+
   it("removes a snapshot once its expiry passes (fixed at creation, as LXD does)", async () => {
     const { app, run, snaps, tickAt } = await setup("expiry");
     await run('schedule web "0 * * * *" --expiry 30M');
