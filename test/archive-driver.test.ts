@@ -13,6 +13,7 @@ import { parsePartSize } from "../src/drivers/archive/part-size.ts";
 import type { CreateResult, DriverContext, Progress, SnapshotDriver, SnapshotHandle } from "../src/drivers/driver.ts";
 import { BackendError, UserError } from "../src/errors.ts";
 import { createLocalRunner } from "../src/transport/local-runner.ts";
+import { rejection } from "./helpers/outcomes.ts";
 
 const log = pino({ level: "silent" });
 let root: string;
@@ -81,15 +82,6 @@ async function expectSameTree(original: string, restoredRoot: string): Promise<v
 async function sha256sum(files: string[]): Promise<string[]> {
   const { stdout } = await execa("sha256sum", files);
   return stdout.split("\n").map((l) => l.split(" ")[0]!);
-}
-
-async function rejection(p: Promise<unknown>): Promise<Error & { code?: string }> {
-  const e = await p.then(
-    () => null,
-    (err: unknown) => err,
-  );
-  expect(e).toBeInstanceOf(Error);
-  return e as Error & { code?: string };
 }
 
 describe("create", () => {

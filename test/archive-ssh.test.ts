@@ -13,6 +13,7 @@ import { BackendError, UserError } from "../src/errors.ts";
 import { createLocalRunner } from "../src/transport/local-runner.ts";
 import { generateKey, sshdAvailable, startSshd, type Sshd } from "./helpers/sshd.ts";
 import { tempDir } from "./helpers/temp-dir.ts";
+import { rejection } from "./helpers/outcomes.ts";
 
 // Archive servers reached over SSH, against a real sshd on 127.0.0.1 (DESIGN.md §5): the same archive driver
 // with the ssh runner, so tar/dd and zstd run on the "server" and only compressed bytes cross the connection.
@@ -57,15 +58,6 @@ function handle(server: string, name: string): SnapshotHandle {
 
 function create(driver: SnapshotDriver, server: string, name: string, ctx = context()) {
   return driver.create({ server, name, createdAt: Date.UTC(2026, 0, 1), stateful: false }, ctx);
-}
-
-async function rejection(p: Promise<unknown>): Promise<Error & { code?: string }> {
-  const e = await p.then(
-    () => null,
-    (err: unknown) => err,
-  );
-  expect(e).toBeInstanceOf(Error);
-  return e as Error & { code?: string };
 }
 
 async function listFiles(root: string): Promise<string[]> {

@@ -4,9 +4,9 @@ import { join } from "node:path";
 import { randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import pino from "pino";
-import { BackendError } from "../src/errors.ts";
 import { createLocalRunner } from "../src/transport/local-runner.ts";
 import type { Pipeline } from "../src/transport/runner.ts";
+import { backendRejection, collect } from "./helpers/outcomes.ts";
 
 const runner = createLocalRunner(pino({ level: "silent" }));
 let dir: string;
@@ -17,21 +17,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
-
-async function rejection(p: Promise<unknown>): Promise<BackendError> {
-  const e = await p.then(
-    () => null,
-    (err: unknown) => err,
-  );
-  expect(e).toBeInstanceOf(BackendError);
-  return e as BackendError;
-}
-
-async function collect(p: Pipeline): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const c of p.stdout) chunks.push(c as Buffer);
-  return Buffer.concat(chunks);
-}
 
 describe("run", () => {
   it("returns stdout, stderr and the exit code", async () => {
@@ -47,21 +32,21 @@ describe("run", () => {
   });
 
   it("rejects a non-zero exit naming the command and the code, with the last 10 stderr lines", async () => {
-    const e = await rejection(runner.run("sh", ["-c", "for i in $(seq 1 20); do echo line$i >&2; done; exit 3"]));
+    const e = await backendRejection(runner.run("sh", ["-c", "for i in $(seq 1 20); do echo line$i >&2; done; exit 3"]));
     expect(e.code).toBe("command_failed");
     expect(e.message).toMatch(/^sh failed \(exit 3\): line11$/);
     expect(e.stderrTail.split("\n")).toEqual(Array.from({ length: 10 }, (_, i) => `line${i + 11}`));
   });
 
   it("says when a program is not installed", async () => {
-    const e = await rejection(runner.run("snapbot-no-such-program", []));
+    const e = await backendRejection(runner.run("snapbot-no-such-program", []));
     expect(e.code).toBe("command_not_found");
     expect(e.message).toContain("snapbot-no-such-program is not installed");
   });
 
   it("stops a command at its timeout", async () => {
     const t = Date.now();
-    const e = await rejection(runner.run("sleep", ["10"], { timeoutMs: 200 }));
+    const e = await backendRejection(runner.run("sleep", ["10"], { timeoutMs: 200 }));
     expect(e.code).toBe("command_timeout");
     expect(e.message).toContain("sleep timed out");
     expect(Date.now() - t).toBeLessThan(3000);
@@ -70,7 +55,7 @@ describe("run", () => {
   it("stops a command when its signal aborts", async () => {
     const ac = new AbortController();
     setTimeout(() => ac.abort(), 100);
-    const e = await rejection(runner.run("sleep", ["10"], { signal: ac.signal }));
+    const e = await backendRejection(runner.run("sleep", ["10"], { signal: ac.signal }));
     expect(e.code).toBe("command_aborted");
   });
 });
@@ -117,7 +102,7 @@ describe("pipeline", () => {
       { cmd: "tar", args: ["-cf", "-", "-C", "/", "--", join(dir, "nope").slice(1)] },
       { cmd: "zstd", args: ["-q", "-c"] },
     ]);
-    const [, e] = await Promise.all([collect(p), rejection(p.done)]);
+    const [, e] = await Promise.all([collect(p), backendRejection(p.done)]);
     expect(e.code).toBe("command_failed");
     expect(e.message).toMatch(/^tar failed \(exit 2\): tar: .*nope: Cannot stat: No such file or directory$/);
     expect(e.stderrTail).toContain("Cannot stat");
@@ -128,7 +113,7 @@ describe("pipeline", () => {
       { cmd: "cat", args: ["/dev/zero"] },
       { cmd: "sh", args: ["-c", "head -c 1000 >/dev/null; echo boom >&2; exit 4"] },
     ]);
-    const [, e] = await Promise.all([collect(p), rejection(p.done)]);
+    const [, e] = await Promise.all([collect(p), backendRejection(p.done)]);
     expect(e.message).toBe("sh failed (exit 4): boom");
   });
 
@@ -137,7 +122,7 @@ describe("pipeline", () => {
       { cmd: "cat", args: ["/dev/zero"] },
       { cmd: "snapbot-no-such-zstd", args: [] },
     ]);
-    const [, e] = await Promise.all([collect(p), rejection(p.done)]);
+    const [, e] = await Promise.all([collect(p), backendRejection(p.done)]);
     expect(e.code).toBe("command_not_found");
     expect(e.message).toContain("snapbot-no-such-zstd");
   });
@@ -145,7 +130,7 @@ describe("pipeline", () => {
   it("stops every stage at its timeout", async () => {
     const p = runner.pipeline([{ cmd: "cat", args: ["/dev/zero"] }, { cmd: "cat", args: [] }], { timeoutMs: 200 });
     p.stdout.resume();
-    const e = await rejection(p.done);
+    const e = await backendRejection(p.done);
     expect(e.code).toBe("command_timeout");
     expect(e.message).toBe("cat | cat timed out after 0.2s and was stopped");
   });
@@ -155,14 +140,14 @@ describe("pipeline", () => {
     const p = runner.pipeline([{ cmd: "cat", args: ["/dev/zero"] }, { cmd: "cat", args: [] }], { signal: ac.signal });
     p.stdout.resume();
     setTimeout(() => ac.abort(), 100);
-    expect((await rejection(p.done)).code).toBe("command_aborted");
+    expect((await backendRejection(p.done)).code).toBe("command_aborted");
   });
 
   it("kill() stops the stages and done rejects", async () => {
     const p = runner.pipeline([{ cmd: "sleep", args: ["10"] }, { cmd: "cat", args: [] }]);
     p.stdout.resume();
     setTimeout(() => p.kill(), 50);
-    expect((await rejection(p.done)).code).toBe("command_aborted");
+    expect((await backendRejection(p.done)).code).toBe("command_aborted");
   });
 
   it("SIGKILLs a stage that ignores SIGTERM after the grace period", async () => {
@@ -170,7 +155,7 @@ describe("pipeline", () => {
     p.stdout.resume();
     const t = Date.now();
     setTimeout(() => p.kill(), 50);
-    expect((await rejection(p.done)).code).toBe("command_aborted");
+    expect((await backendRejection(p.done)).code).toBe("command_aborted");
     expect(Date.now() - t).toBeGreaterThanOrEqual(1900);
     expect(Date.now() - t).toBeLessThan(4000);
   });

@@ -6,7 +6,6 @@ import { join } from "node:path";
 import { Readable } from "node:stream";
 import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { BackendError } from "../src/errors.ts";
 import { fingerprints, recordedHostKeys, replaceHostKeys, trustOnFirstUse } from "../src/transport/known-hosts.ts";
 import { createLocalRunner } from "../src/transport/local-runner.ts";
 import type { Pipeline, Runner } from "../src/transport/runner.ts";
@@ -14,6 +13,7 @@ import { createSshRunner } from "../src/transport/ssh-runner.ts";
 import { parseSshTarget, type SshTarget } from "../src/transport/ssh-target.ts";
 import { freePort, generateKey, sshdAvailable, startSshd, type Sshd } from "./helpers/sshd.ts";
 import { tempDir } from "./helpers/temp-dir.ts";
+import { backendRejection, collect } from "./helpers/outcomes.ts";
 
 // Against a real sshd on 127.0.0.1 (DESIGN.md §5). In CI a missing sshd fails these tests; elsewhere they skip.
 const enabled = sshdAvailable() || process.env.CI === "true";
@@ -29,21 +29,6 @@ let remote: Runner;
 
 const runnerWith = (over: { target?: SshTarget; keyFile?: string; knownHostsFile?: string }) =>
   createSshRunner({ target, keyFile: sshd.clientKey, knownHostsFile: knownHosts, connectTimeoutS: 5, log, ...over });
-
-async function rejection(p: Promise<unknown>): Promise<BackendError> {
-  const e = await p.then(
-    () => null,
-    (err: unknown) => err,
-  );
-  expect(e).toBeInstanceOf(BackendError);
-  return e as BackendError;
-}
-
-async function collect(p: Pipeline): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const c of p.stdout) chunks.push(c as Buffer);
-  return Buffer.concat(chunks);
-}
 
 beforeAll(async () => {
   if (!enabled) return;
@@ -77,7 +62,7 @@ suite("known_hosts (trust on first use)", () => {
 
   it("says a closed port has no host key to record", async () => {
     const closed = parseSshTarget(`ssh://root@127.0.0.1:${await freePort()}`);
-    const e = await rejection(trustOnFirstUse(local, join(dir, "kh-closed"), closed));
+    const e = await backendRejection(trustOnFirstUse(local, join(dir, "kh-closed"), closed));
     expect(e.code).toBe("ssh_unreachable");
     expect(existsSync(join(dir, "kh-closed"))).toBe(false);
   });
@@ -101,20 +86,20 @@ suite("ssh run", () => {
   });
 
   it("reports the remote command's own failure as command_failed with its stderr tail", async () => {
-    const e = await rejection(remote.run("sh", ["-c", "echo first >&2; echo it broke >&2; exit 3"]));
+    const e = await backendRejection(remote.run("sh", ["-c", "echo first >&2; echo it broke >&2; exit 3"]));
     expect(e.code).toBe("command_failed");
     expect(e.message).toBe(`sh on ${target.url} failed (exit 3): first`);
     expect(e.stderrTail).toBe("first\nit broke");
   });
 
   it("tells a remote exit 255 apart from ssh's own failures", async () => {
-    const e = await rejection(remote.run("sh", ["-c", "echo remote says no >&2; exit 255"]));
+    const e = await backendRejection(remote.run("sh", ["-c", "echo remote says no >&2; exit 255"]));
     expect(e.code).toBe("command_failed");
     expect(e.message).toContain("exit 255");
   });
 
   it("says when a program is missing on the server", async () => {
-    const e = await rejection(remote.run("snapbot-no-such-program", ["x"]));
+    const e = await backendRejection(remote.run("snapbot-no-such-program", ["x"]));
     expect(e.code).toBe("command_not_found");
     expect(e.message).toContain(`snapbot-no-such-program is not installed on ${target.url}`);
   });
@@ -127,7 +112,7 @@ suite("ssh run", () => {
 
   it("stops ssh at the timeout", async () => {
     const t = Date.now();
-    const e = await rejection(remote.run("sleep", ["30"], { timeoutMs: 700 }));
+    const e = await backendRejection(remote.run("sleep", ["30"], { timeoutMs: 700 }));
     expect(e.code).toBe("command_timeout");
     expect(e.message).toContain("sleep on ssh://root@127.0.0.1");
     expect(Date.now() - t).toBeLessThan(5000);
@@ -136,7 +121,7 @@ suite("ssh run", () => {
   it("stops ssh when the signal aborts", async () => {
     const ac = new AbortController();
     setTimeout(() => ac.abort(), 300);
-    const e = await rejection(remote.run("sleep", ["30"], { signal: ac.signal }));
+    const e = await backendRejection(remote.run("sleep", ["30"], { signal: ac.signal }));
     expect(e.code).toBe("command_aborted");
   });
 });
@@ -145,7 +130,7 @@ suite("ssh failures", () => {
   it("refuses a server whose key is not recorded (empty known_hosts)", async () => {
     const empty = join(dir, "kh-empty");
     await writeFile(empty, "");
-    const e = await rejection(runnerWith({ knownHostsFile: empty }).run("true", []));
+    const e = await backendRejection(runnerWith({ knownHostsFile: empty }).run("true", []));
     expect(e.code).toBe("ssh_hostkey_unknown");
     expect(e.message).toMatch(/no host key recorded.*admin must accept/);
   });
@@ -155,7 +140,7 @@ suite("ssh failures", () => {
     generateKey(other);
     const wrong = join(dir, "kh-wrong");
     await writeFile(wrong, `${target.knownHostsName} ${(await readFile(`${other}.pub`, "utf8")).trim()}\n`);
-    const e = await rejection(runnerWith({ knownHostsFile: wrong }).run("true", []));
+    const e = await backendRejection(runnerWith({ knownHostsFile: wrong }).run("true", []));
     expect(e.code).toBe("ssh_hostkey_changed");
     const presented = (await fingerprints(local, [`x ${sshd.hostPublicKey}`]))[0]!.fingerprint;
     expect(e.message).toContain(`presented a different host key (${presented})`);
@@ -173,18 +158,18 @@ suite("ssh failures", () => {
   it("reports a client key the server does not accept", async () => {
     const stranger = join(dir, "stranger_key");
     generateKey(stranger);
-    const e = await rejection(runnerWith({ keyFile: stranger }).run("true", []));
+    const e = await backendRejection(runnerWith({ keyFile: stranger }).run("true", []));
     expect(e.code).toBe("ssh_auth_failed");
     expect(e.message).toContain("refused snapbot's key (publickey)");
   });
 
   it("reports a closed port as unreachable", async () => {
     const closed = parseSshTarget(`ssh://root@127.0.0.1:${await freePort()}`);
-    const e = await rejection(runnerWith({ target: closed }).run("true", []));
+    const e = await backendRejection(runnerWith({ target: closed }).run("true", []));
     expect(e.code).toBe("ssh_unreachable");
     expect(e.message).toContain("Connection refused");
     const p = runnerWith({ target: closed }).pipeline([{ cmd: "true", args: [] }]);
-    const pe = await rejection(Promise.all([collect(p), p.done]));
+    const pe = await backendRejection(Promise.all([collect(p), p.done]));
     expect(pe.code).toBe("ssh_unreachable");
   });
 });
@@ -227,7 +212,7 @@ suite("ssh pipeline", () => {
       { cmd: "yes", args: [] },
       { cmd: "sh", args: ["-c", "head -c 10 >/dev/null; echo stage two broke >&2; exit 4"] },
     ]);
-    const [, e] = await Promise.all([collect(p), rejection(p.done)]);
+    const [, e] = await Promise.all([collect(p), backendRejection(p.done)]);
     expect(e.code).toBe("command_failed");
     expect(e.message).toBe(`sh on ${target.url} failed (exit 4): stage two broke`);
     expect(e.stderrTail).toBe("stage two broke");
@@ -239,14 +224,14 @@ suite("ssh pipeline", () => {
       { cmd: "sh", args: ["-c", "cat; exit 7"] },
       { cmd: "cat", args: [] },
     ]);
-    const [out, e] = await Promise.all([collect(p), rejection(p.done)]);
+    const [out, e] = await Promise.all([collect(p), backendRejection(p.done)]);
     expect(out.toString()).toBe("x\n");
     expect(e.message).toContain("exit 7");
   });
 
   it("says which stage is not installed", async () => {
     const p = remote.pipeline([{ cmd: "echo", args: ["x"] }, { cmd: "snapbot-no-such-zstd", args: ["-1"] }]);
-    const [, e] = await Promise.all([collect(p), rejection(p.done)]);
+    const [, e] = await Promise.all([collect(p), backendRejection(p.done)]);
     expect(e.code).toBe("command_not_found");
     expect(e.message).toContain("snapbot-no-such-zstd is not installed on");
   });
@@ -254,14 +239,14 @@ suite("ssh pipeline", () => {
   it("stops at its timeout and on kill()", async () => {
     const t = Date.now();
     const p = remote.pipeline([{ cmd: "sleep", args: ["30"] }, { cmd: "cat", args: [] }], { timeoutMs: 500 });
-    const [, e] = await Promise.all([collect(p).catch(() => Buffer.alloc(0)), rejection(p.done)]);
+    const [, e] = await Promise.all([collect(p).catch(() => Buffer.alloc(0)), backendRejection(p.done)]);
     expect(e.code).toBe("command_timeout");
     expect(e.message).toContain("sleep | cat on");
     expect(Date.now() - t).toBeLessThan(5000);
 
     const q = remote.pipeline([{ cmd: "sleep", args: ["30"] }]);
     setTimeout(() => q.kill(), 300);
-    const qe = await rejection(q.done);
+    const qe = await backendRejection(q.done);
     expect(qe.code).toBe("command_aborted");
   });
 });
