@@ -101,7 +101,7 @@ describe("alert sink: de-duplication and resolution (no pacing)", () => {
     await sink.flush();
     expect(chat.calls.slice(1).map((c) => (c.threadTs ? `reply to ${c.threadTs}` : `${c.kind} ${c.ts}`))).toEqual([`update ${post!.ts}`, `reply to ${post!.ts}`]);
     const resolved = updates(post!.ts).at(-1)!.reply;
-    expect(resolved).toMatchObject({ tone: "success", title: "✔ resolved snapshot_failed: snapshot web/s1 failed (asked by U0OP)" });
+    expect(resolved).toMatchObject({ tone: "success", title: "resolved snapshot_failed: snapshot web/s1 failed (asked by U0OP)" });
     expect(resolved.buttons).toBeUndefined(); // no Retry on a resolved alert
     expect(resolved.lines!.slice(0, 2)).toEqual(["a later create web s1 succeeded", "open for 3m"]);
     expect(replies(post!.ts)).toMatchObject([{ channel: "C0ALERTS", reply: { title: "✔ resolved: a later create web s1 succeeded", lines: ["snapshot_failed web/s1 was open for 3m"] } }]);
@@ -210,7 +210,7 @@ describe("alert sink: pacing and coalescing (controlled clock)", () => {
     await sink.resolve("snapshot_failed", web, "the retry succeeded", "a");
     await timer.advance(600);
     expect(chat.calls).toHaveLength(1);
-    expect(posts()[0]!.reply).toMatchObject({ tone: "success", title: "✔ resolved snapshot_failed: snapshot web/a failed (asked by U0OP)" });
+    expect(posts()[0]!.reply).toMatchObject({ tone: "success", title: "resolved snapshot_failed: snapshot web/a failed (asked by U0OP)" });
     expect(posts()[0]!.reply.lines!.slice(0, 2)).toEqual(["the retry succeeded", "open for 400ms"]);
   });
 

@@ -96,7 +96,7 @@ describe.runIf(needLxd)("LXD walk-through through the commands", () => {
     const final = await done(await t.run(`approve ${approvalOf(request)}`, "U0ALICE"));
     expect(final).toMatchObject({ tone: "success", lines: [expect.stringMatching(/^new host keys: ssh-ed25519 SHA256:/)] });
     expect((await t.run("hostkeys scan")).title).toMatch(/^No shared host keys/);
-    expect(chat.calls.find((c) => c.kind === "update" && c.ts === alert.ts && c.reply.title.startsWith("✔ resolved hostkey_regen_needed"))).toBeDefined();
+    expect(chat.calls.find((c) => c.kind === "update" && c.ts === alert.ts && c.reply.title.startsWith("resolved hostkey_regen_needed"))).toBeDefined();
   });
 
   it("deletes a snapshot on the backend", async () => {

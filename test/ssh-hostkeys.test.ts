@@ -80,7 +80,7 @@ describe.runIf(enabled)("SSH host keys of archive servers, through the commands"
     const final = await done(await t.run(`approve ${approvalOf(request)}`, "U0ALICE"));
     expect(final).toMatchObject({ tone: "success", lines: [expect.stringMatching(/^new host keys: .*ssh-ed25519 SHA256:/)] });
     expect(readFileSync(`${keyB}.pub`, "utf8")).not.toBe(readFileSync(`${keyA}.pub`, "utf8"));
-    expect(chat.calls.find((c) => c.kind === "update" && c.ts === alert!.ts && c.reply.title.startsWith("✔ resolved hostkey_regen_needed"))).toBeDefined();
+    expect(chat.calls.find((c) => c.kind === "update" && c.ts === alert!.ts && c.reply.title.startsWith("resolved hostkey_regen_needed"))).toBeDefined();
 
     // The test sshd is not a service the script can restart: restart it on its port, with the new key.
     await b.stop();
@@ -117,7 +117,7 @@ describe.runIf(enabled)("SSH host keys of archive servers, through the commands"
     expect(accepted).toMatchObject({ tone: "success", title: "files-1's new SSH host key accepted by U0ADMIN" });
     const presented = readFileSync(`${other}.pub`, "utf8").split(" ").slice(0, 2).join(" ");
     expect(readFileSync(join(dir, "data", "known_hosts"), "utf8")).toContain(`[127.0.0.1]:${a.port} ${presented}`);
-    expect(chat.calls.find((c) => c.kind === "update" && c.ts === alert!.ts && c.reply.title.startsWith("✔ resolved hostkey_changed"))).toBeDefined();
+    expect(chat.calls.find((c) => c.kind === "update" && c.ts === alert!.ts && c.reply.title.startsWith("resolved hostkey_changed"))).toBeDefined();
     expect((await done(await t.run("create files-1 s3"))).tone).toBe("success");
   }, 60_000);
 });

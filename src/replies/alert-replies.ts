@@ -34,7 +34,7 @@ const seen = (a: AlertRow): string[] => (a.count > 1 ? [`seen ${a.count} times`,
 export function alertMessage(a: AlertRow, d: AlertDetail, why?: string): Reply {
   if (a.state === "open") return { visibility: "channel", tone: "error", title: `${a.kind}: ${d.title}`, lines: [...d.lines, ...seen(a)], buttons: d.buttons };
   const summary = `open for ${openFor(a)}${a.count > 1 ? `, seen ${a.count} times` : ""}`;
-  return { visibility: "channel", tone: "success", title: `✔ resolved ${a.kind}: ${d.title}`, lines: [...(why ? [why] : []), summary, ...d.lines] };
+  return { visibility: "channel", tone: "success", title: `resolved ${a.kind}: ${d.title}`, lines: [...(why ? [why] : []), summary, ...d.lines] };
 }
 
 /** One line of a summary: kind, server/snapshot, first line, and its count or resolution. */
