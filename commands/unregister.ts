@@ -1,6 +1,7 @@
 import type { Command } from "./types.ts";
 import { expectPositionals } from "./parse.ts";
 import { serverOf } from "./lookup.ts";
+import { UserError } from "../src/errors.ts";
 
 const usage = "unregister <server>";
 
@@ -12,6 +13,9 @@ export const unregister: Command = {
   run(ctx, args) {
     const [name] = expectPositionals(args, 1, 1, usage);
     const server = serverOf(ctx, name!);
+    const schedule = ctx.ledger.schedules.forServer(server.id);
+    if (schedule)
+      throw new UserError("has_schedule", `${server.name} has a schedule ("${schedule.cron}"${schedule.native ? ", run by LXD" : ""}): unschedule ${server.name} first`);
     // Taking the lease proves nothing runs on it, and keeps anything from starting meanwhile.
     const lease = ctx.engine.lease(server.name, `unregister ${server.name}`);
     try {

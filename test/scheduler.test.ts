@@ -24,7 +24,8 @@ function source(name: string): string {
 async function setup(name: string, paths = [source(name)]) {
   const clock = fakeClock(T0);
   const chat = recordingChat();
-  const { app, run } = await testApp(join(root, name), { storage: { path: "snaps" }, servers: { web: { driver: "archive", paths } } }, clock, chat.port);
+  const roles = { admins: ["U0ADMIN"], approvers: ["U0ALICE"], operators: ["*"] };
+  const { app, run } = await testApp(join(root, name), { roles, storage: { path: "snaps" }, servers: { web: { driver: "archive", paths } } }, clock, chat.port);
   const server = app.ledger.servers.get("web")!;
   const snaps = () => app.ledger.snapshots.list(server.id, { all: true, limit: 100, offset: 0 }).rows.reverse();
   const tickAt = async (ms: number) => {
@@ -75,6 +76,9 @@ describe("schedule, schedules, unschedule", () => {
     expect(again.lines![0]).toMatch(/^replaces "0 3 \* \* \*"/);
     const list = await run("schedules");
     expect(list.table!.rows).toEqual([["web", "0 */6 * * *", "2026-01-01 06:00:00Z", "—", "—", "—", "snap%d"]]);
+    const unregister = await run("unregister web", "U0ADMIN");
+    expect(unregister).toMatchObject({ tone: "error", title: 'web has a schedule ("0 */6 * * *"): unschedule web first' });
+    expect(app.ledger.servers.get("web")).toBeDefined();
     expect((await run("unschedule web")).title).toBe('web: schedule "0 */6 * * *" removed by U1');
     expect((await run("schedules")).title).toMatch(/^no schedules yet/);
     expect(app.ledger.operations.list({ serverId: server.id, limit: 10 }).map((o) => o.kind)).toEqual(["unschedule", "schedule", "schedule"]);
