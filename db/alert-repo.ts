@@ -1,6 +1,7 @@
 import type { Db } from "./open-db.ts";
 import type { MessageRef } from "../src/chat/chat-port.ts";
 import { fromJson } from "./json.ts";
+import { transactional } from "./statements.ts";
 
 export type AlertKind =
   | "snapshot_failed"
@@ -55,50 +56,57 @@ export function alertRepo(db: Db, now: () => number) {
   const insert = db.prepare(`INSERT INTO alerts (kind, key, server_id, snapshot_id, state, message, channel, first_seen, last_seen)
     VALUES (@kind, @key, @server_id, @snapshot_id, 'open', @message, @channel, @at, @at)`);
   const again = db.prepare("UPDATE alerts SET count = count + 1, last_seen = @at, message = @message WHERE id = @id");
+  // Prepared once: a burst of alerts (a storage outage) raises, reads and re-renders hundreds at a time.
+  const byId = db.prepare("SELECT * FROM alerts WHERE id = ?");
+  const close = db.prepare("UPDATE alerts SET state = 'resolved', resolved_at = ? WHERE id = ? AND state = 'open'");
+  const setRef = db.prepare("UPDATE alerts SET message_ref = ? WHERE id = ?");
+  const shownBy = db.prepare("SELECT * FROM alerts WHERE message_ref = ? ORDER BY id");
+  const allOpen = db.prepare("SELECT * FROM alerts WHERE state = 'open' ORDER BY last_seen DESC");
+  const openRows = db.prepare("SELECT * FROM alerts WHERE state = 'open' ORDER BY last_seen DESC, id DESC LIMIT ? OFFSET ?");
+  const openCount = db.prepare("SELECT count(*) FROM alerts WHERE state = 'open'").pluck();
+  const inTx = transactional(db);
 
   return {
     /** Opens an alert, or counts one more sighting of the open alert with the same key (no new message). */
     raise(a: NewAlert): { alert: AlertRow; fresh: boolean } {
-      return db.transaction(() => {
+      return inTx(() => {
         const existing = row(open.get(a.key) as Raw | undefined);
         if (existing) {
           again.run({ id: existing.id, at: now(), message: a.message });
           return { alert: row(open.get(a.key) as Raw)!, fresh: false };
         }
         const id = Number(insert.run({ ...a, at: now() }).lastInsertRowid);
-        return { alert: row(db.prepare("SELECT * FROM alerts WHERE id = ?").get(id) as Raw)!, fresh: true };
-      })();
+        return { alert: row(byId.get(id) as Raw)!, fresh: true };
+      });
     },
     /** Closes the open alert with this key; returns it (with where its message is) or undefined. */
     resolve(key: string): AlertRow | undefined {
       const existing = row(open.get(key) as Raw | undefined);
       if (!existing) return undefined;
-      db.prepare("UPDATE alerts SET state = 'resolved', resolved_at = ? WHERE id = ? AND state = 'open'").run(now(), existing.id);
-      return row(db.prepare("SELECT * FROM alerts WHERE id = ?").get(existing.id) as Raw)!;
+      close.run(now(), existing.id);
+      return row(byId.get(existing.id) as Raw)!;
     },
     setMessage(id: number, ref: MessageRef): void {
-      db.prepare("UPDATE alerts SET message_ref = ? WHERE id = ?").run(refText(ref), id);
+      setRef.run(refText(ref), id);
     },
     /** Several alerts shown by one (summary) message: they share its ref. */
     setMessageMany(ids: number[], ref: MessageRef): void {
-      const set = db.prepare("UPDATE alerts SET message_ref = ? WHERE id = ?");
-      db.transaction(() => ids.forEach((id) => set.run(refText(ref), id)))();
+      inTx(() => ids.forEach((id) => setRef.run(refText(ref), id)));
     },
     get(id: number): AlertRow | undefined {
-      return row(db.prepare("SELECT * FROM alerts WHERE id = ?").get(id) as Raw | undefined);
+      return row(byId.get(id) as Raw | undefined);
     },
     /** The alerts a message shows, oldest first: one for an alert's own message, several for a summary. */
     byMessage(ref: MessageRef): AlertRow[] {
-      return (db.prepare("SELECT * FROM alerts WHERE message_ref = ? ORDER BY id").all(refText(ref)) as Raw[]).map((r) => row(r)!);
+      return (shownBy.all(refText(ref)) as Raw[]).map((r) => row(r)!);
     },
     listOpen(): AlertRow[] {
-      return (db.prepare("SELECT * FROM alerts WHERE state = 'open' ORDER BY last_seen DESC").all() as Raw[]).map((r) => row(r)!);
+      return (allOpen.all() as Raw[]).map((r) => row(r)!);
     },
     /** One page of the open alerts, the most recently seen first, and how many there are. */
     openPage(limit: number, offset: number): { rows: AlertRow[]; total: number } {
-      const rows = db.prepare("SELECT * FROM alerts WHERE state = 'open' ORDER BY last_seen DESC, id DESC LIMIT ? OFFSET ?").all(limit, offset) as Raw[];
-      const { total } = db.prepare("SELECT count(*) AS total FROM alerts WHERE state = 'open'").get() as { total: number };
-      return { rows: rows.map((r) => row(r)!), total };
+      const rows = openRows.all(limit, offset) as Raw[];
+      return { rows: rows.map((r) => row(r)!), total: openCount.get() as number };
     },
   };
 }

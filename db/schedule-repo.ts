@@ -1,6 +1,7 @@
 import type { Db } from "./open-db.ts";
 import type { KeepPolicy } from "../src/retention/keep-policy.ts";
 import { fromJson } from "./json.ts";
+import { transactional } from "./statements.ts";
 
 // Schedules: one live schedule per server (unschedule marks it removed; history stays for the audit log).
 
@@ -34,6 +35,7 @@ const row = (r: Raw | undefined): ScheduleRow | undefined => r && { ...r, keep: 
 const SELECT = "SELECT c.*, v.name AS server FROM schedules c JOIN servers v ON v.id = c.server_id";
 
 export function scheduleRepo(db: Db, now: () => number) {
+  const inTx = transactional(db);
   const live = db.prepare(`${SELECT} WHERE c.removed_at IS NULL AND v.removed_at IS NULL ORDER BY v.name`);
   const forServer = db.prepare(`${SELECT} WHERE c.server_id = ? AND c.removed_at IS NULL`);
   const byId = db.prepare(`${SELECT} WHERE c.id = ?`);
@@ -57,20 +59,20 @@ export function scheduleRepo(db: Db, now: () => number) {
     },
     /** A server's new schedule replaces its old one, in one transaction. */
     set(s: NewSchedule): { schedule: ScheduleRow; replaced: ScheduleRow | undefined } {
-      return db.transaction(() => {
+      return inTx(() => {
         const replaced = row(forServer.get(s.server_id) as Raw | undefined);
         const t = now();
         if (replaced) remove.run(t, s.server_id);
         const id = Number(insert.run({ ...s, keep: s.keep ? JSON.stringify(s.keep) : null, native: s.native ? 1 : 0, created_at: t }).lastInsertRowid);
         return { schedule: row(byId.get(id) as Raw)!, replaced };
-      })();
+      });
     },
     remove(serverId: number): ScheduleRow | undefined {
-      return db.transaction(() => {
+      return inTx(() => {
         const existing = row(forServer.get(serverId) as Raw | undefined);
         if (existing) remove.run(now(), serverId);
         return existing;
-      })();
+      });
     },
     /** A run was started (or skipped) for the scheduled minute `at`. */
     ran(id: number, at: number, status: "started" | "skipped" | "failed", op: number | null, message: string | null = null): void {

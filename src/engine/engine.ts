@@ -14,7 +14,7 @@ import { cloneSnapshot, copySnapshot } from "./copy-clone.ts";
 import { exportSnapshot, type ExportFormat } from "./export-op.ts";
 import { syncBackend } from "./backend-sync.ts";
 import { acceptHostKeys, recordAndAlert, scanHostKeys } from "./host-keys.ts";
-import { makeRoom, warnNearLimit } from "./limit.ts";
+import { hasLimit, makeRoom, warnNearLimit } from "./limit.ts";
 import type { CopyTarget, DriverContext } from "../drivers/driver.ts";
 import { runOperation, type OperationHandle } from "./run-operation.ts";
 import { defaultSnapshotName } from "./snapshot-names.ts";
@@ -72,7 +72,7 @@ export function createEngine(deps: EngineDeps) {
     /** hostkeys accept (admins): the changed key the server presents becomes the recorded one. */
     acceptHostKeys: (server: ServerRow, asker: Asker) => acceptHostKeys(deps, server, quickContext(deps), asker.user, asker.channel ?? null),
     /** Whether the server's backend has a snapshot limit (so a create may need makeRoom first). */
-    hasLimit: (server: ServerRow) => typeof deps.drivers.get(server).listBackend === "function",
+    hasLimit: (server: ServerRow) => hasLimit(deps, server),
     /** Before a create on a backend with a limit: prune the oldest expired snapshot, or refuse. */
     makeRoom(server: ServerRow, asker: Asker) {
       return makeRoom(deps, server, asker, quickContext(deps), (snap) => this.delete(server, snap, asker));

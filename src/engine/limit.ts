@@ -9,6 +9,8 @@ import { errorMessage, UserError } from "../errors.ts";
 // Backends that keep snapshots themselves (LXD) have a per-server limit (`limit`, default 50): at the
 // limit a create first prunes the oldest expired snapshot, or is refused; at 90% a limit_near alert.
 
+/** Backends that keep snapshots themselves (they can list them) have a limit; the others do not. */
+export const hasLimit = (deps: Pick<EngineDeps, "drivers">, server: ServerRow): boolean => typeof deps.drivers.get(server).listBackend === "function";
 const limitOf = (server: ServerRow) => (typeof server.settings.limit === "number" ? server.settings.limit : 50);
 const liveCount = (deps: EngineDeps, server: ServerRow) => deps.ledger.snapshots.list(server.id, { limit: 1, offset: 0 }).total;
 
@@ -24,7 +26,7 @@ export async function makeRoom(
   ctx: DriverContext,
   remove: (snap: SnapshotRow) => OperationHandle<SnapshotRow>,
 ): Promise<Room> {
-  if (!deps.drivers.get(server).listBackend) return { pruned: null };
+  if (!hasLimit(deps, server)) return { pruned: null };
   const limit = limitOf(server);
   // Far from the limit, the ledger's count is enough (list keeps it in step with the backend); listing
   // the backend costs about as much as the snapshot itself, so it is paid only where the count matters.
@@ -52,7 +54,7 @@ export async function makeRoom(
 
 /** After a create: a limit_near alert once a server holds 90% of its limit. */
 export async function warnNearLimit(deps: EngineDeps, server: ServerRow): Promise<void> {
-  if (!deps.drivers.get(server).listBackend) return;
+  if (!hasLimit(deps, server)) return;
   const limit = limitOf(server);
   const live = liveCount(deps, server);
   if (live < Math.ceil(0.9 * limit)) return;

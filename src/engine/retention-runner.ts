@@ -38,7 +38,11 @@ export function createRetentionRunner(deps: SchedulerDeps, track: <T>(p: Promise
       const due = ledger.snapshots.expired(now);
       if (due.length === 0) return;
       const byServer = new Map<string, typeof due>();
-      for (const s of due) byServer.set(s.server, [...(byServer.get(s.server) ?? []), s]);
+      for (const s of due) {
+        const list = byServer.get(s.server);
+        if (list) list.push(s);
+        else byServer.set(s.server, [s]);
+      }
       for (const [name, snaps] of byServer) {
         const server = ledger.servers.get(name);
         if (!server || busy.has(server.id)) continue;
@@ -71,7 +75,8 @@ export function createRetentionRunner(deps: SchedulerDeps, track: <T>(p: Promise
         if (!s.keep || busy.has(s.server_id)) continue;
         // Planning is synchronous: let timers (the minute tick) and requests in every 200 servers.
         if (++planned % 200 === 0) await new Promise((r) => setImmediate(r));
-        // Most servers have nothing to remove: only those that do are looked up and pruned.
+        // Most servers have nothing to remove: only those that do are looked up and pruned (pruneServer plans
+        // again, with what is in use by then: earlier servers' deletions may have taken minutes).
         if (planFor(ledger, { id: s.server_id }, s.keep, originsOf(s), inUse, false).remove.length === 0) continue;
         const server = ledger.servers.get(s.server);
         if (!server) continue;
