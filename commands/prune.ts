@@ -19,15 +19,16 @@ export const prune: Command = {
     const [name] = expectPositionals(args, 1, 1, usage);
     const server = serverOf(ctx, name!);
     const schedule = ctx.ledger.schedules.forServer(server.id);
-    const expired = ctx.ledger.snapshots.expired(ctx.clock.now()).filter((s) => s.server_id === server.id);
+    const expired = ctx.ledger.snapshots.expiredOf(server.id, ctx.clock.now());
     if (!schedule?.keep && expired.length === 0)
       throw new UserError(
         "no_policy",
         `${server.name} has no --keep policy and nothing past its expiry: set one with schedule ${server.name} "@daily" --keep daily=7,weekly=4`,
       );
     const keepText = schedule?.keep ? formatKeep(schedule.keep) : "expiry only";
-    const plan = schedule?.keep ? planFor(ctx.ledger, server, schedule.keep, originsOf(schedule)) : EMPTY_PLAN;
-    if (args.flags["dry-run"]) return prunePlanReply(server.name, plan, expired.map((s) => s.name), keepText);
+    // Planned here only for the dry run (or to report a busy prune); a real prune plans inside pruneServer.
+    const planNow = () => (schedule?.keep ? planFor(ctx.ledger, server, schedule.keep, originsOf(schedule)) : EMPTY_PLAN);
+    if (args.flags["dry-run"]) return prunePlanReply(server.name, planNow(), expired.map((s) => s.name), keepText);
 
     const asker = { user: ctx.user, channel: ctx.channel };
     const gone = { pruned: [] as string[], failed: [] as string[] };
@@ -42,8 +43,8 @@ export const prune: Command = {
       }
     }
     const out: PruneOutcome = schedule?.keep
-      ? ((await ctx.scheduler.retention.pruneServer(server, schedule, true)) ?? { plan, pruned: [], failed: [], stopped: `${server.name} is being pruned already: try again in a moment` })
-      : { plan, pruned: [], failed: [], stopped: null };
+      ? ((await ctx.scheduler.retention.pruneServer(server, schedule, true)) ?? { plan: planNow(), pruned: [], failed: [], stopped: `${server.name} is being pruned already: try again in a moment` })
+      : { plan: EMPTY_PLAN, pruned: [], failed: [], stopped: null };
     return prunedReply(server.name, out, gone, ctx.user);
   },
 };

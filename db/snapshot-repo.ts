@@ -50,6 +50,9 @@ export function snapshotRepo(db: Db, now: () => number) {
   const expiredStmt = db.prepare(`SELECT s.id, s.server_id, v.name AS server, s.name, s.location, s.created_at, s.expires_at
     FROM snapshots s JOIN servers v ON v.id = s.server_id
     WHERE s.state = 'done' AND s.expires_at IS NOT NULL AND s.expires_at <= ? ORDER BY s.expires_at`);
+  const expiredOfStmt = db.prepare(`SELECT s.id, s.server_id, v.name AS server, s.name, s.location, s.created_at, s.expires_at
+    FROM snapshots s JOIN servers v ON v.id = s.server_id
+    WHERE s.state = 'done' AND s.expires_at IS NOT NULL AND s.expires_at <= ? AND s.server_id = ? ORDER BY s.expires_at`);
   const prepared = statementCache(db);
   const liveNames = db.prepare("SELECT name FROM snapshots WHERE server_id = ? AND state NOT IN ('deleted','failed','expired')").pluck();
   const inTx = transactional(db);
@@ -132,6 +135,10 @@ export function snapshotRepo(db: Db, now: () => number) {
     /** Retention's input: every done snapshot whose expiry has passed, lean (no JSON columns) for speed. */
     expired(at: number): ExpiredRef[] {
       return expiredStmt.all(at) as ExpiredRef[];
+    },
+    /** The same for one server, oldest expiry first, filtered in SQLite (not every server's rows read). */
+    expiredOf(serverId: number, at: number): ExpiredRef[] {
+      return expiredOfStmt.all(at, serverId) as ExpiredRef[];
     },
     /** The snapshot and every snapshot below it in its tree, deepest first (the order to delete them in). */
     subtree(id: number): SnapshotRow[] {

@@ -41,7 +41,7 @@ export async function makeRoom(
   }
   const live = liveCount(deps, server);
   if (live < limit) return { pruned: null };
-  const oldest = deps.ledger.snapshots.expired(deps.clock.now()).find((s) => s.server_id === server.id);
+  const [oldest] = deps.ledger.snapshots.expiredOf(server.id, deps.clock.now());
   if (!oldest)
     throw new UserError(
       "limit_reached",
