@@ -59,12 +59,12 @@ const finalOf = (r: Reply) => {
 /** Resolves once the job has started (its snapshot is running). */
 const started = (r: Reply) => new Promise<void>((res) => r.follow!.subscribe((u) => u.lines?.[0] !== "queued" && res()));
 
-async function start() {
+async function start(dbPath = ledgerPath) {
   const parsed = fileSchema.parse({
     storage: { path: join(dir, "snaps") },
     servers: { s: { driver: "archive", paths: [src], part_size: "1MiB" }, slow: { driver: "archive", paths: [src], part_size: "1MiB", timeout: 0.1 } },
   });
-  const config: Config = { ...parsed, source: "test", demo: false, dbPath: ledgerPath, logLevel: "info", chat: { mode: "console", port: 0 }, metricsPort: null };
+  const config: Config = { ...parsed, source: "test", demo: false, dbPath, logLevel: "info", chat: { mode: "console", port: 0 }, metricsPort: null };
   const log = captureLog("info"); // the level snapbot logs at
   const chat = recordingChat();
   const app = await createApp(config, { log: log.log, clock: systemClock, runner: createLocalRunner(log.log), chat: chat.port });
@@ -178,5 +178,38 @@ describe("a full ledger disk", () => {
     const changes = t.log.entries().filter((e) => e.level === 40 && /the ledger (.* is full|can write again)/.test(String(e.msg)));
     expect(changes.map((e) => (/full/.test(String(e.msg)) ? "full" : "writable"))).toEqual(["full", "writable", "full", "writable"]);
     expect(t.log.text()).not.toMatch(/SqliteError|"stack"/);
+  });
+});
+
+describe("starting on a full ledger disk", () => {
+  it("starts, refuses work, and settles what the stopped run left once the ledger can write", async (ctx) => {
+    if (!mounted) return ctx.skip("mounting a tmpfs needs root");
+    const path = join(mnt, "second.db");
+    const first = await start(path);
+    const big = await first.run("create s left");
+    await started(big);
+    first.app.ledger.db.pragma("wal_checkpoint(TRUNCATE)");
+    fill();
+    expect((await finalOf(big)).title).toMatch(/finished, not recorded yet/);
+    first.app.close(); // stopped while its commit waited: the ledger still says running
+
+    const second = await start(path); // reconciliation cannot write: it waits, the bot starts anyway
+    const op = second.app.ledger.operations.list({ limit: 1 })[0]!;
+    const left = () => second.app.ledger.snapshots.find(second.app.ledger.servers.get("s")!.id, "left")!;
+    expect(second.app.reconciled.snapshots).toEqual([expect.objectContaining({ ref: "s/left", was: "running", now: "broken" })]);
+    expect(left().state).toBe("running");
+    expect((await second.run("create s more")).title).toMatch(/^the ledger .*second\.db is full/);
+    expect((await second.run("list s")).tone).toBe("info");
+    await second.app.alerts.flush();
+    expect(second.chat.calls.map((c) => c.reply.title)).toEqual([expect.stringMatching(/^ledger_full: the ledger .*second\.db is full/)]);
+
+    rmSync(filler);
+    expect(second.app.ledger.health.probe()).toBe(true); // what the 30 s probe does
+    expect(left()).toMatchObject({ state: "broken", error: expect.stringMatching(/run verify to confirm it/) });
+    expect(second.app.ledger.operations.get(op.id)).toMatchObject({ state: "failed", error: expect.stringMatching(/^interrupted/) });
+    expect((await finalOf(await second.run("verify s/left"))).tone).toBe("success"); // its parts are complete: done again
+    expect(left().state).toBe("done");
+    expect(second.log.text()).not.toMatch(/SqliteError|"stack"/);
+    second.app.close();
   });
 });
