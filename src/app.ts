@@ -39,7 +39,10 @@ export async function createApp(config: Config, deps: { log: Logger; clock: Cloc
   } catch (e) {
     if (!isLedgerFull(e)) throw e;
     // Started on a full disk: the servers' config changes wait for the ledger like everything else.
-    ledger.health.defer({ write: () => (ledger.servers.syncFromConfig(servers), "servers updated from the config"), failed: (err) => `servers not updated from the config: ${errorMessage(err)}` });
+    ledger.health.defer({
+      write: () => (ledger.servers.syncFromConfig(servers), "servers updated from the config"),
+      failed: (err) => `servers not updated from the config: ${errorMessage(err)}`,
+    });
   }
   const drivers = createDriverRegistry({ runner: deps.runner, storageDir: config.storage.path, fsync: config.engine.fsync, log: deps.log });
   const jobs = createJobRunner({ concurrency: config.engine.concurrency, timeoutMs: timeoutMs(config.engine.timeout), clock: deps.clock });

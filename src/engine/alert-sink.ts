@@ -147,13 +147,15 @@ export function createAlertSink(deps: AlertSinkDeps) {
       const key = alertKey(a.kind, a.server.name, a.snapshotName);
       const channel = a.server.channel ?? deps.defaultChannel;
       const message = [a.title, ...(a.lines ?? [])].join("\n");
-      record({ kind: a.kind, key, server_id: a.server.id, snapshot_id: a.snapshotId ?? null, message, channel }, { title: a.title, lines: a.lines ?? [], buttons: a.buttons }, a.title);
+      const detail = { title: a.title, lines: a.lines ?? [], buttons: a.buttons };
+      record({ kind: a.kind, key, server_id: a.server.id, snapshot_id: a.snapshotId ?? null, message, channel }, detail, a.title);
     },
     /** The ledger cannot write: the alert is held (posted to the default channel) until it can. */
     ledgerFull(message: string): void {
       const title = message.split(":")[0]!;
       const lines = ["new work is refused until it can write; list, show and help still work"];
-      record({ kind: "ledger_full", key: LEDGER_KEY, server_id: null, snapshot_id: null, message: [title, ...lines].join("\n"), channel: deps.defaultChannel }, { title, lines }, null);
+      const message = [title, ...lines].join("\n");
+      record({ kind: "ledger_full", key: LEDGER_KEY, server_id: null, snapshot_id: null, message, channel: deps.defaultChannel }, { title, lines }, null);
     },
     /** The ledger writes again: held alerts are recorded, and the ledger_full alert resolved with what was settled. */
     ledgerWritable(settled: string[]): void {

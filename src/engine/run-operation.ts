@@ -137,7 +137,10 @@ function outcomes<T>(deps: OperationDeps, spec: OperationSpec<T>, op: OperationR
   const deferFailure = (message: string, e: unknown) =>
     ledger.health.defer({
       write: () => (recordFailure(message, e), `${what}: recorded as failed`),
-      failed: (err) => (log.warn({ err: errorMessage(err) }, "could not record the failure"), `${what}: its failure could not be recorded (${errorMessage(err)})`),
+      failed: (err) => {
+        log.warn({ err: errorMessage(err) }, "could not record the failure");
+        return `${what}: its failure could not be recorded (${errorMessage(err)})`;
+      },
     });
 
   async function failed(e: unknown, ctx: JobContext): Promise<never> {
@@ -172,7 +175,8 @@ function outcomes<T>(deps: OperationDeps, spec: OperationSpec<T>, op: OperationR
     } catch (e) {
       if (!isLedgerFull(e)) return failed(e, ctx);
       deferCommit(out, commit);
-      throw new SnapbotError(OUTCOME_PENDING, `${spec.label} finished, but ${ledger.health.describe()}: its result is kept and is recorded as soon as the ledger can write again (free space there)`);
+      const kept = "its result is kept and is recorded as soon as the ledger can write again (free space there)";
+      throw new SnapbotError(OUTCOME_PENDING, `${spec.label} finished, but ${ledger.health.describe()}: ${kept}`);
     }
     log.info({ result: out.result }, "operation succeeded");
     spec.afterSuccess?.(value);
