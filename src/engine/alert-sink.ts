@@ -151,11 +151,11 @@ export function createAlertSink(deps: AlertSinkDeps) {
       record({ kind: a.kind, key, server_id: a.server.id, snapshot_id: a.snapshotId ?? null, message, channel }, detail, a.title);
     },
     /** The ledger cannot write: the alert is held (posted to the default channel) until it can. */
-    ledgerFull(message: string): void {
-      const title = message.split(":")[0]!;
+    ledgerFull(error: string): void {
+      const title = error.split(":")[0]!;
       const lines = ["new work is refused until it can write; list, show and help still work"];
-      const message = [title, ...lines].join("\n");
-      record({ kind: "ledger_full", key: LEDGER_KEY, server_id: null, snapshot_id: null, message, channel: deps.defaultChannel }, { title, lines }, null);
+      const text = [title, ...lines].join("\n");
+      record({ kind: "ledger_full", key: LEDGER_KEY, server_id: null, snapshot_id: null, message: text, channel: deps.defaultChannel }, { title, lines }, null);
     },
     /** The ledger writes again: held alerts are recorded, and the ledger_full alert resolved with what was settled. */
     ledgerWritable(settled: string[]): void {
