@@ -8,6 +8,7 @@ export function helpCommand(all: () => Command[]): Command {
     usage: "help [<command>]",
     summary: "show the commands, or how to use one",
     role: "operator",
+    readOnly: true,
     run(_ctx, args) {
       const topic = args.positionals[0];
       if (topic) {

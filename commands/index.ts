@@ -70,6 +70,8 @@ export async function runCommand(deps: AppDeps, req: Request): Promise<Reply> {
     const command = registry.find((c) => c.name === name);
     if (!command) throw new UserError("unknown_command", `unknown command "${name.slice(0, 40)}": type help for the list`);
     requireRole(deps.config, req.user, command.role, command.name);
+    // While the ledger is full, work that writes is refused, unless a write probe shows it can write again.
+    if (!command.readOnly && deps.ledger.health.full && !deps.ledger.health.probe()) throw deps.ledger.health.error();
     const args = parseArgs(words, command.flags ?? {}, command.usage, command.pairs);
     return await command.run({ ...deps, log, user: req.user, channel: req.channel }, args);
   } catch (e) {

@@ -36,5 +36,6 @@ export interface Command {
   flags?: FlagSpec;
   pairs?: boolean; // accepts key=value
   hidden?: boolean; // run by buttons (approve, deny), not listed in help
+  readOnly?: boolean; // writes nothing to the ledger: still answers while the ledger's disk is full
   run(ctx: CommandContext, args: ParsedArgs): Reply | Promise<Reply>;
 }

@@ -10,7 +10,8 @@ export type AlertKind =
   | "hostkey_changed"
   | "schedule_missed"
   | "snapshot_stale"
-  | "limit_near";
+  | "limit_near"
+  | "ledger_full";
 
 export interface AlertRow {
   id: number;

@@ -10,6 +10,7 @@ import { hostKeyRepo } from "./host-key-repo.ts";
 import { statsRepo } from "./stats-repo.ts";
 import { scheduleRepo } from "./schedule-repo.ts";
 import { retentionRepo } from "./retention-repo.ts";
+import { ledgerHealth } from "./ledger-health.ts";
 import type { Clock } from "../src/clock.ts";
 
 /** The typed repository over the ledger file: one object, passed in wherever the ledger is needed. */
@@ -21,21 +22,29 @@ export function createLedger(path: string, clock: Clock) {
 export function fromDb(db: Db, clock: Clock) {
   const now = () => clock.now();
   const inTx = transactional(db);
+  // A full disk: every repository call that fails to write throws one ledger_full error naming the file.
+  const health = ledgerHealth(db, db.name, now);
+  const g = <R extends object>(repo: R): R => guarded(repo, health.caught);
   return {
     db,
-    servers: serverRepo(db, now),
-    snapshots: snapshotRepo(db, now),
-    operations: operationRepo(db, now),
-    deliveries: deliveryRepo(db, now),
-    approvals: approvalRepo(db, now),
-    alerts: alertRepo(db, now),
-    hostKeys: hostKeyRepo(db, now),
-    stats: statsRepo(db, now),
-    schedules: scheduleRepo(db, now),
-    retention: retentionRepo(db),
+    health,
+    servers: g(serverRepo(db, now)),
+    snapshots: g(snapshotRepo(db, now)),
+    operations: g(operationRepo(db, now)),
+    deliveries: g(deliveryRepo(db, now)),
+    approvals: g(approvalRepo(db, now)),
+    alerts: g(alertRepo(db, now)),
+    hostKeys: g(hostKeyRepo(db, now)),
+    stats: g(statsRepo(db, now)),
+    schedules: g(scheduleRepo(db, now)),
+    retention: g(retentionRepo(db)),
     /** Runs fn in one transaction: several state changes commit together or not at all. */
     tx<T>(fn: () => T): T {
-      return inTx(fn);
+      try {
+        return inTx(fn);
+      } catch (e) {
+        throw health.caught(e);
+      }
     },
     close(): void {
       db.close();
@@ -43,3 +52,22 @@ export function fromDb(db: Db, clock: Clock) {
   };
 }
 export type Ledger = ReturnType<typeof fromDb>;
+
+/** The repository with each method's errors passed through `caught` (methods keep calling each other through it). */
+function guarded<R extends object>(repo: R, caught: (e: unknown) => unknown): R {
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(repo)) {
+    if (typeof value !== "function") {
+      out[key] = value;
+      continue;
+    }
+    out[key] = function (this: unknown, ...args: unknown[]) {
+      try {
+        return (value as (...a: unknown[]) => unknown).apply(this, args);
+      } catch (e) {
+        throw caught(e);
+      }
+    };
+  }
+  return out as R;
+}

@@ -4,7 +4,9 @@ import type { Clock } from "./clock.ts";
 import type { AppDeps } from "../commands/types.ts";
 import type { Runner } from "./transport/runner.ts";
 import type { ChatPort } from "./chat/chat-port.ts";
-import { createLedger } from "../db/ledger.ts";
+import { createLedger, type Ledger } from "../db/ledger.ts";
+import { isLedgerFull } from "../db/ledger-health.ts";
+import { errorMessage } from "./errors.ts";
 import { createJobRunner } from "./engine/job-runner.ts";
 import { createDriverRegistry } from "./engine/driver-registry.ts";
 import { createEngine } from "./engine/engine.ts";
@@ -16,6 +18,7 @@ import { createMetrics } from "./metrics/metrics.ts";
 import { healthOf, ledgerCheck, startMetricsServer, tickedWithin, type MetricsServer } from "./metrics/metrics-server.ts";
 
 const SWEEP_MS = 15_000; // approval requests expire within this long after their TTL
+const PROBE_MS = 30_000; // a full ledger is probed this often (and by each command that writes)
 
 export interface App extends AppDeps {
   alerts: AlertSink;
@@ -27,17 +30,26 @@ export interface App extends AppDeps {
 /** Builds everything from its dependencies, settles what a previous run left half-done, and returns. */
 export async function createApp(config: Config, deps: { log: Logger; clock: Clock; runner: Runner; chat: ChatPort }): Promise<App> {
   const ledger = createLedger(config.dbPath, deps.clock);
-  ledger.servers.syncFromConfig(
-    Object.entries(config.servers).map(([name, s]) => {
-      const { driver, channel, ...settings } = s;
-      return { name, driver, settings, channel };
-    }),
-  );
+  const servers = Object.entries(config.servers).map(([name, s]) => {
+    const { driver, channel, ...settings } = s;
+    return { name, driver, settings, channel };
+  });
+  try {
+    ledger.servers.syncFromConfig(servers);
+  } catch (e) {
+    if (!isLedgerFull(e)) throw e;
+    // Started on a full disk: the servers' config changes wait for the ledger like everything else.
+    ledger.health.defer({
+      write: () => (ledger.servers.syncFromConfig(servers), "servers updated from the config"),
+      failed: (err) => `servers not updated from the config: ${errorMessage(err)}`,
+    });
+  }
   const drivers = createDriverRegistry({ runner: deps.runner, storageDir: config.storage.path, fsync: config.engine.fsync, log: deps.log });
   const jobs = createJobRunner({ concurrency: config.engine.concurrency, timeoutMs: timeoutMs(config.engine.timeout), clock: deps.clock });
   // The console has one "channel": with no alerts.channel configured, alerts still show there.
   const defaultChannel = config.alerts.channel ?? (config.chat.mode === "console" ? "console" : null);
   const alerts = createAlertSink({ ledger, chat: deps.chat, log: deps.log, defaultChannel });
+  const prober = watchLedger(ledger, alerts, deps.log);
   const engine = createEngine({ config, ledger, jobs, drivers, clock: deps.clock, log: deps.log, alerts, chat: deps.chat });
   const reconciled = await reconcile(ledger, drivers, deps.log, deps.clock.now);
   // Loaded here, started by the adapter (scheduler.start()); tests tick it with a fake clock instead.
@@ -60,8 +72,32 @@ export async function createApp(config: Config, deps: { log: Logger; clock: Cloc
     close: () => {
       void metricsServer?.close();
       clearInterval(sweeper);
+      clearInterval(prober);
       void scheduler.stop();
       ledger.close();
     },
   };
+}
+
+/** One warning and an alert when the ledger fills up, one when it writes again; a periodic probe while full. */
+function watchLedger(ledger: Ledger, alerts: AlertSink, log: Logger): NodeJS.Timeout {
+  const full = (message: string) => {
+    log.warn({ ledger: ledger.health.path }, `${message.split(":")[0]}: work that writes is refused until it can write again`);
+    alerts.ledgerFull(message);
+  };
+  ledger.health.onChange((e) => {
+    if (e.state === "full") return full(e.message);
+    log.warn({ ledger: e.path, settled: e.settled }, "the ledger can write again");
+    alerts.ledgerWritable(e.settled);
+  });
+  if (ledger.health.full) full(ledger.health.error().message); // it filled before anyone listened (start-up)
+  const timer = setInterval(() => {
+    try {
+      if (ledger.health.full) ledger.health.probe();
+    } catch (e) {
+      log.warn({ err: errorMessage(e) }, "ledger write probe failed");
+    }
+  }, PROBE_MS);
+  timer.unref(); // never what keeps the process alive
+  return timer;
 }

@@ -7,6 +7,9 @@ import type { Button, Reply } from "../reply.ts";
 import { alertKey } from "../../db/alert-repo.ts";
 import { createOutbox, realTimer, type Renderer, type Timer } from "./alert-outbox.ts";
 import { alertMessage, alertSummary, detailFromRow, resolutionReply, type AlertDetail } from "../replies/alert-replies.ts";
+import type { NewAlert } from "../../db/alert-repo.ts";
+import { isLedgerFull } from "../../db/ledger-health.ts";
+import { createHeldAlerts, type HeldAlert } from "./held-alerts.ts";
 
 export type { Timer } from "./alert-outbox.ts";
 
@@ -75,31 +78,95 @@ export function createAlertSink(deps: AlertSinkDeps) {
     { timer: deps.timer ?? realTimer, pacing, gatherMs: deps.gatherMs ?? pacing.postIntervalMs, retryMs: deps.retryMs ?? 1000, maxAttempts: deps.maxAttempts ?? 8 },
   );
 
+  // Raised or resolved while the ledger cannot write: posted now, recorded when it can (no alert is dropped).
+  const held = createHeldAlerts({ chat: deps.chat, log, now: () => (deps.timer ?? realTimer).now() });
+  const LEDGER_KEY = alertKey("ledger_full", "ledger");
+
+  function resolveKey(key: string, why: string): boolean {
+    let alert: AlertRow | undefined;
+    try {
+      alert = ledger.alerts.resolve(key);
+    } catch (e) {
+      if (!isLedgerFull(e)) throw e;
+      held.holdResolution(key, why);
+      return true;
+    }
+    if (!alert) return false;
+    log.info({ alert: alert.id, kind: alert.kind, key }, `resolved: ${why}`);
+    whys.set(alert.id, why);
+    if (alert.channel && !outbox.isStopped()) outbox.resolved(alert.channel, alert.id);
+    return true;
+  }
+
+  /** `title` is logged as a warning (null: the caller has said it, as the ledger's state change does). */
+  function record(input: NewAlert, detail: AlertDetail, title: string | null): void {
+    let out: ReturnType<Ledger["alerts"]["raise"]>;
+    try {
+      out = ledger.alerts.raise(input);
+    } catch (e) {
+      if (!isLedgerFull(e)) throw e;
+      if (title !== null) log.warn({ kind: input.kind, key: input.key, held: true }, title);
+      return held.hold(input, detail);
+    }
+    const { alert, fresh } = out;
+    if (title !== null) log.warn({ alert: alert.id, kind: input.kind, key: input.key, count: alert.count }, title);
+    details.set(alert.id, detail);
+    const where = alert.channel ?? input.channel; // a repeat keeps the channel its message is in
+    if (!where || outbox.isStopped()) return; // recorded and logged; no channel configured to tell
+    if (fresh || (!alert.message_ref && !outbox.pending(where, alert.id))) outbox.fresh(where, alert.id);
+    else outbox.changed(where, alert.id);
+  }
+
+  /** Held alerts into the ledger, with the message they were posted as; a full ledger again gives the rest back. */
+  function recordHeld(): void {
+    const { alerts, resolutions } = held.take();
+    const put = (h: HeldAlert) => {
+      const { alert } = ledger.alerts.raise(h.alert);
+      details.set(alert.id, h.detail);
+      if (h.ref) ledger.alerts.setMessage(alert.id, h.ref);
+      else if (alert.channel && !outbox.isStopped()) outbox.fresh(alert.channel, alert.id);
+    };
+    for (let i = 0; i < alerts.length; i++) {
+      try {
+        put(alerts[i]!);
+      } catch (e) {
+        if (!isLedgerFull(e)) throw e;
+        return held.giveBack(alerts.slice(i), resolutions);
+      }
+    }
+    resolutions.forEach((r) => resolveKey(r.key, r.why));
+  }
+
   return {
     /** Closes an open alert: its message says so and a thread reply under it says why. False if none was open. */
     async resolve(kind: AlertKind, server: ServerRow, why: string, snapshotName?: string): Promise<boolean> {
-      const alert = ledger.alerts.resolve(alertKey(kind, server.name, snapshotName));
-      if (!alert) return false;
-      log.info({ alert: alert.id, kind, server: server.name }, `resolved: ${why}`);
-      whys.set(alert.id, why);
-      if (alert.channel && !outbox.isStopped()) outbox.resolved(alert.channel, alert.id);
-      return true;
+      return resolveKey(alertKey(kind, server.name, snapshotName), why);
     },
     /** Records an alert (or one more sighting of the open one with its key) and queues its message. */
     async raise(a: AlertInput): Promise<void> {
       const key = alertKey(a.kind, a.server.name, a.snapshotName);
       const channel = a.server.channel ?? deps.defaultChannel;
       const message = [a.title, ...(a.lines ?? [])].join("\n");
-      const { alert, fresh } = ledger.alerts.raise({ kind: a.kind, key, server_id: a.server.id, snapshot_id: a.snapshotId ?? null, message, channel });
-      log.warn({ alert: alert.id, kind: a.kind, server: a.server.name, count: alert.count }, a.title);
-      details.set(alert.id, { title: a.title, lines: a.lines ?? [], buttons: a.buttons });
-      const where = alert.channel ?? channel; // a repeat keeps the channel its message is in
-      if (!where || outbox.isStopped()) return; // recorded and logged; no channel configured to tell
-      if (fresh || (!alert.message_ref && !outbox.pending(where, alert.id))) outbox.fresh(where, alert.id);
-      else outbox.changed(where, alert.id);
+      const detail = { title: a.title, lines: a.lines ?? [], buttons: a.buttons };
+      record({ kind: a.kind, key, server_id: a.server.id, snapshot_id: a.snapshotId ?? null, message, channel }, detail, a.title);
+    },
+    /** The ledger cannot write: the alert is held (posted to the default channel) until it can. */
+    ledgerFull(error: string): void {
+      const title = error.split(":")[0]!;
+      const lines = ["new work is refused until it can write; list, show and help still work"];
+      const text = [title, ...lines].join("\n");
+      record({ kind: "ledger_full", key: LEDGER_KEY, server_id: null, snapshot_id: null, message: text, channel: deps.defaultChannel }, { title, lines }, null);
+    },
+    /** The ledger writes again: held alerts are recorded, and the ledger_full alert resolved with what was settled. */
+    ledgerWritable(settled: string[]): void {
+      recordHeld();
+      resolveKey(LEDGER_KEY, ["the ledger can write again", ...settled].join("; "));
     },
     /** Sends what is queued now, without waiting to gather more; resolves when nothing is left to send. */
-    flush: (): Promise<void> => outbox.flush(),
+    flush: async (): Promise<void> => {
+      await held.flush();
+      await outbox.flush();
+    },
     /** Flushes for at most `ms` (0: not at all), then stops sending; raise and resolve still record in the ledger. */
     async stop(ms = 10_000): Promise<void> {
       if (ms > 0) {
@@ -113,6 +180,8 @@ export function createAlertSink(deps: AlertSinkDeps) {
     },
     /** Alert messages queued or being sent. */
     pending: (): number => outbox.size(),
+    /** Alerts and resolutions waiting for the ledger to write again. */
+    held: (): number => held.size(),
   };
 }
 export type AlertSink = ReturnType<typeof createAlertSink>;

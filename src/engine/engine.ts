@@ -20,6 +20,7 @@ import { runOperation, type OperationHandle } from "./run-operation.ts";
 import { defaultSnapshotName } from "./snapshot-names.ts";
 import { timeoutMs } from "../duration.ts";
 import { SnapbotError, UserError } from "../errors.ts";
+import { isLedgerFull } from "../../db/ledger-health.ts";
 
 export interface EngineDeps {
   config: Config;
@@ -65,7 +66,11 @@ export function createEngine(deps: EngineDeps) {
     clone: (server: ServerRow, snap: SnapshotRow, newName: string, asker: Asker) => cloneSnapshot(deps, server, snap, newName, asker),
     export: (server: ServerRow, snap: SnapshotRow, format: ExportFormat, asker: Asker) => exportSnapshot(deps, server, snap, format, asker),
     /** Ledger brought up to date with a backend that keeps its own snapshots (no-op for the others). */
-    sync: (server: ServerRow) => syncBackend(deps, server, quickContext(deps)),
+    sync: (server: ServerRow) =>
+      syncBackend(deps, server, quickContext(deps)).catch((e: unknown) => {
+        if (isLedgerFull(e)) return { imported: [], vanished: [] }; // list still shows what the ledger has
+        throw e;
+      }),
     scanHostKeys: () => scanHostKeys(deps, quickContext(deps)),
     /** At registration: the server's host keys recorded (null when its driver has none), shared ones alerted. */
     recordHostKeys: (server: ServerRow) => recordAndAlert(deps, server, quickContext(deps)),
@@ -208,6 +213,7 @@ export function createEngine(deps: EngineDeps) {
               const t = clock.now();
               return ledger.snapshots.transition(id, "done", { ...changes, finished_at: t, verified_at: check ? t : null });
             },
+            discard: (c) => driver.delete({ ...handleOf(snap), location: res.location }, c),
           };
         },
         fail: (_id, message) => {

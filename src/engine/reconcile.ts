@@ -5,6 +5,7 @@ import type { DriverRegistry } from "./driver-registry.ts";
 import type { Leftover } from "../drivers/driver.ts";
 import { handleOf } from "./snapshot-handle.ts";
 import { errorMessage } from "../errors.ts";
+import { isLedgerFull } from "../../db/ledger-health.ts";
 
 export interface ReconcileReport {
   operations: Array<{ id: number; kind: string; server: string | null; was: string }>;
@@ -22,17 +23,25 @@ export async function reconcile(ledger: Ledger, drivers: DriverRegistry, log: Lo
   const fates = new Map<number, { to: SnapshotRow["state"]; reason: string }>();
   for (const s of ledger.snapshots.unfinished()) fates.set(s.id, await fateOf(s, ledger, drivers, log));
 
-  ledger.tx(() => {
-    for (const op of ledger.operations.interrupted()) {
-      ledger.operations.transition(op.id, "failed", { error: INTERRUPTED });
-      report.operations.push({ id: op.id, kind: op.kind, server: op.server, was: op.state });
-    }
-    for (const [id, fate] of fates) {
-      const s = ledger.snapshots.get(id)!;
-      ledger.snapshots.transition(id, fate.to, { error: fate.reason, finished_at: s.finished_at ?? now() });
-      report.snapshots.push({ id, ref: `${s.server}/${s.name}`, was: s.state, now: fate.to, reason: fate.reason });
-    }
-  });
+  // Read now, before any new work starts: a settling deferred by a full ledger must not touch that work.
+  const interrupted = ledger.operations.interrupted();
+  for (const op of interrupted) report.operations.push({ id: op.id, kind: op.kind, server: op.server, was: op.state });
+  const rows = [...fates].map(([id, fate]) => ({ s: ledger.snapshots.get(id)!, fate }));
+  for (const { s, fate } of rows) report.snapshots.push({ id: s.id, ref: `${s.server}/${s.name}`, was: s.state, now: fate.to, reason: fate.reason });
+  const settle = () =>
+    ledger.tx(() => {
+      for (const op of interrupted) ledger.operations.transition(op.id, "failed", { error: INTERRUPTED });
+      for (const { s, fate } of rows) ledger.snapshots.transition(s.id, fate.to, { error: fate.reason, finished_at: s.finished_at ?? now() });
+    });
+  try {
+    settle();
+  } catch (e) {
+    if (!isLedgerFull(e)) throw e;
+    ledger.health.defer({
+      write: () => (settle(), `start-up reconciliation: ${report.operations.length} operation(s) and ${report.snapshots.length} snapshot(s) settled`),
+      failed: (err) => (log.warn({ err: errorMessage(err) }, "start-up reconciliation could not be recorded"), `start-up reconciliation failed: ${errorMessage(err)}`),
+    });
+  }
   if (report.operations.length || report.snapshots.length) log.warn(report, "start-up reconciliation settled interrupted work");
   return report;
 }

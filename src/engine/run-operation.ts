@@ -6,6 +6,8 @@ import type { Job, JobRunner, Lease } from "./job-runner.ts";
 import type { DriverRegistry } from "./driver-registry.ts";
 import type { AlertSink } from "./alert-sink.ts";
 import { BackendError, errorMessage, SnapbotError } from "../errors.ts";
+import { isLedgerFull } from "../../db/ledger-health.ts";
+import type { JobContext } from "./job-runner.ts";
 import { hostKeyChanged, isHostKeyChanged, refuseIfHostKeyChanged } from "./host-keys.ts";
 
 export interface OperationDeps {
@@ -20,6 +22,8 @@ export interface OperationDeps {
 export interface WorkOutcome<T> {
   result: string; // one line for the audit log
   commit: () => T; // ledger changes that commit together with "succeeded"; returns the job's value
+  /** Removes what the work wrote, when its outcome can never be committed (the ledger refused it for good). */
+  discard?: (ctx: DriverContext) => Promise<void>;
 }
 
 export interface OperationSpec<T> {
@@ -79,41 +83,30 @@ export function runOperation<T>(deps: OperationDeps, spec: OperationSpec<T>): Op
   }
   lease.opId = op.id;
   const log = deps.log.child({ op: op.id, kind: spec.kind, server: spec.server.name, user: spec.user });
-  const begin = () =>
-    ledger.tx(() => {
-      ledger.operations.transition(op.id, "running");
-      spec.begin?.(snapshotId);
-    });
+  const settle = outcomes(deps, spec, op, () => snapshotId, log);
+  const begin = () => {
+    try {
+      ledger.tx(() => {
+        ledger.operations.transition(op.id, "running");
+        spec.begin?.(snapshotId);
+      });
+    } catch (e) {
+      // It never started: once the ledger can write, it is recorded as failed (not left queued).
+      if (isLedgerFull(e)) settle.deferFailure(`not started: ${ledger.health.describe()}`, e);
+      throw e;
+    }
+  };
   const job = jobs.run(
     lease,
     async (ctx) => {
+      let out: WorkOutcome<T>;
       try {
         if (spec.existing) refuseIfHostKeyChanged(ledger, spec.server);
-        const out = await spec.work({ ...ctx, log }, snapshotId);
-        const value = ledger.tx(() => {
-          const v = out.commit();
-          ledger.operations.transition(op.id, "succeeded", { result: out.result });
-          return v;
-        });
-        log.info({ result: out.result }, "operation succeeded");
-        spec.afterSuccess?.(value);
-        return value;
+        out = await spec.work({ ...ctx, log }, snapshotId);
       } catch (e) {
-        const message = failureMessage(e, ctx.signal);
-        if (!(e instanceof SnapbotError)) log.error({ err: e }, "operation failed unexpectedly");
-        else log.warn({ code: e.code, message }, "operation failed");
-        ledger.tx(() => {
-          spec.fail?.(snapshotId, message, e);
-          ledger.operations.transition(op.id, "failed", { error: message });
-        });
-        spec.afterFail?.(message, e);
-        if (isHostKeyChanged(e) && deps.drivers && deps.alerts)
-          await hostKeyChanged({ ledger, drivers: deps.drivers, alerts: deps.alerts, log }, spec.server, { ...ctx, log }).catch((err: unknown) =>
-            log.error({ err: errorMessage(err) }, "could not record the changed host key"),
-          );
-        // A timeout or cancel is the story, not the "killed" error it caused in the driver.
-        throw ctx.signal.aborted && ctx.signal.reason instanceof SnapbotError ? ctx.signal.reason : e;
+        return settle.failed(e, ctx);
       }
+      return settle.succeeded(out, ctx);
     },
     begin,
     spec.timeoutMs,
@@ -127,4 +120,93 @@ export function failureMessage(e: unknown, signal?: AbortSignal): string {
   const base = e instanceof SnapbotError ? e.message : `internal error: ${errorMessage(e)}`;
   const tail = e instanceof BackendError && e.stderrTail && !base.includes(e.stderrTail.trim()) ? `\n${e.stderrTail.trim()}` : "";
   return base + tail;
+}
+
+/** The outcome of a finished work could not be written (full ledger): the user is told it is kept, not done. */
+export const OUTCOME_PENDING = "outcome_pending";
+
+/** Writing an operation's outcome, now or (the ledger full) once the ledger can write again. */
+function outcomes<T>(deps: OperationDeps, spec: OperationSpec<T>, op: OperationRow, snapshotId: () => number | null, log: Logger) {
+  const { ledger } = deps;
+  const recordFailure = (message: string, e: unknown) =>
+    ledger.tx(() => {
+      spec.fail?.(snapshotId(), message, e);
+      ledger.operations.transition(op.id, "failed", { error: message });
+    });
+  const what = `${spec.label} (operation #${op.id})`;
+  const deferFailure = (message: string, e: unknown) =>
+    ledger.health.defer({
+      write: () => (recordFailure(message, e), `${what}: recorded as failed`),
+      failed: (err) => {
+        log.warn({ err: errorMessage(err) }, "could not record the failure");
+        return `${what}: its failure could not be recorded (${errorMessage(err)})`;
+      },
+    });
+
+  async function failed(e: unknown, ctx: JobContext): Promise<never> {
+    const message = failureMessage(e, ctx.signal);
+    if (!(e instanceof SnapbotError)) log.error({ err: e }, "operation failed unexpectedly");
+    else if (!isLedgerFull(e)) log.warn({ code: e.code, message }, "operation failed");
+    try {
+      recordFailure(message, e);
+    } catch (err) {
+      if (!isLedgerFull(err)) throw err;
+      deferFailure(message, e); // the state change already logged it: no line per failed write
+    }
+    spec.afterFail?.(message, e);
+    if (isHostKeyChanged(e) && deps.drivers && deps.alerts)
+      await hostKeyChanged({ ledger, drivers: deps.drivers, alerts: deps.alerts, log }, spec.server, { ...ctx, log }).catch((err: unknown) =>
+        log.error({ err: errorMessage(err) }, "could not record the changed host key"),
+      );
+    // A timeout or cancel is the story, not the "killed" error it caused in the driver.
+    throw ctx.signal.aborted && ctx.signal.reason instanceof SnapbotError ? ctx.signal.reason : e;
+  }
+
+  async function succeeded(out: WorkOutcome<T>, ctx: JobContext): Promise<T> {
+    const commit = () =>
+      ledger.tx(() => {
+        const v = out.commit();
+        ledger.operations.transition(op.id, "succeeded", { result: out.result });
+        return v;
+      });
+    let value: T;
+    try {
+      value = commit();
+    } catch (e) {
+      if (!isLedgerFull(e)) return failed(e, ctx);
+      deferCommit(out, commit);
+      const kept = "its result is kept and is recorded as soon as the ledger can write again (free space there)";
+      throw new SnapbotError(OUTCOME_PENDING, `${spec.label} finished, but ${ledger.health.describe()}: ${kept}`);
+    }
+    log.info({ result: out.result }, "operation succeeded");
+    spec.afterSuccess?.(value);
+    return value;
+  }
+
+  /** The work is done and checked; its commit waits. Should the commit fail for another reason, it fails and what it wrote goes. */
+  function deferCommit(out: WorkOutcome<T>, commit: () => T): void {
+    ledger.health.defer({
+      write: () => {
+        const value = commit();
+        log.warn({ result: out.result }, "operation recorded once the ledger could write again");
+        spec.afterSuccess?.(value);
+        return `${what}: recorded as succeeded (${out.result})`;
+      },
+      failed: (e) => {
+        const message = `its result could not be recorded: ${errorMessage(e)}`;
+        log.warn({ err: errorMessage(e) }, "operation's deferred commit failed: failing it");
+        const quick = { signal: AbortSignal.timeout(600_000), progress: () => {}, log };
+        void out.discard?.(quick).catch((err: unknown) => log.warn({ err: errorMessage(err) }, "could not remove what the operation wrote"));
+        try {
+          recordFailure(message, e);
+        } catch (err) {
+          log.warn({ err: errorMessage(err) }, "could not record the failure");
+        }
+        spec.afterFail?.(message, e);
+        return `${what}: failed, ${message}${out.discard ? "; what it wrote is removed" : ""}`;
+      },
+    });
+  }
+
+  return { failed, succeeded, deferFailure };
 }

@@ -33,6 +33,7 @@ const ALERT_KINDS: Record<AlertKind, true> = {
   schedule_missed: true,
   snapshot_stale: true,
   limit_near: true,
+  ledger_full: true,
 };
 
 export function createMetrics({ ledger, clock, graceMs = GRACE_MS }: MetricsDeps): Metrics {

@@ -2,7 +2,8 @@ import type { Job } from "../engine/job-runner.ts";
 import type { Progress } from "../drivers/driver.ts";
 import type { Follow, Reply } from "../reply.ts";
 import { formatBytes, formatAge } from "../duration.ts";
-import { failureMessage } from "../engine/run-operation.ts";
+import { failureMessage, OUTCOME_PENDING } from "../engine/run-operation.ts";
+import { SnapbotError } from "../errors.ts";
 import { clip } from "./format.ts";
 
 export interface JobStory<T> {
@@ -35,7 +36,7 @@ export function jobReply<T>(job: Job<T>, story: JobStory<T>): Reply {
   job.on("progress", (p) => emit(progress(progressText(p))));
   const done = job.done.then(
     (v): Reply => ({ visibility: "channel", ...story.done(v, story.now() - started) }),
-    (e: unknown): Reply => failedReply(story, failureMessage(e)),
+    (e: unknown): Reply => (e instanceof SnapbotError && e.code === OUTCOME_PENDING ? pendingReply(story, e.message) : failedReply(story, failureMessage(e))),
   );
   void done.then(emit);
   const follow: Follow = {
@@ -57,6 +58,11 @@ export function failedReply(story: { what: string; who: string; opId: number; re
     lines: [clip(first ?? "", 500), ...(rest.length ? [rest.slice(-8).join("\n")] : [])],
     buttons: story.retry ? [{ label: "Retry", command: story.retry }] : undefined,
   };
+}
+
+/** The work finished but its result could not be recorded yet (a full ledger): neither done nor failed. */
+export function pendingReply(story: { what: string; who: string; opId: number }, message: string): Reply {
+  return { visibility: "channel", tone: "info", title: `${story.what} finished, not recorded yet (operation #${story.opId}, asked by ${story.who})`, lines: [message] };
 }
 
 export const took = (ms: number) => formatAge(ms);
