@@ -10,19 +10,11 @@ import { createConsoleChat } from "./chat/console/console-chat.ts";
 import { startSlack } from "./chat/slack/start-slack.ts";
 import { runCommand } from "../commands/index.ts";
 import { reconcileReply } from "./replies/reconcile-replies.ts";
+import { LedgerPathError } from "../db/ledger-file.ts";
 
 // The one place process.env is read.
 async function main(): Promise<number> {
-  let config;
-  try {
-    config = loadConfig(process.env);
-  } catch (e) {
-    if (e instanceof ConfigError) {
-      process.stderr.write(`snapbot: ${e.message}\n`);
-      return 2;
-    }
-    throw e;
-  }
+  const config = loadConfig(process.env);
   const consoleMode = config.chat.mode === "console";
   const log = createLogger({ level: consoleMode ? (process.env.LOG_LEVEL ?? "warn") : config.logLevel, pretty: consoleMode });
   if (config.demo) ensureDemoFolder(process.cwd());
@@ -79,10 +71,12 @@ async function slackMain(config: Config, log: Logger): Promise<number> {
   return 0;
 }
 
+// A bad config or SNAPBOT_DB is the user's to fix: one line naming the file and the reason, exit 2.
 main().then(
   (code) => process.exit(code),
   (e: unknown) => {
-    process.stderr.write(`snapbot: failed to start: ${e instanceof Error ? e.message : String(e)}\n`);
-    process.exit(1);
+    const usage = e instanceof ConfigError || e instanceof LedgerPathError;
+    process.stderr.write(`snapbot: ${usage ? "" : "failed to start: "}${e instanceof Error ? e.message : String(e)}\n`);
+    process.exit(usage ? 2 : 1);
   },
 );
