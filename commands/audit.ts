@@ -10,6 +10,7 @@ export const audit: Command = {
   usage,
   summary: "the audit log: who asked for what, and how it ended",
   role: "operator",
+  readOnly: true,
   flags: { limit: "value" },
   run(ctx, args) {
     const [name] = expectPositionals(args, 0, 1, usage);

@@ -14,6 +14,7 @@ export const list: Command = {
   usage,
   summary: "list a server's snapshots, newest first, 50 a page",
   role: "operator",
+  readOnly: true,
   flags: { tree: "bool", state: "value", all: "bool", page: "value" },
   async run(ctx, args) {
     const [name] = expectPositionals(args, 1, 1, usage);

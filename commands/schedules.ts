@@ -8,6 +8,7 @@ export const schedules: Command = {
   usage: "schedules",
   summary: "list the schedules: next and last run, retention, expiry",
   role: "operator",
+  readOnly: true,
   run(ctx, args) {
     expectPositionals(args, 0, 0, "schedules");
     const views = ctx.ledger.schedules.live().map((row) => {

@@ -12,6 +12,7 @@ export const servers: Command = {
   usage: "servers",
   summary: "list the registered servers",
   role: "operator",
+  readOnly: true,
   run(ctx) {
     const rows = ctx.ledger.servers.list();
     if (rows.length === 0) return { visibility: "ephemeral", tone: "info", title: "No servers yet", lines: ["Add one with: register <server> <driver> key=value…"] };

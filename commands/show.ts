@@ -10,6 +10,7 @@ export const show: Command = {
   usage,
   summary: "everything the ledger knows about one snapshot",
   role: "operator",
+  readOnly: true,
   run(ctx, args) {
     const [ref] = expectPositionals(args, 1, 1, usage);
     return snapshotDetail(snapshotOf(ctx, ref!, usage).snapshot, ctx.clock.now());

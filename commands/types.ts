@@ -36,5 +36,7 @@ export interface Command {
   flags?: FlagSpec;
   pairs?: boolean; // accepts key=value
   hidden?: boolean; // run by buttons (approve, deny), not listed in help
+  /** Changes nothing (for these arguments): runs even when the bot is read-only. Absent: it changes things. */
+  readOnly?: true | ((args: ParsedArgs) => boolean);
   run(ctx: CommandContext, args: ParsedArgs): Reply | Promise<Reply>;
 }

@@ -9,6 +9,7 @@ import { runConsole } from "./chat/console/console-adapter.ts";
 import { createConsoleChat } from "./chat/console/console-chat.ts";
 import { startSlack } from "./chat/slack/start-slack.ts";
 import { runCommand } from "../commands/index.ts";
+import { DEMO_READ_ONLY } from "../commands/roles.ts";
 import { reconcileReply } from "./replies/reconcile-replies.ts";
 import { LedgerPathError } from "../db/ledger-file.ts";
 
@@ -55,6 +56,7 @@ async function slackMain(config: Config, log: Logger): Promise<number> {
   const stopSignal = new Promise<NodeJS.Signals>((res) => process.once("SIGTERM", res).once("SIGINT", res));
   const bot = await startSlack({ config, log, clock: systemClock, runner: createLocalRunner(log) });
   log.info({ ledger: config.dbPath, config: config.source }, "snapbot started");
+  if (config.readOnly) log.warn(`read-only: only list, show, servers, help… run; ${DEMO_READ_ONLY}`);
   const report = reconcileReply(bot.app.reconciled);
   if (report) {
     log.warn({ operations: bot.app.reconciled.operations.length, snapshots: bot.app.reconciled.snapshots.length }, report.title);

@@ -17,6 +17,8 @@ export type ChatMode = "socket" | "http" | "console";
 export interface Config extends FileConfig {
   source: string; // the file read, or "built-in demo config"
   demo: boolean;
+  /** Only commands that change nothing run (the built-in demo config in Slack, where "*" is every member). */
+  readOnly?: boolean;
   dbPath: string;
   logLevel: string;
   chat: { mode: ChatMode; botToken?: string; appToken?: string; signingSecret?: string; apiUrl?: string; port: number };
@@ -45,7 +47,10 @@ export function loadConfig(env: Env, cwd = process.cwd()): Config {
   }
   const chat = chatMode(env);
   const dbPath = ledgerPath(env.SNAPBOT_DB, cwd);
-  return { ...file, source, demo, dbPath, logLevel: env.LOG_LEVEL ?? "info", chat, metricsPort: metricsPort(env, chat) };
+  // The demo lets everyone do everything: fine for the person at the console, not for a whole workspace,
+  // where anyone could register /etc and restore over the bot's host. In Slack the demo only reads.
+  const readOnly = demo && chat.mode !== "console";
+  return { ...file, source, demo, readOnly, dbPath, logLevel: env.LOG_LEVEL ?? "info", chat, metricsPort: metricsPort(env, chat) };
 }
 
 /** The config file's text; a folder or an unreadable file is one line naming it, not a stack trace. */
