@@ -12,6 +12,7 @@ export const alerts: Command = {
   usage,
   summary: "list the open alerts, the most recently seen first, 50 a page",
   role: "operator",
+  readOnly: (args) => args.positionals.length === 0, // the list; a subcommand (ack) changes things
   flags: { page: "value" },
   run(ctx, args) {
     expectPositionals(args, 0, 0, usage);

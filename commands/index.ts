@@ -2,7 +2,7 @@ import type { AppDeps, Command } from "./types.ts";
 import type { Reply } from "../src/reply.ts";
 import { errorReply } from "../src/reply.ts";
 import { parseArgs, tokenize } from "./parse.ts";
-import { requireRole } from "./roles.ts";
+import { changesNothing, requireRole, requireWritable } from "./roles.ts";
 import { isUserError, SnapbotError, UserError } from "../src/errors.ts";
 import { helpCommand } from "./help.ts";
 import { servers } from "./servers.ts";
@@ -70,9 +70,10 @@ export async function runCommand(deps: AppDeps, req: Request): Promise<Reply> {
     const command = registry.find((c) => c.name === name);
     if (!command) throw new UserError("unknown_command", `unknown command "${name.slice(0, 40)}": type help for the list`);
     requireRole(deps.config, req.user, command.role, command.name);
-    // While the ledger is full, work that writes is refused, unless a write probe shows it can write again.
-    if (!command.readOnly && deps.ledger.health.full && !deps.ledger.health.probe()) throw deps.ledger.health.error();
     const args = parseArgs(words, command.flags ?? {}, command.usage, command.pairs);
+    requireWritable(deps.config, command, args);
+    // While the ledger is full, work that writes is refused, unless a write probe shows it can write again.
+    if (!changesNothing(command, args) && deps.ledger.health.full && !deps.ledger.health.probe()) throw deps.ledger.health.error();
     return await command.run({ ...deps, log, user: req.user, channel: req.channel }, args);
   } catch (e) {
     if (isUserError(e)) return errorReply(e.message);

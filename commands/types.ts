@@ -36,6 +36,7 @@ export interface Command {
   flags?: FlagSpec;
   pairs?: boolean; // accepts key=value
   hidden?: boolean; // run by buttons (approve, deny), not listed in help
-  readOnly?: boolean; // writes nothing to the ledger: still answers while the ledger's disk is full
+  /** Changes nothing (for these arguments): runs on a read-only bot and while the ledger's disk is full. Absent: it changes things. */
+  readOnly?: true | ((args: ParsedArgs) => boolean);
   run(ctx: CommandContext, args: ParsedArgs): Reply | Promise<Reply>;
 }

@@ -1,4 +1,4 @@
-import { openDb, type Db } from "./open-db.ts";
+import { openDb, type Db, type Warn } from "./open-db.ts";
 import { transactional } from "./statements.ts";
 import { serverRepo } from "./server-repo.ts";
 import { snapshotRepo } from "./snapshot-repo.ts";
@@ -14,8 +14,8 @@ import { ledgerHealth } from "./ledger-health.ts";
 import type { Clock } from "../src/clock.ts";
 
 /** The typed repository over the ledger file: one object, passed in wherever the ledger is needed. */
-export function createLedger(path: string, clock: Clock) {
-  const db = openDb(path, clock.now);
+export function createLedger(path: string, clock: Clock, warn?: Warn) {
+  const db = openDb(path, clock.now, warn);
   return fromDb(db, clock);
 }
 

@@ -1,18 +1,26 @@
 import Database from "better-sqlite3";
-import { chmodSync, mkdirSync, readdirSync, readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { prepareLedgerFile } from "./ledger-file.ts";
 
 export type Db = Database.Database;
 
 const MIGRATIONS_DIR = join(dirname(fileURLToPath(import.meta.url)), "migrations");
 const MIGRATION_FILE = /^(\d{3})_([a-z0-9_]+)\.sql$/;
 
-/** Opens (creating if needed) the ledger file in WAL mode and applies pending migrations in order. */
-export function openDb(path: string, now: () => number = Date.now): Db {
-  if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+export type Warn = (message: string) => void;
+
+/**
+ * Opens (creating it 0600 if needed) the ledger file in WAL mode and applies pending migrations in order.
+ * A path that is not a regular file throws LedgerPathError; `warn` hears of a ledger others can read.
+ */
+export function openDb(path: string, now: () => number = Date.now, warn: Warn = (m) => process.emitWarning(m)): Db {
+  if (path !== ":memory:") {
+    const warning = prepareLedgerFile(path);
+    if (warning) warn(warning);
+  }
   const db = new Database(path);
-  if (path !== ":memory:") chmodSync(path, 0o600); // the ledger names servers, paths and people: owner only
   db.pragma("journal_mode = WAL");
   db.pragma("busy_timeout = 5000"); // a second process (the CLI, a test) waits instead of failing
   db.pragma("synchronous = NORMAL"); // WAL + NORMAL: durable across process crashes, fast commits

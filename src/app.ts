@@ -29,7 +29,7 @@ export interface App extends AppDeps {
 
 /** Builds everything from its dependencies, settles what a previous run left half-done, and returns. */
 export async function createApp(config: Config, deps: { log: Logger; clock: Clock; runner: Runner; chat: ChatPort }): Promise<App> {
-  const ledger = createLedger(config.dbPath, deps.clock);
+  const ledger = createLedger(config.dbPath, deps.clock, (m) => deps.log.warn(m));
   const servers = Object.entries(config.servers).map(([name, s]) => {
     const { driver, channel, ...settings } = s;
     return { name, driver, settings, channel };

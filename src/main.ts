@@ -9,20 +9,13 @@ import { runConsole } from "./chat/console/console-adapter.ts";
 import { createConsoleChat } from "./chat/console/console-chat.ts";
 import { startSlack } from "./chat/slack/start-slack.ts";
 import { runCommand } from "../commands/index.ts";
+import { DEMO_READ_ONLY } from "../commands/roles.ts";
 import { reconcileReply } from "./replies/reconcile-replies.ts";
+import { LedgerPathError } from "../db/ledger-file.ts";
 
 // The one place process.env is read.
 async function main(): Promise<number> {
-  let config;
-  try {
-    config = loadConfig(process.env);
-  } catch (e) {
-    if (e instanceof ConfigError) {
-      process.stderr.write(`snapbot: ${e.message}\n`);
-      return 2;
-    }
-    throw e;
-  }
+  const config = loadConfig(process.env);
   const consoleMode = config.chat.mode === "console";
   const log = createLogger({ level: consoleMode ? (process.env.LOG_LEVEL ?? "warn") : config.logLevel, pretty: consoleMode });
   if (config.demo) ensureDemoFolder(process.cwd());
@@ -63,6 +56,7 @@ async function slackMain(config: Config, log: Logger): Promise<number> {
   const stopSignal = new Promise<NodeJS.Signals>((res) => process.once("SIGTERM", res).once("SIGINT", res));
   const bot = await startSlack({ config, log, clock: systemClock, runner: createLocalRunner(log) });
   log.info({ ledger: config.dbPath, config: config.source }, "snapbot started");
+  if (config.readOnly) log.warn(`read-only: only list, show, servers, help… run; ${DEMO_READ_ONLY}`);
   const report = reconcileReply(bot.app.reconciled);
   if (report) {
     log.warn({ operations: bot.app.reconciled.operations.length, snapshots: bot.app.reconciled.snapshots.length }, report.title);
@@ -79,10 +73,12 @@ async function slackMain(config: Config, log: Logger): Promise<number> {
   return 0;
 }
 
+// A bad config or SNAPBOT_DB is the user's to fix: one line naming the file and the reason, exit 2.
 main().then(
   (code) => process.exit(code),
   (e: unknown) => {
-    process.stderr.write(`snapbot: failed to start: ${e instanceof Error ? e.message : String(e)}\n`);
-    process.exit(1);
+    const usage = e instanceof ConfigError || e instanceof LedgerPathError;
+    process.stderr.write(`snapbot: ${usage ? "" : "failed to start: "}${e instanceof Error ? e.message : String(e)}\n`);
+    process.exit(usage ? 2 : 1);
   },
 );

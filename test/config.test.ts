@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { mkdtempSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { ConfigError, loadConfig } from "../src/config/load-config.ts";
@@ -38,16 +38,55 @@ describe("loadConfig", () => {
 
   it.each([
     ["empty.yml", /empty\.yml: the file is empty: expected a YAML mapping/],
-    ["malformed.yml", /malformed\.yml(:\d+)?: malformed YAML/],
+    ["malformed.yml", /malformed\.yml(:\d+)*: malformed YAML/],
     ["unknown-driver.yml", /unknown-driver\.yml: servers\.web-1\.driver: expected one of archive, lxd, qemu, consul, command/],
     ["missing-key.yml", /missing-key\.yml: servers\.files-1\.paths: a list of folders to archive/],
     ["evil.yml", /evil\.yml: servers\.\.\.\/\.\.\/etc: .*name/],
     ["unknown-key.yml", /unknown-key\.yml: servers\.files-1: unknown key pathz/],
     ["bad-type.yml", /bad-type\.yml: engine\.concurrency: expected number/],
+    ["bad-ttl.yml", /bad-ttl\.yml: approval\.ttl: expected a duration like 30M, 2H, 3d or 4w .*, got "forever"$/],
+    ["bad-engine-timeout.yml", /bad-engine-timeout\.yml: engine\.timeout: expected a duration like 30M.*, got "1y"$/],
+    ["bad-server-timeout.yml", /bad-server-timeout\.yml: servers\.files-1\.timeout: expected a duration like 30M.*, got "soon"$/],
+    ["negative-timeout.yml", /negative-timeout\.yml: engine\.timeout: expected a duration like 30M.*, or a number of seconds, got -5$/],
   ])("rejects %s with one line naming the file and key", (name, pattern) => {
     const msg = failure(name);
     expect(msg).toMatch(pattern);
     expect(msg).not.toContain("\n");
+  });
+
+  it("reads valid durations: a TTL, a number of seconds, a server's space-separated timeout", () => {
+    const c = load("durations.yml");
+    expect(c.approval.ttl).toBe("2H");
+    expect(c.engine.timeout).toBe(3600);
+    expect(c.servers["files-1"]).toMatchObject({ timeout: "1d 6H" });
+  });
+
+  it("says where malformed YAML is: the file, the line and the column", () => {
+    expect(failure("malformed.yml")).toMatch(/malformed\.yml:3:3: malformed YAML: /);
+  });
+
+  it("points to the README, never to a file users do not have", () => {
+    for (const name of ["empty.yml", "malformed.yml", "bad-ttl.yml", "unknown-key.yml"]) expect(failure(name)).not.toMatch(/DESIGN/);
+    expect(failure("empty.yml")).toContain("README → Configuration");
+  });
+
+  it("names a config path that is a folder in one line", () => {
+    const dir = mkdtempSync(join(tmpdir(), "snapbot-cfg-"));
+    expect(() => loadConfig({ SNAPBOT_CONFIG: dir })).toThrow(new ConfigError(`${dir}: is a folder, not a config file: point SNAPBOT_CONFIG at the YAML file`));
+    mkdirSync(join(dir, "snapbot.yml")); // the default name, as a folder
+    expect(() => loadConfig({}, dir)).toThrow(/snapbot\.yml: is a folder, not a config file: move it away, or set SNAPBOT_CONFIG/);
+  });
+
+  it.each([
+    ["", /^SNAPBOT_DB is empty: set it to the ledger file's path, or unset it/],
+    ["postgresql://snap:s3cret@db.example/snapbot", /^SNAPBOT_DB=postgresql:\/\/…@db\.example\/snapbot: the PostgreSQL ledger is not supported by this build yet: use a file path$/],
+    ["postgres://db/snapbot", /^SNAPBOT_DB=postgres:\/\/db\/snapbot: the PostgreSQL ledger is not supported by this build yet: use a file path$/],
+    ["mysql://db/snapbot", /^SNAPBOT_DB=mysql:\/\/db\/snapbot: mysql:\/\/ is not a ledger this build supports: use a file path$/],
+  ])("refuses SNAPBOT_DB=%j at load, without a password in the line", (db, pattern) => {
+    const cwd = mkdtempSync(join(tmpdir(), "snapbot-cfg-"));
+    expect(() => loadConfig({ SNAPBOT_DB: db }, cwd)).toThrow(pattern);
+    expect(() => loadConfig({ SNAPBOT_DB: db }, cwd)).not.toThrow(/s3cret/);
+    expect(readdirSync(cwd)).toEqual([]); // no folder named "postgresql:"
   });
 
   it("names a config file that does not exist", () => {

@@ -1,10 +1,10 @@
 import { existsSync, readFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
-import { parseDocument } from "yaml";
+import { LineCounter, parseDocument } from "yaml";
 import type { z } from "zod";
 import { DRIVER_KINDS, fileSchema, type FileConfig } from "./schema.ts";
 import { demoConfig } from "./demo-config.ts";
-import { SnapbotError } from "../errors.ts";
+import { errorMessage, SnapbotError } from "../errors.ts";
 
 export class ConfigError extends SnapbotError {
   constructor(message: string) {
@@ -17,6 +17,8 @@ export type ChatMode = "socket" | "http" | "console";
 export interface Config extends FileConfig {
   source: string; // the file read, or "built-in demo config"
   demo: boolean;
+  /** Only commands that change nothing run (the built-in demo config in Slack, where "*" is every member). */
+  readOnly?: boolean;
   dbPath: string;
   logLevel: string;
   chat: { mode: ChatMode; botToken?: string; appToken?: string; signingSecret?: string; apiUrl?: string; port: number };
@@ -33,7 +35,7 @@ export function loadConfig(env: Env, cwd = process.cwd()): Config {
   let source: string;
   let demo = false;
   if (existsSync(path)) {
-    file = parseFile(path, readFileSync(path, "utf8"));
+    file = parseFile(path, readConfigFile(path, explicit !== undefined));
     file.storage.path = resolve(dirname(path), file.storage.path);
     source = path;
   } else if (explicit) {
@@ -44,17 +46,55 @@ export function loadConfig(env: Env, cwd = process.cwd()): Config {
     demo = true;
   }
   const chat = chatMode(env);
-  return { ...file, source, demo, dbPath: resolve(cwd, env.SNAPBOT_DB ?? "data/snapbot.db"), logLevel: env.LOG_LEVEL ?? "info", chat, metricsPort: metricsPort(env, chat) };
+  const dbPath = ledgerPath(env.SNAPBOT_DB, cwd);
+  // The demo lets everyone do everything: fine for the person at the console, not for a whole workspace,
+  // where anyone could register /etc and restore over the bot's host. In Slack the demo only reads.
+  const readOnly = demo && chat.mode !== "console";
+  return { ...file, source, demo, readOnly, dbPath, logLevel: env.LOG_LEVEL ?? "info", chat, metricsPort: metricsPort(env, chat) };
+}
+
+/** The config file's text; a folder or an unreadable file is one line naming it, not a stack trace. */
+function readConfigFile(path: string, explicit: boolean): string {
+  const fix = explicit ? "point SNAPBOT_CONFIG at the YAML file" : "move it away, or set SNAPBOT_CONFIG to the YAML file";
+  try {
+    return readFileSync(path, "utf8");
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === "EISDIR") throw new ConfigError(`${path}: is a folder, not a config file: ${fix}`);
+    if (code === "EACCES") throw new ConfigError(`${path}: permission denied reading the config file: make it readable by the bot's user`);
+    throw new ConfigError(`${path}: cannot read the config file (${errorMessage(e)}): ${fix}`);
+  }
+}
+
+/**
+ * SNAPBOT_DB: a file path (":memory:" for tests). Anything that looks like a URL is refused here, before
+ * better-sqlite3 would create a folder named "postgresql:"; what the path names is checked when it opens.
+ */
+function ledgerPath(raw: string | undefined, cwd: string): string {
+  if (raw === undefined) return resolve(cwd, "data/snapbot.db");
+  if (raw.trim() === "") throw new ConfigError(`SNAPBOT_DB is empty: set it to the ledger file's path, or unset it for ./data/snapbot.db`);
+  if (raw === ":memory:") return raw;
+  const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(raw)?.[1]?.toLowerCase();
+  if (scheme === "postgres" || scheme === "postgresql")
+    throw new ConfigError(`SNAPBOT_DB=${redactUrl(raw)}: the PostgreSQL ledger is not supported by this build yet: use a file path`);
+  if (scheme) throw new ConfigError(`SNAPBOT_DB=${redactUrl(raw)}: ${scheme}:// is not a ledger this build supports: use a file path`);
+  return resolve(cwd, raw);
+}
+
+/** A database URL may carry a password (postgres://user:secret@host): never echo it. */
+function redactUrl(url: string): string {
+  return url.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^@/]*@/i, "$1…@");
 }
 
 export function parseFile(path: string, text: string): FileConfig {
-  if (text.trim() === "") throw new ConfigError(`${path}: the file is empty: expected a YAML mapping with servers: (see DESIGN.md §3)`);
-  const doc = parseDocument(text, { prettyErrors: false, uniqueKeys: true });
+  if (text.trim() === "") throw new ConfigError(`${path}: the file is empty: expected a YAML mapping with servers: (see README → Configuration)`);
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { prettyErrors: false, uniqueKeys: true, lineCounter });
   const yamlError = doc.errors[0];
   if (yamlError) {
-    const line = yamlError.linePos?.[0]?.line;
+    const { line, col } = lineCounter.linePos(yamlError.pos[0]);
     const firstLine = yamlError.message.split("\n")[0];
-    throw new ConfigError(`${path}${line ? `:${line}` : ""}: malformed YAML: ${firstLine}`);
+    throw new ConfigError(`${path}:${line}:${col}: malformed YAML: ${firstLine}`);
   }
   const data: unknown = doc.toJS();
   if (data === null || typeof data !== "object" || Array.isArray(data))

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { NAME_PATTERN } from "../names.ts";
+import { durationMs, parseDuration } from "../duration.ts";
 
 // The configuration contract of DESIGN.md §3. Every driver of the contract is known here, so a config
 // written for a later capability already validates; the engine says when a driver is not available yet.
@@ -11,8 +12,24 @@ const sizeText = z.union([
   z.string().regex(/^\d+(\.\d+)?\s*([KMGT]i?B?|B)?$/i, "a size like 1GiB, 512MiB or a number of bytes"),
 ]);
 
+// Durations are checked at load with the parser the commands use, so "ttl: forever" stops the bot with the
+// key named instead of failing at the first approval. Fixed-length only: M, H, d, w (no months or years).
+const FIXED_DURATION = "a duration like 30M, 2H, 3d or 4w (M minutes, H hours, d days, w weeks)";
+function fixedDuration(value: string, ctx: z.RefinementCtx): void {
+  try {
+    durationMs(parseDuration(value));
+  } catch {
+    ctx.addIssue({ code: "custom", message: `expected ${FIXED_DURATION}, got ${JSON.stringify(value)}` });
+  }
+}
+const duration = z.string().superRefine(fixedDuration);
+
 // A timeout is a duration ("6H", "30M") or a number of seconds.
-const timeout = z.union([z.number().positive(), z.string().min(1)]);
+const TIMEOUT = `${FIXED_DURATION}, or a number of seconds`;
+const timeout = z.union([z.number(), z.string()], `expected ${TIMEOUT}`).superRefine((v, ctx) => {
+  if (typeof v === "string") fixedDuration(v, ctx);
+  else if (!(v > 0)) ctx.addIssue({ code: "custom", message: `expected ${TIMEOUT}, got ${v}` });
+});
 
 const base = {
   channel: z.string().min(1).optional(),
@@ -92,7 +109,7 @@ export const fileSchema = z
       .object({ admins: userList, approvers: userList, operators: z.array(z.string().min(1)).default(["*"]) })
       .strict()
       .default({ admins: [], approvers: [], operators: ["*"] }),
-    approval: z.object({ ttl: z.string().default("30M") }).strict().default({ ttl: "30M" }),
+    approval: z.object({ ttl: duration.default("30M") }).strict().default({ ttl: "30M" }),
     storage: z.object({ path: z.string().min(1).default("./data/snapshots") }).strict().default({ path: "./data/snapshots" }),
     engine: z
       .object({

@@ -1,0 +1,70 @@
+import { describe, expect, it } from "vitest";
+import { mkdirSync, readdirSync, statSync, writeFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { tempDir } from "./helpers/temp-dir.ts";
+import { runScript } from "./helpers/bot-process.ts";
+
+// The README promises that a bad config or SNAPBOT_DB stops the bot with one line naming the file and the
+// reason: the real src/main.ts as a child process must exit 2 with exactly that line, no stack trace.
+const root = tempDir("snapbot-startup-");
+const fixture = (name: string) => resolve(import.meta.dirname, "fixtures/config", name);
+let n = 0;
+
+function workdir(): string {
+  const cwd = join(root, `w${++n}`);
+  mkdirSync(cwd);
+  return cwd;
+}
+
+async function startFails(env: Record<string, string>, cwd = workdir()): Promise<string> {
+  const { code, stdout, stderr } = await runScript(cwd, ["/snapshot servers"], env);
+  expect(code, stderr).toBe(2);
+  expect(stdout).toBe("");
+  expect(stderr).toMatch(/^snapbot: [^\n]+\n$/); // one line
+  expect(stderr).not.toMatch(/failed to start|Error:|\bat .*:\d+:\d+/); // no stack, no "Error:" prefix
+  return stderr.slice("snapbot: ".length, -1);
+}
+
+describe("src/main.ts refuses a bad SNAPBOT_DB with one line and exit 2", () => {
+  it("/dev/null: refused, its mode unchanged", async () => {
+    const before = statSync("/dev/null").mode;
+    expect(await startFails({ SNAPBOT_DB: "/dev/null" })).toBe("ledger /dev/null: is a device, not a regular file: set SNAPBOT_DB to a file path (default ./data/snapbot.db)");
+    expect(statSync("/dev/null").mode).toBe(before);
+  });
+
+  it("a folder, a path under a regular file, an empty value", async () => {
+    const cwd = workdir();
+    mkdirSync(join(cwd, "ledger-dir"));
+    writeFileSync(join(cwd, "notes.txt"), "a file\n");
+    expect(await startFails({ SNAPBOT_DB: "ledger-dir" }, cwd)).toBe(`ledger ${cwd}/ledger-dir: is a folder, not a regular file: set SNAPBOT_DB to a file path (default ./data/snapbot.db)`);
+    expect(await startFails({ SNAPBOT_DB: "notes.txt/snapbot.db" }, cwd)).toBe(
+      `ledger ${cwd}/notes.txt/snapbot.db: cannot be used: ${cwd}/notes.txt is a file, not a folder: set SNAPBOT_DB to a file path (default ./data/snapbot.db)`,
+    );
+    expect(await startFails({ SNAPBOT_DB: "" }, cwd)).toBe("SNAPBOT_DB is empty: set it to the ledger file's path, or unset it for ./data/snapbot.db");
+  });
+
+  it("a PostgreSQL URL: not supported yet, no folder named postgresql: created, no password shown", async () => {
+    const cwd = workdir();
+    const line = await startFails({ SNAPBOT_DB: "postgresql://snap:s3cret@db.internal/snapbot" }, cwd);
+    expect(line).toBe("SNAPBOT_DB=postgresql://…@db.internal/snapbot: the PostgreSQL ledger is not supported by this build yet: use a file path");
+    expect(readdirSync(cwd)).toEqual([]);
+  });
+});
+
+describe("src/main.ts refuses a bad config with one line and exit 2", () => {
+  it("SNAPBOT_CONFIG naming a folder", async () => {
+    const cwd = workdir();
+    mkdirSync(join(cwd, "conf"));
+    expect(await startFails({ SNAPBOT_CONFIG: "conf" }, cwd)).toBe(`${cwd}/conf: is a folder, not a config file: point SNAPBOT_CONFIG at the YAML file`);
+  });
+
+  it("approval.ttl: forever names the file and the key", async () => {
+    expect(await startFails({ SNAPBOT_CONFIG: fixture("bad-ttl.yml") })).toBe(
+      `${fixture("bad-ttl.yml")}: approval.ttl: expected a duration like 30M, 2H, 3d or 4w (M minutes, H hours, d days, w weeks), got "forever"`,
+    );
+  });
+
+  it("malformed YAML names the line and the column", async () => {
+    expect(await startFails({ SNAPBOT_CONFIG: fixture("malformed.yml") })).toMatch(/malformed\.yml:3:3: malformed YAML: /);
+  });
+});
