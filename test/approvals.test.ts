@@ -6,6 +6,7 @@ import { tempDir } from "./helpers/temp-dir.ts";
 import { recordingChat } from "./helpers/recording-chat.ts";
 import { fakeClock } from "../src/clock.ts";
 import type { Reply } from "../src/reply.ts";
+import { formatBytes } from "../src/duration.ts";
 
 const root = tempDir("snapbot-approvals-");
 let n = 0;
@@ -22,21 +23,28 @@ async function setup(clock = fakeClock(Date.now())) {
   return { ...t, dir, src, chat, clock };
 }
 const done = (r: Reply) => r.follow!.done;
+const VERIFIED = "every part is verified again before anything is written: a broken snapshot is never restored";
+const KEPT = "(files in the snapshot are overwritten; newer files are kept)";
+/** The uncompressed size a snapshot's manifest recorded, as the replies print it. */
+const unpacked = (dir: string, server: string, snap: string) =>
+  formatBytes(JSON.parse(readFileSync(join(dir, "snaps", server, snap, "manifest.json"), "utf8")).uncompressed_size as number);
 const approvalId = (r: Reply) => Number(/approve (\d+)/.exec(r.buttons![0]!.command)![1]);
 
 describe("restore through the approval flow (archive driver, real files)", () => {
   it("restores a changed file after another person approves, and records who approved", async () => {
-    const { app, run, src } = await setup();
+    const { app, run, src, dir } = await setup();
     expect((await done(await run("create web s1", "U0OP"))).tone).toBe("success");
     writeFileSync(join(src, "conf/app.conf"), "version = 2 (broken by an upgrade)\n");
     const request = await run("restore web/s1", "U0OP");
     expect(request).toMatchObject({ visibility: "channel", title: expect.stringMatching(/^Approval needed: restore web\/s1 \(asked by U0OP, approval #1\)/) });
-    expect(request.fields).toContainEqual(["will change", `${src} on web (files in the snapshot are overwritten; newer files are kept)`]);
+    const writes = `${src} on web: ${unpacked(dir, "web", "s1")} ${KEPT}`;
+    expect(request.fields).toContainEqual(["will change", writes]);
+    expect(request.lines).toEqual([VERIFIED, "An approver other than the requester decides."]);
     expect(readFileSync(join(src, "conf/app.conf"), "utf8")).toContain("version = 2"); // nothing happens before approval
     const decision = await run(`approve ${approvalId(request)}`, "U0ALICE");
     expect(decision.replaces).toBe(true);
     const final = await done(decision);
-    expect(final).toMatchObject({ tone: "success", title: expect.stringMatching(/^restore web\/s1 done in .* approved by U0ALICE\)$/) });
+    expect(final).toMatchObject({ tone: "success", title: expect.stringMatching(/^restore web\/s1 done in .* approved by U0ALICE\)$/), lines: [`restored ${writes}`] });
     expect(readFileSync(join(src, "conf/app.conf"), "utf8")).toBe("version = 1\n");
     expect(app.ledger.operations.get(2)).toMatchObject({ kind: "restore", state: "succeeded", requested_by: "U0OP", approved_by: "U0ALICE" });
     app.close();
@@ -107,12 +115,69 @@ describe("restore through the approval flow (archive driver, real files)", () =>
   });
 
   it("answers --dry-run without recording anything", async () => {
-    const { app, run } = await setup();
+    const { app, run, src, dir } = await setup();
     await done(await run("create web s1", "U0OP"));
     const r = await run("restore web/s1 --dry-run --target /srv/restore", "U0OP");
-    expect(r).toMatchObject({ visibility: "ephemeral", title: expect.stringMatching(/^Dry run: restore web\/s1/), lines: ["would verify every part, then write files extracted under /srv/restore on web", "it would need an approver other than you", "Nothing was changed."] });
+    const size = unpacked(dir, "web", "s1");
+    expect(r).toMatchObject({
+      visibility: "ephemeral",
+      title: expect.stringMatching(/^Dry run: restore web\/s1/),
+      lines: [`would write /srv/restore${src} on web: ${size} extracted under /srv/restore ${KEPT}`, VERIFIED, "it would need an approver other than you", "Nothing was changed."],
+    });
     expect(app.ledger.operations.list({ limit: 10 })).toHaveLength(1);
     expect(await run("restore web/s1 --target relative/dir", "U0OP")).toMatchObject({ tone: "error", title: "--target must be an absolute folder, e.g. --target /srv/restore" });
+    app.close();
+  });
+});
+
+describe("restore: the dry run, the approval request and the result say the same, exactly", () => {
+  it("--target /: all three say it writes over the root of the server, the snapshot's own places", async () => {
+    const { app, run, src, dir } = await setup();
+    await done(await run("create web s1", "U0OP"));
+    writeFileSync(join(src, "index.html"), "<h1>v2</h1>\n");
+    const writes = `${src} on web: ${unpacked(dir, "web", "s1")} ${KEPT}`;
+    const root = "--target / writes over the root of the server web: the same places as a restore without --target";
+    const dry = await run("restore web/s1 --target / --dry-run", "U0OP");
+    expect(dry.lines).toEqual([`would write ${writes}`, VERIFIED, root, "it would need an approver other than you", "Nothing was changed."]);
+    const request = await run("restore web/s1 --target /", "U0OP");
+    expect(request.fields).toContainEqual(["will change", writes]);
+    expect(request.lines).toEqual([VERIFIED, root, "An approver other than the requester decides."]);
+    expect((await done(await run(`approve ${approvalId(request)}`, "U0BOB"))).lines).toEqual([`restored ${writes}`]);
+    expect(readFileSync(join(src, "index.html"), "utf8")).toBe("<h1>v1</h1>\n");
+    app.close();
+  });
+
+  it("a 32 MiB raw device: 32.0 MiB to write (its few stored KiB beside it), the device named, and written back", async () => {
+    const dir = join(root, `raw${++n}`);
+    mkdirSync(dir, { recursive: true });
+    const device = join(dir, "disk.img");
+    const image = Buffer.concat([Buffer.alloc(4096, 0xab), Buffer.alloc(32 * 1024 * 1024 - 4096)]);
+    writeFileSync(device, image);
+    const { app, run } = await testApp(dir, { roles, storage: { path: "snaps" }, servers: { disk: { driver: "archive", mode: "raw", device, part_size: "1MiB" } } }, fakeClock(Date.now()), recordingChat().port);
+    await done(await run("create disk s1", "U0OP"));
+    const stored = app.ledger.snapshots.find(app.ledger.servers.get("disk")!.id, "s1")!.size!;
+    expect(stored).toBeLessThan(64 * 1024);
+    const writes = `the device ${device} on disk: 32.0 MiB (the whole device is overwritten)`;
+    const dry = await run("restore disk/s1 --dry-run", "U0OP");
+    expect(dry.lines).toEqual([`would write ${writes}`, VERIFIED, "it would need an approver other than you", "Nothing was changed."]);
+    const request = await run("restore disk/s1", "U0OP");
+    expect(request.fields).toContainEqual(["will change", writes]);
+    expect(request.fields).toContainEqual(["size", `32.0 MiB (${formatBytes(stored)} stored)`]);
+    writeFileSync(device, Buffer.alloc(image.length, 1));
+    expect((await done(await run(`approve ${approvalId(request)}`, "U0ALICE"))).lines).toEqual([`restored ${writes}`]);
+    expect(readFileSync(device).equals(image)).toBe(true);
+    app.close();
+  });
+
+  it("refuses --force where the driver checks no cleanness (today's drivers), recording nothing", async () => {
+    const { app, run } = await setup();
+    await done(await run("create web s1", "U0OP"));
+    for (const cmd of ["restore web/s1 --force", "restore web/s1 --force --dry-run"])
+      expect(await run(cmd, "U0OP")).toMatchObject({
+        tone: "error",
+        title: "--force is for application-state restores onto a target that is not clean; web (archive) does not need it: drop --force",
+      });
+    expect(app.ledger.operations.list({ limit: 10 })).toHaveLength(1);
     app.close();
   });
 });

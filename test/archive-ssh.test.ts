@@ -14,6 +14,7 @@ import { createLocalRunner } from "../src/transport/local-runner.ts";
 import { generateKey, sshdAvailable, startSshd, type Sshd } from "./helpers/sshd.ts";
 import { tempDir } from "./helpers/temp-dir.ts";
 import { rejection } from "./helpers/outcomes.ts";
+import { formatBytes } from "../src/duration.ts";
 
 // Archive servers reached over SSH, against a real sshd on 127.0.0.1 (DESIGN.md §5): the same archive driver
 // with the ssh runner, so tar/dd and zstd run on the "server" and only compressed bytes cross the connection.
@@ -71,6 +72,11 @@ async function expectSameTree(original: string, restored: string): Promise<void>
   expect(await listFiles(restored)).toEqual(files);
   for (const f of files) expect((await readFile(join(restored, f))).equals(await readFile(join(original, f))), f).toBe(true);
 }
+
+const VERIFIED = "every part is verified again before anything is written: a broken snapshot is never restored";
+const KEPT = "(files in the snapshot are overwritten; newer files are kept)";
+/** The bytes of the uncompressed stream, counted here from the stored parts. */
+const unpackedBytes = (folder: string) => Number(execFileSync("bash", ["-c", 'set -o pipefail; cat "$1"/.parts/part-* | zstd -d | wc -c', "_", folder]).toString().trim());
 
 const sha256 = async (file: string) => createHash("sha256").update(await readFile(file)).digest("hex");
 
@@ -142,9 +148,14 @@ suite("archive over ssh: tar", () => {
 
     expect(await driver().verify!(handle(name, "s1"), context())).toMatchObject({ ok: true, problems: [] });
 
+    // tar --totals ran on the server; its count is the stream's real uncompressed size.
+    const bytes = unpackedBytes(join(storage, name, "s1"));
+    expect(r.details).toMatchObject({ uncompressed_size: bytes });
     const target = join(dir, "restored", `into 'here' $(touch pwned)`);
+    const writes = `${join(target, tree)} on ${name}: ${formatBytes(bytes)} extracted under ${target} ${KEPT}`;
+    expect(await driver().describeRestore!(handle(name, "s1"), { target })).toEqual({ writes, notes: [VERIFIED], bytes });
     const done = await driver().restore!(handle(name, "s1"), { target }, context());
-    expect(done.summary).toContain(target);
+    expect(done.summary).toBe(`restored ${writes}`);
     await expectSameTree(tree, join(target, tree.slice(1)));
     // nothing was ever run from a name: no "pwned" anywhere the remote shell could have made one
     expect(existsSync(join(homedir(), "pwned"))).toBe(false);
@@ -157,7 +168,8 @@ suite("archive over ssh: tar", () => {
     const original = await readFile(changed);
     await writeFile(changed, "overwritten\n");
     await rm(join(tree, hostileFile));
-    await driver().restore!(handle(name, "s1"), {}, context());
+    const done = await driver().restore!(handle(name, "s1"), {}, context());
+    expect(done.summary).toBe(`restored ${tree} on ${name}: ${formatBytes(unpackedBytes(join(storage, name, "s1")))} ${KEPT}`);
     expect((await readFile(changed)).equals(original)).toBe(true);
     expect(await readFile(join(tree, hostileFile), "utf8")).toBe("hostile name, plain data\n");
   }, 30_000);
@@ -178,11 +190,14 @@ suite("archive over ssh: raw", () => {
     const before = await sha256(image);
     const r = await create(driver(), name, "s1");
     expect(r.parts.length).toBeGreaterThanOrEqual(8);
-    expect(r.details).toMatchObject({ mode: "raw" });
+    // dd's count on the server: the image's size, not the compressed bytes that crossed the connection.
+    expect(r.details).toMatchObject({ mode: "raw", uncompressed_size: 8 * 1024 * 1024 });
     expect(await driver().verify!(handle(name, "s1"), context())).toMatchObject({ ok: true });
+    const writes = `the device ${image} on ${name}: 8.00 MiB (the whole device is overwritten)`;
+    expect(await driver().describeRestore!(handle(name, "s1"), {})).toEqual({ writes, notes: [VERIFIED], bytes: 8 * 1024 * 1024 });
     await writeFile(image, randomBytes(8 * 1024 * 1024));
     expect(await sha256(image)).not.toBe(before);
-    await driver().restore!(handle(name, "s1"), {}, context());
+    expect((await driver().restore!(handle(name, "s1"), {}, context())).summary).toBe(`restored ${writes}`);
     expect(await sha256(image)).toBe(before);
   }, 30_000);
 

@@ -7,6 +7,7 @@ import { tempDir } from "./helpers/temp-dir.ts";
 import { recordingChat } from "./helpers/recording-chat.ts";
 import { fakeClock } from "../src/clock.ts";
 import type { Reply } from "../src/reply.ts";
+import { formatBytes } from "../src/duration.ts";
 import { generateKey, sshdAvailable, startSshd, type Sshd } from "./helpers/sshd.ts";
 
 // restore <server>/<snap> --to <other>: the seed's "new server from a snapshot", with two local archive
@@ -20,6 +21,9 @@ const done = (r: Reply) => {
   return r.follow.done;
 };
 const approvalId = (r: Reply) => Number(/approve (\d+)/.exec(r.buttons![0]!.command)![1]);
+const VERIFIED = "every part is verified again before anything is written: a broken snapshot is never restored";
+const unpacked = (dir: string, server: string, snap: string) =>
+  formatBytes(JSON.parse(readFileSync(join(dir, "snaps", server, snap, "manifest.json"), "utf8")).uncompressed_size as number);
 
 async function setup() {
   const dir = join(root, `r${++n}`);
@@ -45,6 +49,7 @@ async function setup() {
         "files-2": { driver: "archive", paths: [srcB], part_size: "1MiB" },
         "disk-1": { driver: "archive", mode: "raw", device: imgA, part_size: "1MiB" },
         "disk-2": { driver: "archive", mode: "raw", device: imgB, part_size: "1MiB" },
+        "web-1": { driver: "lxd", instance: "web-1" },
       },
     },
     fakeClock(Date.now()),
@@ -61,11 +66,14 @@ describe("restore --to another archive server", () => {
     const into = join(dir, "new-server");
     const request = await run(`restore files-1/s1 --to files-2 --target ${into}`, "U0OP");
     expect(request.title).toMatch(/^Approval needed: restore files-1\/s1 --to files-2 \(asked by U0OP, approval #\d+\)/);
-    expect(request.fields).toContainEqual(["will change", `files extracted under ${into} on files-2 from files-1/s1`]);
+    // files-1's paths, under --target on files-2, and the unpacked size; the result says the same.
+    const writes = `${join(into, srcA)} on files-2 from files-1/s1: ${unpacked(dir, "files-1", "s1")} extracted under ${into} (files in the snapshot are overwritten; newer files are kept)`;
+    expect(request.fields).toContainEqual(["will change", writes]);
+    expect(request.lines).toEqual([VERIFIED, "An approver other than the requester decides."]);
     expect(existsSync(into)).toBe(false); // nothing before approval
     expect((await run(`approve ${approvalId(request)}`, "U0OP")).tone).toBe("error"); // not by the one who asked
     const final = await done(await run(`approve ${approvalId(request)}`, "U0ALICE"));
-    expect(final.tone).toBe("success");
+    expect(final).toMatchObject({ tone: "success", lines: [`restored ${writes}`] });
     expect(readFileSync(join(into, srcA, "blob.bin")).equals(original)).toBe(true);
     expect(readFileSync(join(into, srcA, "conf/app.conf"), "utf8")).toBe("version = 1\n");
     expect(readFileSync(join(srcA, "conf/app.conf"), "utf8")).toBe("version = 2\n"); // source only read
@@ -79,16 +87,18 @@ describe("restore --to another archive server", () => {
     const changed = Buffer.from(image);
     changed.fill(7, 0, 4096);
     writeFileSync(imgA, changed);
+    // disk-2's own device is written (not disk-1's), with the image's size: 3.00 MiB.
+    const writes = `the device ${imgB} on disk-2 from disk-1/s1: 3.00 MiB (the whole device is overwritten)`;
     const dry = await run("restore disk-1/s1 --to disk-2 --dry-run", "U0OP");
-    expect(dry.lines).toEqual([`would verify every part, then write ${imgB} on disk-2 from disk-1/s1 (the whole device is overwritten)`, "it would need an approver other than you", "Nothing was changed."]);
+    expect(dry.lines).toEqual([`would write ${writes}`, VERIFIED, "it would need an approver other than you", "Nothing was changed."]);
     const request = await run("restore disk-1/s1 --to disk-2", "U0OP");
-    expect(request.fields).toContainEqual(["will change", `${imgB} on disk-2 from disk-1/s1 (the whole device is overwritten)`]);
+    expect(request.fields).toContainEqual(["will change", writes]);
     expect(readFileSync(imgB).equals(Buffer.alloc(image.length))).toBe(true);
     const decision = await run(`approve ${approvalId(request)}`, "U0BOB");
     // The destination's lease is held while it runs (the source is only read).
     expect(() => app.engine.lease("disk-2", "probe")).toThrow(/^disk-2 is busy: restore disk-1\/s1 --to disk-2/);
     app.engine.release(app.engine.lease("disk-1", "probe"));
-    expect((await done(decision)).tone).toBe("success");
+    expect(await done(decision)).toMatchObject({ tone: "success", lines: [`restored ${writes}`] });
     expect(readFileSync(imgB).equals(image)).toBe(true);
     expect(readFileSync(imgA).equals(changed)).toBe(true);
     app.close();
@@ -102,6 +112,10 @@ describe("restore --to another archive server", () => {
       title: "files-1 is a tar archive and disk-2 a raw one: restore --to needs two servers of the same mode",
     });
     expect(await run("restore files-1/s1 --to nowhere", "U0OP")).toMatchObject({ tone: "error", title: expect.stringMatching(/^unknown server "nowhere" \(known: /) });
+    expect(await run("restore files-1/s1 --to web-1", "U0OP")).toMatchObject({
+      tone: "error",
+      title: "restore --to needs two servers of the same driver: files-1 is archive, web-1 is lxd",
+    });
     expect(app.ledger.operations.list({ limit: 10 })).toHaveLength(1);
     app.close();
   });
@@ -135,8 +149,12 @@ describe.runIf(sshEnabled)("restore --to over SSH: shared host keys", () => {
       expect((await register("files-2", b, rootB)).tone).toBe("success");
       expect((await done(await t.run("create files-1 s1", "U0OP"))).tone).toBe("success");
       const request = await t.run(`restore files-1/s1 --to files-2 --target ${bRoot}`, "U0OP");
+      // The server written is named: files-2, where files-1's /etc/ssh lands under --target.
+      const will = request.fields!.find(([k]) => k === "will change")![1];
+      expect(will).toMatch(/^(\S+) on files-2 from files-1\/s1: \d+\.\d+ KiB extracted under (\S+) \(files in the snapshot are overwritten; newer files are kept\)$/);
+      expect(will.startsWith(`${join(rootB, "etc/ssh")} on files-2`)).toBe(true);
       const final = await done(await t.run(`approve ${approvalId(request)}`, "U0ALICE"));
-      expect(final.tone).toBe("success");
+      expect(final).toMatchObject({ tone: "success", lines: [`restored ${will}`] });
       expect(readFileSync(keyB).equals(readFileSync(keyA))).toBe(true);
       await new Promise((r) => setTimeout(r, 50));
       const posts = chat.calls.filter((c) => c.kind === "post" && c.channel === "C0ALERTS").map((c) => c.reply);

@@ -55,11 +55,38 @@ export interface VerifyResult {
   checkedBytes: number;
 }
 
+/** restore's options as the command was typed (DESIGN.md §1a), not the audit log's JSON. */
+export interface RestoreOptions {
+  /** --target: an absolute folder on the server written, instead of the snapshot's own places. */
+  target?: string;
+  /** --to: this driver's server receives another server's snapshot (the name of the server written). */
+  to?: string;
+  /** --force: application state onto a target that is not clean (only drivers with features.restoreForce). */
+  force?: boolean;
+}
+
+/** What a restore will write, as the dry run, the approval request and the result all say it. */
+export interface RestoreDescription {
+  /** The places written and how, one line: "/etc, /srv on files-1: 12.0 MiB (files in the snapshot are overwritten…)". */
+  writes: string;
+  /** Anything else to know before approving: "every part is verified again first", "--target / is the root…". */
+  notes: string[];
+  /** The bytes written: the uncompressed stream, the image's size; null when the backend does not say. */
+  bytes: number | null;
+}
+
+/** What a driver can do beyond its methods, asked by commands and the engine instead of its name. */
+export interface DriverFeatures {
+  /** restore --force means something: the driver checks that the target is clean and can say why not. */
+  restoreForce?: boolean;
+}
+
 /** What start-up reconciliation finds where a writer died: nothing, some parts without a manifest, or complete. */
 export type Leftover = "nothing" | "partial" | "complete";
 
 export interface SnapshotDriver {
   readonly kind: string;
+  readonly features?: DriverFeatures;
   create(req: CreateRequest, ctx: DriverContext): Promise<CreateResult>;
   delete(snap: SnapshotHandle, ctx: DriverContext): Promise<void>;
   /** Cheap structural check after create (files present, sizes right): the ledger says done only if it passes. */
@@ -68,7 +95,12 @@ export interface SnapshotDriver {
   leftover?(snap: SnapshotHandle): Promise<Leftover>;
   // Capabilities that arrive with later issues:
   /** Puts the snapshot back (verifying it first where the backend can); returns one line for the ledger. */
-  restore?(snap: SnapshotHandle, opts: Record<string, unknown>, ctx: DriverContext): Promise<{ summary: string }>;
+  restore?(snap: SnapshotHandle, opts: RestoreOptions, ctx: DriverContext): Promise<{ summary: string }>;
+  /**
+   * With restore: what it would write, without writing (the dry run and the approval request show it). Throws a
+   * UserError for options the driver refuses (--target on LXD, --to between servers that cannot take it).
+   */
+  describeRestore?(snap: SnapshotHandle, opts: RestoreOptions): Promise<RestoreDescription>;
   /** Copies a snapshot to another backend server (LXD: a remote); a later copy refreshes the earlier one. */
   copy?(snap: SnapshotHandle, target: CopyTarget, ctx: DriverContext): Promise<CopyResult>;
   /** A new instance from the snapshot; returns the settings to register it as a server. */

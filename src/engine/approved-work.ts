@@ -5,6 +5,7 @@ import { runOperation, type OperationHandle } from "./run-operation.ts";
 import { capabilityOf, handleOf } from "./snapshot-handle.ts";
 import { SnapbotError, UserError } from "../errors.ts";
 import { errorMessage } from "../errors.ts";
+import { restoreOptionsOf } from "./restore-options.ts";
 import { recordAfterRestoreTo, recordAndAlert, refuseIfHostKeyChanged, resolveIfUnique } from "./host-keys.ts";
 
 // What runs once a request is approved: a restore, or a delete of a snapshot and everything below it.
@@ -59,7 +60,7 @@ export function runRestore(deps: EngineDeps, w: ApprovedWork & { target?: Server
       const now = ledger.snapshots.get(w.snapshot.id)!;
       if (now.state !== "done") throw new UserError("not_restorable", `${ref} is ${now.state} now: it will not be restored`);
       if (target !== w.server) refuseIfHostKeyChanged(ledger, target);
-      const res = await restore.call(driver, handleOf(now), w.op.args ?? {}, ctx);
+      const res = await restore.call(driver, handleOf(now), restoreOptionsOf(w.op.args), ctx);
       // A server re-imaged from a snapshot (its own, or another's: --to) may now present another server's host keys.
       const record = target === w.server ? recordAndAlert(deps, target, ctx) : recordAfterRestoreTo(deps, w.server, target, ctx);
       await record.catch((e: unknown) => ctx.log.warn({ err: errorMessage(e) }, "host keys not recorded after the restore"));

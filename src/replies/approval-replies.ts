@@ -1,7 +1,7 @@
 import type { ApprovalRow, OperationRow, ServerRow, SnapshotRow } from "../../db/types.ts";
 import type { Reply } from "../reply.ts";
 import { ago, size, utc } from "./format.ts";
-import { formatAge } from "../duration.ts";
+import { formatAge, formatBytes } from "../duration.ts";
 
 export interface RequestView {
   approval: ApprovalRow;
@@ -10,6 +10,8 @@ export interface RequestView {
   snapshot?: SnapshotRow;
   action: string; // "restore demo/nightly" or "delete --subtree demo/nightly"
   overwrites: string; // what will change
+  notes?: string[]; // more to know before deciding (restore: the driver's notes, e.g. "--target / writes over the root…")
+  bytes?: number | null; // what the work writes (restore: the uncompressed size), shown rather than the stored size
   now: number;
 }
 
@@ -19,7 +21,7 @@ export function approvalRequest(v: RequestView): Reply {
   const about: Array<[string, string]> = s
     ? [
         ["snapshot", `${s.server}/${s.name}, taken ${utc(s.created_at)} (${ago(v.now, s.created_at)})`],
-        ["size", size(s.size)],
+        ["size", sizeField(v.bytes, s.size)],
         ["verification", s.verified_at ? `${s.state}, last verified ${ago(v.now, s.verified_at)}` : `${s.state}, never verified`],
       ]
     : [];
@@ -33,12 +35,18 @@ export function approvalRequest(v: RequestView): Reply {
       ["asked by", v.op.requested_by],
       ["expires", `${utc(v.approval.expires_at)} (in ${formatAge(v.approval.expires_at - v.now)})`],
     ],
-    lines: [s ? "An approver other than the requester decides. The snapshot is verified again before anything is written." : "An approver other than the requester decides."],
+    lines: [...(v.notes ?? []), "An approver other than the requester decides."],
     buttons: [
       { label: "Approve", command: `approve ${v.approval.id}`, style: "primary" },
       { label: "Deny", command: `deny ${v.approval.id}`, style: "danger" },
     ],
   };
+}
+
+/** The bytes the work writes, with what storage holds beside it when that differs (compressed archives). */
+function sizeField(bytes: number | null | undefined, stored: number | null): string {
+  if (bytes === undefined || bytes === null) return size(stored);
+  return stored === null || stored === bytes ? formatBytes(bytes) : `${formatBytes(bytes)} (${formatBytes(stored)} stored)`;
 }
 
 export function deniedApproval(a: ApprovalRow, op: OperationRow, action: string): Reply {

@@ -4,7 +4,7 @@ import type { Readable } from "node:stream";
 import type { Logger } from "pino";
 import type { BackendError } from "../errors.ts";
 import { commandAborted, commandFailed, commandTimedOut, type CommandOutcome } from "./command-error.ts";
-import type { Pipeline, RunOptions, Stage } from "./runner.ts";
+import type { Pipeline, PipelineDone, RunOptions, Stage } from "./runner.ts";
 import { createStderrTail } from "./stderr-tail.ts";
 
 // Stages are spawned with node:child_process, each given the previous stage's stdout pipe as its stdin, so
@@ -40,7 +40,7 @@ export function startLocalPipeline(stages: Stage[], opts: RunOptions = {}, log?:
   const timer = opts.timeoutMs ? setTimeout(() => stop("timeout"), opts.timeoutMs) : undefined;
   log?.debug({ stages: stages.map((s) => [s.cmd, ...s.args]) }, "pipeline started");
 
-  const done = Promise.all(exits).then((results) => {
+  const done = Promise.all(exits).then((results): PipelineDone => {
     clearTimeout(timer);
     opts.signal?.removeEventListener("abort", onAbort);
     const error = judge(label, results, stopped, opts.timeoutMs ?? 0);
@@ -48,6 +48,7 @@ export function startLocalPipeline(stages: Stage[], opts: RunOptions = {}, log?:
       log?.debug({ err: error, stderrTail: error.stderrTail }, "pipeline failed");
       throw error;
     }
+    return { stderr: results.map((r) => r.stderr).filter(Boolean).join("\n") };
   });
   return { stdout: children.at(-1)!.stdout as Readable, done, kill: () => stop("killed") };
 }

@@ -26,9 +26,14 @@ export interface Pipeline {
   /** The last stage's stdout, to be consumed by the caller. */
   stdout: Readable;
   /** Resolves when every stage exited 0; rejects with a BackendError naming the stage and its stderr tail. */
-  done: Promise<void>;
+  done: Promise<PipelineDone>;
   /** Stop every stage (SIGTERM, then SIGKILL). */
   kill(): void;
+}
+
+export interface PipelineDone {
+  /** The end of what the stages wrote on stderr (tar --totals, dd's byte count), in stage order. */
+  stderr: string;
 }
 
 export interface Runner {

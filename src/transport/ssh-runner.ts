@@ -8,7 +8,7 @@ import type { Logger } from "pino";
 import { BackendError } from "../errors.ts";
 import { commandAborted, commandFailed, commandTimedOut, lastLines } from "./command-error.ts";
 import { KILL_GRACE_MS, killAll } from "./local-pipeline.ts";
-import type { Pipeline, Runner, RunOptions, RunResult, Stage } from "./runner.ts";
+import type { Pipeline, PipelineDone, Runner, RunOptions, RunResult, Stage } from "./runner.ts";
 import { remoteCommand, shellQuote } from "./shell-quote.ts";
 import type { SshTarget } from "./ssh-target.ts";
 import { createStderrTail } from "./stderr-tail.ts";
@@ -194,14 +194,14 @@ function startSshPipeline(o: SshRunnerOptions, ssh: string, stages: Stage[], opt
   if (opts.signal?.aborted) onAbort();
   const timer = opts.timeoutMs ? setTimeout(() => stop("timeout"), opts.timeoutMs) : undefined;
 
-  const done = new Promise<void>((resolve, reject) => {
+  const done = new Promise<PipelineDone>((resolve, reject) => {
     let spawnError: NodeJS.ErrnoException | undefined;
     const finish = (exitCode: number | null, signal: string | null) => {
       clearTimeout(timer);
       opts.signal?.removeEventListener("abort", onAbort);
       const { text, exits } = stderr.end();
       const error = judge();
-      if (!error) return resolve();
+      if (!error) return resolve({ stderr: text });
       o.log?.debug({ err: error, stderrTail: error.stderrTail }, "ssh pipeline failed");
       reject(error);
 

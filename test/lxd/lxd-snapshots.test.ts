@@ -63,10 +63,27 @@ describeLxd("lxd driver: snapshots on a real LXD", (env) => {
     await driver.create(request("s-restore"), context());
     sh(env(), "web-1", "echo changed > /root/f; echo new > /root/g");
     expect(sh(env(), "web-1", "cat /root/f")).toBe("changed\n");
+    // What the dry run and the approval request show, then the result: the same words.
+    const writes = "the instance web-1, rolled back to s-restore (changes made since then are lost)";
+    expect(await driver.describeRestore!(handle("s-restore"), {})).toEqual({
+      writes,
+      notes: ["web-1 is running: LXD stops it, rolls it back and starts it again"],
+      bytes: null,
+    });
     const { summary } = await driver.restore!(handle("s-restore"), {}, context());
-    expect(summary).toBe("web-1 restored to s-restore; now running");
+    expect(summary).toBe(`restored ${writes}; now running`);
     expect(sh(env(), "web-1", "cat /root/f")).toBe("before-restore\n");
     expect(sh(env(), "web-1", "ls /root")).not.toMatch(/\bg\b/);
+  });
+
+  it("a stopped instance: says it stays stopped, and it does", async () => {
+    env().lxc(["init", "busybox", "still-1"]);
+    const driver = driverFor(env(), { name: "still-1" });
+    await driver.create(request("s1", { server: "still-1" }), context());
+    const writes = "the instance still-1, rolled back to s1 (changes made since then are lost)";
+    expect(await driver.describeRestore!(handle("s1", "still-1"), {})).toEqual({ writes, notes: ["still-1 is stopped and stays stopped"], bytes: null });
+    expect((await driver.restore!(handle("s1", "still-1"), {}, context())).summary).toBe(`restored ${writes}; now stopped`);
+    await expect(driver.describeRestore!(handle("never-made", "still-1"), {})).rejects.toMatchObject({ code: "snapshot_missing" });
   });
 
   it("refuses to restore a missing snapshot with a clear error", async () => {
@@ -141,8 +158,12 @@ describeLxd("lxd driver: snapshots on a real LXD", (env) => {
     }
   });
 
-  it("rejects --target for an in-place LXD restore", async () => {
+  it("rejects --target and --to for an in-place LXD restore, before and at the restore", async () => {
     await expect(driverFor(env()).restore!(handle("s1"), { target: "/tmp/x" }, context())).rejects.toBeInstanceOf(UserError);
+    await expect(driverFor(env()).describeRestore!(handle("s1"), { target: "/tmp/x" })).rejects.toThrow("web-1 (lxd) is restored in place: --target is for archive servers");
+    await expect(driverFor(env()).describeRestore!(handle("s1", "web-0"), { to: "web-1" })).rejects.toThrow(
+      "web-1 (lxd) is restored in place: to put web-0/s1 on another LXD server use copy or clone",
+    );
   });
 });
 

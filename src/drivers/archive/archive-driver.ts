@@ -3,7 +3,7 @@ import { createArchive, type ArchiveServer } from "./create-archive.ts";
 import { parsePartSize } from "./part-size.ts";
 import { folderOf, leftoverIn, removeSnapshotFolder } from "./snapshot-folder.ts";
 import { checkParts, verifyParts } from "./verify-parts.ts";
-import { restoreArchive } from "./restore-archive.ts";
+import { describeArchiveRestore, restoreArchive } from "./restore-archive.ts";
 import { exportArchive } from "./export-archive.ts";
 import { createLocalRunner } from "../../transport/local-runner.ts";
 
@@ -15,6 +15,7 @@ export function createArchiveDriver(settings: ArchiveServer, deps: DriverDeps): 
   const folder = (snap: SnapshotHandle) => folderOf(deps.storageDir, snap);
   // Export reads the parts where they are stored, on this machine, whichever host the snapshot came from.
   const local = settings.host === "local" ? deps.runner : createLocalRunner(deps.log);
+  const dest = { name: settings.name, mode: settings.mode, device: settings.device };
   return {
     kind: "archive",
     create: (req, ctx) => createArchive(settings, deps, partSize, req, ctx),
@@ -25,11 +26,14 @@ export function createArchiveDriver(settings: ArchiveServer, deps: DriverDeps): 
     check: (snap, result) => checkParts(folder(snap), result),
     verify: (snap, ctx) => verifyParts(folder(snap), ctx),
     leftover: (snap) => leftoverIn(folder(snap)),
+    // restore --to: another server's snapshot (read where its parts are stored) written onto this server.
     async restore(snap, opts, ctx) {
-      // restore --to: another server's snapshot (read where its parts are stored) written over this server's device.
-      const device = opts.to !== undefined ? settings.device : undefined;
-      const done = await restoreArchive(folder(snap), `${snap.server}/${snap.name}`, { target: opts.target as string | undefined, device }, deps.runner, ctx);
-      return { summary: `${done.bytes} bytes restored into ${done.into}` };
+      const done = await restoreArchive(folder(snap), snap, opts, dest, deps.runner, ctx);
+      return { summary: `restored ${done.writes}` };
+    },
+    async describeRestore(snap, opts) {
+      const { writes, notes, bytes } = await describeArchiveRestore(folder(snap), snap, opts, dest);
+      return { writes, notes, bytes };
     },
     export: (snap, format, ctx) => exportArchive(folder(snap), `${snap.server}/${snap.name}`, format, local, ctx),
   };

@@ -21,7 +21,8 @@ export async function archiveSource(
 ): Promise<ArchiveSource> {
   if (settings.mode === "raw") {
     const [device] = await resolveAll(settings.name, [settings.device ?? ""], runner, signal, "device");
-    return { stage: { cmd: "dd", args: [`if=${device}`, "bs=4M", "status=none"] }, resolved: [device!] };
+    // No status=none: dd's closing line on stderr is the image size (stream-size.ts).
+    return { stage: { cmd: "dd", args: [`if=${device}`, "bs=4M"] }, resolved: [device!] };
   }
   const resolved = await resolveAll(settings.name, settings.paths, runner, signal, "paths");
   const ownStorage = settings.host === "local" ? await storageInside(resolved, storageDir) : [];
@@ -31,9 +32,10 @@ export async function archiveSource(
 /**
  * Members are stored relative to / (`-C /`), so `tar -xf -` restores under any folder without warnings.
  * Everything user-supplied comes after `--`, so a path named "-rf" is a file name, never an option.
+ * --totals: the archive's size on stderr, recorded as the snapshot's logical size (stream-size.ts).
  */
 export function tarArgs(paths: string[], exclude: string[], alsoExclude: string[] = []): string[] {
-  const args = ["-cf", "-", "-C", "/"];
+  const args = ["-cf", "-", "--totals", "-C", "/"];
   // An absolute exclude means that exact place; a relative one is a pattern anywhere (tar's default).
   const anchored = [...exclude.filter(isAbsolute), ...alsoExclude].map((p) => `--exclude=${p.replace(/^\/+/, "")}`);
   if (anchored.length) args.push("--anchored", ...anchored, "--no-anchored");

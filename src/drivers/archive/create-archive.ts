@@ -14,6 +14,7 @@ import { createPartWriter, PARTS_DIR } from "./part-writer.ts";
 import { startProgressTicker } from "./progress-ticker.ts";
 import { README_FILE, renderReadme } from "./readme.ts";
 import { snapshotFolder } from "./snapshot-folder.ts";
+import { streamSizeFrom } from "./stream-size.ts";
 
 // create: check the source, then tar → zstd (kernel pipes) → Node (hash + cut into parts) → manifest last.
 // Any failure kills the pipeline and removes the folder, so a manifest always means a whole snapshot.
@@ -38,9 +39,11 @@ export async function createArchive(
   try {
     await mkdir(join(folder, PARTS_DIR), { mode: 0o700 });
     const stream = await streamParts([source.stage, compression.stage], folder, partSize, deps, ctx);
+    const logical = streamSizeFrom(settings.mode, stream.stderr);
+    if (logical === null) ctx.log.warn({ snapshot: `${req.server}/${req.name}` }, "tar --totals / dd did not report the uncompressed size");
     // Cancelled after the last byte but before the manifest: still cancelled, so nothing may look complete.
     if (ctx.signal.aborted) throw new BackendError("command_aborted", `create of ${req.server}/${req.name} was cancelled`);
-    const manifest = buildManifest(settings, req, compression, partSize, stream.parts, stream.total);
+    const manifest = buildManifest(settings, req, compression, partSize, stream, { logical, resolved: source.resolved });
     await writeLast(folder, manifest, deps.fsync);
     ctx.log.info({ snapshot: `${req.server}/${req.name}`, parts: stream.parts.length, bytes: stream.total.size, compression: compression.name }, "archive written");
     return {
@@ -48,7 +51,14 @@ export async function createArchive(
       size: stream.total.size,
       checksum: `sha256:${stream.total.sha256}`,
       parts: stream.parts,
-      details: { format: MANIFEST_FORMAT, mode: manifest.mode, compression: compression.name, part_size: partSize, source: manifest.source },
+      details: {
+        format: MANIFEST_FORMAT,
+        mode: manifest.mode,
+        compression: compression.name,
+        part_size: partSize,
+        source: manifest.source,
+        uncompressed_size: logical,
+      },
     };
   } catch (e) {
     await rm(folder, { recursive: true, force: true }).catch((rmError) => ctx.log.warn({ err: rmError, folder }, "could not remove a failed snapshot"));
@@ -77,10 +87,12 @@ async function writeLast(folder: string, manifest: Manifest, fsync: boolean): Pr
 interface StreamedParts {
   parts: PartInfo[];
   total: { size: number; sha256: string };
+  stderr: string; // what the stages said on success: tar --totals, dd's count
 }
 
 async function streamParts(stages: Stage[], folder: string, partSize: number, deps: DriverDeps, ctx: DriverContext): Promise<StreamedParts> {
-  const pipe = deps.runner.pipeline(stages, { signal: ctx.signal });
+  // The C locale: tar's and dd's byte counts are read from their stderr.
+  const pipe = deps.runner.pipeline(stages, { signal: ctx.signal, env: { LC_ALL: "C" } });
   const tap = createHashTap(partSize, STREAM_BUFFER);
   const writer = createPartWriter({ dir: join(folder, PARTS_DIR), partSize, fsync: deps.fsync, highWaterMark: STREAM_BUFFER });
   const ticker = startProgressTicker(ctx, "archiving", tap.bytes);
@@ -89,15 +101,16 @@ async function streamParts(stages: Stage[], folder: string, partSize: number, de
   const [wrote, ran] = await Promise.allSettled([writing, pipe.done]);
   ticker.stop();
   if (wrote.status === "rejected" || ran.status === "rejected") throw firstCause(wrote, ran, ctx.signal);
+  const { stderr } = ran.value;
   const digest = tap.digest();
   const files = writer.files();
   if (files.length !== digest.parts.length) throw new Error(`wrote ${files.length} parts but hashed ${digest.parts.length}`);
-  return { parts: digest.parts.map((p, i) => ({ file: files[i]!, ...p })), total: digest.total };
+  return { parts: digest.parts.map((p, i) => ({ file: files[i]!, ...p })), total: digest.total, stderr };
 }
 
 // A writer error caused the kill (so the pipeline's "stopped" is only its echo); a pipeline error
 // (tar failed, cancelled) explains an early end of stream better than anything the writer saw.
-function firstCause(wrote: PromiseSettledResult<void>, ran: PromiseSettledResult<void>, signal: AbortSignal): unknown {
+function firstCause(wrote: PromiseSettledResult<void>, ran: PromiseSettledResult<unknown>, signal: AbortSignal): unknown {
   const writeError = wrote.status === "rejected" ? wrote.reason : null;
   const runError = ran.status === "rejected" ? ran.reason : null;
   if (signal.aborted && runError) return runError;
@@ -120,18 +133,25 @@ function describeFailure(e: unknown, req: CreateRequest, storageDir: string): un
   return e;
 }
 
-function buildManifest(s: ArchiveServer, req: CreateRequest, c: Compression, partSize: number, parts: PartInfo[], total: StreamedParts["total"]): Manifest {
+interface Measured {
+  logical: number | null; // the uncompressed stream's bytes
+  resolved: string[]; // the source paths as the host resolved them
+}
+
+function buildManifest(s: ArchiveServer, req: CreateRequest, c: Compression, partBytes: number, stream: StreamedParts, at: Measured): Manifest {
+  const raw = s.mode === "raw";
   return {
     format: MANIFEST_FORMAT,
     server: req.server,
     snapshot: req.name,
     mode: s.mode,
-    source: { host: s.host, paths: s.mode === "raw" ? [s.device ?? ""] : s.paths, exclude: s.mode === "raw" ? [] : s.exclude },
+    source: { host: s.host, paths: raw ? [s.device ?? ""] : s.paths, exclude: raw ? [] : s.exclude, resolved: at.resolved },
     compression: c.name,
     created_at: new Date(req.createdAt).toISOString(),
     finished_at: new Date().toISOString(),
-    part_size: partSize,
-    parts,
-    total,
+    part_size: partBytes,
+    parts: stream.parts,
+    total: stream.total,
+    ...(at.logical === null ? {} : { uncompressed_size: at.logical }),
   };
 }

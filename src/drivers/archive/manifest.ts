@@ -17,7 +17,13 @@ export const manifestSchema = z.object({
   server: z.string().min(1),
   snapshot: z.string().min(1),
   mode: z.enum(["tar", "raw"]),
-  source: z.object({ host: z.string(), paths: z.array(z.string()), exclude: z.array(z.string()) }),
+  // resolved: the paths as the host resolved them (symlinks followed), where tar -x writes; absent in older manifests.
+  source: z.object({
+    host: z.string(),
+    paths: z.array(z.string()),
+    exclude: z.array(z.string()),
+    resolved: z.array(z.string()).optional(),
+  }),
   compression: z.enum(["zstd", "gzip"]),
   created_at: z.string(),
   finished_at: z.string(),
@@ -25,6 +31,9 @@ export const manifestSchema = z.object({
   // The file pattern keeps a tampered manifest from pointing verify (or restore) outside the folder.
   parts: z.array(z.object({ file: z.string().regex(/^\.parts\/part-\d{6}$/), size, sha256 })),
   total: z.object({ size, sha256, md5: z.string().regex(/^[0-9a-f]{32}$/).optional() }),
+  // The bytes of the stream before compression (the tar archive, the image): what a restore writes.
+  // Absent in manifests written before it was recorded.
+  uncompressed_size: size.optional(),
 });
 
 export type Manifest = z.infer<typeof manifestSchema>;

@@ -1,40 +1,48 @@
-import { isAbsolute } from "node:path";
 import { BackendError, UserError } from "../../errors.ts";
 import type { Runner, Stage } from "../../transport/runner.ts";
-import type { DriverContext } from "../driver.ts";
+import type { DriverContext, RestoreOptions, SnapshotHandle } from "../driver.ts";
 import { readManifest, type Manifest } from "./manifest.ts";
 import { unpackParts } from "./parts-stream.ts";
+import { planRestore, type RestoreDestination, type RestorePlan } from "./restore-plan.ts";
 import { verifyParts } from "./verify-parts.ts";
 
 // Restore = re-image: verify every part first (a broken snapshot is never used), then stream the parts
 // in order through the decompressor into tar -x (over the original paths, or under --target), or into
-// dd for a raw image. Files created after the snapshot are left alone: tar only writes what it holds.
-// The parts are read here and fed as the first stage's stdin; decompressor and writer run where the
-// runner runs, so over ssh the compressed bytes cross the network and --target is a path on the server.
+// dd for a raw image (the device, or <target>/<snapshot>.img). Files created after the snapshot are left
+// alone: tar only writes what it holds. The parts are read here and fed as the first stage's stdin;
+// decompressor and writer run where the runner runs, so over ssh the compressed bytes cross the network
+// and --target is a path on the server. Where it writes is planned in restore-plan.ts, which also says it.
 
-export interface RestoreOptions {
-  target?: string; // tar: extract under this folder instead of over the original paths; raw: write this file
-  device?: string; // raw without target: write this device instead of the one the snapshot was read from (restore --to)
+/** What restore would write, from the manifest alone (the dry run and the approval request). */
+export async function describeArchiveRestore(folder: string, snap: SnapshotHandle, opts: RestoreOptions, dest: RestoreDestination) {
+  const read = await readManifest(folder);
+  const ref = `${snap.server}/${snap.name}`;
+  if (read.state !== "ok") {
+    const why = read.state === "missing" ? "manifest.json is missing" : read.problem;
+    throw new UserError("snapshot_broken", `${ref} has no readable manifest (${why}): it cannot be restored; run verify ${ref}`);
+  }
+  return planRestore(read.manifest, snap, opts, dest);
 }
 
-export interface RestoreDone {
-  bytes: number; // compressed bytes streamed
-  into: string;
-}
-
-export async function restoreArchive(folder: string, ref: string, opts: RestoreOptions, runner: Runner, ctx: DriverContext): Promise<RestoreDone> {
-  if (opts.target !== undefined && !isAbsolute(opts.target))
-    throw new UserError("bad_target", `--target must be an absolute folder, e.g. --target /srv/restore (got "${opts.target}")`);
+export async function restoreArchive(
+  folder: string,
+  snap: SnapshotHandle,
+  opts: RestoreOptions,
+  dest: RestoreDestination,
+  runner: Runner,
+  ctx: DriverContext,
+): Promise<RestorePlan> {
+  const ref = `${snap.server}/${snap.name}`;
   const check = await verifyParts(folder, ctx);
   if (!check.ok) throw new BackendError("snapshot_broken", `${ref} is broken and will not be restored: ${check.problems.join("; ")}`);
   const read = await readManifest(folder);
   if (read.state !== "ok") throw new BackendError("snapshot_broken", `${ref} lost its manifest after verifying: it will not be restored`);
   const m = read.manifest;
-  const into = opts.target ?? (m.mode === "raw" ? (opts.device ?? m.source.paths[0]!) : "/");
+  const plan = planRestore(m, snap, opts, dest);
   // On the source host, through the runner: for an ssh server, --target is a folder on that server.
-  if (m.mode === "tar" && opts.target) await runner.run("mkdir", ["-p", "-m", "700", "--", opts.target], { signal: ctx.signal });
-  const bytes = await unpackParts(folder, ref, m, writer(m, into), runner, ctx, { stage: "restoring", code: "restore_failed", verb: "restoring" });
-  return { bytes, into };
+  if (opts.target) await runner.run("mkdir", ["-p", "-m", "700", "--", opts.target], { signal: ctx.signal });
+  await unpackParts(folder, ref, m, writer(m, plan.into), runner, ctx, { stage: "restoring", code: "restore_failed", verb: "restoring" });
+  return plan;
 }
 
 function writer(m: Manifest, into: string): Stage {

@@ -2,7 +2,8 @@ import type { CreateResult, DriverDeps, SnapshotDriver } from "../driver.ts";
 import { lxdServerSchema } from "../../config/schema.ts";
 import { createLxcClient } from "./lxc-client.ts";
 import { instanceRef, type LxdServer } from "./lxd-settings.ts";
-import { createSnapshot, deleteSnapshot, listBackendSnapshots, restoreSnapshot, snapshotPresent } from "./lxd-snapshots.ts";
+import { createSnapshot, deleteSnapshot, listBackendSnapshots, snapshotPresent } from "./lxd-snapshots.ts";
+import { describeSnapshotRestore, restoreSnapshot } from "./lxd-snapshots.ts";
 import { copySnapshot } from "./lxd-copy.ts";
 import { cloneSnapshot } from "./lxd-clone.ts";
 import { readHostKeys, regenerateHostKeys } from "./host-keys.ts";
@@ -30,6 +31,7 @@ export function createLxdDriver(settings: LxdServer, deps: DriverDeps): Snapshot
     // Start-up reconciliation: a create or delete cut short left the snapshot in LXD or not.
     leftover: async (snap) => ((await snapshotPresent(lxc, at, snap)).ok ? "complete" : "nothing"),
     restore: (snap, opts, ctx) => restoreSnapshot(lxc, at, snap, opts, ctx),
+    describeRestore: (snap, opts) => describeSnapshotRestore(lxc, at, snap, opts),
     listBackend: (ctx) => listBackendSnapshots(lxc, at, ctx),
     copy: (snap, target, ctx) => copySnapshot(lxc, at, snap, target, ctx),
     clone: (snap, newServer, ctx) => cloneSnapshot(lxc, settings, at, snap, newServer, ctx),

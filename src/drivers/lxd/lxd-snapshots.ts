@@ -1,4 +1,5 @@
 import type { BackendSnapshot, CreateRequest, CreateResult, DriverContext, SnapshotHandle, VerifyResult } from "../driver.ts";
+import type { RestoreDescription, RestoreOptions } from "../driver.ts";
 import { BackendError, UserError } from "../../errors.ts";
 import type { LxcClient } from "./lxc-client.ts";
 import { findSnapshot, getInstance, listSnapshots, postSnapshot, sizeOf, toBackendSnapshot } from "./lxd-api.ts";
@@ -44,23 +45,62 @@ export async function deleteSnapshot(lxc: LxcClient, at: InstanceRef, snap: Snap
   }
 }
 
+/** What restoreSnapshot would do: roll the instance back, with the running state where the snapshot has one. */
+export async function describeSnapshotRestore(
+  lxc: LxcClient,
+  at: InstanceRef,
+  snap: SnapshotHandle,
+  opts: RestoreOptions,
+): Promise<RestoreDescription> {
+  refuseOptions(at, snap, opts);
+  const what = `restore ${at.ref}/${snap.name}`;
+  const found = await findOrRefuse(lxc, at, snap, { what });
+  const status = (await getInstance(lxc, at.remote, at.instance, { what })).status.toLowerCase();
+  // lxc restore: a stateful snapshot brings its processes back; otherwise a running instance is restarted.
+  const running = `${at.ref} is running: LXD stops it, rolls it back and starts it again`;
+  const notes = found.stateful
+    ? ["the snapshot holds the running state: LXD brings the instance back running as it was then (lxc restore --stateful)"]
+    : [status === "running" ? running : `${at.ref} is ${status} and stays ${status}`];
+  return { writes: rolledBack(at, snap, found.stateful), notes, bytes: sizeOf(found) };
+}
+
 export async function restoreSnapshot(
   lxc: LxcClient,
   at: InstanceRef,
   snap: SnapshotHandle,
-  opts: Record<string, unknown>,
+  opts: RestoreOptions,
   ctx: DriverContext,
 ): Promise<{ summary: string }> {
-  if (opts.target !== undefined && opts.target !== null)
-    throw new UserError("not_available", `${at.ref} (lxd) is restored in place: --target is for archive servers`);
+  refuseOptions(at, snap, opts);
   const what = `restore ${at.ref}/${snap.name}`;
-  const found = await findSnapshot(lxc, at, snap.name, { what, signal: ctx.signal });
-  if (!found)
-    throw new BackendError("snapshot_missing", `${what} failed: LXD has no snapshot ${snap.name} of ${at.ref} (deleted or expired outside snapbot?); \`list ${snap.server}\` shows what is left`);
+  const found = await findOrRefuse(lxc, at, snap, { what, signal: ctx.signal });
   ctx.progress({ stage: "restoring" });
   await lxc.run(["restore", at.ref, snap.name, ...(found.stateful ? ["--stateful"] : [])], { what, signal: ctx.signal });
   const after = await getInstance(lxc, at.remote, at.instance, { what, signal: ctx.signal });
-  return { summary: `${at.ref} restored to ${snap.name}${found.stateful ? " with its running state" : ""}; now ${after.status.toLowerCase()}` };
+  return { summary: `restored ${rolledBack(at, snap, found.stateful)}; now ${after.status.toLowerCase()}` };
+}
+
+const rolledBack = (at: InstanceRef, snap: SnapshotHandle, stateful: boolean) =>
+  `the instance ${at.ref}, rolled back to ${snap.name}${stateful ? " with its running state" : ""} (changes made since then are lost)`;
+
+function refuseOptions(at: InstanceRef, snap: SnapshotHandle, opts: RestoreOptions): void {
+  if (opts.target !== undefined && opts.target !== null)
+    throw new UserError("not_available", `${at.ref} (lxd) is restored in place: --target is for archive servers`);
+  if (opts.to !== undefined)
+    throw new UserError(
+      "bad_destination",
+      `${at.ref} (lxd) is restored in place: to put ${snap.server}/${snap.name} on another LXD server use copy or clone`,
+    );
+}
+
+async function findOrRefuse(lxc: LxcClient, at: InstanceRef, snap: SnapshotHandle, call: { what: string; signal?: AbortSignal }) {
+  const found = await findSnapshot(lxc, at, snap.name, call);
+  if (!found)
+    throw new BackendError(
+      "snapshot_missing",
+      `${call.what} failed: LXD has no snapshot ${snap.name} of ${at.ref} (deleted or expired outside snapbot?); \`list ${snap.server}\` shows what is left`,
+    );
+  return found;
 }
 
 export async function listBackendSnapshots(lxc: LxcClient, at: InstanceRef, ctx: DriverContext): Promise<BackendSnapshot[]> {
