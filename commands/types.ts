@@ -35,6 +35,6 @@ export interface Command {
   role: Role;
   flags?: FlagSpec;
   pairs?: boolean; // accepts key=value
-  hidden?: boolean; // run by buttons (approve, deny), not listed in help
+  hidden?: boolean; // not listed in help
   run(ctx: CommandContext, args: ParsedArgs): Reply | Promise<Reply>;
 }

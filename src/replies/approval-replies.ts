@@ -66,3 +66,24 @@ export function expiredApproval(a: ApprovalRow, op: OperationRow, ttl: string): 
     lines: [`Nobody decided within ${ttl}; nothing was changed. Ask again with: ${what}`],
   };
 }
+
+/** `approvals`: the requests still waiting for a decision, oldest first, with the commands that decide them. */
+export function pendingApprovalsList(items: Array<{ approval: ApprovalRow; op: OperationRow }>, now: number): Reply {
+  if (items.length === 0) return { visibility: "ephemeral", tone: "info", title: "No pending approvals" };
+  return {
+    visibility: "ephemeral",
+    tone: "info",
+    title: `${items.length} pending approval(s)`,
+    table: {
+      columns: ["id", "what", "asked by", "asked", "expires"],
+      rows: items.map(({ approval: a, op }) => [
+        String(a.id),
+        actionOf(op),
+        a.requested_by,
+        `${utc(a.created_at)} (${ago(now, a.created_at)})`,
+        `${utc(a.expires_at)} (in ${formatAge(a.expires_at - now)})`,
+      ]),
+    },
+    lines: ["Decide with approve <id> or deny <id> (approvers; never your own request)."],
+  };
+}
