@@ -215,3 +215,57 @@ describe("pending approvals: the approvals list, and delete waits for them", () 
     app.close();
   });
 });
+
+describe("snapshot_failed resolution and alerts ack (real engine, archive driver)", () => {
+  async function flaky() {
+    const t = await setup();
+    const gone = join(t.src, "..", "gone");
+    t.app.ledger.servers.register({ name: "flaky", driver: "archive", settings: { mode: "tar", paths: [gone], exclude: [], host: "local", compression: "auto", limit: 50 } }, "U0ADMIN");
+    return { ...t, gone };
+  }
+
+  it("resolves every open snapshot_failed of a server when a later snapshot of it, of another name, succeeds", async () => {
+    const { app, run, chat, gone } = await flaky();
+    for (const s of ["s1", "s2"]) expect((await done(await run(`create flaky ${s}`, "U0OP"))).tone).toBe("error");
+    await done(await run("create web w1", "U0OP")); // another server's success resolves nothing of flaky's
+    await app.alerts.flush();
+    expect(app.ledger.alerts.listOpen().map((a) => a.key).sort()).toEqual(["snapshot_failed:flaky:s1", "snapshot_failed:flaky:s2"]);
+    mkdirSync(gone);
+    writeFileSync(join(gone, "f"), "x");
+    expect((await done(await run("create flaky s3", "U0OP"))).tone).toBe("success");
+    await app.alerts.flush();
+    expect(app.ledger.alerts.listOpen()).toEqual([]);
+    const why = "a later snapshot succeeded: flaky/s3";
+    expect(app.ledger.alerts.get(1)).toMatchObject({ state: "resolved", resolved_why: why });
+    const threadReplies = chat.calls.filter((c) => c.kind === "post" && c.threadTs);
+    expect(threadReplies.map((c) => c.reply.title)).toEqual([`✔ resolved: ${why}`, `✔ resolved: ${why}`]); // one under each alert
+    expect((await run("alerts", "U0OP")).title).toBe("No open alerts");
+    expect((await run("alerts --all", "U0OP")).table!.rows.map((r) => r[6])).toEqual([`resolved 0ms ago: ${why}`, `resolved 0ms ago: ${why}`]); // fake clock
+    app.close();
+  });
+
+  it("ack records who and when on the alert, its message and the audit log; it stays open until resolved", async () => {
+    const { app, run, chat, gone } = await flaky();
+    await done(await run("create flaky s1", "U0OP"));
+    await app.alerts.flush();
+    const post = chat.calls.find((c) => c.kind === "post" && c.channel === "C0ALERTS")!;
+    const id = app.ledger.alerts.listOpen()[0]!.id;
+    expect(await run(`alerts ack ${id}`, "U0OPS2")).toMatchObject({ tone: "success", title: `alert #${id} (snapshot_failed) acknowledged by U0OPS2` });
+    await app.alerts.flush();
+    expect(app.ledger.alerts.get(id)).toMatchObject({ state: "open", acked_by: "U0OPS2", acked_at: expect.any(Number) });
+    const update = chat.calls.filter((c) => c.kind === "update" && c.ts === post.ts).at(-1)!;
+    expect(update.reply.lines!.at(-1)).toMatch(/^acknowledged by U0OPS2 at \d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ$/);
+    expect((await run("alerts", "U0OP")).table!.rows[0]![6]).toMatch(/^open, acked by U0OPS2 \d+m?s ago$/);
+    const audit = (await run("audit", "U0OP")).table!.rows[0]!;
+    expect([audit[2], audit[3], audit[4]]).toEqual(["U0OPS2", "ack flaky/s1", "succeeded"]);
+    expect(await run(`alerts ack ${id}`, "U0OP")).toMatchObject({ tone: "error", title: expect.stringMatching(new RegExp(`^alert #${id} was already acknowledged by U0OPS2 at `)) });
+    expect(await run("alerts ack abc", "U0OP")).toMatchObject({ tone: "error", title: "alerts ack takes an alert id, a whole number like 12: type alerts to see them" });
+    expect(await run("alerts ack 99", "U0OP")).toMatchObject({ tone: "error", title: "there is no alert #99: type alerts to see the open ones" });
+    mkdirSync(gone);
+    await done(await run("create flaky s2", "U0OP"));
+    await app.alerts.flush();
+    expect(await run(`alerts ack ${id}`, "U0OP")).toMatchObject({ tone: "error", title: `alert #${id} is already resolved (a later snapshot succeeded: flaky/s2): nothing to acknowledge` });
+    expect(app.ledger.operations.list({ limit: 20 }).filter((o) => o.kind === "ack")).toHaveLength(1);
+    app.close();
+  });
+});

@@ -6,6 +6,8 @@ import type { ChatPort, MessageRef, Pacing } from "../chat/chat-port.ts";
 import type { Button, Reply } from "../reply.ts";
 import { alertKey } from "../../db/alert-repo.ts";
 import { createOutbox, realTimer, type Renderer, type Timer } from "./alert-outbox.ts";
+import { UserError } from "../errors.ts";
+import { utc } from "../replies/format.ts";
 import { alertMessage, alertSummary, detailFromRow, resolutionReply, type AlertDetail } from "../replies/alert-replies.ts";
 
 export type { Timer } from "./alert-outbox.ts";
@@ -37,7 +39,7 @@ export interface AlertSinkDeps {
   maxAttempts?: number;
 }
 
-const REMEMBERED = 5000; // what raises said (buttons, multi-line details) and why alerts resolved, newest kept
+const REMEMBERED = 5000; // what raises said (buttons, multi-line details), newest kept
 
 /**
  * Every alert goes through here. It is recorded in the ledger under its key (kind + server + snapshot);
@@ -52,21 +54,20 @@ const REMEMBERED = 5000; // what raises said (buttons, multi-line details) and w
 export function createAlertSink(deps: AlertSinkDeps) {
   const { ledger, log } = deps;
   const details = memo<AlertDetail>();
-  const whys = memo<string>();
   const detailOf = (a: AlertRow) => details.get(a.id) ?? detailFromRow(a);
   const render: Renderer = {
     fresh(ids) {
       const rows = ids.map((id) => ledger.alerts.get(id)).filter((a): a is AlertRow => !!a);
-      return rows.length === 1 ? alertMessage(rows[0]!, detailOf(rows[0]!), whys.get(rows[0]!.id)) : alertSummary(rows);
+      return rows.length === 1 ? alertMessage(rows[0]!, detailOf(rows[0]!), rows[0]!.resolved_why ?? undefined) : alertSummary(rows);
     },
     message(ref: MessageRef): Reply | null {
       const rows = ledger.alerts.byMessage(ref);
       if (rows.length === 0) return null;
-      return rows.length === 1 ? alertMessage(rows[0]!, detailOf(rows[0]!), whys.get(rows[0]!.id)) : alertSummary(rows);
+      return rows.length === 1 ? alertMessage(rows[0]!, detailOf(rows[0]!), rows[0]!.resolved_why ?? undefined) : alertSummary(rows);
     },
     resolutions(ids) {
       const rows = ids.map((id) => ledger.alerts.get(id)).filter((a): a is AlertRow => !!a);
-      return resolutionReply(rows.map((alert) => ({ alert, why: whys.get(alert.id) })));
+      return resolutionReply(rows.map((alert) => ({ alert, why: alert.resolved_why ?? undefined })));
     },
   };
   const pacing = deps.pacing ?? deps.chat.pacing ?? { postIntervalMs: 0, updateIntervalMs: 0 };
@@ -75,15 +76,48 @@ export function createAlertSink(deps: AlertSinkDeps) {
     { timer: deps.timer ?? realTimer, pacing, gatherMs: deps.gatherMs ?? pacing.postIntervalMs, retryMs: deps.retryMs ?? 1000, maxAttempts: deps.maxAttempts ?? 8 },
   );
 
+  function closed(alert: AlertRow | undefined, why: string): boolean {
+    if (!alert) return false;
+    log.info({ alert: alert.id, kind: alert.kind, key: alert.key }, `resolved: ${why}`);
+    if (alert.channel && !outbox.isStopped()) outbox.resolved(alert.channel, alert.id);
+    return true;
+  }
+
   return {
     /** Closes an open alert: its message says so and a thread reply under it says why. False if none was open. */
     async resolve(kind: AlertKind, server: ServerRow, why: string, snapshotName?: string): Promise<boolean> {
-      const alert = ledger.alerts.resolve(alertKey(kind, server.name, snapshotName));
-      if (!alert) return false;
-      log.info({ alert: alert.id, kind, server: server.name }, `resolved: ${why}`);
-      whys.set(alert.id, why);
-      if (alert.channel && !outbox.isStopped()) outbox.resolved(alert.channel, alert.id);
-      return true;
+      return closed(ledger.alerts.resolve(alertKey(kind, server.name, snapshotName), why), why);
+    },
+    /** Closes every open alert of this kind on the server, whichever snapshot each names; returns how many. */
+    async resolveAll(kind: AlertKind, server: ServerRow, why: string): Promise<number> {
+      const keys = ledger.alerts.openKeys(kind, server.name);
+      return keys.filter((key) => closed(ledger.alerts.resolve(key, why), why)).length;
+    },
+    /** alerts ack: who and when recorded on the open alert, in the audit log, and on its message. */
+    acknowledge(id: number, user: string, channel: string | null): AlertRow {
+      const alert = ledger.alerts.get(id);
+      if (!alert) throw new UserError("unknown_alert", `there is no alert #${id}: type alerts to see the open ones`);
+      const won = ledger.tx(() => {
+        if (!ledger.alerts.ack(id, user)) return false;
+        const [, , snapshot = ""] = alert.key.split(":");
+        ledger.operations.insert({
+          kind: "ack",
+          server_id: alert.server_id,
+          snapshot_id: alert.snapshot_id,
+          requested_by: user,
+          channel,
+          args: { alert: id, kind: alert.kind, ...(snapshot ? { snapshot } : {}) },
+          state: "succeeded",
+          result: `acknowledged alert #${id} (${alert.kind})`,
+        });
+        return true;
+      });
+      const now = ledger.alerts.get(id)!;
+      if (!won && now.state === "resolved") throw new UserError("alert_resolved", `alert #${id} is already resolved (${now.resolved_why ?? "its condition cleared"}): nothing to acknowledge`);
+      if (!won) throw new UserError("alert_acked", `alert #${id} was already acknowledged by ${now.acked_by} at ${utc(now.acked_at)}`);
+      log.info({ alert: id, kind: alert.kind, user }, "alert acknowledged");
+      if (now.channel && now.message_ref && !outbox.isStopped()) outbox.changed(now.channel, id);
+      return now;
     },
     /** Records an alert (or one more sighting of the open one with its key) and queues its message. */
     async raise(a: AlertInput): Promise<void> {
