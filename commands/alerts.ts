@@ -5,6 +5,7 @@ import { positiveInt } from "./lookup.ts";
 import { PAGE_SIZE } from "../src/replies/snapshot-replies.ts";
 import { alertsList } from "../src/replies/alert-replies.ts";
 import { UserError } from "../src/errors.ts";
+import { mention } from "../src/replies/mention.ts";
 
 const usage = "alerts [--all] [--page <n>] | alerts ack <id>";
 
@@ -31,5 +32,5 @@ function ack(ctx: CommandContext, raw: string): Reply {
   const id = /^\d{1,10}$/.test(raw) ? Number(raw) : NaN;
   if (!(id >= 1)) throw new UserError("bad_alert_id", `alerts ack takes an alert id, a whole number like 12: type alerts to see them`);
   const a = ctx.engine.ackAlert(id, { user: ctx.user, channel: ctx.channel });
-  return { visibility: "ephemeral", tone: "success", title: `alert #${a.id} (${a.kind}) acknowledged by ${ctx.user}`, lines: ["It stays open until its condition clears."] };
+  return { visibility: "ephemeral", tone: "success", title: `alert #${a.id} (${a.kind}) acknowledged by ${mention(ctx.user)}`, lines: ["It stays open until its condition clears."] };
 }

@@ -4,6 +4,7 @@ import { jobReply } from "../src/replies/job-replies.ts";
 import { actionOf, deniedApproval } from "../src/replies/approval-replies.ts";
 import { formatAge } from "../src/duration.ts";
 import { UserError } from "../src/errors.ts";
+import { mention } from "../src/replies/mention.ts";
 
 // approve <id> / deny <id>: what the Approve and Deny buttons run, as the person who clicks.
 function decideCommand(decision: "approve" | "deny"): Command {
@@ -21,13 +22,13 @@ function decideCommand(decision: "approve" | "deny"): Command {
       const action = actionOf(d.op);
       if (d.decision === "denied") return deniedApproval(d.approval, d.op, action);
       const reply = jobReply(d.handle.job, {
-        what: `${action}, approved by ${ctx.user}`,
+        what: `${action}, approved by ${mention(ctx.user)}`,
         who: d.op.requested_by,
         opId: d.op.id,
         now: ctx.clock.now,
         done: (summary, tookMs) => ({
           tone: "success",
-          title: `${action} done in ${formatAge(tookMs)} (operation #${d.op.id}, asked by ${d.op.requested_by}, approved by ${ctx.user})`,
+          title: `${action} done in ${formatAge(tookMs)} (operation #${d.op.id}, asked by ${mention(d.op.requested_by)}, approved by ${mention(ctx.user)})`,
           lines: [summary],
         }),
       });

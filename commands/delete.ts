@@ -8,6 +8,7 @@ import { jobReply } from "../src/replies/job-replies.ts";
 import { snapshotLine } from "../src/replies/snapshot-replies.ts";
 import { utc } from "../src/replies/format.ts";
 import { UserError } from "../src/errors.ts";
+import { mention } from "../src/replies/mention.ts";
 
 const usage = "delete <server>/<snap> [--subtree] [--dry-run]";
 
@@ -36,7 +37,7 @@ export const deleteCommand: Command = {
       who: ctx.user,
       opId: op.id,
       now: ctx.clock.now,
-      done: () => ({ tone: "success", title: `${server.name}/${snapshot.name} deleted (operation #${op.id}, asked by ${ctx.user})` }),
+      done: () => ({ tone: "success", title: `${server.name}/${snapshot.name} deleted (operation #${op.id}, asked by ${mention(ctx.user)})` }),
     });
   },
 };
@@ -63,7 +64,7 @@ function refuseIfAwaitingApproval(ctx: CommandContext, server: ServerRow, snapsh
     const what = actionOf(ctx.ledger.operations.get(a.operation_id)!);
     throw new UserError(
       "awaiting_approval",
-      `${server.name}/${s.name} is waiting on approval #${a.id} (${what}, asked by ${a.requested_by}): deny ${a.id} first, or wait until it expires at ${utc(a.expires_at)}`,
+      `${server.name}/${s.name} is waiting on approval #${a.id} (${what}, asked by ${mention(a.requested_by)}): deny ${a.id} first, or wait until it expires at ${utc(a.expires_at)}`,
     );
   }
 }

@@ -9,6 +9,7 @@ import { createOutbox, realTimer, type Renderer, type Timer } from "./alert-outb
 import { UserError } from "../errors.ts";
 import { utc } from "../replies/format.ts";
 import { alertMessage, alertSummary, detailFromRow, resolutionReply, type AlertDetail } from "../replies/alert-replies.ts";
+import { mention, plainMentions } from "../replies/mention.ts";
 
 export type { Timer } from "./alert-outbox.ts";
 
@@ -114,7 +115,7 @@ export function createAlertSink(deps: AlertSinkDeps) {
       });
       const now = ledger.alerts.get(id)!;
       if (!won && now.state === "resolved") throw new UserError("alert_resolved", `alert #${id} is already resolved (${now.resolved_why ?? "its condition cleared"}): nothing to acknowledge`);
-      if (!won) throw new UserError("alert_acked", `alert #${id} was already acknowledged by ${now.acked_by} at ${utc(now.acked_at)}`);
+      if (!won) throw new UserError("alert_acked", `alert #${id} was already acknowledged by ${mention(now.acked_by ?? "")} at ${utc(now.acked_at)}`);
       log.info({ alert: id, kind: alert.kind, user }, "alert acknowledged");
       if (now.channel && now.message_ref && !outbox.isStopped()) outbox.changed(now.channel, id);
       return now;
@@ -125,7 +126,7 @@ export function createAlertSink(deps: AlertSinkDeps) {
       const channel = a.server.channel ?? deps.defaultChannel;
       const message = [a.title, ...(a.lines ?? [])].join("\n");
       const { alert, fresh } = ledger.alerts.raise({ kind: a.kind, key, server_id: a.server.id, snapshot_id: a.snapshotId ?? null, message, channel });
-      log.warn({ alert: alert.id, kind: a.kind, server: a.server.name, count: alert.count }, a.title);
+      log.warn({ alert: alert.id, kind: a.kind, server: a.server.name, count: alert.count }, plainMentions(a.title));
       details.set(alert.id, { title: a.title, lines: a.lines ?? [], buttons: a.buttons });
       const where = alert.channel ?? channel; // a repeat keeps the channel its message is in
       if (!where || outbox.isStopped()) return; // recorded and logged; no channel configured to tell

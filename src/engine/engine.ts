@@ -20,6 +20,7 @@ import { runOperation, type OperationHandle } from "./run-operation.ts";
 import { defaultSnapshotName } from "./snapshot-names.ts";
 import { timeoutMs } from "../duration.ts";
 import { SnapbotError, UserError } from "../errors.ts";
+import { mention } from "../replies/mention.ts";
 
 export interface EngineDeps {
   config: Config;
@@ -226,7 +227,7 @@ export function createEngine(deps: EngineDeps) {
             server,
             snapshotId: snapshot?.id ?? null,
             snapshotName: name,
-            title: `snapshot ${server.name}/${name} failed (asked by ${input.user})`,
+            title: `snapshot ${server.name}/${name} failed (asked by ${mention(input.user)})`,
             lines: [message],
             buttons: [{ label: "Retry", command: `create ${server.name} ${name}` }],
           }),

@@ -5,6 +5,7 @@ import type { Page } from "./snapshot-replies.ts";
 import { PAGE_SIZE } from "./snapshot-replies.ts";
 import { ago, clip, utc } from "./format.ts";
 import { formatAge } from "../duration.ts";
+import { mention } from "./mention.ts";
 
 // Alert messages: one alert's own message, the summary a burst of alerts shares, the thread reply that
 // says what was resolved, and the `alerts` list. Pure: the sink decides when, these decide what.
@@ -30,7 +31,7 @@ const firstLine = (a: AlertRow) => a.message.split("\n")[0] ?? "";
 const openFor = (a: AlertRow) => formatAge((a.resolved_at ?? a.last_seen) - a.first_seen);
 const seen = (a: AlertRow): string[] => (a.count > 1 ? [`seen ${a.count} times`, `last seen ${utc(a.last_seen)}, first ${utc(a.first_seen)}`] : []);
 
-const acked = (a: AlertRow): string[] => (a.acked_by ? [`acknowledged by ${a.acked_by} at ${utc(a.acked_at)}`] : []);
+const acked = (a: AlertRow): string[] => (a.acked_by ? [`acknowledged by ${mention(a.acked_by)} at ${utc(a.acked_at)}`] : []);
 
 /** One alert's own message: open (with its count and last sighting once repeated, and who acknowledged it), or resolved. */
 export function alertMessage(a: AlertRow, d: AlertDetail, why?: string): Reply {
@@ -44,7 +45,7 @@ export function alertMessage(a: AlertRow, d: AlertDetail, why?: string): Reply {
 export function summaryLine(a: AlertRow): string {
   const what = `${a.kind} ${alertSubject(a.key)}: ${firstLine(a)}`;
   if (a.state === "resolved") return clip(`✔ resolved after ${openFor(a)}: ${what}`, LINE);
-  const count = (a.count > 1 ? ` (×${a.count}, last seen ${utc(a.last_seen)})` : "") + (a.acked_by ? ` (acked by ${a.acked_by})` : "");
+  const count = (a.count > 1 ? ` (×${a.count}, last seen ${utc(a.last_seen)})` : "") + (a.acked_by ? ` (acked by ${mention(a.acked_by)})` : "");
   return `• ${clip(what, LINE - count.length - 2)}${count}`;
 }
 
@@ -85,7 +86,7 @@ export function resolutionReply(items: Array<{ alert: AlertRow; why?: string }>)
 /** What an alert is now, for the list: open, acknowledged (by whom, when) or resolved (when, why). */
 function stateOf(a: AlertRow, now: number): string {
   if (a.state === "resolved") return clip(`resolved ${ago(now, a.resolved_at)}${a.resolved_why ? `: ${a.resolved_why}` : ""}`, 100);
-  return a.acked_by ? `open, acked by ${a.acked_by} ${ago(now, a.acked_at)}` : "open";
+  return a.acked_by ? `open, acked by ${mention(a.acked_by)} ${ago(now, a.acked_at)}` : "open";
 }
 
 /** `alerts`: the open alerts, the most recently seen first, a page at a time; `alerts --all`: resolved ones too. */
