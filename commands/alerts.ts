@@ -20,9 +20,11 @@ export const alerts: Command = {
     expectPositionals(args, 0, 0, usage);
     const all = !!args.flags.all;
     const page = positiveInt(args.flags.page, "page", 1_000_000, 1);
-    const { rows, total } = all ? ctx.ledger.alerts.allPage(PAGE_SIZE, (page - 1) * PAGE_SIZE) : ctx.ledger.alerts.openPage(PAGE_SIZE, (page - 1) * PAGE_SIZE);
+    const offset = (page - 1) * PAGE_SIZE;
+    const { rows, total } = all ? ctx.ledger.alerts.allPage(PAGE_SIZE, offset) : ctx.ledger.alerts.openPage(PAGE_SIZE, offset);
     const command = all ? "alerts --all" : "alerts";
-    if (rows.length === 0 && total > 0) throw new UserError("bad_page", `there are only ${Math.ceil(total / PAGE_SIZE)} page(s) of alerts: try ${command}`);
+    if (rows.length === 0 && total > 0)
+      throw new UserError("bad_page", `there are only ${Math.ceil(total / PAGE_SIZE)} page(s) of alerts: try ${command}`);
     return alertsList(rows, { page, total, command }, ctx.clock.now(), all);
   },
 };
@@ -32,5 +34,6 @@ function ack(ctx: CommandContext, raw: string): Reply {
   const id = /^\d{1,10}$/.test(raw) ? Number(raw) : NaN;
   if (!(id >= 1)) throw new UserError("bad_alert_id", `alerts ack takes an alert id, a whole number like 12: type alerts to see them`);
   const a = ctx.engine.ackAlert(id, { user: ctx.user, channel: ctx.channel });
-  return { visibility: "ephemeral", tone: "success", title: `alert #${a.id} (${a.kind}) acknowledged by ${mention(ctx.user)}`, lines: ["It stays open until its condition clears."] };
+  const title = `alert #${a.id} (${a.kind}) acknowledged by ${mention(ctx.user)}`;
+  return { visibility: "ephemeral", tone: "success", title, lines: ["It stays open until its condition clears."] };
 }

@@ -64,7 +64,8 @@ function refuseIfAwaitingApproval(ctx: CommandContext, server: ServerRow, snapsh
     const what = actionOf(ctx.ledger.operations.get(a.operation_id)!);
     throw new UserError(
       "awaiting_approval",
-      `${server.name}/${s.name} is waiting on approval #${a.id} (${what}, asked by ${mention(a.requested_by)}): deny ${a.id} first, or wait until it expires at ${utc(a.expires_at)}`,
+      `${server.name}/${s.name} is waiting on approval #${a.id} (${what}, asked by ${mention(a.requested_by)}): ` +
+        `deny ${a.id} first, or wait until it expires at ${utc(a.expires_at)}`,
     );
   }
 }

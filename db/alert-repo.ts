@@ -71,7 +71,8 @@ export function alertRepo(db: Db, now: () => number) {
   const openRows = db.prepare("SELECT * FROM alerts WHERE state = 'open' ORDER BY last_seen DESC, id DESC LIMIT ? OFFSET ?");
   const openCount = db.prepare("SELECT count(*) FROM alerts WHERE state = 'open'").pluck();
   // --all: the open ones first, then the resolved ones, the most recently resolved first.
-  const allRows = db.prepare("SELECT * FROM alerts ORDER BY state = 'resolved', coalesce(resolved_at, last_seen) DESC, id DESC LIMIT ? OFFSET ?");
+  const allRows = db.prepare(`SELECT * FROM alerts ORDER BY state = 'resolved', coalesce(resolved_at, last_seen) DESC, id DESC
+    LIMIT ? OFFSET ?`);
   const allCount = db.prepare("SELECT count(*) FROM alerts").pluck();
   const inTx = transactional(db);
 

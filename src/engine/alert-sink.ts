@@ -114,8 +114,10 @@ export function createAlertSink(deps: AlertSinkDeps) {
         return true;
       });
       const now = ledger.alerts.get(id)!;
-      if (!won && now.state === "resolved") throw new UserError("alert_resolved", `alert #${id} is already resolved (${now.resolved_why ?? "its condition cleared"}): nothing to acknowledge`);
-      if (!won) throw new UserError("alert_acked", `alert #${id} was already acknowledged by ${mention(now.acked_by ?? "")} at ${utc(now.acked_at)}`);
+      if (!won && now.state === "resolved")
+        throw new UserError("alert_resolved", `alert #${id} is already resolved (${now.resolved_why ?? "its condition cleared"}): nothing to acknowledge`);
+      if (!won)
+        throw new UserError("alert_acked", `alert #${id} was already acknowledged by ${mention(now.acked_by ?? "")} at ${utc(now.acked_at)}`);
       log.info({ alert: id, kind: alert.kind, user }, "alert acknowledged");
       if (now.channel && now.message_ref && !outbox.isStopped()) outbox.changed(now.channel, id);
       return now;

@@ -83,6 +83,8 @@ export function resolutionReply(items: Array<{ alert: AlertRow; why?: string }>)
   return { visibility: "channel", tone: "info", title: `✔ resolved: ${items.length} alerts`, lines: [...lines, ...more(items.length - SUMMARY_LINES)] };
 }
 
+const pageOf = (page: number, pages: number): string => (pages > 1 ? ` (page ${page} of ${pages})` : "");
+
 /** What an alert is now, for the list: open, acknowledged (by whom, when) or resolved (when, why). */
 function stateOf(a: AlertRow, now: number): string {
   if (a.state === "resolved") return clip(`resolved ${ago(now, a.resolved_at)}${a.resolved_why ? `: ${a.resolved_why}` : ""}`, 100);
@@ -100,10 +102,12 @@ export function alertsList(rows: AlertRow[], page: Page, now: number, all: boole
   return {
     visibility: "ephemeral",
     tone: "info",
-    title: `${all ? "Alerts, open and resolved," : "Open alerts"} ${first}–${first + rows.length - 1} of ${page.total}${pages > 1 ? ` (page ${page.page} of ${pages})` : ""}`,
+    title: `${all ? "Alerts, open and resolved," : "Open alerts"} ${first}–${first + rows.length - 1} of ${page.total}${pageOf(page.page, pages)}`,
     table: {
       columns: ["id", "kind", "server/snapshot", "first seen", "last seen", "count", "state", "message"],
-      rows: rows.map((a) => [String(a.id), a.kind, alertSubject(a.key), ago(now, a.first_seen), ago(now, a.last_seen), String(a.count), stateOf(a, now), clip(firstLine(a), 100)]),
+      rows: rows.map((a) => [
+        String(a.id), a.kind, alertSubject(a.key), ago(now, a.first_seen), ago(now, a.last_seen), String(a.count), stateOf(a, now), clip(firstLine(a), 100),
+      ]),
     },
     lines: all ? undefined : ["alerts ack <id> acknowledges one (it stays until resolved); alerts --all shows resolved ones too"],
     buttons: buttons.length ? buttons : undefined,
