@@ -2,6 +2,7 @@ import type { Command } from "./types.ts";
 import { expectPositionals } from "./parse.ts";
 import { positiveInt, serverOf } from "./lookup.ts";
 import { clip, dash, utc } from "../src/replies/format.ts";
+import { mention } from "../src/replies/mention.ts";
 
 const usage = "audit [<server>] [--limit N]";
 
@@ -28,7 +29,7 @@ export const audit: Command = {
         rows: rows.map((o) => [
           String(o.id),
           utc(o.created_at),
-          o.requested_by + (o.approved_by ? ` (${o.state === "denied" ? "denied" : "approved"} by ${o.approved_by})` : ""),
+          mention(o.requested_by) + (o.approved_by ? ` (${o.state === "denied" ? "denied" : "approved"} by ${mention(o.approved_by)})` : ""),
           `${o.kind} ${dash(o.server)}${o.args && typeof o.args.name === "string" ? `/${o.args.name}` : o.args && typeof o.args.snapshot === "string" ? `/${o.args.snapshot}` : ""}`,
           o.state,
           clip((o.error ?? o.result ?? "").split("\n")[0]!, 120),

@@ -3,6 +3,7 @@ import { expectPositionals } from "./parse.ts";
 import { snapshotOf } from "./lookup.ts";
 import { checkName } from "../src/names.ts";
 import { jobReply } from "../src/replies/job-replies.ts";
+import { mention } from "../src/replies/mention.ts";
 
 const usage = "clone <server>/<snap> <new-server>";
 
@@ -23,7 +24,7 @@ export const clone: Command = {
       now: ctx.clock.now,
       done: (res) => ({
         tone: res.sharedWith.length ? "info" : "success",
-        title: `${res.clone.name} cloned from ${server.name}/${snapshot.name} and registered (operation #${op.id}, asked by ${ctx.user})`,
+        title: `${res.clone.name} cloned from ${server.name}/${snapshot.name} and registered (operation #${op.id}, asked by ${mention(ctx.user)})`,
         lines: res.sharedWith.length ? [`it shares SSH host keys with ${res.sharedWith.join(", ")}: see the hostkey_regen_needed alert, or run hostkeys regen ${res.clone.name}`] : [],
       }),
     });

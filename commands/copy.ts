@@ -4,6 +4,7 @@ import { snapshotOf } from "./lookup.ts";
 import { checkName } from "../src/names.ts";
 import { jobReply } from "../src/replies/job-replies.ts";
 import { UserError } from "../src/errors.ts";
+import { mention } from "../src/replies/mention.ts";
 
 const usage = "copy <server>/<snap> [<remote>[:<name>]]";
 
@@ -27,7 +28,7 @@ export const copy: Command = {
       opId: op.id,
       now: ctx.clock.now,
       retry: `copy ${ref} ${to}`,
-      done: (res) => ({ tone: res.warnings.length ? "info" : "success", title: `${res.summary} (operation #${op.id}, asked by ${ctx.user})`, lines: res.warnings.map((w) => `warning: ${w}`) }),
+      done: (res) => ({ tone: res.warnings.length ? "info" : "success", title: `${res.summary} (operation #${op.id}, asked by ${mention(ctx.user)})`, lines: res.warnings.map((w) => `warning: ${w}`) }),
     });
   },
 };

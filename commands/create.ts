@@ -7,6 +7,7 @@ import { UserError } from "../src/errors.ts";
 import { jobReply } from "../src/replies/job-replies.ts";
 import { size, shortHash, utc } from "../src/replies/format.ts";
 import { formatAge } from "../src/duration.ts";
+import { mention } from "../src/replies/mention.ts";
 
 const usage = "create <server> [<name>] [--expiry <dur>] [--stateful] [--note <text>]";
 
@@ -35,7 +36,7 @@ export const create: Command = {
       retry: `create ${server.name}${name ? ` ${name}` : ""}`,
       done: (s, tookMs) => ({
         tone: "success",
-        title: `${s.server}/${s.name} done: ${size(s.size)} in ${formatAge(tookMs)} (operation #${op.id}, asked by ${ctx.user})`,
+        title: `${s.server}/${s.name} done: ${size(s.size)} in ${formatAge(tookMs)} (operation #${op.id}, asked by ${mention(ctx.user)})`,
         lines: [`checksum ${shortHash(s.checksum)}, ${s.checksums?.length ?? 0} part(s)${s.expires_at ? `, expires ${utc(s.expires_at)}` : ""}`],
       }),
     });

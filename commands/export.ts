@@ -5,6 +5,7 @@ import { jobReply } from "../src/replies/job-replies.ts";
 import { formatAge } from "../src/duration.ts";
 import { UserError } from "../src/errors.ts";
 import { EXPORT_FORMATS, type ExportFormat } from "../src/engine/export-op.ts";
+import { mention } from "../src/replies/mention.ts";
 
 const usage = "export <server>/<snap> --format vmdk|vhd|qcow2";
 
@@ -30,7 +31,7 @@ export const exportCommand: Command = {
       retry: `export ${ref} --format ${format}`,
       done: (res, tookMs) => ({
         tone: "success",
-        title: `${server.name}/${snapshot.name} exported to ${format} in ${formatAge(tookMs)} (operation #${op.id}, asked by ${ctx.user})`,
+        title: `${server.name}/${snapshot.name} exported to ${format} in ${formatAge(tookMs)} (operation #${op.id}, asked by ${mention(ctx.user)})`,
         lines: [`file: ${res.file}`, `sha256: ${res.sha256}`],
       }),
     });

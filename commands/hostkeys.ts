@@ -6,6 +6,7 @@ import { requireRole } from "./roles.ts";
 import { UserError } from "../src/errors.ts";
 import { capabilityOf } from "../src/engine/snapshot-handle.ts";
 import { approvalRequest } from "../src/replies/approval-replies.ts";
+import { mention } from "../src/replies/mention.ts";
 
 const usage = "hostkeys [scan | accept <server> | regen <server>]";
 
@@ -53,7 +54,7 @@ async function accept(ctx: CommandContext, name: string): Promise<Reply> {
   return {
     visibility: "channel",
     tone: "success",
-    title: `${server.name}'s new SSH host key accepted by ${ctx.user}`,
+    title: `${server.name}'s new SSH host key accepted by ${mention(ctx.user)}`,
     lines: [`recorded: ${keys.map((k) => `${k.type} ${k.fingerprint}`).join(", ")}`, `operations on ${server.name} run again`],
   };
 }

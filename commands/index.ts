@@ -20,6 +20,7 @@ import { clone } from "./clone.ts";
 import { exportCommand } from "./export.ts";
 import { hostkeys } from "./hostkeys.ts";
 import { approve, deny } from "./decide.ts";
+import { approvals } from "./approvals.ts";
 import { schedule } from "./schedule.ts";
 import { schedules } from "./schedules.ts";
 import { unschedule } from "./unschedule.ts";
@@ -49,6 +50,7 @@ registry.push(
   hostkeys,
   alerts,
   audit,
+  approvals,
   approve,
   deny,
 );

@@ -4,6 +4,7 @@ import { expectPositionals } from "./parse.ts";
 import { checkName } from "../src/names.ts";
 import { DRIVER_KINDS, serverSchema } from "../src/config/schema.ts";
 import { errorMessage, UserError } from "../src/errors.ts";
+import { mention } from "../src/replies/mention.ts";
 
 const usage = "register <server> <driver> [key=value…]";
 const LIST_KEYS = new Set(["paths", "exclude", "create", "delete", "restore"]);
@@ -59,6 +60,6 @@ export const register: Command = {
         lines.push(`host keys not read yet (${errorMessage(e)}): they are recorded at the first snapshot, or with hostkeys scan`);
       }
     }
-    return { visibility: "channel", tone: "success", title: `${row.name} registered (${row.driver}) by ${ctx.user}${note}`, ...(lines.length ? { lines } : {}) };
+    return { visibility: "channel", tone: "success", title: `${row.name} registered (${row.driver}) by ${mention(ctx.user)}${note}`, ...(lines.length ? { lines } : {}) };
   },
 };

@@ -35,7 +35,7 @@ export interface Command {
   role: Role;
   flags?: FlagSpec;
   pairs?: boolean; // accepts key=value
-  hidden?: boolean; // run by buttons (approve, deny), not listed in help
+  hidden?: boolean; // not listed in help
   /** Changes nothing (for these arguments): runs on a read-only bot and while the ledger's disk is full. Absent: it changes things. */
   readOnly?: true | ((args: ParsedArgs) => boolean);
   run(ctx: CommandContext, args: ParsedArgs): Reply | Promise<Reply>;

@@ -2,6 +2,7 @@ import type { Command } from "./types.ts";
 import { expectPositionals } from "./parse.ts";
 import { serverOf } from "./lookup.ts";
 import { UserError } from "../src/errors.ts";
+import { mention } from "../src/replies/mention.ts";
 
 const usage = "unregister <server>";
 
@@ -26,6 +27,6 @@ export const unregister: Command = {
     } finally {
       ctx.engine.release(lease);
     }
-    return { visibility: "channel", tone: "success", title: `${server.name} unregistered by ${ctx.user}; its snapshot files and history are kept` };
+    return { visibility: "channel", tone: "success", title: `${server.name} unregistered by ${mention(ctx.user)}; its snapshot files and history are kept` };
   },
 };

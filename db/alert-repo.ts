@@ -27,6 +27,9 @@ export interface AlertRow {
   first_seen: number;
   last_seen: number;
   resolved_at: number | null;
+  resolved_why: string | null;
+  acked_by: string | null;
+  acked_at: number | null;
 }
 
 export interface NewAlert {
@@ -59,12 +62,19 @@ export function alertRepo(db: Db, now: () => number) {
   const again = db.prepare("UPDATE alerts SET count = count + 1, last_seen = @at, message = @message WHERE id = @id");
   // Prepared once: a burst of alerts (a storage outage) raises, reads and re-renders hundreds at a time.
   const byId = db.prepare("SELECT * FROM alerts WHERE id = ?");
-  const close = db.prepare("UPDATE alerts SET state = 'resolved', resolved_at = ? WHERE id = ? AND state = 'open'");
+  const close = db.prepare("UPDATE alerts SET state = 'resolved', resolved_at = ?, resolved_why = ? WHERE id = ? AND state = 'open'");
+  // Keys are kind:server:snapshot, so the open alerts of one kind on one server share a prefix (names never hold ":").
+  const openOfServer = db.prepare("SELECT key FROM alerts WHERE state = 'open' AND kind = ? AND substr(key, 1, ?) = ? ORDER BY id").pluck();
+  const ackOne = db.prepare("UPDATE alerts SET acked_by = ?, acked_at = ? WHERE id = ? AND state = 'open' AND acked_by IS NULL");
   const setRef = db.prepare("UPDATE alerts SET message_ref = ? WHERE id = ?");
   const shownBy = db.prepare("SELECT * FROM alerts WHERE message_ref = ? ORDER BY id");
   const allOpen = db.prepare("SELECT * FROM alerts WHERE state = 'open' ORDER BY last_seen DESC");
   const openRows = db.prepare("SELECT * FROM alerts WHERE state = 'open' ORDER BY last_seen DESC, id DESC LIMIT ? OFFSET ?");
   const openCount = db.prepare("SELECT count(*) FROM alerts WHERE state = 'open'").pluck();
+  // --all: the open ones first, then the resolved ones, the most recently resolved first.
+  const allRows = db.prepare(`SELECT * FROM alerts ORDER BY state = 'resolved', coalesce(resolved_at, last_seen) DESC, id DESC
+    LIMIT ? OFFSET ?`);
+  const allCount = db.prepare("SELECT count(*) FROM alerts").pluck();
   const inTx = transactional(db);
 
   return {
@@ -80,12 +90,21 @@ export function alertRepo(db: Db, now: () => number) {
         return { alert: row(byId.get(id) as Raw)!, fresh: true };
       });
     },
-    /** Closes the open alert with this key; returns it (with where its message is) or undefined. */
-    resolve(key: string): AlertRow | undefined {
+    /** Closes the open alert with this key, recording why; returns it (with where its message is) or undefined. */
+    resolve(key: string, why: string | null = null): AlertRow | undefined {
       const existing = row(open.get(key) as Raw | undefined);
       if (!existing) return undefined;
-      close.run(now(), existing.id);
+      close.run(now(), why, existing.id);
       return row(byId.get(existing.id) as Raw)!;
+    },
+    /** The keys of the open alerts of this kind on this server, whatever snapshot they name. */
+    openKeys(kind: AlertKind, server: string): string[] {
+      const prefix = `${kind}:${server}:`;
+      return openOfServer.all(kind, prefix.length, prefix) as string[];
+    },
+    /** Records who acknowledged an open alert; false when it is not open or was already acknowledged. */
+    ack(id: number, by: string): boolean {
+      return ackOne.run(by, now(), id).changes === 1;
     },
     setMessage(id: number, ref: MessageRef): void {
       setRef.run(refText(ref), id);
@@ -108,6 +127,11 @@ export function alertRepo(db: Db, now: () => number) {
     openPage(limit: number, offset: number): { rows: AlertRow[]; total: number } {
       const rows = openRows.all(limit, offset) as Raw[];
       return { rows: rows.map((r) => row(r)!), total: openCount.get() as number };
+    },
+    /** One page of every alert, open ones first, then resolved ones (the most recently resolved first). */
+    allPage(limit: number, offset: number): { rows: AlertRow[]; total: number } {
+      const rows = allRows.all(limit, offset) as Raw[];
+      return { rows: rows.map((r) => row(r)!), total: allCount.get() as number };
     },
   };
 }

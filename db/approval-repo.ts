@@ -14,6 +14,10 @@ export function approvalRepo(db: Db, now: () => number) {
     WHERE id = @id AND state = 'pending' AND expires_at > @at`);
   const due = db.prepare("SELECT * FROM approvals WHERE state = 'pending' AND expires_at <= ?");
   const expire = db.prepare("UPDATE approvals SET state = 'expired', decided_at = @at WHERE id = @id AND state = 'pending' AND expires_at <= @at");
+  // Still decidable: pending and not yet past its expiry (the sweep that marks it expired may not have run).
+  const open = db.prepare("SELECT * FROM approvals WHERE state = 'pending' AND expires_at > ? ORDER BY id");
+  const openFor = db.prepare(`SELECT a.* FROM approvals a JOIN operations o ON o.id = a.operation_id
+    WHERE a.state = 'pending' AND a.expires_at > ? AND o.snapshot_id = ? ORDER BY a.id LIMIT 1`);
 
   return {
     get(id: number): ApprovalRow | undefined {
@@ -30,6 +34,14 @@ export function approvalRepo(db: Db, now: () => number) {
     expireDue(): ApprovalRow[] {
       const at = now();
       return (due.all(at) as Raw[]).filter((r) => expire.run({ id: r.id, at }).changes === 1).map((r) => row({ ...r, state: "expired" })!);
+    },
+    /** The requests still waiting for a decision, oldest first. */
+    pending(): ApprovalRow[] {
+      return (open.all(now()) as Raw[]).map((r) => row(r)!);
+    },
+    /** The first request still waiting for a decision whose operation is about this snapshot, if any. */
+    pendingFor(snapshotId: number): ApprovalRow | undefined {
+      return row(openFor.get(now(), snapshotId) as Raw | undefined);
     },
     setMessage(id: number, ref: MessageRef): void {
       db.prepare("UPDATE approvals SET message_ref = ? WHERE id = ?").run(JSON.stringify(ref), id);

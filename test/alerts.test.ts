@@ -301,6 +301,7 @@ describe("alerts command", () => {
     raise("snapshot_failed:web:s1", "snapshot web/s1 failed");
     app.ledger.alerts.resolve("snapshot_failed:web:s1");
     expect((await run()).title).toBe("No open alerts");
+    expect((await run("--all")).table!.rows).toHaveLength(1);
   });
 
   it("lists the open alerts, the most recently seen first, with ages, count and first line", async () => {
@@ -316,10 +317,10 @@ describe("alerts command", () => {
     const reply = await run();
     expect(reply.title).toBe("Open alerts 1–2 of 2");
     expect(reply.table).toEqual({
-      columns: ["kind", "server/snapshot", "first seen", "last seen", "count", "message"],
+      columns: ["id", "kind", "server/snapshot", "first seen", "last seen", "count", "state", "message"],
       rows: [
-        ["snapshot_failed", "web/s1", "16m ago", "60s ago", "2", "snapshot web/s1 failed (asked by U0OP)"],
-        ["limit_near", "web", "6m ago", "6m ago", "1", "web holds 45 of its 50 snapshots"],
+        ["1", "snapshot_failed", "web/s1", "16m ago", "60s ago", "2", "open", "snapshot web/s1 failed (asked by U0OP)"],
+        ["2", "limit_near", "web", "6m ago", "6m ago", "1", "open", "web holds 45 of its 50 snapshots"],
       ],
     });
     expect(reply.buttons).toBeUndefined();
@@ -334,16 +335,35 @@ describe("alerts command", () => {
     }
     const first = await run();
     expect(first.title).toBe("Open alerts 1–50 of 120 (page 1 of 3)");
-    expect(first.table!.rows[0]![1]).toBe("web/s119");
+    expect(first.table!.rows[0]![2]).toBe("web/s119");
     expect(first.buttons).toEqual([{ label: "Next", command: "alerts --page 2" }]);
     const last = await run("--page 3");
     expect(last.title).toBe("Open alerts 101–120 of 120 (page 3 of 3)");
     expect(last.table!.rows).toHaveLength(20);
-    expect(last.table!.rows.at(-1)![1]).toBe("web/s0");
+    expect(last.table!.rows.at(-1)![2]).toBe("web/s0");
     expect(last.buttons).toEqual([{ label: "Previous", command: "alerts --page 2" }]);
     expect((await run("--page 2")).buttons!.map((b) => b.command)).toEqual(["alerts --page 1", "alerts --page 3"]);
-    await expect(async () => run("--page 4")).rejects.toThrow("there are only 3 page(s) of open alerts: try alerts");
-    await expect(async () => run("web")).rejects.toThrow(/alerts \[--page <n>\]/);
+    await expect(async () => run("--page 4")).rejects.toThrow("there are only 3 page(s) of alerts: try alerts");
+    await expect(async () => run("web")).rejects.toThrow(/alerts \[--all\] \[--page <n>\] \| alerts ack <id>/);
     expect(blockKit(first).blocks.length).toBeLessThanOrEqual(LIMITS.blocks);
+  });
+
+  it("alerts --all lists resolved ones too, with when and why they were resolved, open ones first", async () => {
+    const { run, raise, clock, app } = await commandApp();
+    raise("snapshot_failed:web:s1", "snapshot web/s1 failed (asked by U0OP)");
+    clock.advance(60_000);
+    raise("limit_near:web:", "web holds 45 of its 50 snapshots");
+    clock.advance(60_000);
+    app.ledger.alerts.resolve("snapshot_failed:web:s1", "a later snapshot succeeded: web/s2");
+    clock.advance(5 * 60_000);
+    expect((await run()).table!.rows.map((r) => r[0])).toEqual(["2"]);
+    const all = await run("--all");
+    expect(all.title).toBe("Alerts, open and resolved, 1–2 of 2");
+    expect(all.table!.rows.map((r) => [r[0], r[6]])).toEqual([
+      ["2", "open"],
+      ["1", "resolved 5m ago: a later snapshot succeeded: web/s2"],
+    ]);
+    await expect(async () => run("ack")).rejects.toThrow(/^missing argument; usage: alerts \[--all\]/);
+    await expect(async () => run("ack 1 2")).rejects.toThrow(/^unexpected "2"/);
   });
 });

@@ -219,3 +219,118 @@ describe("alerts", () => {
     app.close();
   });
 });
+
+describe("pending approvals: the approvals list, and delete waits for them", () => {
+  it("refuses to delete a snapshot a pending restore names, saying which approval to deny; allowed once it is denied", async () => {
+    const { app, run } = await setup();
+    await done(await run("create web s1", "U0OP"));
+    const id = approvalId(await run("restore web/s1", "U0OP"));
+    const refused = await run("delete web/s1", "U0OP");
+    expect(refused).toMatchObject({ tone: "error", title: expect.stringMatching(new RegExp(`^web/s1 is waiting on approval #${id} \\(restore web/s1, asked by U0OP\\): deny ${id} first, or wait until it expires at `)) });
+    expect((await run("delete web/s1 --dry-run", "U0OP")).tone).toBe("error");
+    expect(app.ledger.snapshots.get(1)!.state).toBe("done");
+    expect(app.ledger.operations.list({ limit: 10 }).filter((o) => o.kind === "delete")).toHaveLength(0);
+    await run(`deny ${id}`, "U0BOB");
+    const deleted = await done(await run("delete web/s1", "U0OP"));
+    expect(deleted.tone).toBe("success");
+    expect(app.ledger.snapshots.get(1)!.state).toBe("deleted");
+    app.close();
+  });
+
+  it("refuses delete --subtree when a snapshot below names a pending request, and allows a delete once the request expired", async () => {
+    const clock = fakeClock(Date.now());
+    const { app, run } = await setup(clock);
+    for (const s of ["root", "child"]) await done(await run(`create web ${s}`, "U0OP"));
+    app.ledger.db.prepare("UPDATE snapshots SET parent_id = 1 WHERE name = 'child'").run();
+    const id = approvalId(await run("restore web/child", "U0OP"));
+    expect(await run("delete web/root --subtree", "U0OP")).toMatchObject({ tone: "error", title: expect.stringMatching(new RegExp(`^web/child is waiting on approval #${id} .*deny ${id} first`)) });
+    expect(app.ledger.approvals.pending().map((a) => a.id)).toEqual([id]); // no second request was recorded
+    clock.advance(30 * 60_000 + 1); // past approval.ttl; the sweep that marks it expired has not run yet
+    expect((await done(await run("delete web/child", "U0OP"))).tone).toBe("success");
+    app.close();
+  });
+
+  it("lists the pending requests (id, what, who, when asked, expiry), and says when there are none", async () => {
+    const clock = fakeClock(Date.UTC(2026, 2, 1, 12, 0, 0));
+    const { app, run } = await setup(clock);
+    expect(await run("approvals", "U0OP")).toMatchObject({ tone: "info", title: "No pending approvals" });
+    for (const s of ["s1", "s2"]) await done(await run(`create web ${s}`, "U0OP"));
+    const restore = approvalId(await run("restore web/s1", "U0OP"));
+    clock.advance(60_000);
+    const denied = approvalId(await run("delete web/s2 --subtree", "U0ALICE"));
+    await run(`deny ${denied}`, "U0BOB");
+    const list = await run("approvals", "U0OP");
+    expect(list.title).toBe("1 pending approval(s)");
+    expect(list.table).toEqual({
+      columns: ["id", "what", "asked by", "asked", "expires"],
+      rows: [[String(restore), "restore web/s1", "U0OP", "2026-03-01 12:00:00Z (60s ago)", "2026-03-01 12:30:00Z (in 29m)"]],
+    });
+    expect(list.lines).toEqual(["Decide with approve <id> or deny <id> (approvers; never your own request)."]);
+    app.close();
+  });
+
+  it("says what an approval id is when approve or deny gets something else, and lists approve, deny and approvals in help", async () => {
+    const { app, run } = await setup();
+    for (const cmd of ["approve abc", "approve 0", "deny -3"])
+      expect(await run(cmd, "U0ALICE")).toMatchObject({ tone: "error", title: `${cmd.split(" ")[0]} takes an approval id, a whole number like 12: type approvals to see them` });
+    expect(await run("approve 12", "U0ALICE")).toMatchObject({ tone: "error", title: "there is no approval #12" });
+    const help = (await run("help", "U0OP")).table!.rows.map((r) => r[0]);
+    expect(help).toEqual(expect.arrayContaining(["approvals", "approve <id>", "deny <id>"]));
+    expect((await run("help approve", "U0OP")).title).toBe("/snapshot approve <id>");
+    app.close();
+  });
+});
+
+describe("snapshot_failed resolution and alerts ack (real engine, archive driver)", () => {
+  async function flaky() {
+    const t = await setup();
+    const gone = join(t.src, "..", "gone");
+    t.app.ledger.servers.register({ name: "flaky", driver: "archive", settings: { mode: "tar", paths: [gone], exclude: [], host: "local", compression: "auto", limit: 50 } }, "U0ADMIN");
+    return { ...t, gone };
+  }
+
+  it("resolves every open snapshot_failed of a server when a later snapshot of it, of another name, succeeds", async () => {
+    const { app, run, chat, gone } = await flaky();
+    for (const s of ["s1", "s2"]) expect((await done(await run(`create flaky ${s}`, "U0OP"))).tone).toBe("error");
+    await done(await run("create web w1", "U0OP")); // another server's success resolves nothing of flaky's
+    await app.alerts.flush();
+    expect(app.ledger.alerts.listOpen().map((a) => a.key).sort()).toEqual(["snapshot_failed:flaky:s1", "snapshot_failed:flaky:s2"]);
+    mkdirSync(gone);
+    writeFileSync(join(gone, "f"), "x");
+    expect((await done(await run("create flaky s3", "U0OP"))).tone).toBe("success");
+    await app.alerts.flush();
+    expect(app.ledger.alerts.listOpen()).toEqual([]);
+    const why = "a later snapshot succeeded: flaky/s3";
+    expect(app.ledger.alerts.get(1)).toMatchObject({ state: "resolved", resolved_why: why });
+    const threadReplies = chat.calls.filter((c) => c.kind === "post" && c.threadTs);
+    expect(threadReplies.map((c) => c.reply.title)).toEqual([`✔ resolved: ${why}`, `✔ resolved: ${why}`]); // one under each alert
+    expect((await run("alerts", "U0OP")).title).toBe("No open alerts");
+    expect((await run("alerts --all", "U0OP")).table!.rows.map((r) => r[6])).toEqual([`resolved 0ms ago: ${why}`, `resolved 0ms ago: ${why}`]); // fake clock
+    app.close();
+  });
+
+  it("ack records who and when on the alert, its message and the audit log; it stays open until resolved", async () => {
+    const { app, run, chat, gone } = await flaky();
+    await done(await run("create flaky s1", "U0OP"));
+    await app.alerts.flush();
+    const post = chat.calls.find((c) => c.kind === "post" && c.channel === "C0ALERTS")!;
+    const id = app.ledger.alerts.listOpen()[0]!.id;
+    expect(await run(`alerts ack ${id}`, "U0OPS2")).toMatchObject({ tone: "success", title: `alert #${id} (snapshot_failed) acknowledged by U0OPS2` });
+    await app.alerts.flush();
+    expect(app.ledger.alerts.get(id)).toMatchObject({ state: "open", acked_by: "U0OPS2", acked_at: expect.any(Number) });
+    const update = chat.calls.filter((c) => c.kind === "update" && c.ts === post.ts).at(-1)!;
+    expect(update.reply.lines!.at(-1)).toMatch(/^acknowledged by U0OPS2 at \d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ$/);
+    expect((await run("alerts", "U0OP")).table!.rows[0]![6]).toMatch(/^open, acked by U0OPS2 \d+m?s ago$/);
+    const audit = (await run("audit", "U0OP")).table!.rows[0]!;
+    expect([audit[2], audit[3], audit[4]]).toEqual(["U0OPS2", "ack flaky/s1", "succeeded"]);
+    expect(await run(`alerts ack ${id}`, "U0OP")).toMatchObject({ tone: "error", title: expect.stringMatching(new RegExp(`^alert #${id} was already acknowledged by U0OPS2 at `)) });
+    expect(await run("alerts ack abc", "U0OP")).toMatchObject({ tone: "error", title: "alerts ack takes an alert id, a whole number like 12: type alerts to see them" });
+    expect(await run("alerts ack 99", "U0OP")).toMatchObject({ tone: "error", title: "there is no alert #99: type alerts to see the open ones" });
+    mkdirSync(gone);
+    await done(await run("create flaky s2", "U0OP"));
+    await app.alerts.flush();
+    expect(await run(`alerts ack ${id}`, "U0OP")).toMatchObject({ tone: "error", title: `alert #${id} is already resolved (a later snapshot succeeded: flaky/s2): nothing to acknowledge` });
+    expect(app.ledger.operations.list({ limit: 20 }).filter((o) => o.kind === "ack")).toHaveLength(1);
+    app.close();
+  });
+});

@@ -6,10 +6,13 @@ import type { ChatPort, MessageRef, Pacing } from "../chat/chat-port.ts";
 import type { Button, Reply } from "../reply.ts";
 import { alertKey } from "../../db/alert-repo.ts";
 import { createOutbox, realTimer, type Renderer, type Timer } from "./alert-outbox.ts";
+import { UserError } from "../errors.ts";
+import { utc } from "../replies/format.ts";
 import { alertMessage, alertSummary, detailFromRow, resolutionReply, type AlertDetail } from "../replies/alert-replies.ts";
 import type { NewAlert } from "../../db/alert-repo.ts";
 import { isLedgerFull } from "../../db/ledger-health.ts";
 import { createHeldAlerts, type HeldAlert } from "./held-alerts.ts";
+import { mention, plainMentions } from "../replies/mention.ts";
 
 export type { Timer } from "./alert-outbox.ts";
 
@@ -40,7 +43,7 @@ export interface AlertSinkDeps {
   maxAttempts?: number;
 }
 
-const REMEMBERED = 5000; // what raises said (buttons, multi-line details) and why alerts resolved, newest kept
+const REMEMBERED = 5000; // what raises said (buttons, multi-line details), newest kept
 
 /**
  * Every alert goes through here. It is recorded in the ledger under its key (kind + server + snapshot);
@@ -55,21 +58,20 @@ const REMEMBERED = 5000; // what raises said (buttons, multi-line details) and w
 export function createAlertSink(deps: AlertSinkDeps) {
   const { ledger, log } = deps;
   const details = memo<AlertDetail>();
-  const whys = memo<string>();
   const detailOf = (a: AlertRow) => details.get(a.id) ?? detailFromRow(a);
   const render: Renderer = {
     fresh(ids) {
       const rows = ids.map((id) => ledger.alerts.get(id)).filter((a): a is AlertRow => !!a);
-      return rows.length === 1 ? alertMessage(rows[0]!, detailOf(rows[0]!), whys.get(rows[0]!.id)) : alertSummary(rows);
+      return rows.length === 1 ? alertMessage(rows[0]!, detailOf(rows[0]!), rows[0]!.resolved_why ?? undefined) : alertSummary(rows);
     },
     message(ref: MessageRef): Reply | null {
       const rows = ledger.alerts.byMessage(ref);
       if (rows.length === 0) return null;
-      return rows.length === 1 ? alertMessage(rows[0]!, detailOf(rows[0]!), whys.get(rows[0]!.id)) : alertSummary(rows);
+      return rows.length === 1 ? alertMessage(rows[0]!, detailOf(rows[0]!), rows[0]!.resolved_why ?? undefined) : alertSummary(rows);
     },
     resolutions(ids) {
       const rows = ids.map((id) => ledger.alerts.get(id)).filter((a): a is AlertRow => !!a);
-      return resolutionReply(rows.map((alert) => ({ alert, why: whys.get(alert.id) })));
+      return resolutionReply(rows.map((alert) => ({ alert, why: alert.resolved_why ?? undefined })));
     },
   };
   const pacing = deps.pacing ?? deps.chat.pacing ?? { postIntervalMs: 0, updateIntervalMs: 0 };
@@ -85,7 +87,7 @@ export function createAlertSink(deps: AlertSinkDeps) {
   function resolveKey(key: string, why: string): boolean {
     let alert: AlertRow | undefined;
     try {
-      alert = ledger.alerts.resolve(key);
+      alert = ledger.alerts.resolve(key, why);
     } catch (e) {
       if (!isLedgerFull(e)) throw e;
       held.holdResolution(key, why);
@@ -93,7 +95,6 @@ export function createAlertSink(deps: AlertSinkDeps) {
     }
     if (!alert) return false;
     log.info({ alert: alert.id, kind: alert.kind, key }, `resolved: ${why}`);
-    whys.set(alert.id, why);
     if (alert.channel && !outbox.isStopped()) outbox.resolved(alert.channel, alert.id);
     return true;
   }
@@ -105,11 +106,11 @@ export function createAlertSink(deps: AlertSinkDeps) {
       out = ledger.alerts.raise(input);
     } catch (e) {
       if (!isLedgerFull(e)) throw e;
-      if (title !== null) log.warn({ kind: input.kind, key: input.key, held: true }, title);
+      if (title !== null) log.warn({ kind: input.kind, key: input.key, held: true }, plainMentions(title));
       return held.hold(input, detail);
     }
     const { alert, fresh } = out;
-    if (title !== null) log.warn({ alert: alert.id, kind: input.kind, key: input.key, count: alert.count }, title);
+    if (title !== null) log.warn({ alert: alert.id, kind: input.kind, key: input.key, count: alert.count }, plainMentions(title));
     details.set(alert.id, detail);
     const where = alert.channel ?? input.channel; // a repeat keeps the channel its message is in
     if (!where || outbox.isStopped()) return; // recorded and logged; no channel configured to tell
@@ -141,6 +142,39 @@ export function createAlertSink(deps: AlertSinkDeps) {
     /** Closes an open alert: its message says so and a thread reply under it says why. False if none was open. */
     async resolve(kind: AlertKind, server: ServerRow, why: string, snapshotName?: string): Promise<boolean> {
       return resolveKey(alertKey(kind, server.name, snapshotName), why);
+    },
+    /** Closes every open alert of this kind on the server, whichever snapshot each names; returns how many. */
+    async resolveAll(kind: AlertKind, server: ServerRow, why: string): Promise<number> {
+      const keys = ledger.alerts.openKeys(kind, server.name);
+      return keys.filter((key) => resolveKey(key, why)).length;
+    },
+    /** alerts ack: who and when recorded on the open alert, in the audit log, and on its message. */
+    acknowledge(id: number, user: string, channel: string | null): AlertRow {
+      const alert = ledger.alerts.get(id);
+      if (!alert) throw new UserError("unknown_alert", `there is no alert #${id}: type alerts to see the open ones`);
+      const won = ledger.tx(() => {
+        if (!ledger.alerts.ack(id, user)) return false;
+        const [, , snapshot = ""] = alert.key.split(":");
+        ledger.operations.insert({
+          kind: "ack",
+          server_id: alert.server_id,
+          snapshot_id: alert.snapshot_id,
+          requested_by: user,
+          channel,
+          args: { alert: id, kind: alert.kind, ...(snapshot ? { snapshot } : {}) },
+          state: "succeeded",
+          result: `acknowledged alert #${id} (${alert.kind})`,
+        });
+        return true;
+      });
+      const now = ledger.alerts.get(id)!;
+      if (!won && now.state === "resolved")
+        throw new UserError("alert_resolved", `alert #${id} is already resolved (${now.resolved_why ?? "its condition cleared"}): nothing to acknowledge`);
+      if (!won)
+        throw new UserError("alert_acked", `alert #${id} was already acknowledged by ${mention(now.acked_by ?? "")} at ${utc(now.acked_at)}`);
+      log.info({ alert: id, kind: alert.kind, user }, "alert acknowledged");
+      if (now.channel && now.message_ref && !outbox.isStopped()) outbox.changed(now.channel, id);
+      return now;
     },
     /** Records an alert (or one more sighting of the open one with its key) and queues its message. */
     async raise(a: AlertInput): Promise<void> {

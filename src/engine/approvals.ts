@@ -7,6 +7,7 @@ import { expiredApproval } from "../replies/approval-replies.ts";
 import { durationMs, parseDuration } from "../duration.ts";
 import { errorMessage, UserError } from "../errors.ts";
 import { utc } from "../replies/format.ts";
+import { mention } from "../replies/mention.ts";
 
 // Destructive work waits for a second person: the request is recorded (operation awaiting_approval +
 // approval pending) and only one guarded UPDATE can decide it; then the work runs under the server's lease.
@@ -33,7 +34,7 @@ export function createApprovals(deps: EngineDeps) {
   function explainClosed(a: ApprovalRow): UserError {
     if (a.state === "pending" || a.state === "expired")
       return new UserError("approval_expired", `approval #${a.id} expired at ${utc(a.expires_at)}: ask again`);
-    return new UserError("approval_decided", `approval #${a.id} was already ${a.state} by ${a.decided_by} at ${utc(a.decided_at)}`);
+    return new UserError("approval_decided", `approval #${a.id} was already ${a.state} by ${mention(a.decided_by ?? "")} at ${utc(a.decided_at)}`);
   }
 
   function context(a: ApprovalRow) {

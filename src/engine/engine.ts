@@ -21,6 +21,7 @@ import { defaultSnapshotName } from "./snapshot-names.ts";
 import { timeoutMs } from "../duration.ts";
 import { SnapbotError, UserError } from "../errors.ts";
 import { isLedgerFull } from "../../db/ledger-health.ts";
+import { mention } from "../replies/mention.ts";
 
 export interface EngineDeps {
   config: Config;
@@ -76,6 +77,8 @@ export function createEngine(deps: EngineDeps) {
     recordHostKeys: (server: ServerRow) => recordAndAlert(deps, server, quickContext(deps)),
     /** hostkeys accept (admins): the changed key the server presents becomes the recorded one. */
     acceptHostKeys: (server: ServerRow, asker: Asker) => acceptHostKeys(deps, server, quickContext(deps), asker.user, asker.channel ?? null),
+    /** alerts ack: recorded on the alert and in the audit log; its message says who acknowledged it. */
+    ackAlert: (id: number, asker: Asker) => deps.alerts.acknowledge(id, asker.user, asker.channel ?? null),
     /** Whether the server's backend has a snapshot limit (so a create may need makeRoom first). */
     hasLimit: (server: ServerRow) => hasLimit(deps, server),
     /** Before a create on a backend with a limit: prune the oldest expired snapshot, or refuse. */
@@ -219,14 +222,18 @@ export function createEngine(deps: EngineDeps) {
         fail: (_id, message) => {
           if (snapshot) ledger.snapshots.transition(snapshot.id, "failed", { error: message, finished_at: clock.now() });
         },
-        afterSuccess: () => void warnNearLimit(deps, server).catch((e: unknown) => deps.log.warn({ err: e }, "limit check failed")),
+        afterSuccess: () => {
+          void warnNearLimit(deps, server).catch((e: unknown) => deps.log.warn({ err: e }, "limit check failed"));
+          // Any earlier failure on this server is over, whatever name it had (a retry, or the next scheduled run).
+          void deps.alerts.resolveAll("snapshot_failed", server, `a later snapshot succeeded: ${server.name}/${name}`);
+        },
         afterFail: (message) =>
           void deps.alerts.raise({
             kind: "snapshot_failed",
             server,
             snapshotId: snapshot?.id ?? null,
             snapshotName: name,
-            title: `snapshot ${server.name}/${name} failed (asked by ${input.user})`,
+            title: `snapshot ${server.name}/${name} failed (asked by ${mention(input.user)})`,
             lines: [message],
             buttons: [{ label: "Retry", command: `create ${server.name} ${name}` }],
           }),

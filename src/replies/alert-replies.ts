@@ -5,6 +5,7 @@ import type { Page } from "./snapshot-replies.ts";
 import { PAGE_SIZE } from "./snapshot-replies.ts";
 import { ago, clip, utc } from "./format.ts";
 import { formatAge } from "../duration.ts";
+import { mention } from "./mention.ts";
 
 // Alert messages: one alert's own message, the summary a burst of alerts shares, the thread reply that
 // says what was resolved, and the `alerts` list. Pure: the sink decides when, these decide what.
@@ -30,9 +31,12 @@ const firstLine = (a: AlertRow) => a.message.split("\n")[0] ?? "";
 const openFor = (a: AlertRow) => formatAge((a.resolved_at ?? a.last_seen) - a.first_seen);
 const seen = (a: AlertRow): string[] => (a.count > 1 ? [`seen ${a.count} times`, `last seen ${utc(a.last_seen)}, first ${utc(a.first_seen)}`] : []);
 
-/** One alert's own message: open (with its count and last sighting once repeated), or resolved. */
+const acked = (a: AlertRow): string[] => (a.acked_by ? [`acknowledged by ${mention(a.acked_by)} at ${utc(a.acked_at)}`] : []);
+
+/** One alert's own message: open (with its count and last sighting once repeated, and who acknowledged it), or resolved. */
 export function alertMessage(a: AlertRow, d: AlertDetail, why?: string): Reply {
-  if (a.state === "open") return { visibility: "channel", tone: "error", title: `${a.kind}: ${d.title}`, lines: [...d.lines, ...seen(a)], buttons: d.buttons };
+  if (a.state === "open")
+    return { visibility: "channel", tone: "error", title: `${a.kind}: ${d.title}`, lines: [...d.lines, ...seen(a), ...acked(a)], buttons: d.buttons };
   const summary = `open for ${openFor(a)}${a.count > 1 ? `, seen ${a.count} times` : ""}`;
   return { visibility: "channel", tone: "success", title: `resolved ${a.kind}: ${d.title}`, lines: [...(why ? [why] : []), summary, ...d.lines] };
 }
@@ -41,7 +45,7 @@ export function alertMessage(a: AlertRow, d: AlertDetail, why?: string): Reply {
 export function summaryLine(a: AlertRow): string {
   const what = `${a.kind} ${alertSubject(a.key)}: ${firstLine(a)}`;
   if (a.state === "resolved") return clip(`✔ resolved after ${openFor(a)}: ${what}`, LINE);
-  const count = a.count > 1 ? ` (×${a.count}, last seen ${utc(a.last_seen)})` : "";
+  const count = (a.count > 1 ? ` (×${a.count}, last seen ${utc(a.last_seen)})` : "") + (a.acked_by ? ` (acked by ${mention(a.acked_by)})` : "");
   return `• ${clip(what, LINE - count.length - 2)}${count}`;
 }
 
@@ -79,9 +83,17 @@ export function resolutionReply(items: Array<{ alert: AlertRow; why?: string }>)
   return { visibility: "channel", tone: "info", title: `✔ resolved: ${items.length} alerts`, lines: [...lines, ...more(items.length - SUMMARY_LINES)] };
 }
 
-/** `alerts`: the open alerts, the most recently seen first, a page at a time. */
-export function openAlertsList(rows: AlertRow[], page: Page, now: number): Reply {
-  if (page.total === 0) return { visibility: "ephemeral", tone: "success", title: "No open alerts" };
+const pageOf = (page: number, pages: number): string => (pages > 1 ? ` (page ${page} of ${pages})` : "");
+
+/** What an alert is now, for the list: open, acknowledged (by whom, when) or resolved (when, why). */
+function stateOf(a: AlertRow, now: number): string {
+  if (a.state === "resolved") return clip(`resolved ${ago(now, a.resolved_at)}${a.resolved_why ? `: ${a.resolved_why}` : ""}`, 100);
+  return a.acked_by ? `open, acked by ${mention(a.acked_by)} ${ago(now, a.acked_at)}` : "open";
+}
+
+/** `alerts`: the open alerts, the most recently seen first, a page at a time; `alerts --all`: resolved ones too. */
+export function alertsList(rows: AlertRow[], page: Page, now: number, all: boolean): Reply {
+  if (page.total === 0) return { visibility: "ephemeral", tone: "success", title: all ? "No alerts yet" : "No open alerts" };
   const pages = Math.max(1, Math.ceil(page.total / PAGE_SIZE));
   const first = (page.page - 1) * PAGE_SIZE + 1;
   const buttons: Button[] = [];
@@ -90,11 +102,14 @@ export function openAlertsList(rows: AlertRow[], page: Page, now: number): Reply
   return {
     visibility: "ephemeral",
     tone: "info",
-    title: `Open alerts ${first}–${first + rows.length - 1} of ${page.total}${pages > 1 ? ` (page ${page.page} of ${pages})` : ""}`,
+    title: `${all ? "Alerts, open and resolved," : "Open alerts"} ${first}–${first + rows.length - 1} of ${page.total}${pageOf(page.page, pages)}`,
     table: {
-      columns: ["kind", "server/snapshot", "first seen", "last seen", "count", "message"],
-      rows: rows.map((a) => [a.kind, alertSubject(a.key), ago(now, a.first_seen), ago(now, a.last_seen), String(a.count), clip(firstLine(a), 100)]),
+      columns: ["id", "kind", "server/snapshot", "first seen", "last seen", "count", "state", "message"],
+      rows: rows.map((a) => [
+        String(a.id), a.kind, alertSubject(a.key), ago(now, a.first_seen), ago(now, a.last_seen), String(a.count), stateOf(a, now), clip(firstLine(a), 100),
+      ]),
     },
+    lines: all ? undefined : ["alerts ack <id> acknowledges one (it stays until resolved); alerts --all shows resolved ones too"],
     buttons: buttons.length ? buttons : undefined,
   };
 }

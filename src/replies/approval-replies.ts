@@ -2,6 +2,7 @@ import type { ApprovalRow, OperationRow, ServerRow, SnapshotRow } from "../../db
 import type { Reply } from "../reply.ts";
 import { ago, size, utc } from "./format.ts";
 import { formatAge, formatBytes } from "../duration.ts";
+import { mention } from "./mention.ts";
 
 export interface RequestView {
   approval: ApprovalRow;
@@ -28,11 +29,11 @@ export function approvalRequest(v: RequestView): Reply {
   return {
     visibility: "channel",
     tone: "info",
-    title: `Approval needed: ${v.action} (asked by ${v.op.requested_by}, approval #${v.approval.id})`,
+    title: `Approval needed: ${v.action} (asked by ${mention(v.op.requested_by)}, approval #${v.approval.id})`,
     fields: [
       ["will change", v.overwrites],
       ...about,
-      ["asked by", v.op.requested_by],
+      ["asked by", mention(v.op.requested_by)],
       ["expires", `${utc(v.approval.expires_at)} (in ${formatAge(v.approval.expires_at - v.now)})`],
     ],
     lines: [...(v.notes ?? []), "An approver other than the requester decides."],
@@ -53,7 +54,7 @@ export function deniedApproval(a: ApprovalRow, op: OperationRow, action: string)
   return {
     visibility: "channel",
     tone: "error",
-    title: `${action} denied by ${a.decided_by} (asked by ${op.requested_by}, approval #${a.id})`,
+    title: `${action} denied by ${mention(a.decided_by ?? "")} (asked by ${mention(op.requested_by)}, approval #${a.id})`,
     lines: ["Nothing was changed."],
     replaces: true,
   };
@@ -70,7 +71,28 @@ export function expiredApproval(a: ApprovalRow, op: OperationRow, ttl: string): 
   return {
     visibility: "channel",
     tone: "error",
-    title: `Approval request expired: ${what} (asked by ${op.requested_by}, approval #${a.id})`,
+    title: `Approval request expired: ${what} (asked by ${mention(op.requested_by)}, approval #${a.id})`,
     lines: [`Nobody decided within ${ttl}; nothing was changed. Ask again with: ${what}`],
+  };
+}
+
+/** `approvals`: the requests still waiting for a decision, oldest first, with the commands that decide them. */
+export function pendingApprovalsList(items: Array<{ approval: ApprovalRow; op: OperationRow }>, now: number): Reply {
+  if (items.length === 0) return { visibility: "ephemeral", tone: "info", title: "No pending approvals" };
+  return {
+    visibility: "ephemeral",
+    tone: "info",
+    title: `${items.length} pending approval(s)`,
+    table: {
+      columns: ["id", "what", "asked by", "asked", "expires"],
+      rows: items.map(({ approval: a, op }) => [
+        String(a.id),
+        actionOf(op),
+        mention(a.requested_by),
+        `${utc(a.created_at)} (${ago(now, a.created_at)})`,
+        `${utc(a.expires_at)} (in ${formatAge(a.expires_at - now)})`,
+      ]),
+    },
+    lines: ["Decide with approve <id> or deny <id> (approvers; never your own request)."],
   };
 }

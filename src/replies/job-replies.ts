@@ -5,6 +5,7 @@ import { formatBytes, formatAge } from "../duration.ts";
 import { failureMessage, OUTCOME_PENDING } from "../engine/run-operation.ts";
 import { SnapbotError } from "../errors.ts";
 import { clip } from "./format.ts";
+import { mention } from "./mention.ts";
 
 export interface JobStory<T> {
   what: string; // "create demo/nightly"
@@ -15,7 +16,7 @@ export interface JobStory<T> {
   retry?: string; // a command to offer when it fails
 }
 
-const head = (s: { what: string; who: string; opId: number }) => `${s.what} (operation #${s.opId}, asked by ${s.who})`;
+const head = (s: { what: string; who: string; opId: number }) => `${s.what} (operation #${s.opId}, asked by ${mention(s.who)})`;
 
 export function progressText(p: Progress): string {
   const amount = p.bytes === undefined ? "" : p.totalBytes ? ` ${Math.floor((100 * p.bytes) / p.totalBytes)}% (${formatBytes(p.bytes)} of ${formatBytes(p.totalBytes)})` : ` ${formatBytes(p.bytes)}`;
@@ -54,7 +55,7 @@ export function failedReply(story: { what: string; who: string; opId: number; re
   return {
     visibility: "channel",
     tone: "error",
-    title: `${story.what} failed (operation #${story.opId}, asked by ${story.who})`,
+    title: `${story.what} failed (operation #${story.opId}, asked by ${mention(story.who)})`,
     lines: [clip(first ?? "", 500), ...(rest.length ? [rest.slice(-8).join("\n")] : [])],
     buttons: story.retry ? [{ label: "Retry", command: story.retry }] : undefined,
   };

@@ -5,6 +5,7 @@ import type { PruneOutcome } from "../engine/retention.ts";
 import { formatKeep } from "../retention/keep-policy.ts";
 import { formatSpan } from "../duration.ts";
 import { ago, clip, dash, utc } from "./format.ts";
+import { mention } from "./mention.ts";
 
 // Pure builders for schedule, schedules and prune.
 
@@ -27,7 +28,7 @@ export function scheduledReply(v: ScheduleView, replaced: ScheduleRow | undefine
       ["keep", r.keep ? formatKeep(r.keep) : "everything (no --keep)"],
       ["stale alert", `warn after ${formatSpan(v.warnMs)}, critical after ${formatSpan(v.critMs)}`],
     ],
-    lines: replaced ? [`replaces "${replaced.cron}" (set by ${dash(replaced.created_by)} ${utc(replaced.created_at)})`] : [],
+    lines: replaced ? [`replaces "${replaced.cron}" (set by ${mention(dash(replaced.created_by))} ${utc(replaced.created_at)})`] : [],
   };
 }
 

@@ -2,6 +2,7 @@ import type { ServerRow, SnapshotRow } from "../../db/types.ts";
 import type { Reply } from "../reply.ts";
 import { ago, clip, dash, shortHash, size, utc } from "./format.ts";
 import { formatAge } from "../duration.ts";
+import { mention } from "./mention.ts";
 
 export const PAGE_SIZE = 50;
 
@@ -38,7 +39,7 @@ export function snapshotDetail(s: SnapshotRow, now: number): Reply {
     ["size", size(s.size)],
     ["checksum", dash(s.checksum)],
     ["parts", s.checksums ? String(s.checksums.length) : "—"],
-    ["created", `${utc(s.created_at)} (${ago(now, s.created_at)}) by ${dash(s.created_by)}`],
+    ["created", `${utc(s.created_at)} (${ago(now, s.created_at)}) by ${mention(dash(s.created_by))}`],
     ["finished", s.finished_at ? `${utc(s.finished_at)} (took ${formatAge(s.finished_at - s.created_at)})` : "—"],
     ["expires", utc(s.expires_at)],
     ["last verified", s.verified_at ? `${utc(s.verified_at)} (${ago(now, s.verified_at)})` : "never"],

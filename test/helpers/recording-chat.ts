@@ -1,5 +1,6 @@
 import type { ChatPort, MessageRef, Pacing } from "../../src/chat/chat-port.ts";
 import type { Reply } from "../../src/reply.ts";
+import { plainReply } from "./plain-reply.ts";
 
 export interface RecordedCall {
   kind: "post" | "update";
@@ -12,7 +13,8 @@ export interface RecordedCall {
   ok: boolean;
 }
 
-/** A ChatPort that keeps what the engine posted and updated, in order; it can be made to fail, as a down chat does. */
+/** A ChatPort that keeps what the engine posted and updated (as the console shows it), in order; it can be made to
+ * fail, as a down chat does. */
 export function recordingChat(o: { pacing?: Pacing; now?: () => number } = {}) {
   const calls: Array<RecordedCall & { at: number }> = [];
   const now = o.now ?? Date.now;
@@ -24,13 +26,13 @@ export function recordingChat(o: { pacing?: Pacing; now?: () => number } = {}) {
       const ok = failing <= 0;
       failing--;
       const ts = ok ? `${++n}.000` : "";
-      calls.push({ kind: "post", channel, ts, reply, threadTs: options?.threadTs, ok, at: now() });
+      calls.push({ kind: "post", channel, ts, reply: plainReply(reply), threadTs: options?.threadTs, ok, at: now() });
       return ok ? { channel, ts } : null;
     },
     async update(ref: MessageRef, reply) {
       const ok = failing <= 0;
       failing--;
-      calls.push({ kind: "update", channel: ref.channel, ts: ref.ts, reply, ok, at: now() });
+      calls.push({ kind: "update", channel: ref.channel, ts: ref.ts, reply: plainReply(reply), ok, at: now() });
       return ok;
     },
   };

@@ -7,6 +7,7 @@ import { systemClock, type Clock } from "../../src/clock.ts";
 import { createLocalRunner } from "../../src/transport/local-runner.ts";
 import { runCommand } from "../../commands/index.ts";
 import { silentChat, type ChatPort } from "../../src/chat/chat-port.ts";
+import { plainReply } from "./plain-reply.ts";
 
 /** A real app (real SQLite file, real drivers) in `dir`, from a config written as the YAML would be. */
 export async function testApp(dir: string, file: unknown, clock: Clock = systemClock, chat: ChatPort = silentChat) {
@@ -23,6 +24,7 @@ export async function testApp(dir: string, file: unknown, clock: Clock = systemC
   };
   const log = pino({ level: "silent" });
   const app = await createApp(config, { log, clock, runner: createLocalRunner(log), chat });
-  const run = (text: string, user = "U1") => runCommand(app, { user, channel: "C1", text });
+  // As the console shows it (people as plain ids); test/slack/ and block-kit tests check Slack's mentions.
+  const run = async (text: string, user = "U1") => plainReply(await runCommand(app, { user, channel: "C1", text }));
   return { app, run };
 }

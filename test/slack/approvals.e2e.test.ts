@@ -31,8 +31,8 @@ const updatesOf = (fake: FakeSlack, ts: string) => fake.calls.filter((c: FakeCal
 describe("Slack approvals: restore", () => {
   it("posts the request with what will change and Approve / Deny, and remembers where", async () => {
     const { t, request, approve, deny, ts } = await requested();
-    expect(shown(request.body)).toMatch(/^\*Approval needed: restore demo\/s1 \(asked by U0OPER, approval #1\)\*/);
-    expect(shown(request.body)).toMatch(/\*will change\*\n.*demo on demo[^]*\*asked by\*\nU0OPER/);
+    expect(shown(request.body)).toMatch(/^\*Approval needed: restore demo\/s1 \(asked by <@U0OPER>, approval #1\)\*/);
+    expect(shown(request.body)).toMatch(/\*will change\*\n.*demo on demo[^]*\*asked by\*\n<@U0OPER>/);
     expect([approve, deny]).toEqual([
       { type: "button", text: { type: "plain_text", text: "Approve", emoji: true }, value: "approve 1", action_id: "snapbot:0", style: "primary" },
       { type: "button", text: { type: "plain_text", text: "Deny", emoji: true }, value: "deny 1", action_id: "snapbot:1", style: "danger" },
@@ -40,12 +40,26 @@ describe("Slack approvals: restore", () => {
     expect(JSON.parse(String(t.rows("SELECT message_ref FROM approvals")[0]!.message_ref))).toEqual({ channel: "C0OPS", ts });
   });
 
+  it("mentions people (<@U0ALICE>) in the create's progress message and the approval request; the ledger keeps the id", async () => {
+    const { fake, t, request } = await requested("U0ALICE");
+    const progress = fake.calls.find((c) => c.method === "chat.postMessage" && /create demo\/s1/.test(String(c.body.text)))!;
+    expect(shown(progress.body)).toBe(":hourglass_flowing_sand: *create demo/s1 (operation #1, asked by <@U0ALICE>)*\nqueued");
+    expect(progress.body.text).toBe("create demo/s1 (operation #1, asked by <@U0ALICE>)\nqueued"); // notifications show the name too
+    expect(shown(request.body)).toMatch(/^\*Approval needed: restore demo\/s1 \(asked by <@U0ALICE>, approval #1\)\*[^]*\*asked by\*\n<@U0ALICE>/);
+    const audit = await waitResponse(fake, (await t.slash("audit")).responseUrl);
+    expect(shown(audit.body)).toMatch(/\n2 +\S+ \S+ +<@U0ALICE> +restore demo\/s1 +awaiting_approval/);
+    const pending = await waitResponse(fake, (await t.slash("approvals")).responseUrl);
+    expect(shown(pending.body)).toMatch(/\n1 +restore demo\/s1 +<@U0ALICE> /);
+    expect(JSON.stringify(fake.calls.map((c) => c.body))).not.toMatch(/\\ue00[01]|[\uE000\uE001]/i);
+    expect(t.rows("SELECT requested_by FROM operations ORDER BY id")).toEqual([{ requested_by: "U0ALICE" }, { requested_by: "U0ALICE" }]);
+  });
+
   it("restores after an approver clicks Approve, showing progress and the result on the same message", async () => {
     const { fake, t, ts, approve, click, file } = await requested();
     expect(file()).toContain("bad change");
     await click(approve, "U0ALICE");
-    const final = await waitUpdated(fake, ts, /:white_check_mark: \*restore demo\/s1 done in .* approved by U0ALICE\)\*/, 20_000);
-    expect(updatesOf(fake, ts)[0]!.body.text).toMatch(/^restore demo\/s1, approved by U0ALICE \(operation #2, asked by U0OPER\)/);
+    const final = await waitUpdated(fake, ts, /:white_check_mark: \*restore demo\/s1 done in .* approved by <@U0ALICE>\)\*/, 20_000);
+    expect(updatesOf(fake, ts)[0]!.body.text).toMatch(/^restore demo\/s1, approved by <@U0ALICE> \(operation #2, asked by <@U0OPER>\)/);
     expect(updatesOf(fake, ts).at(-1)).toBe(final);
     expect(file()).toBe("listen = 127.0.0.1:8080\n");
     expect(t.rows("SELECT kind, state, requested_by, approved_by FROM operations WHERE kind = 'restore'")).toEqual([{ kind: "restore", state: "succeeded", requested_by: "U0OPER", approved_by: "U0ALICE" }]);
@@ -54,7 +68,7 @@ describe("Slack approvals: restore", () => {
   it("changes nothing when an approver clicks Deny, and says so on the message", async () => {
     const { fake, t, ts, deny, click, file } = await requested();
     await click(deny, "U0BOB");
-    await waitUpdated(fake, ts, /:x: \*restore demo\/s1 denied by U0BOB \(asked by U0OPER, approval #1\)\*\nNothing was changed\./);
+    await waitUpdated(fake, ts, /:x: \*restore demo\/s1 denied by <@U0BOB> \(asked by <@U0OPER>, approval #1\)\*\nNothing was changed\./);
     await sleep(300);
     expect(file()).toContain("bad change");
     expect(t.rows("SELECT state, approved_by FROM operations WHERE kind = 'restore'")).toEqual([{ state: "denied", approved_by: "U0BOB" }]);
@@ -82,7 +96,7 @@ describe("Slack approvals: restore", () => {
     await fake.waitFor(() => answered().length >= 3, 5000, "three refusals");
     await sleep(300);
     expect(answered()).toHaveLength(3); // the winner's click is answered on the message itself
-    for (const r of answered()) expect(r.body).toMatchObject({ replace_original: false, text: expect.stringMatching(new RegExp(`^approval #1 was already ${decision.state} by ${winner} at `)) });
+    for (const r of answered()) expect(r.body).toMatchObject({ replace_original: false, text: expect.stringMatching(new RegExp(`^approval #1 was already ${decision.state} by <@${winner}> at `)) });
     expect(t.rows("SELECT count(*) AS n FROM operations WHERE kind = 'restore' AND state IN ('succeeded', 'denied')")).toEqual([{ n: 1 }]);
     for (const u of updatesOf(fake, ts)) expect(shown(u.body)).toContain(winner);
   });
@@ -92,7 +106,7 @@ describe("Slack approvals: restore", () => {
     const { fake, t, ts, approve, click, file } = await requested("U0OPER", { clock });
     clock.advance(31 * 60_000);
     expect(await t.bot.app.engine.approvals.expire()).toBe(1);
-    await waitUpdated(fake, ts, /:x: \*Approval request expired: restore demo\/s1 \(asked by U0OPER, approval #1\)\*\nNobody decided within 30M/);
+    await waitUpdated(fake, ts, /:x: \*Approval request expired: restore demo\/s1 \(asked by <@U0OPER>, approval #1\)\*\nNobody decided within 30M/);
     const late = await waitResponse(fake, (await click(approve, "U0ALICE")).responseUrl);
     expect(late.body).toMatchObject({ response_type: "ephemeral", replace_original: false, text: expect.stringMatching(/^approval #1 expired at /) });
     expect(file()).toContain("bad change");

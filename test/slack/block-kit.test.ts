@@ -4,6 +4,8 @@ import { snapshotDetail, snapshotList, PAGE_SIZE } from "../../src/replies/snaps
 import { failedReply } from "../../src/replies/job-replies.ts";
 import { errorReply, type Reply } from "../../src/reply.ts";
 import { T, server, snap } from "../helpers/rows.ts";
+import { mention } from "../../src/replies/mention.ts";
+import { renderText } from "../../src/chat/console/render-text.ts";
 
 const md = (text: string) => ({ type: "section", text: { type: "mrkdwn", text } });
 const button = (text: string, value: string, i: number, style?: string) => ({
@@ -153,6 +155,54 @@ describe("Block Kit within Slack's limits, whatever the reply", () => {
     for (const t of [...blocks.flatMap(texts), text]) {
       expect(t.length).toBeLessThanOrEqual(LIMITS.text);
       expect(t.replace(/&amp;|&lt;|&gt;/g, "")).not.toMatch(/[&<>]/);
+    }
+  });
+});
+
+describe("people named in a reply: Slack mentions, plain ids in the console", () => {
+  const who = (u: string) => mention(u);
+  const reply: Reply = {
+    visibility: "channel",
+    tone: "info",
+    title: `Approval needed: restore demo/s1 (asked by ${who("U0ALICE")}, approval #1)`,
+    lines: [`denied by ${who("W0BOB")}; ${who("console")} and ${who("scheduler")} are not members; typed <@U0EVE> stays text`],
+    fields: [["asked by", who("U0ALICE")]],
+    table: { columns: ["#", "who", "what"], rows: [["1", who("U0ALICE"), "create demo"], ["2", who("console"), "verify demo/s1"]] },
+    buttons: [{ label: `Ask ${who("U0ALICE")}`, command: "approvals" }],
+  };
+
+  it("renders a marked member id as <@U…> in the title, lines, fields, table and fallback, and only member ids", () => {
+    const { text, blocks } = blockKit(reply);
+    expect(blocks[0]).toEqual(md("*Approval needed: restore demo/s1 (asked by <@U0ALICE>, approval #1)*"));
+    expect(blocks[1]).toEqual(md("denied by <@W0BOB>; console and scheduler are not members; typed &lt;@U0EVE&gt; stays text"));
+    expect(blocks[2]).toEqual({ type: "section", fields: [{ type: "mrkdwn", text: "*asked by*\n<@U0ALICE>" }] });
+    expect(texts(blocks[3]!)[0]).toBe("```#  who      what\n-  -------  --------------\n1  <@U0ALICE>  create demo\n2  console  verify demo/s1```");
+    expect(buttonsOf(blocks)[0]!.text.text).toBe("Ask U0ALICE"); // plain_text shows no mentions
+    expect(text).toBe("Approval needed: restore demo/s1 (asked by <@U0ALICE>, approval #1)\ndenied by <@W0BOB>; console and scheduler are not members; typed &lt;@U0EVE&gt; stays text");
+    expect(JSON.stringify(blockKit(reply))).not.toMatch(/[\uE000\uE001]/);
+  });
+
+  it("prints the plain ids in the console, with the table's columns aligned on them", () => {
+    const out = renderText(reply, () => 1);
+    expect(out).not.toMatch(/[\uE000\uE001]/);
+    expect(out.split("\n")).toEqual([
+      "• Approval needed: restore demo/s1 (asked by U0ALICE, approval #1)",
+      "  denied by W0BOB; console and scheduler are not members; typed <@U0EVE> stays text",
+      "  asked by  U0ALICE",
+      "  #  who      what",
+      "  -  -------  --------------",
+      "  1  U0ALICE  create demo",
+      "  2  console  verify demo/s1",
+      "  [1] Ask U0ALICE   (type /click <n>)",
+    ]);
+  });
+
+  it("never cuts a mention in half when a text is too long for Slack", () => {
+    for (let pad = 2985; pad < 3000; pad++) {
+      const { blocks } = blockKit({ visibility: "channel", tone: "info", title: "t", lines: [`${"x".repeat(pad)} ${who("U0ALICE")} end`] });
+      const line = texts(blocks[1]!)[0]!;
+      expect(line.length).toBeLessThanOrEqual(LIMITS.text);
+      expect(line.replace("<@U0ALICE>", "")).not.toMatch(/<|@U0A|ALICE|[\uE000\uE001]/); // whole, or not at all
     }
   });
 });

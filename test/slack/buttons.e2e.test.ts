@@ -52,7 +52,7 @@ describe("Slack buttons", () => {
     const show = await waitResponse(fake, (await t.slash("show demo/s1")).responseUrl);
     const verify = buttonsIn(show.body).find((b) => b.text.text === "Verify")!;
     await t.click({ button: verify, user: "U0SECOND", messageTs: "1700000000.000055", ephemeral: true });
-    const post = await waitPosted(fake, "C0OPS", /verify demo\/s1 \(operation #2, asked by U0SECOND\)/);
+    const post = await waitPosted(fake, "C0OPS", /verify demo\/s1 \(operation #2, asked by <@U0SECOND>\)/);
     await fake.waitFor((c) => c.find((x) => x.method === "chat.update" && x.body.ts === post.answer!.ts && /verified/.test(shown(x.body))), 15_000, "verified");
     expect(t.rows("SELECT kind, requested_by, channel, state FROM operations WHERE kind = 'verify'")).toEqual([{ kind: "verify", requested_by: "U0SECOND", channel: "C0OPS", state: "succeeded" }]);
   });

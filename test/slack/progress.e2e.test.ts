@@ -8,7 +8,7 @@ import type { FakeCall } from "../helpers/fake-slack.ts";
 
 // Long work in Slack: one channel message through the Web API, updated in place until the result.
 const root = tempDir("snapbot-slack-progress-");
-const DONE = /:white_check_mark: \*demo\/\S+ done: [\d.]+ (B|KiB|MiB) in \d+(ms|s) \(operation #\d+, asked by U0OPER\)\*/;
+const DONE = /:white_check_mark: \*demo\/\S+ done: [\d.]+ (B|KiB|MiB) in \d+(ms|s) \(operation #\d+, asked by <@U0OPER>\)\*/;
 const tsOf = (c: FakeCall) => String(c.answer?.ts);
 const updatesOf = (calls: FakeCall[], ts: string) => calls.filter((c) => c.method === "chat.update" && c.body.ts === ts);
 
@@ -20,8 +20,8 @@ describe("Slack: long work reports in place", () => {
     expect(res.status).toBe(200);
     expect(res.ms).toBeLessThan(500);
     expect(JSON.parse(res.text)).toEqual({ response_type: "ephemeral", text: ":hourglass_flowing_sand: /snapshot create demo s1" });
-    const post = await waitPosted(fake, "C0OPS", /create demo\/s1 \(operation #1, asked by U0OPER\)/);
-    expect(shown(post.body)).toBe(":hourglass_flowing_sand: *create demo/s1 (operation #1, asked by U0OPER)*\nqueued");
+    const post = await waitPosted(fake, "C0OPS", /create demo\/s1 \(operation #1, asked by <@U0OPER>\)/);
+    expect(shown(post.body)).toBe(":hourglass_flowing_sand: *create demo/s1 (operation #1, asked by <@U0OPER>)*\nqueued");
     const ts = tsOf(post);
     const final = await waitUpdated(fake, ts, DONE, 30_000);
     expect(shown(final.body)).toMatch(/checksum sha256:[0-9a-f]{12}…, 49 part\(s\)/);
@@ -52,11 +52,11 @@ describe("Slack: long work reports in place", () => {
     const { fake, t } = await setupSlack(root);
     await t.slash("create gone g1");
     const post = await waitPosted(fake, "C0OPS", /create gone\/g1/);
-    const failed = await waitUpdated(fake, tsOf(post), /:x: \*create gone\/g1 failed \(operation #1, asked by U0OPER\)\*/);
+    const failed = await waitUpdated(fake, tsOf(post), /:x: \*create gone\/g1 failed \(operation #1, asked by <@U0OPER>\)\*/);
     expect(shown(failed.body)).toMatch(/no-such-folder/);
     expect(buttonsIn(failed.body)).toEqual([{ type: "button", text: { type: "plain_text", text: "Retry", emoji: true }, value: "create gone g1", action_id: "snapbot:0" }]);
     const alert = await waitPosted(fake, "C0ALERTS", /snapshot_failed/);
-    expect(shown(alert.body)).toMatch(/snapshot gone\/g1 failed \(asked by U0OPER\)[^]*no-such-folder[^]*\[Retry\]/);
+    expect(shown(alert.body)).toMatch(/snapshot gone\/g1 failed \(asked by <@U0OPER>\)[^]*no-such-folder[^]*\[Retry\]/);
     expect(t.rows("SELECT state, error FROM operations")).toEqual([{ state: "failed", error: expect.stringMatching(/no-such-folder/) }]);
 
     const retry = buttonsIn(alert.body).find((b) => b.text.text === "Retry")!;

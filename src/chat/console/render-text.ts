@@ -1,4 +1,5 @@
 import type { Reply, Table } from "../../reply.ts";
+import { plainMentions } from "../../replies/mention.ts";
 
 const ICON: Record<Reply["tone"], string> = { info: "•", success: "✔", error: "✖", progress: "…" };
 
@@ -12,16 +13,19 @@ export function renderText(r: Reply, number: (command: string) => number): strin
   }
   if (r.table) out.push(...renderTable(r.table).map((l) => `  ${l}`));
   if (r.buttons?.length) out.push(`  ${r.buttons.map((b) => `[${number(b.command)}] ${b.label}`).join("   ")}   (type /click <n>)`);
-  return out.join("\n");
+  return plainMentions(out.join("\n"));
 }
 
+/** Columns padded to what shows: a marked person (mention()) counts as its plain id. */
 export function renderTable(t: Table): string[] {
-  const widths = t.columns.map((c, i) => Math.min(60, Math.max(c.length, ...t.rows.map((r) => (r[i] ?? "").length))));
-  const line = (cells: string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!))).join("  ").trimEnd();
+  const shown = (c: string) => plainMentions(c).length;
+  const widths = t.columns.map((c, i) => Math.min(60, Math.max(c.length, ...t.rows.map((r) => shown(r[i] ?? "")))));
+  const pad = (c: string, w: number) => c + " ".repeat(Math.max(0, w - shown(c)));
+  const line = (cells: string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : pad(c, widths[i]!))).join("  ").trimEnd();
   return [line(t.columns), line(widths.map((w) => "-".repeat(w))), ...t.rows.map(line)];
 }
 
 /** One line for a progress update of a message already printed. */
 export function renderUpdate(r: Reply): string {
-  return `  ${ICON[r.tone]} ${r.title}${r.lines?.[0] ? `: ${r.lines[0]}` : ""}`;
+  return plainMentions(`  ${ICON[r.tone]} ${r.title}${r.lines?.[0] ? `: ${r.lines[0]}` : ""}`);
 }

@@ -2,6 +2,7 @@ import type { types } from "@slack/bolt";
 import type { Button, Reply } from "../../reply.ts";
 import { renderTable } from "../console/render-text.ts";
 import { clip } from "../../replies/format.ts";
+import { plainMentions, renderMentions } from "../../replies/mention.ts";
 
 // Reply → Block Kit, by pure functions only: what Slack shows is decided here and pinned by tests.
 
@@ -37,16 +38,19 @@ const TONE: Record<Reply["tone"], string> = {
 /** Slack reads &, < and > as markup (links, mentions): user text must not. */
 export const escapeText = (s: string): string => s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
 
-/** Cuts escaped text to at most n characters without splitting an entity. */
+/** Reply text as mrkdwn: escaped, and each person a reply names (mention()) a Slack mention. */
+export const slackText = (s: string): string => renderMentions(escapeText(s), (id) => `<@${id}>`);
+
+/** Cuts escaped text to at most n characters without splitting an entity or a mention (its only raw "<"). */
 export function fit(escaped: string, n: number): string {
   if (escaped.length <= n) return escaped;
-  return `${escaped.slice(0, n - 1).replace(/&[a-z]{0,3}$/, "")}…`;
+  return `${escaped.slice(0, n - 1).replace(/&[a-z]{0,3}$|<(@[A-Z0-9]*)?$/, "")}…`;
 }
 
 /** Like fit, but keeps the end (the last lines of stderr say most). */
 function fitTail(escaped: string, n: number): string {
   if (escaped.length <= n) return escaped;
-  return `…${escaped.slice(escaped.length - n + 1).replace(/^[a-z]{0,3};/, "")}`;
+  return `…${escaped.slice(escaped.length - n + 1).replace(/^[a-z]{0,3};|^@?[A-Z0-9]*>/, "")}`;
 }
 
 const mrkdwn = (text: string): types.MrkdwnElement => ({ type: "mrkdwn", text });
@@ -62,7 +66,7 @@ interface Piece {
 }
 
 export function blockKit(r: Reply): SlackMessage {
-  const title = section(fit(`${TONE[r.tone]}*${escapeText(r.title)}*`, LIMITS.text));
+  const title = section(fit(`${TONE[r.tone]}*${slackText(r.title)}*`, LIMITS.text));
   const { blocks: actions, dropped } = buttonBlocks(r.buttons ?? []);
   const notes = dropped ? [section(`_${dropped} button(s) left out: their command is longer than Slack allows_`)] : [];
   const pieces = [...linePieces(r.lines ?? []), ...fieldPieces(r.fields ?? []), ...tablePieces(r)];
@@ -83,7 +87,7 @@ function leftOutNote(cut: Piece[]): string {
 }
 
 function fallbackText(r: Reply): string {
-  return fit(escapeText([r.title, ...(r.lines ?? []).map((l) => l.split("\n")[0])].join("\n")), LIMITS.text);
+  return fit(slackText([r.title, ...(r.lines ?? []).map((l) => l.split("\n")[0])].join("\n")), LIMITS.text);
 }
 
 /** Single lines share sections; a multi-line entry (a stderr tail) is a code block of its own. */
@@ -99,10 +103,10 @@ function linePieces(lines: string[]): Piece[] {
   for (const line of lines) {
     if (line.includes("\n")) {
       flush();
-      out.push({ block: section(code(fitTail(escapeText(line), LIMITS.text - CODE_FENCES))), unit: "line", count: 1 });
+      out.push({ block: section(code(fitTail(slackText(line), LIMITS.text - CODE_FENCES))), unit: "line", count: 1 });
       continue;
     }
-    const escaped = fit(escapeText(line), LIMITS.text);
+    const escaped = fit(slackText(line), LIMITS.text);
     if (count && text.length + 1 + escaped.length > LIMITS.text) flush();
     text = count ? `${text}\n${escaped}` : escaped;
     count++;
@@ -117,7 +121,7 @@ function fieldPieces(fields: Array<[string, string]>): Piece[] {
     const group = fields.slice(i, i + LIMITS.fieldsPerSection);
     const block: types.SectionBlock = {
       type: "section",
-      fields: group.map(([k, v]) => mrkdwn(fit(`*${escapeText(k)}*\n${escapeText(v)}`, LIMITS.field))),
+      fields: group.map(([k, v]) => mrkdwn(fit(`*${slackText(k)}*\n${slackText(v)}`, LIMITS.field))),
     };
     out.push({ block, unit: "field", count: group.length });
   }
@@ -127,7 +131,8 @@ function fieldPieces(fields: Array<[string, string]>): Piece[] {
 /** The table as monospace text, cut into code blocks that each fit a section; each repeats the header. */
 function tablePieces(r: Reply): Piece[] {
   if (!r.table) return [];
-  const [header = "", rule = "", ...rows] = renderTable(r.table).map(escapeText);
+  // A mention in a row is longer than the id the columns were padded for: Slack shows the person's name anyway.
+  const [header = "", rule = "", ...rows] = renderTable(r.table).map(slackText);
   const head = `${fit(header, 1000)}\n${fit(rule, 1000)}`;
   const rowRoom = LIMITS.text - CODE_FENCES - head.length - 1;
   const out: Piece[] = [];
@@ -158,7 +163,7 @@ function buttonBlocks(buttons: Button[]): { blocks: types.ActionsBlock[]; droppe
     if (b.command.length > LIMITS.value) return void dropped++;
     const element: types.Button = {
       type: "button",
-      text: { type: "plain_text", text: clip(b.label, LIMITS.label) || "…", emoji: true }, // plain text: no escaping
+      text: { type: "plain_text", text: clip(plainMentions(b.label), LIMITS.label) || "…", emoji: true }, // plain text: no escaping
       value: b.command,
       action_id: `${ACTION_PREFIX}${i}`,
     };

@@ -1,0 +1,17 @@
+import type { Command } from "./types.ts";
+import { expectPositionals } from "./parse.ts";
+import { pendingApprovalsList } from "../src/replies/approval-replies.ts";
+
+const usage = "approvals";
+
+export const approvals: Command = {
+  name: "approvals",
+  usage,
+  summary: "the pending approval requests: what, who asked, when they expire",
+  role: "operator",
+  run(ctx, args) {
+    expectPositionals(args, 0, 0, usage);
+    const items = ctx.ledger.approvals.pending().map((approval) => ({ approval, op: ctx.ledger.operations.get(approval.operation_id)! }));
+    return pendingApprovalsList(items, ctx.clock.now());
+  },
+};
