@@ -1,8 +1,10 @@
 import { describe, expect, it } from "vitest";
 import { mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { ConfigError, loadConfig } from "../src/config/load-config.ts";
+import { tempDir } from "./helpers/temp-dir.ts";
+
+const cfgRoot = tempDir("snapbot-cfg-");
 
 const fixture = (name: string) => resolve(import.meta.dirname, "fixtures/config", name);
 const load = (name: string, env: Record<string, string> = {}) => loadConfig({ SNAPBOT_CONFIG: fixture(name), ...env });
@@ -29,7 +31,7 @@ describe("loadConfig", () => {
   });
 
   it("uses the built-in demo config when there is no file", () => {
-    const cwd = mkdtempSync(join(tmpdir(), "snapbot-cfg-"));
+    const cwd = mkdtempSync(join(cfgRoot, "cfg-"));
     const c = loadConfig({}, cwd);
     expect(c.demo).toBe(true);
     expect(c.servers.demo).toMatchObject({ driver: "archive", paths: [join(cwd, "data/demo")] });
