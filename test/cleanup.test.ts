@@ -29,14 +29,16 @@ interface Started {
 }
 
 const mounted = (dir: string) => readFileSync("/proc/mounts", "utf8").split("\n").some((l) => l.split(" ")[1] === dir);
-const leftovers = (s: Started) => [alive(s.sshd) && `sshd ${s.sshd}`, mounted(s.mount) && `mount ${s.mount}`, existsSync(s.dir) && `dir ${s.dir}`].filter(Boolean);
+const leftovers = (s: Started) =>
+  [alive(s.sshd) && `sshd ${s.sshd}`, mounted(s.mount) && `mount ${s.mount}`, existsSync(s.dir) && `dir ${s.dir}`].filter(Boolean);
 
 async function startChild(...args: string[]) {
   const child = spawn(process.execPath, ["--import", TSX, CHILD, ...args], { stdio: ["ignore", "pipe", "pipe"] });
   let out = "";
   let err = "";
   child.stderr.on("data", (d: Buffer) => (err += d.toString()));
-  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((res) => child.once("exit", (code, signal) => res({ code, signal })));
+  type Exit = { code: number | null; signal: NodeJS.Signals | null };
+  const exit = new Promise<Exit>((res) => child.once("exit", (code, signal) => res({ code, signal })));
   const started = await new Promise<Started>((res, rej) => {
     child.stdout.on("data", (d: Buffer) => {
       out += d.toString();
@@ -87,7 +89,8 @@ describe.runIf(enabled)("the cleanup registry when a test process is interrupted
 
   it("SIGTERM of vitest itself mid-test: its worker notices and tears it all down", async () => {
     const file = join(scratch, "started.json");
-    const vitest = spawn(process.execPath, [VITEST, "run", "--config", FIXTURES], { env: { ...process.env, SNAPBOT_STARTED: file }, stdio: "ignore" });
+    const env = { ...process.env, SNAPBOT_STARTED: file };
+    const vitest = spawn(process.execPath, [VITEST, "run", "--config", FIXTURES], { env, stdio: "ignore" });
     const exit = new Promise((res) => vitest.once("exit", res));
     for (let i = 0; i < 300 && !existsSync(file); i++) await new Promise((r) => setTimeout(r, 100));
     const started = JSON.parse(readFileSync(file, "utf8")) as Started;

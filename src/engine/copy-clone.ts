@@ -61,7 +61,8 @@ export function cloneSnapshot(deps: EngineDeps, server: ServerRow, snap: Snapsho
       const row = deps.ledger.servers.register({ name: newName, driver: server.driver, settings, channel: server.channel }, asker.user, server.id);
       await recordHostKeys(deps, server, ctx);
       await recordHostKeys(deps, row, ctx);
-      const groups = await alertSharedKeys(deps, `${newName} was cloned from ${server.name}/${snap.name} and carries its SSH host keys: regenerate them`);
+      const origin = `${newName} was cloned from ${server.name}/${snap.name} and carries its SSH host keys: regenerate them`;
+      const groups = await alertSharedKeys(deps, origin);
       // The servers on other machines with its keys (the same rule as the alert and hostkeys scan).
       const sharedWith = clonedKeys(groups).flatMap((g) => {
         const own = g.machines.find((m) => m.includes(newName)) ?? [];

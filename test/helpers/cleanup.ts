@@ -140,5 +140,5 @@ function arm(): void {
     });
   const reaper = join(dirname(fileURLToPath(import.meta.url)), "cleanup-reaper.ts");
   if (existsSync(reaper))
-    spawn(process.execPath, ["--import", TSX, reaper, String(process.pid), journal], { detached: true, stdio: "ignore", cwd: process.cwd() }).unref();
+    spawn(process.execPath, ["--import", TSX, reaper, String(process.pid), journal], { detached: true, stdio: "ignore" }).unref();
 }
