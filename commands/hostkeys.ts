@@ -7,6 +7,7 @@ import { UserError } from "../src/errors.ts";
 import { capabilityOf } from "../src/engine/snapshot-handle.ts";
 import { approvalRequest } from "../src/replies/approval-replies.ts";
 import { mention } from "../src/replies/mention.ts";
+import { hostKeyScanReply } from "../src/replies/host-key-replies.ts";
 
 const usage = "hostkeys [scan | accept <server> | regen <server>]";
 
@@ -28,15 +29,7 @@ export const hostkeys: Command = {
 };
 
 async function scan(ctx: CommandContext): Promise<Reply> {
-  const r = await ctx.engine.scanHostKeys();
-  const lines = r.shared.map((g) => `${g.servers.join(" and ")} share ${g.type} ${g.fingerprint}: regenerate with hostkeys regen ${g.servers.at(-1)}`);
-  if (r.skipped.length) lines.push(`not scanned: ${r.skipped.map((s) => `${s.server} (${s.why})`).join("; ")}`);
-  return {
-    visibility: "ephemeral",
-    tone: r.shared.length ? "error" : "success",
-    title: r.shared.length ? `${r.shared.length} host key(s) shared between servers (${r.scanned.length} scanned)` : `No shared host keys among ${r.scanned.length} server(s) scanned`,
-    lines,
-  };
+  return hostKeyScanReply(await ctx.engine.scanHostKeys());
 }
 
 function regen(ctx: CommandContext, name: string): Reply {

@@ -52,6 +52,7 @@ export async function createApp(config: Config, deps: { log: Logger; clock: Cloc
   const prober = watchLedger(ledger, alerts, deps.log);
   const engine = createEngine({ config, ledger, jobs, drivers, clock: deps.clock, log: deps.log, alerts, chat: deps.chat });
   const reconciled = await reconcile(ledger, drivers, deps.log, deps.clock.now);
+  await engine.settleHostKeyAlerts().catch((e: unknown) => deps.log.warn({ err: e }, "could not re-check open host-key alerts"));
   // Loaded here, started by the adapter (scheduler.start()); tests tick it with a fake clock instead.
   const scheduler = createScheduler({ ledger, clock: deps.clock, log: deps.log, alerts, engine });
   scheduler.load();

@@ -2,7 +2,6 @@ import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { chmod, mkdir, mkdtemp, readdir, readFile, rm, stat, symlink, truncate, writeFile } from "node:fs/promises";
 import { existsSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { execa } from "execa";
 import pino from "pino";
@@ -14,23 +13,23 @@ import type { CreateResult, DriverContext, Progress, SnapshotDriver, SnapshotHan
 import { BackendError, UserError } from "../src/errors.ts";
 import { createLocalRunner } from "../src/transport/local-runner.ts";
 import { rejection } from "./helpers/outcomes.ts";
+import { mountTmpfs, trackedTempDir } from "./helpers/cleanup.ts";
 
 const log = pino({ level: "silent" });
 let root: string;
 let src: string; // a small tree: text, random bytes, an empty file, nested folders
 let counter = 0;
 
+let removeRoot = () => {};
 beforeAll(async () => {
-  root = await mkdtemp(join(tmpdir(), "snapbot-archive-"));
+  ({ dir: root, remove: removeRoot } = trackedTempDir("snapbot-archive-"));
   src = join(root, "src");
   await mkdir(join(src, "etc", "deep", "er"), { recursive: true });
   await writeFile(join(src, "etc", "hosts"), "127.0.0.1 localhost\n".repeat(1000));
   await writeFile(join(src, "etc", "deep", "er", "random.bin"), randomBytes(300 * 1024));
   await writeFile(join(src, "empty"), "");
 });
-afterAll(async () => {
-  await rm(root, { recursive: true, force: true });
-});
+afterAll(() => removeRoot());
 
 function settings(over: Partial<ArchiveSettings> = {}): ArchiveSettings & { name: string } {
   return { name: "demo", driver: "archive", mode: "tar", paths: [src], exclude: [], host: "local", compression: "auto", limit: 50, ...over };
@@ -316,18 +315,21 @@ describe("disk full", () => {
   let mnt: string;
   let mounted = false;
   let mountError = "";
+  let tmp: { dir: string; remove(): void };
+  let tmpfs: { unmount(): void } | undefined;
   beforeAll(async () => {
-    mnt = await mkdtemp(join(tmpdir(), "snapbot-tmpfs-"));
+    tmp = trackedTempDir("snapbot-tmpfs-");
+    mnt = tmp.dir;
     try {
-      await execa("mount", ["-t", "tmpfs", "-o", "size=2m", "tmpfs", mnt]);
+      tmpfs = mountTmpfs(mnt, 2);
       mounted = true;
     } catch (e) {
       mountError = (e as Error).message;
     }
   });
   afterAll(async () => {
-    if (mounted) await execa("umount", [mnt]);
-    await rm(mnt, { recursive: true, force: true });
+    tmpfs?.unmount();
+    tmp.remove();
   });
 
   it("fails with disk_full, removes the folder and leaves no manifest", async (t) => {

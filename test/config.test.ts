@@ -1,8 +1,10 @@
 import { describe, expect, it } from "vitest";
 import { mkdirSync, mkdtempSync, readdirSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { ConfigError, loadConfig } from "../src/config/load-config.ts";
+import { tempDir } from "./helpers/temp-dir.ts";
+
+const cfgRoot = tempDir("snapbot-cfg-");
 
 const fixture = (name: string) => resolve(import.meta.dirname, "fixtures/config", name);
 const load = (name: string, env: Record<string, string> = {}) => loadConfig({ SNAPBOT_CONFIG: fixture(name), ...env });
@@ -29,7 +31,7 @@ describe("loadConfig", () => {
   });
 
   it("uses the built-in demo config when there is no file", () => {
-    const cwd = mkdtempSync(join(tmpdir(), "snapbot-cfg-"));
+    const cwd = mkdtempSync(join(cfgRoot, "cfg-"));
     const c = loadConfig({}, cwd);
     expect(c.demo).toBe(true);
     expect(c.servers.demo).toMatchObject({ driver: "archive", paths: [join(cwd, "data/demo")] });
@@ -71,7 +73,7 @@ describe("loadConfig", () => {
   });
 
   it("names a config path that is a folder in one line", () => {
-    const dir = mkdtempSync(join(tmpdir(), "snapbot-cfg-"));
+    const dir = mkdtempSync(join(cfgRoot, "cfg-"));
     expect(() => loadConfig({ SNAPBOT_CONFIG: dir })).toThrow(new ConfigError(`${dir}: is a folder, not a config file: point SNAPBOT_CONFIG at the YAML file`));
     mkdirSync(join(dir, "snapbot.yml")); // the default name, as a folder
     expect(() => loadConfig({}, dir)).toThrow(/snapbot\.yml: is a folder, not a config file: move it away, or set SNAPBOT_CONFIG/);
@@ -83,7 +85,7 @@ describe("loadConfig", () => {
     ["postgres://db/snapbot", /^SNAPBOT_DB=postgres:\/\/db\/snapbot: the PostgreSQL ledger is not supported by this build yet: use a file path$/],
     ["mysql://db/snapbot", /^SNAPBOT_DB=mysql:\/\/db\/snapbot: mysql:\/\/ is not a ledger this build supports: use a file path$/],
   ])("refuses SNAPBOT_DB=%j at load, without a password in the line", (db, pattern) => {
-    const cwd = mkdtempSync(join(tmpdir(), "snapbot-cfg-"));
+    const cwd = mkdtempSync(join(cfgRoot, "cfg-"));
     expect(() => loadConfig({ SNAPBOT_DB: db }, cwd)).toThrow(pattern);
     expect(() => loadConfig({ SNAPBOT_DB: db }, cwd)).not.toThrow(/s3cret/);
     expect(readdirSync(cwd)).toEqual([]); // no folder named "postgresql:"

@@ -4,6 +4,7 @@ import { randomBytes } from "node:crypto";
 import { join } from "node:path";
 import { execFileSync } from "node:child_process";
 import { testApp } from "./helpers/test-app.ts";
+import { mountTmpfs } from "./helpers/cleanup.ts";
 import { tempDir } from "./helpers/temp-dir.ts";
 import type { Reply } from "../src/reply.ts";
 
@@ -49,9 +50,9 @@ describe("engine with the real archive driver and a real ledger", () => {
 
   it("marks a snapshot failed with a clear message when storage fills up mid-write, and leaves no partial files", async () => {
     const mnt = join(dir, "tiny");
-    mkdirSync(mnt);
+    let tmpfs: { unmount(): void };
     try {
-      execFileSync("mount", ["-t", "tmpfs", "-o", "size=4m", "tmpfs", mnt]);
+      tmpfs = mountTmpfs(mnt, 4);
     } catch (e) {
       if (process.env.CI === "true") throw e;
       console.warn("skipping disk-full engine test: cannot mount tmpfs here");
@@ -70,7 +71,7 @@ describe("engine with the real archive driver and a real ledger", () => {
       expect(readdirSync(join(mnt, "s"))).toEqual([]);
       app.close();
     } finally {
-      execFileSync("umount", [mnt]);
+      tmpfs.unmount();
     }
   });
 });

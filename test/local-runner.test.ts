@@ -1,5 +1,4 @@
-import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -7,16 +6,16 @@ import pino from "pino";
 import { createLocalRunner } from "../src/transport/local-runner.ts";
 import type { Pipeline } from "../src/transport/runner.ts";
 import { backendRejection, collect } from "./helpers/outcomes.ts";
+import { trackedTempDir } from "./helpers/cleanup.ts";
 
 const runner = createLocalRunner(pino({ level: "silent" }));
 let dir: string;
 
-beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), "snapbot-runner-"));
+let removeDir = () => {};
+beforeAll(() => {
+  ({ dir, remove: removeDir } = trackedTempDir("snapbot-runner-"));
 });
-afterAll(async () => {
-  await rm(dir, { recursive: true, force: true });
-});
+afterAll(() => removeDir());
 
 describe("run", () => {
   it("returns stdout, stderr and the exit code", async () => {

@@ -118,6 +118,8 @@ export interface SnapshotDriver {
   presentedHostKeys?(ctx: DriverContext): Promise<HostKey[]>;
   /** SSH servers: an admin accepted these keys; they replace snapbot's known_hosts entry. */
   acceptHostKeys?(keys: HostKey[]): Promise<void>;
+  /** Where the server is reached (ssh: address:port per resolved address): servers sharing one are one machine. */
+  endpoints?(): Promise<string[]>;
 }
 
 export interface CopyTarget {

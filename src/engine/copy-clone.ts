@@ -4,6 +4,7 @@ import type { CopyResult, CopyTarget } from "../drivers/driver.ts";
 import { runOperation, type OperationHandle } from "./run-operation.ts";
 import { capabilityOf, handleOf } from "./snapshot-handle.ts";
 import { alertSharedKeys, recordHostKeys } from "./host-keys.ts";
+import { clonedKeys } from "./shared-keys.ts";
 import { UserError } from "../errors.ts";
 
 function mustBeDone(server: ServerRow, snap: SnapshotRow, what: string): void {
@@ -60,8 +61,13 @@ export function cloneSnapshot(deps: EngineDeps, server: ServerRow, snap: Snapsho
       const row = deps.ledger.servers.register({ name: newName, driver: server.driver, settings, channel: server.channel }, asker.user, server.id);
       await recordHostKeys(deps, server, ctx);
       await recordHostKeys(deps, row, ctx);
-      await alertSharedKeys(deps, `${newName} was cloned from ${server.name}/${snap.name} and carries its SSH host keys: regenerate them`);
-      const sharedWith = deps.ledger.hostKeys.shared().filter((g) => g.servers.includes(newName)).flatMap((g) => g.servers.filter((n) => n !== newName));
+      const origin = `${newName} was cloned from ${server.name}/${snap.name} and carries its SSH host keys: regenerate them`;
+      const groups = await alertSharedKeys(deps, origin);
+      // The servers on other machines with its keys (the same rule as the alert and hostkeys scan).
+      const sharedWith = clonedKeys(groups).flatMap((g) => {
+        const own = g.machines.find((m) => m.includes(newName)) ?? [];
+        return g.servers.includes(newName) ? g.servers.filter((n) => !own.includes(n)) : [];
+      });
       const result = `cloned into ${newName}${sharedWith.length ? `; shares host keys with ${[...new Set(sharedWith)].join(", ")}` : ""}`;
       return { result, commit: () => ({ clone: row, sharedWith: [...new Set(sharedWith)] }) };
     },

@@ -20,7 +20,14 @@ const FACTORIES: Record<string, Factory> = {
     const ssh = createSshHost({ server: s.name, host: settings.host, sshKey: settings.ssh_key, storageDir: deps.storageDir, local: deps.runner, log: deps.log });
     const driver = withTrustedHost(createArchiveDriver({ ...settings, name: s.name }, { ...deps, runner: ssh.runner }), ssh);
     const keys = sshHostKeys(ssh, deps.runner, s.name, settings.hostkey_root ?? "/");
-    return { ...driver, hostKeys: keys.current, regenHostKeys: keys.regenerate, presentedHostKeys: () => keys.presented(), acceptHostKeys: keys.accept };
+    return {
+      ...driver,
+      hostKeys: keys.current,
+      regenHostKeys: keys.regenerate,
+      presentedHostKeys: () => keys.presented(),
+      acceptHostKeys: keys.accept,
+      endpoints: keys.endpoints,
+    };
   },
   lxd: lxdDriverFactory,
 };

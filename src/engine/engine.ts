@@ -13,7 +13,7 @@ import { createApprovals } from "./approvals.ts";
 import { cloneSnapshot, copySnapshot } from "./copy-clone.ts";
 import { exportSnapshot, type ExportFormat } from "./export-op.ts";
 import { syncBackend } from "./backend-sync.ts";
-import { acceptHostKeys, recordAndAlert, scanHostKeys } from "./host-keys.ts";
+import { acceptHostKeys, recordAndAlert, scanHostKeys, settleAtStartup } from "./host-keys.ts";
 import { hasLimit, makeRoom, warnNearLimit } from "./limit.ts";
 import type { CopyTarget, DriverContext } from "../drivers/driver.ts";
 import { runOperation, type OperationHandle } from "./run-operation.ts";
@@ -73,6 +73,8 @@ export function createEngine(deps: EngineDeps) {
         throw e;
       }),
     scanHostKeys: () => scanHostKeys(deps, quickContext(deps)),
+    /** Start-up: open hostkey_regen_needed alerts between servers that are one machine are resolved. */
+    settleHostKeyAlerts: () => settleAtStartup(deps),
     /** At registration: the server's host keys recorded (null when its driver has none), shared ones alerted. */
     recordHostKeys: (server: ServerRow) => recordAndAlert(deps, server, quickContext(deps)),
     /** hostkeys accept (admins): the changed key the server presents becomes the recorded one. */

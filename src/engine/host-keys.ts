@@ -6,15 +6,22 @@ import type { Logger } from "pino";
 import type { DriverRegistry } from "./driver-registry.ts";
 import type { AlertSink } from "./alert-sink.ts";
 import { errorMessage, SnapbotError, UserError } from "../errors.ts";
+import { alertSubject } from "../../db/alert-repo.ts";
+import { andList } from "../replies/host-key-replies.ts";
+import { clonedKeys, keyGroups, sameMachines, type KeyGroup } from "./shared-keys.ts";
 
 // Servers made from one snapshot present the same SSH host keys: clients cannot tell them apart, and one
 // can impersonate the other. snapbot records every server's fingerprints and raises hostkey_regen_needed
-// for each pair, resolved once the keys differ.
+// for each clone (keyGroups decides which server that is), resolved once the keys differ. Servers reached at
+// one endpoint are one machine: their keys are the same by nature, and an alert between them is resolved.
 
 export interface ScanReport {
   scanned: string[];
   skipped: Array<{ server: string; why: string }>;
-  shared: Array<{ fingerprint: string; type: string; servers: string[] }>;
+  /** Keys on more than one machine, with the server of each clone to regenerate. */
+  shared: KeyGroup[];
+  /** Servers registered more than once (the same endpoint): nothing to regenerate. */
+  sameMachine: string[][];
 }
 
 /** Reads and records a server's current host keys (when its driver can read them). */
@@ -26,15 +33,14 @@ export async function recordHostKeys(deps: EngineDeps, server: ServerRow, ctx: D
   return keys;
 }
 
-/** Raises hostkey_regen_needed for every server that shares a key, naming the others; returns the groups. */
-export async function alertSharedKeys(deps: EngineDeps, origin?: string): Promise<ScanReport["shared"]> {
-  const shared = deps.ledger.hostKeys.shared();
-  for (const group of shared) {
-    const servers = group.servers.map((n) => deps.ledger.servers.get(n)!).filter(Boolean);
-    // The newest of the group (a clone) is the one to regenerate; the original keeps its keys.
-    const oldest = Math.min(...servers.map((s) => s.id));
-    for (const s of servers.filter((x) => x.id !== oldest)) {
-      const others = group.servers.filter((n) => n !== s.name).join(", ");
+/** Raises hostkey_regen_needed for each clone, naming the others, and resolves the ones that are no clone; returns the groups. */
+export async function alertSharedKeys(deps: EngineDeps, origin?: string): Promise<KeyGroup[]> {
+  const groups = await keyGroups(deps);
+  for (const group of clonedKeys(groups)) {
+    for (const name of group.regenerate) {
+      const s = deps.ledger.servers.get(name)!;
+      const machine = group.machines.find((m) => m.includes(name))!;
+      const others = group.servers.filter((n) => !machine.includes(n)).join(", ");
       await deps.alerts.raise({
         kind: "hostkey_regen_needed",
         server: s,
@@ -44,12 +50,35 @@ export async function alertSharedKeys(deps: EngineDeps, origin?: string): Promis
       });
     }
   }
-  return shared;
+  await settleRegenAlerts(deps, groups);
+  return groups;
+}
+
+/** Open hostkey_regen_needed alerts on a server that is not a clone to regenerate (any more) are resolved. */
+export async function settleRegenAlerts(deps: EngineDeps, groups: KeyGroup[]): Promise<void> {
+  const due = new Set(clonedKeys(groups).flatMap((g) => g.regenerate));
+  for (const alert of deps.ledger.alerts.listOpen()) {
+    const server = alert.kind === "hostkey_regen_needed" ? deps.ledger.servers.get(alertSubject(alert.key)) : undefined;
+    if (!server || due.has(server.name)) continue;
+    const mates = sameMachines(groups).find((m) => m.includes(server.name));
+    const why = mates
+      ? `${andList(mates)} are one machine (the same SSH endpoint): their host keys are the same by nature, nothing to regenerate`
+      : clonedKeys(groups).some((g) => g.servers.includes(server.name))
+        ? `${server.name} is not the clone to regenerate: hostkeys scan names the one`
+        : `${server.name} now has host keys of its own`;
+    await deps.alerts.resolve("hostkey_regen_needed", server, why);
+  }
+}
+
+/** Start-up: a false alert left open (servers since recognised as one machine) is resolved, from the ledger alone. */
+export async function settleAtStartup(deps: EngineDeps): Promise<void> {
+  if (!deps.ledger.alerts.listOpen().some((a) => a.kind === "hostkey_regen_needed")) return;
+  await settleRegenAlerts(deps, await keyGroups(deps));
 }
 
 /** hostkeys scan: every server whose driver can read host keys, then the shared ones alerted. */
 export async function scanHostKeys(deps: EngineDeps, ctx: DriverContext): Promise<ScanReport> {
-  const report: ScanReport = { scanned: [], skipped: [], shared: [] };
+  const report: ScanReport = { scanned: [], skipped: [], shared: [], sameMachine: [] };
   for (const server of deps.ledger.servers.list()) {
     try {
       const keys = await recordHostKeys(deps, server, ctx);
@@ -60,13 +89,13 @@ export async function scanHostKeys(deps: EngineDeps, ctx: DriverContext): Promis
       report.skipped.push({ server: server.name, why: errorMessage(e) });
     }
   }
-  report.shared = await alertSharedKeys(deps);
-  return report;
+  const groups = await alertSharedKeys(deps);
+  return { ...report, shared: clonedKeys(groups), sameMachine: sameMachines(groups) };
 }
 
-/** After a regeneration: resolved only when none of the server's keys is shared any more. */
+/** After a regeneration: resolved only when none of the server's keys is on another machine any more. */
 export async function resolveIfUnique(deps: EngineDeps, server: ServerRow): Promise<boolean> {
-  const stillShared = deps.ledger.hostKeys.shared().some((g) => g.servers.includes(server.name));
+  const stillShared = clonedKeys(await keyGroups(deps)).some((g) => g.servers.includes(server.name));
   if (stillShared) return false;
   await deps.alerts.resolve("hostkey_regen_needed", server, `${server.name} now has host keys of its own`);
   return true;

@@ -1,11 +1,13 @@
 import { spawn, spawnSync, execFileSync } from "node:child_process";
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync, copyFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, symlinkSync, writeFileSync, copyFileSync } from "node:fs";
 import { createServer } from "node:net";
-import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
+import { track, trackedTempDir } from "./cleanup.ts";
 
 // Two real LXD daemons in throwaway LXD_DIRs (DESIGN.md §5): "local" runs the instances, "snap" is the
 // snapshot server, trusted over loopback. A busybox image with an SSH host key is built from local files.
+// The daemons (detached: LXD outlives its parent), the tmpfs pools and the folder are in the cleanup registry,
+// so an interrupted run or a dead worker shuts them down too.
 
 export interface LxdEnv {
   root: string;
@@ -36,22 +38,22 @@ export function lxdAvailable(): boolean {
 }
 
 export async function startLxdEnv(): Promise<LxdEnv> {
-  const root = mkdtempSync(join(tmpdir(), "snapbot-lxd-"));
+  const { dir: root, remove } = trackedTempDir("snapbot-lxd-");
   chmodSync(root, 0o711); // containers run as mapped uids: they must be able to pass through to LXD_DIR
   const localDir = join(root, "local");
   const snapDir = join(root, "snap");
   const conf = join(root, "client");
   const stops: Array<() => void> = [];
   let snapAddr = "";
-  const mounts: string[] = [];
+  const mounts: Array<{ dir: string; release: () => void }> = [];
   const lxc = (args: string[], opts: { dir?: string; input?: string } = {}) =>
     execFileSync("lxc", args, { env: { ...process.env, LXD_DIR: opts.dir ?? localDir, LXD_CONF: conf }, input: opts.input, encoding: "utf8", stdio: ["pipe", "pipe", "pipe"] });
   try {
     for (const dir of [localDir, snapDir]) {
       mkdirSync(dir, { recursive: true });
       const port = await freePort();
-      startDaemon(dir);
-      stops.push(() => stopDaemon(dir));
+      const release = track({ kind: "lxd", dir, pid: startDaemon(dir) });
+      stops.push(() => (stopDaemon(dir), release()));
       execFileSync("lxd", ["waitready", "--timeout=60"], { env: { ...process.env, LXD_DIR: dir } });
       execFileSync("lxd", ["init", "--preseed"], { env: { ...process.env, LXD_DIR: dir }, input: preseed(port) });
       if (dir === snapDir) {
@@ -64,7 +66,7 @@ export async function startLxdEnv(): Promise<LxdEnv> {
     lxc(["image", "import", join(image, "meta.tar.gz"), join(image, "rootfs.tar.gz"), "--alias", "busybox"]);
   } catch (e) {
     stops.forEach((s) => s());
-    rmSync(root, { recursive: true, force: true });
+    remove();
     throw e;
   }
   return {
@@ -94,14 +96,17 @@ export async function startLxdEnv(): Promise<LxdEnv> {
       const dir = join(root, `pool-${name}`);
       mkdirSync(dir);
       execFileSync("mount", ["-t", "tmpfs", "-o", `size=${mib}m`, "tmpfs", dir]);
-      mounts.push(dir);
+      mounts.push({ dir, release: track({ kind: "mount", dir }) });
       lxc(["storage", "create", name, "dir", `source=${dir}`]);
       return dir;
     },
     stop() {
       stops.forEach((s) => s());
-      for (const m of mounts) spawnSync("umount", [m], { stdio: "ignore" }); // LXD may have unmounted it already
-      rmSync(root, { recursive: true, force: true });
+      for (const m of mounts) {
+        spawnSync("umount", [m.dir], { stdio: "ignore" }); // LXD may have unmounted it already
+        m.release();
+      }
+      remove();
     },
   };
 }
@@ -122,9 +127,11 @@ function preseed(port: number): string {
   ].join("\n");
 }
 
-function startDaemon(dir: string): void {
+/** Returns the daemon's pid (the leader of its own process group). */
+function startDaemon(dir: string): number {
   const child = spawn("lxd", ["--group", "root", "--logfile", join(dir, "lxd.log")], { env: { ...process.env, LXD_DIR: dir }, detached: true, stdio: "ignore" });
   child.unref();
+  return child.pid!;
 }
 
 function stopDaemon(dir: string): void {

@@ -2,9 +2,11 @@ import { spawn, execFileSync, type ChildProcess } from "node:child_process";
 import { existsSync, mkdirSync, writeFileSync, readFileSync } from "node:fs";
 import { createServer, connect } from "node:net";
 import { join } from "node:path";
+import { track } from "./cleanup.ts";
 
 // A real OpenSSH daemon on 127.0.0.1 for tests (DESIGN.md §5): its own config, host key, authorized_keys
-// and pid file under `dir`; runs in the foreground as our child so it dies with the test.
+// and pid file under `dir`; runs in the foreground as our child, recorded in the cleanup registry so it is
+// killed even when the test run is interrupted or its worker dies.
 
 export const SSHD = "/usr/sbin/sshd";
 
@@ -73,16 +75,22 @@ export async function startSshd(dir: string, opts: { hostKey?: string; port?: nu
   let log = "";
   child.stderr?.on("data", (c: Buffer) => (log += c.toString()));
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
-  await waitForPort(port, child, () => log);
+  const release = track({ kind: "pid", pid: child.pid! });
+  const stop = async () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
+    await exited;
+    release();
+  };
+  await waitForPort(port, child, () => log).catch(async (e: unknown) => {
+    await stop();
+    throw e;
+  });
   return {
     port,
     pid: child.pid!,
     hostPublicKey: readFileSync(`${hostKey}.pub`, "utf8").trim(),
     clientKey,
-    async stop() {
-      if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
-      await exited;
-    },
+    stop,
   };
 }
 

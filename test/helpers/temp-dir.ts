@@ -1,11 +1,9 @@
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { afterAll } from "vitest";
+import { trackedTempDir } from "./cleanup.ts";
 
-/** A fresh folder under the system temp dir, removed when the test file ends. */
+/** A fresh folder under the system temp dir, removed when the test file ends (or the run is interrupted). */
 export function tempDir(prefix = "snapbot-"): string {
-  const dir = mkdtempSync(join(tmpdir(), prefix));
-  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  const { dir, remove } = trackedTempDir(prefix);
+  afterAll(remove);
   return dir;
 }

@@ -4,6 +4,7 @@ import type { Runner } from "../../transport/runner.ts";
 import type { SshHost } from "../../transport/ssh-host.ts";
 import { recordedHostKeys, replaceHostKeys, scanHostKeys } from "../../transport/known-hosts.ts";
 import { parsePublicKey } from "../lxd/host-keys.ts";
+import { sshEndpoints } from "../../transport/endpoints.ts";
 
 // Host keys of an archive server reached over SSH. Reading them is `ssh-keyscan` from snapbot's machine;
 // regenerating them runs one fixed script (chosen by the server's /etc/os-release) over the ssh runner,
@@ -85,6 +86,8 @@ export function sshHostKeys(ssh: SshHost, local: Runner, server: string, hostkey
       await replaceHostKeys(local, ssh.knownHostsFile, ssh.target, keys.map(lineOf));
       return keys;
     },
+    /** host:port as resolved: another server reached at one of these is this same machine. */
+    endpoints: () => sshEndpoints(ssh.target.host, ssh.target.port),
     /** An admin accepted these keys: they replace the known_hosts entry. */
     async accept(keys: HostKey[]): Promise<void> {
       await replaceHostKeys(local, ssh.knownHostsFile, ssh.target, keys.map(lineOf));

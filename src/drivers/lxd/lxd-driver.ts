@@ -37,6 +37,8 @@ export function createLxdDriver(settings: LxdServer, deps: DriverDeps): Snapshot
     clone: (snap, newServer, ctx) => cloneSnapshot(lxc, settings, at, snap, newServer, ctx),
     hostKeys: (ctx) => readHostKeys(lxc, at, ctx),
     regenHostKeys: (ctx) => regenerateHostKeys(lxc, at, ctx),
+    // One instance of one daemon, whatever the server is called.
+    endpoints: async () => [`lxd:${settings.lxd_dir ?? ""}:${at.remote ?? ""}:${at.instance}`],
     nativeSchedule: (schedule, ctx) => setNativeSchedule(lxc, at, schedule, ctx),
   };
 }
