@@ -29,11 +29,19 @@ describe("parseArgs", () => {
     expect(r.pairs).toEqual({ paths: "/etc,/srv", mode: "tar" });
     expect(parseArgs(["paths=/etc"], {}, usage, false).positionals).toEqual(["paths=/etc"]);
   });
+  it("refuses a key=value pair given twice instead of keeping the last", () => {
+    expect(() => parseArgs(["f2", "archive", "paths=/etc", "paths=/srv"], {}, usage, true)).toThrow(
+      /^paths= given twice: give it once \(lists are comma-separated, e\.g\. paths=\/etc,\/srv\)$/,
+    );
+  });
   it.each([
     [["demo", "--bogus"], /unknown option --bogus; usage: create/],
     [["demo", "--expiry"], /--expiry needs a value/],
     [["demo", "--expiry", "--stateful"], /--expiry needs a value/],
     [["demo", "--stateful=yes"], /--stateful takes no value/],
+    [["demo", "--expiry", "1d", "--expiry", "2d"], /^--expiry given twice: give it once; usage: create/],
+    [["demo", "--expiry=1d", "--expiry", "2d"], /^--expiry given twice: give it once/],
+    [["demo", "--stateful", "--stateful"], /^--stateful given twice: give it once/],
   ])("refuses %j", (words, pattern) => {
     expect(() => parseArgs(words, spec, usage)).toThrow(pattern);
   });
