@@ -15,7 +15,7 @@ export const alerts: Command = {
   flags: { page: "value" },
   run(ctx, args) {
     expectPositionals(args, 0, 0, usage);
-    const page = positiveInt(args.flags.page, "page", 1_000_000, 1);
+    const page = positiveInt(args.flags.page, "--page", 1_000_000, 1);
     const { rows, total } = ctx.ledger.alerts.openPage(PAGE_SIZE, (page - 1) * PAGE_SIZE);
     if (rows.length === 0 && total > 0) throw new UserError("bad_page", `there are only ${Math.ceil(total / PAGE_SIZE)} page(s) of open alerts: try alerts`);
     return openAlertsList(rows, { page, total, command: "alerts" }, ctx.clock.now());

@@ -16,7 +16,7 @@ function decideCommand(decision: "approve" | "deny"): Command {
     hidden: true,
     run(ctx, args) {
       const [raw] = expectPositionals(args, 1, 1, usage);
-      const id = positiveInt(raw, "id", 1_000_000_000, 0);
+      const id = positiveInt(raw, `${decision} takes an approval id`, 1_000_000_000, 0);
       const d = ctx.engine.approvals.decide(id, ctx.user, decision);
       const action = actionOf(d.op);
       if (d.decision === "denied") return deniedApproval(d.approval, d.op, action);
