@@ -20,7 +20,7 @@ export const alerts: Command = {
     if (args.positionals[0] === "ack") return ack(ctx, expectPositionals(args, 2, 2, usage)[1]!);
     expectPositionals(args, 0, 0, usage);
     const all = !!args.flags.all;
-    const page = positiveInt(args.flags.page, "page", 1_000_000, 1);
+    const page = positiveInt(args.flags.page, "--page", 1_000_000, 1);
     const offset = (page - 1) * PAGE_SIZE;
     const { rows, total } = all ? ctx.ledger.alerts.allPage(PAGE_SIZE, offset) : ctx.ledger.alerts.openPage(PAGE_SIZE, offset);
     const command = all ? "alerts --all" : "alerts";

@@ -16,7 +16,7 @@ export const audit: Command = {
   run(ctx, args) {
     const [name] = expectPositionals(args, 0, 1, usage);
     const server = name === undefined ? undefined : serverOf(ctx, name);
-    const limit = positiveInt(args.flags.limit, "limit", 50, 20);
+    const limit = positiveInt(args.flags.limit, "--limit", 50, 20);
     const rows = ctx.ledger.operations.list({ serverId: server?.id, limit });
     const scope = server ? server.name : "all servers";
     if (rows.length === 0) return { visibility: "ephemeral", tone: "info", title: `No operations yet on ${scope}` };

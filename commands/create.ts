@@ -2,7 +2,7 @@ import type { Command } from "./types.ts";
 import { expectPositionals } from "./parse.ts";
 import { serverOf } from "./lookup.ts";
 import { checkName } from "../src/names.ts";
-import { addDuration, parseDuration } from "../src/duration.ts";
+import { addDuration, parseExpiry } from "../src/duration.ts";
 import { UserError } from "../src/errors.ts";
 import { jobReply } from "../src/replies/job-replies.ts";
 import { size, shortHash, utc } from "../src/replies/format.ts";
@@ -22,7 +22,7 @@ export const create: Command = {
     const server = serverOf(ctx, serverName!);
     if (name !== undefined) checkName("snapshot", name);
     const expiry = args.flags.expiry;
-    const expiresAt = typeof expiry === "string" ? addDuration(ctx.clock.now(), parseDuration(expiry)) : null;
+    const expiresAt = typeof expiry === "string" ? addDuration(ctx.clock.now(), parseExpiry(expiry)) : null;
     if (args.flags.stateful && server.driver !== "lxd")
       throw new UserError("not_capable", `${server.name} (${server.driver}) cannot take stateful snapshots: drop --stateful`);
     const note = typeof args.flags.note === "string" ? args.flags.note.slice(0, 500) : null;

@@ -23,7 +23,7 @@ export const list: Command = {
     if (state !== undefined && !STATES.includes(state as SnapshotState))
       throw new UserError("bad_state", `unknown state "${state}": use one of ${STATES.join(", ")}`);
     if (args.flags.tree) throw new UserError("not_available", "list --tree needs snapshot trees (qemu), not available yet: drop --tree");
-    const page = positiveInt(args.flags.page, "page", 1_000_000, 1);
+    const page = positiveInt(args.flags.page, "--page", 1_000_000, 1);
     await ctx.engine.sync(server); // a backend with its own snapshots (LXD): made or deleted outside snapbot
     const { rows, total } = ctx.ledger.snapshots.list(server.id, {
       state: state as SnapshotState | undefined,

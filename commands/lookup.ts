@@ -22,9 +22,14 @@ export function snapshotOf(ctx: CommandContext, ref: string, usage: string): { s
   return { server, snapshot };
 }
 
-export function positiveInt(value: string | true | undefined, flag: string, max: number, fallback: number): number {
+/**
+ * A whole number from 1 to max, or `fallback` when absent. `label` says who takes it, in the user's words:
+ * a flag ("--page") or a phrase ("approve takes an approval id").
+ */
+export function positiveInt(value: string | true | undefined, label: string, max: number, fallback: number): number {
   if (value === undefined) return fallback;
-  const n = typeof value === "string" && /^\d{1,7}$/.test(value) ? Number(value) : NaN;
-  if (!(n >= 1 && n <= max)) throw new UserError("bad_number", `--${flag} takes a whole number from 1 to ${max}, e.g. --${flag} 20`);
-  return n;
+  const n = typeof value === "string" && /^\d{1,10}$/.test(value) ? Number(value) : NaN;
+  if (n >= 1 && n <= max) return n;
+  const text = label.startsWith("--") ? `${label} takes a whole number from 1 to ${max}, e.g. ${label} 20` : `${label}, a whole number like 12`;
+  throw new UserError("bad_number", text);
 }

@@ -52,6 +52,8 @@ export function parseArgs(words: string[], spec: FlagSpec, usage: string, allowP
       const [rawName, inline] = splitOnce(w.slice(2), "=");
       const kind = spec[rawName];
       if (!kind) throw new UserError("unknown_flag", `unknown option --${rawName}; usage: ${usage}`);
+      // Last-wins would silently drop what was typed first: say so instead.
+      if (rawName in out.flags) throw new UserError("repeated_flag", `--${rawName} given twice: give it once; usage: ${usage}`);
       if (kind === "bool") {
         if (inline !== undefined) throw new UserError("bad_flag", `--${rawName} takes no value; usage: ${usage}`);
         out.flags[rawName] = true;
@@ -63,6 +65,7 @@ export function parseArgs(words: string[], spec: FlagSpec, usage: string, allowP
       }
     } else if (allowPairs && /^[a-z_]+=/.test(w)) {
       const [k, v] = splitOnce(w, "=");
+      if (k in out.pairs) throw new UserError("repeated_pair", `${k}= given twice: give it once (lists are comma-separated, e.g. paths=/etc,/srv)`);
       out.pairs[k] = v ?? "";
     } else out.positionals.push(w);
   }

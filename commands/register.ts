@@ -1,9 +1,10 @@
-import { existsSync } from "node:fs";
-import type { Command } from "./types.ts";
+import type { Command, CommandContext } from "./types.ts";
 import { expectPositionals } from "./parse.ts";
 import { checkName } from "../src/names.ts";
-import { DRIVER_KINDS, serverSchema } from "../src/config/schema.ts";
-import { errorMessage, UserError } from "../src/errors.ts";
+import { DRIVER_KINDS, serverSchema, type ServerSettings } from "../src/config/schema.ts";
+import { isMissing, issueText, whatKeyHolds } from "../src/config/issue-text.ts";
+import { settingProblems } from "../src/config/setting-rules.ts";
+import { errorMessage, isUserError, UserError } from "../src/errors.ts";
 import { mention } from "../src/replies/mention.ts";
 
 const usage = "register <server> <driver> [key=value…]";
@@ -21,6 +22,36 @@ export function settingsFromPairs(pairs: Record<string, string>): Record<string,
   return out;
 }
 
+/** The settings as the schema and the setting rules accept them, or the one line saying what to fix. */
+function validSettings(name: string, driver: string, pairs: Record<string, string>): ServerSettings {
+  const at = `register ${name} ${driver}`;
+  const parsed = serverSchema.safeParse({ driver, ...settingsFromPairs(pairs) });
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    const key = String(issue.path[0] ?? "settings");
+    if (issue.code === "unrecognized_keys")
+      throw new UserError("bad_setting", `${at}: unknown key ${issue.keys.join(", ")}: check its spelling; usage: ${usage}`);
+    if (isMissing(issue)) throw new UserError("bad_setting", `${at}: ${key}= is required (${whatKeyHolds(key)})`);
+    throw new UserError("bad_setting", `${at}: ${key}: ${issueText(issue)}`);
+  }
+  const problem = settingProblems(parsed.data)[0];
+  if (problem) throw new UserError(problem.code, `${at}: ${problem.key}: ${problem.why}`);
+  return parsed.data;
+}
+
+/** Asks the driver whether the settings name something real; a refusal stops the register, "cannot check" is a note. */
+async function probe(ctx: CommandContext, name: string, driver: string, settings: Record<string, unknown>): Promise<string | null> {
+  const draft = ctx.drivers.draft(name, driver, settings);
+  if (!draft?.probe) return null;
+  try {
+    await draft.probe({ signal: AbortSignal.timeout(30_000), progress: () => {}, log: ctx.log });
+    return null;
+  } catch (e) {
+    if (isUserError(e)) throw new UserError(e.code, `register ${name} ${driver}: ${e.message}`);
+    return `not checked against the backend yet (${errorMessage(e)}): the first snapshot will tell`;
+  }
+}
+
 export const register: Command = {
   name: "register",
   usage,
@@ -32,24 +63,15 @@ export const register: Command = {
     checkName("server", name!);
     if (!(DRIVER_KINDS as readonly string[]).includes(driver!))
       throw new UserError("unknown_driver", `unknown driver "${driver}": use one of ${DRIVER_KINDS.join(", ")}; usage: ${usage}`);
-    const parsed = serverSchema.safeParse({ driver, ...settingsFromPairs(args.pairs) });
-    if (!parsed.success) {
-      const issue = parsed.error.issues[0]!;
-      const key = issue.path.join(".") || "settings";
-      const text = issue.code === "unrecognized_keys" ? `unknown key ${issue.keys.join(", ")}` : issue.message.replace(/^Invalid input: /, "expected ");
-      throw new UserError("bad_setting", `${key}: ${text}; usage: ${usage}`);
-    }
-    const { driver: _d, channel, ...settings } = parsed.data;
-    if (parsed.data.driver === "archive" && parsed.data.host === "local")
-      for (const p of parsed.data.paths)
-        if (!existsSync(p)) throw new UserError("path_missing", `"${p}" does not exist on this machine: check paths=`);
+    const { driver: _d, channel, ...settings } = validSettings(name!, driver!, args.pairs);
+    const unchecked = await probe(ctx, name!, driver!, settings);
     const row = ctx.ledger.tx(() => {
       const r = ctx.ledger.servers.register({ name: name!, driver: driver!, settings, channel }, ctx.user);
       ctx.ledger.operations.insert({ kind: "register", server_id: r.id, requested_by: ctx.user, channel: ctx.channel, args: { driver, ...settings }, state: "succeeded", result: "registered" });
       return r;
     });
     const note = ctx.drivers.available(row.driver) ? "" : ` (the ${row.driver} driver is not available yet: commands on it will say so)`;
-    const lines: string[] = [];
+    const lines: string[] = unchecked ? [unchecked] : [];
     // SSH servers: the host key is trusted now (first use) and its fingerprints recorded; a key another
     // registered server presents too raises hostkey_regen_needed.
     if (ctx.drivers.available(row.driver) && "host" in settings && settings.host !== "local") {

@@ -25,6 +25,15 @@ export interface FinishedOperation {
   finished_at: number;
 }
 
+/** What `servers` shows of a server's health, all from the ledger. */
+export interface ServerHealth {
+  server: string;
+  newestGood: number | null; // as NewestGood.at; null: no good snapshot yet
+  openAlerts: number;
+  blocked: boolean; // a changed host key waits for hostkeys accept
+  lastFailed: string | null; // the kind of the last finished operation, when it failed
+}
+
 const STATES = Object.keys(snapshotMachine) as SnapshotState[];
 
 export const STATS_SQL = {
@@ -37,6 +46,14 @@ export const STATS_SQL = {
   newestGood: `SELECT v.name AS server,
       (SELECT max(coalesce(s.finished_at, s.created_at)) FROM snapshots s WHERE s.server_id = v.id AND s.state = 'done') AS at
     FROM servers v WHERE v.removed_at IS NULL`,
+  // Per server, each an index seek: newest done snapshot, open alerts, a pending host key, the last finished operation.
+  serverHealth: `SELECT v.name AS server,
+      (SELECT max(coalesce(s.finished_at, s.created_at)) FROM snapshots s WHERE s.server_id = v.id AND s.state = 'done') AS newestGood,
+      (SELECT count(*) FROM alerts a WHERE a.server_id = v.id AND a.state = 'open') AS openAlerts,
+      EXISTS (SELECT 1 FROM host_keys k WHERE k.server_id = v.id AND k.state = 'pending_accept') AS blocked,
+      (SELECT CASE WHEN o.state = 'failed' THEN o.kind END FROM operations o
+        WHERE o.server_id = v.id AND o.finished_at IS NOT NULL ORDER BY o.id DESC LIMIT 1) AS lastFailed
+    FROM servers v WHERE v.removed_at IS NULL ORDER BY v.name`,
   openAlerts: "SELECT kind, count(*) AS n FROM alerts WHERE state = 'open' GROUP BY kind",
   finishedSince: `SELECT o.id, o.kind, v.name AS server, o.state, o.started_at, o.finished_at
     FROM operations o LEFT JOIN servers v ON v.id = o.server_id
@@ -48,6 +65,7 @@ export function statsRepo(db: Db, _now: () => number) {
   const newestGood = db.prepare(STATS_SQL.newestGood);
   const openAlerts = db.prepare(STATS_SQL.openAlerts);
   const finishedSince = db.prepare(STATS_SQL.finishedSince);
+  const serverHealth = db.prepare(STATS_SQL.serverHealth);
 
   return {
     /** Snapshot rows of each server not unregistered, by state (every state, 0 when none). */
@@ -57,6 +75,10 @@ export function statsRepo(db: Db, _now: () => number) {
     /** Per server not unregistered, when its newest done snapshot was made; servers with none are absent. */
     newestGood(): NewestGood[] {
       return (newestGood.all() as Array<{ server: string; at: number | null }>).filter((r): r is NewestGood => r.at !== null);
+    },
+    /** Every server not unregistered, by name: its health as `servers` shows it. */
+    serverHealth(): ServerHealth[] {
+      return (serverHealth.all() as Array<Omit<ServerHealth, "blocked"> & { blocked: number }>).map((r) => ({ ...r, blocked: r.blocked === 1 }));
     },
     /** Open alerts by kind; kinds with none are absent. */
     openAlerts(): Array<{ kind: AlertKind; n: number }> {

@@ -1,7 +1,10 @@
 import { UserError } from "./errors.ts";
 
 // LXD's expiry syntax: space-separated tokens, M minutes, H hours, d days, w weeks, m months, y years.
-const TOKEN = /^(\d{1,6})([MHdwmy])$/;
+const TOKEN = /^(\d+)([MHdwmy])$/;
+// A century is far beyond any expiry or timeout, and keeps every date computed from it valid.
+const MAX_YEARS = 100;
+const MINUTES_PER = { minutes: 1, hours: 60, days: 1440, weeks: 10_080, months: 43_830, years: 525_960 } as const;
 export const DURATION_HELP = "a duration like 30M, 2H, 3d, 4w, 5m or 1y (M minutes, m months), space-separated";
 
 export interface Duration {
@@ -25,6 +28,16 @@ export function parseDuration(text: string): Duration {
     const key = ({ M: "minutes", H: "hours", d: "days", w: "weeks", m: "months", y: "years" } as const)[unit];
     d[key] += n;
   }
+  const minutes = (Object.keys(MINUTES_PER) as Array<keyof Duration>).reduce((sum, k) => sum + d[k] * MINUTES_PER[k], 0);
+  if (minutes > MAX_YEARS * MINUTES_PER.years)
+    throw new UserError("bad_duration", `"${text.trim()}" is too large: a duration can be at most ${MAX_YEARS}y`);
+  return d;
+}
+
+/** An expiry (create --expiry, schedule --expiry): a duration of at least a minute. */
+export function parseExpiry(text: string): Duration {
+  const d = parseDuration(text);
+  if (addDuration(0, d) < 60_000) throw new UserError("bad_expiry", `an expiry must be at least 1M: e.g. --expiry 7d`);
   return d;
 }
 

@@ -128,7 +128,7 @@ suite("archive over ssh: configuration", () => {
     }
     expect(err).toBeInstanceOf(UserError);
     expect((err as UserError).code).toBe("ssh_key_missing");
-    expect((err as UserError).message).toMatch(/nokey .* has no ssh_key/);
+    expect((err as UserError).message).toMatch(/^nokey: ssh:\/\/.* is reached over SSH but has no ssh_key: set ssh_key/);
   });
 });
 

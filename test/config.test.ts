@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { mkdirSync, mkdtempSync, readdirSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { ConfigError, loadConfig } from "../src/config/load-config.ts";
 import { tempDir } from "./helpers/temp-dir.ts";
@@ -7,7 +7,20 @@ import { tempDir } from "./helpers/temp-dir.ts";
 const cfgRoot = tempDir("snapbot-cfg-");
 
 const fixture = (name: string) => resolve(import.meta.dirname, "fixtures/config", name);
-const load = (name: string, env: Record<string, string> = {}) => loadConfig({ SNAPBOT_CONFIG: fixture(name), ...env });
+// The example's ssh_key must exist on the machine that loads it: a temp copy points at a real key file.
+const scratch = tempDir("snapbot-full-");
+let copies = 0;
+function fullExample(): string {
+  const dir = join(scratch, String(++copies));
+  mkdirSync(dir);
+  writeFileSync(join(dir, "id_ed25519"), "not a real key\n", { mode: 0o600 });
+  const text = readFileSync(fixture("full.yml"), "utf8").replaceAll("/etc/snapbot/id_ed25519", join(dir, "id_ed25519"));
+  writeFileSync(join(dir, "snapbot.yml"), text.replace("./snapshots", resolve(import.meta.dirname, "fixtures/config/snapshots")));
+  return join(dir, "snapbot.yml");
+}
+
+const load = (name: string, env: Record<string, string> = {}) =>
+  loadConfig({ SNAPBOT_CONFIG: name === "full.yml" ? fullExample() : fixture(name), ...env });
 
 function failure(name: string): string {
   try {
@@ -45,15 +58,31 @@ describe("loadConfig", () => {
     ["missing-key.yml", /missing-key\.yml: servers\.files-1\.paths: a list of folders to archive/],
     ["evil.yml", /evil\.yml: servers\.\.\.\/\.\.\/etc: .*name/],
     ["unknown-key.yml", /unknown-key\.yml: servers\.files-1: unknown key pathz/],
-    ["bad-type.yml", /bad-type\.yml: engine\.concurrency: expected number/],
     ["bad-ttl.yml", /bad-ttl\.yml: approval\.ttl: expected a duration like 30M, 2H, 3d or 4w .*, got "forever"$/],
     ["bad-engine-timeout.yml", /bad-engine-timeout\.yml: engine\.timeout: expected a duration like 30M.*, got "1y"$/],
     ["bad-server-timeout.yml", /bad-server-timeout\.yml: servers\.files-1\.timeout: expected a duration like 30M.*, got "soon"$/],
     ["negative-timeout.yml", /negative-timeout\.yml: engine\.timeout: expected a duration like 30M.*, or a number of seconds, got -5$/],
+    ["bad-type.yml", /bad-type\.yml: engine\.concurrency: expected a number$/],
+    ["relative-path.yml", /relative-path\.yml: servers\.files-1\.paths: "etc\/app" is not an absolute path: write it from \/, e\.g\. \/srv\/data$/],
+    ["missing-path.yml", /missing-path\.yml: servers\.files-1\.paths: "\/nonexistent\/snapbot-data" does not exist on this machine: check paths$/],
+    ["host-without-ssh.yml", /host-without-ssh\.yml: servers\.files-1\.host: Invalid SSH host "root@files-1": it must start with ssh:\/\/; write it as/],
+    ["ssh-without-key.yml", /ssh-without-key\.yml: servers\.files-1\.ssh_key: ssh:\/\/root@files-1:22 is reached over SSH but has no ssh_key: set ssh_key/],
+    ["ssh-key-missing.yml", /ssh-key-missing\.yml: servers\.files-1\.ssh_key: the key file \/nonexistent\/id_ed25519 does not exist on this machine/],
+    ["part-size-zero.yml", /part-size-zero\.yml: servers\.files-1\.part_size: 0 is out of range: use a whole size between 4KiB and 1TiB, e\.g\. 1GiB$/],
+    ["part-size-one.yml", /part-size-one\.yml: servers\.files-1\.part_size: 1 is out of range: use a whole size between 4KiB and 1TiB/],
+    ["missing-image.yml", /missing-image\.yml: servers\.vm-1\.image is required \(the path of the qcow2 image\)$/],
+    ["paths-not-list.yml", /paths-not-list\.yml: servers\.files-1\.paths: expected a list$/],
   ])("rejects %s with one line naming the file and key", (name, pattern) => {
     const msg = failure(name);
     expect(msg).toMatch(pattern);
     expect(msg).not.toContain("\n");
+    expect(msg).not.toMatch(/expected expected|received undefined|Invalid input/);
+  });
+
+  it("checks only the shape of an ssh:// server's paths: they exist there, not here", () => {
+    const file = fullExample();
+    writeFileSync(file, readFileSync(file, "utf8").replace("[/etc, /srv]", "[/srv/only-on-files-1]"));
+    expect(loadConfig({ SNAPBOT_CONFIG: file }).servers["files-1"]).toMatchObject({ paths: ["/srv/only-on-files-1"] });
   });
 
   it("reads valid durations: a TTL, a number of seconds, a server's space-separated timeout", () => {

@@ -148,11 +148,11 @@ describe("console mode, as a child process on a pipe", () => {
     expect(stdout).toContain("✖ list is for operators only, and U0OUT is not one: ask an admin to add you under roles.operators in the config");
     expect(stdout).toContain("✖ register is for admins only, and U0OP is not one");
     expect(stdout).toMatch(/✔ files\/first done/);
-    expect(stdout).toContain('✖ "/nonexistent/dir" does not exist on this machine: check paths=');
-    expect(stdout).toMatch(/✖ (settings|pathz)?:? ?unknown key pathz/);
+    expect(stdout).toContain('✖ register extra archive: paths: "/nonexistent/dir" does not exist on this machine: check paths');
+    expect(stdout).toContain("✖ register extra archive: unknown key pathz: check its spelling");
     expect(stdout).toContain('✖ unknown driver "vmware": use one of archive, lxd, qemu, consul, command');
     expect(stdout).toContain("✔ extra registered (archive) by U0ADMIN");
-    expect(stdout).toMatch(/extra\s+archive\s+tar .*registered\s+ready/);
+    expect(stdout).toMatch(/extra\s+archive\s+tar .*registered\s+none yet\s+0\s+ok/);
     expect(stdout).toContain("✖ files comes from the config file: remove it there and restart snapbot");
     expect(stdout).toContain("✔ extra unregistered by U0ADMIN");
     expect(stdout).toMatch(/U0ADMIN\s+unregister extra\s+succeeded/);
@@ -169,15 +169,15 @@ describe("console mode, as a child process on a pipe", () => {
     expect(stderr.trim()).toBe(`snapbot: ${join(cwd, "snapbot.yml")}: servers.web-1.driver: expected one of archive, lxd, qemu, consul, command`);
   });
 
-  it("fails a create whose path does not exist, writing nothing to storage", async () => {
+  it("stops at start on a path that does not exist, before any create writes to storage", async () => {
+    // Checked at load with the rule register and create use (a folder removed later fails its create: first-hour.test.ts).
     const cwd = freshCwd();
     writeFileSync(join(cwd, "snapbot.yml"), `storage: { path: ./snaps }\nservers:\n  gone: { driver: archive, paths: [${join(cwd, "not-there")}] }\n`);
-    const { stdout } = await runScript(cwd, ["/snapshot create gone s1", "/snapshot list gone --all"]);
-    expect(stdout).toMatch(/✖ create gone\/s1 failed \(operation #1, asked by console\)\n  ".*not-there" does not exist/);
-    expect(stdout).toMatch(/\[1\] Retry/);
-    expect(stdout).toMatch(/s1\s+failed/);
-    expect(existsSync(join(cwd, "snaps/gone/s1"))).toBe(false);
-    expect(ledgerRows(cwd, "SELECT state FROM operations")).toEqual([{ state: "failed" }]);
+    const { code, stdout, stderr } = await runScript(cwd, ["/snapshot create gone s1"]);
+    expect(code).toBe(2);
+    expect(stdout).toBe("");
+    expect(stderr.trim()).toBe(`snapbot: ${join(cwd, "snapbot.yml")}: servers.gone.paths: "${join(cwd, "not-there")}" does not exist on this machine: check paths`);
+    expect(existsSync(join(cwd, "snaps/gone"))).toBe(false);
   });
 
   it("restores only after a second person approves with /as and /click", async () => {

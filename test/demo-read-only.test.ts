@@ -10,6 +10,7 @@ import { createLocalRunner } from "../src/transport/local-runner.ts";
 import { silentChat } from "../src/chat/chat-port.ts";
 import { runCommand } from "../commands/index.ts";
 import { DEMO_READ_ONLY } from "../commands/roles.ts";
+import { plainReply } from "./helpers/plain-reply.ts";
 import { tempDir } from "./helpers/temp-dir.ts";
 
 // The built-in demo config lets everyone do everything: right at the console, not for every member of a
@@ -23,7 +24,7 @@ async function demoApp(env: Record<string, string>) {
   const config = loadConfig(env, cwd);
   const log = pino({ level: "silent" });
   const app = await createApp(config, { log, clock: systemClock, runner: createLocalRunner(log), chat: silentChat });
-  const run = (text: string) => runCommand(app, { user: "U0ANYONE", channel: "C1", text });
+  const run = async (text: string) => plainReply(await runCommand(app, { user: "U0ANYONE", channel: "C1", text }));
   return { app, config, run };
 }
 
@@ -86,7 +87,7 @@ describe("the built-in demo config in Slack", () => {
 
   it("is not read-only in Slack with a snapbot.yml: the roles decide", async () => {
     const cwd = mkdtempSync(join(root, "f-"));
-    const config = loadConfig({ ...SLACK_ENV, SNAPBOT_CONFIG: join(import.meta.dirname, "fixtures/config/full.yml") }, cwd);
+    const config = loadConfig({ ...SLACK_ENV, SNAPBOT_CONFIG: join(import.meta.dirname, "fixtures/config/minimal.yml") }, cwd);
     expect(config).toMatchObject({ demo: false, readOnly: false });
   });
 });

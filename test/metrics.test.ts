@@ -274,7 +274,7 @@ describe("the stats queries", () => {
 });
 
 describe("METRICS_PORT", () => {
-  const fixture = resolve(import.meta.dirname, "fixtures/config/full.yml");
+  const fixture = resolve(import.meta.dirname, "fixtures/config/minimal.yml");
   const load = (env: Record<string, string>) => loadConfig({ SNAPBOT_CONFIG: fixture, ...env });
 
   it("is off when unset or empty, and a port from 1 to 65535 otherwise", () => {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { parseArgs, tokenize, expectPositionals } from "../commands/parse.ts";
 import { checkName, parseSnapshotRef } from "../src/names.ts";
-import { addDuration, parseDuration } from "../src/duration.ts";
+import { addDuration, parseDuration, parseExpiry } from "../src/duration.ts";
 import { UserError } from "../src/errors.ts";
 
 describe("tokenize", () => {
@@ -29,11 +29,19 @@ describe("parseArgs", () => {
     expect(r.pairs).toEqual({ paths: "/etc,/srv", mode: "tar" });
     expect(parseArgs(["paths=/etc"], {}, usage, false).positionals).toEqual(["paths=/etc"]);
   });
+  it("refuses a key=value pair given twice instead of keeping the last", () => {
+    expect(() => parseArgs(["f2", "archive", "paths=/etc", "paths=/srv"], {}, usage, true)).toThrow(
+      /^paths= given twice: give it once \(lists are comma-separated, e\.g\. paths=\/etc,\/srv\)$/,
+    );
+  });
   it.each([
     [["demo", "--bogus"], /unknown option --bogus; usage: create/],
     [["demo", "--expiry"], /--expiry needs a value/],
     [["demo", "--expiry", "--stateful"], /--expiry needs a value/],
     [["demo", "--stateful=yes"], /--stateful takes no value/],
+    [["demo", "--expiry", "1d", "--expiry", "2d"], /^--expiry given twice: give it once; usage: create/],
+    [["demo", "--expiry=1d", "--expiry", "2d"], /^--expiry given twice: give it once/],
+    [["demo", "--stateful", "--stateful"], /^--stateful given twice: give it once/],
   ])("refuses %j", (words, pattern) => {
     expect(() => parseArgs(words, spec, usage)).toThrow(pattern);
   });
@@ -70,5 +78,13 @@ describe("durations (LXD expiry syntax)", () => {
   });
   it.each(["", "3", "3x", "d3", "1.5d", "-1d", "3 d"])("refuses %j with the syntax to use", (bad) => {
     expect(() => parseDuration(bad)).toThrow(/30M, 2H, 3d/);
+  });
+  it.each(["99999999y", "1000000000000000000000M", "101y", "99y 2y"])("calls %j too large, not \"not a duration\"", (big) => {
+    expect(() => parseDuration(big)).toThrow(/^".+" is too large: a duration can be at most 100y$/);
+  });
+  it("takes a century, and an expiry of a minute or more only", () => {
+    expect(parseDuration("100y").years).toBe(100);
+    expect(parseExpiry("1M").minutes).toBe(1);
+    for (const zero of ["0M", "0d 0H", "0y"]) expect(() => parseExpiry(zero)).toThrow(/^an expiry must be at least 1M: e\.g\. --expiry 7d$/);
   });
 });

@@ -49,7 +49,7 @@ describe("schedule, schedules, unschedule", () => {
       ['schedule web "@daily" --keep daily=0', /keep/i],
       ['schedule web "@daily" --expiry tomorrow', /duration/i],
       ['schedule web "@daily" --warn 4d --crit 1d', /--warn must be shorter than --crit/],
-      ['schedule web "@daily" --native', /web \(archive\) cannot nativeSchedule/],
+      ['schedule web "@daily" --native', /^web \(archive\) cannot keep its own schedule \(--native\): drop --native/],
       ['schedule nope "@daily"', /unknown server "nope"/],
       ["schedule web", /usage: schedule <server> "<cron>"/],
       ["unschedule web", /web has no schedule/],

@@ -4,6 +4,8 @@ import { LineCounter, parseDocument } from "yaml";
 import type { z } from "zod";
 import { DRIVER_KINDS, fileSchema, type FileConfig } from "./schema.ts";
 import { demoConfig } from "./demo-config.ts";
+import { isMissing, issueText, whatKeyHolds } from "./issue-text.ts";
+import { settingProblems } from "./setting-rules.ts";
 import { errorMessage, SnapbotError } from "../errors.ts";
 
 export class ConfigError extends SnapbotError {
@@ -101,6 +103,11 @@ export function parseFile(path: string, text: string): FileConfig {
     throw new ConfigError(`${path}: expected a YAML mapping at the top (alerts:, roles:, servers:…)`);
   const parsed = fileSchema.safeParse(data);
   if (!parsed.success) throw new ConfigError(`${path}: ${describeIssue(parsed.error.issues[0]!)}`);
+  // Beyond the shape: the rules register and create apply too (paths exist, ssh:// has a key file…).
+  for (const [name, server] of Object.entries(parsed.data.servers)) {
+    const p = settingProblems(server)[0];
+    if (p) throw new ConfigError(`${path}: servers.${name}.${p.key}: ${p.why}`);
+  }
   return parsed.data;
 }
 
@@ -109,7 +116,8 @@ function describeIssue(issue: z.core.$ZodIssue): string {
   if (issue.path.at(-1) === "driver") return `${key}: expected one of ${DRIVER_KINDS.join(", ")}`;
   if (issue.code === "invalid_key") return `${key}: not a valid server name: use letters, digits, '.', '_' or '-', starting with a letter or digit (e.g. web-1)`;
   if (issue.code === "unrecognized_keys") return `${key}: unknown key ${issue.keys.join(", ")}: remove it or check its spelling`;
-  return `${key}: ${issue.message.replace(/^Invalid input: /, "")}`;
+  if (isMissing(issue)) return `${key} is required (${whatKeyHolds(String(issue.path.at(-1)))})`;
+  return `${key}: ${issueText(issue)}`;
 }
 
 /** METRICS_PORT: a port from 1 to 65535, or unset/empty for no metrics server. */

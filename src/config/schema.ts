@@ -7,8 +7,9 @@ import { durationMs, parseDuration } from "../duration.ts";
 
 const name = z.string().regex(NAME_PATTERN, "a name of letters, digits, '.', '_' or '-' (e.g. web-1)");
 const userList = z.array(z.string().min(1)).default([]);
+// Its bounds are the archive driver's (setting-rules.ts partSizeProblem), so the message names them.
 const sizeText = z.union([
-  z.number().int().positive(),
+  z.number(),
   z.string().regex(/^\d+(\.\d+)?\s*([KMGT]i?B?|B)?$/i, "a size like 1GiB, 512MiB or a number of bytes"),
 ]);
 

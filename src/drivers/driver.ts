@@ -93,6 +93,11 @@ export interface SnapshotDriver {
   check?(snap: SnapshotHandle, result: CreateResult): Promise<VerifyResult>;
   verify?(snap: SnapshotHandle, ctx: DriverContext): Promise<VerifyResult>;
   leftover?(snap: SnapshotHandle): Promise<Leftover>;
+  /**
+   * At register: a cheap look at the backend that the settings name something real (LXD: the instance
+   * exists). Throws a UserError saying what to fix; any other error means "could not check".
+   */
+  probe?(ctx: DriverContext): Promise<void>;
   // Capabilities that arrive with later issues:
   /** Puts the snapshot back (verifying it first where the backend can); returns one line for the ledger. */
   restore?(snap: SnapshotHandle, opts: RestoreOptions, ctx: DriverContext): Promise<{ summary: string }>;

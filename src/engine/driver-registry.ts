@@ -65,6 +65,12 @@ export function createDriverRegistry(deps: Omit<DriverDeps, "log"> & { log: Logg
       cache.set(server.name, { key, driver });
       return driver;
     },
+    /** A driver for settings not registered yet (register checks them with it); not cached. */
+    draft(name: string, kind: string, settings: Record<string, unknown>): SnapshotDriver | null {
+      const factory = FACTORIES[kind];
+      const row: ServerRow = { id: 0, name, driver: kind, settings, source: "registered", channel: null, cloned_from: null, registered_by: null, created_at: 0, removed_at: null };
+      return factory ? factory(row, { ...deps, log: deps.log.child({ server: name, driver: kind }) }) : null;
+    },
     available(kind: string): boolean {
       return kind in FACTORIES;
     },

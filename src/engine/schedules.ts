@@ -6,7 +6,7 @@ import type { KeepPolicy } from "../retention/keep-policy.ts";
 import { capabilityOf } from "./snapshot-handle.ts";
 import { parseCron } from "../schedule/cron.ts";
 import { checkPattern } from "../schedule/pattern.ts";
-import { parseDuration } from "../duration.ts";
+import { parseExpiry } from "../duration.ts";
 import { UserError } from "../errors.ts";
 
 // Setting and removing a server's schedule: everything is checked before anything changes; a --native
@@ -29,7 +29,7 @@ const ctxOf = (deps: Deps) => ({ signal: AbortSignal.timeout(60_000), progress: 
 export async function setSchedule(deps: Deps, server: ServerRow, input: ScheduleInput, asker: Asker): Promise<{ schedule: ScheduleRow; replaced: ScheduleRow | undefined }> {
   parseCron(input.cron);
   if (input.pattern) checkPattern(input.pattern);
-  if (input.expiry) parseDuration(input.expiry);
+  if (input.expiry) parseExpiry(input.expiry);
   if (input.warnMs !== null && input.critMs !== null && input.warnMs >= input.critMs)
     throw new UserError("bad_threshold", `--warn must be shorter than --crit (got ${input.warnMs / 60_000}M and ${input.critMs / 60_000}M), e.g. --warn 36H --crit 4d`);
   const driver = deps.drivers.get(server);

@@ -1,7 +1,7 @@
-import { chmod, mkdir, open, stat } from "node:fs/promises";
+import { chmod, mkdir, open } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 import type { Logger } from "pino";
-import { UserError } from "../errors.ts";
+import { problemError, sshKeyFileProblem, sshKeyRequiredProblem } from "../config/setting-rules.ts";
 import { trustOnFirstUse } from "./known-hosts.ts";
 import type { Runner } from "./runner.ts";
 import { createSshRunner } from "./ssh-runner.ts";
@@ -36,8 +36,8 @@ export function knownHostsFileFor(storageDir: string): string {
 
 export function createSshHost(o: SshHostOptions): SshHost {
   const target = parseSshTarget(o.host);
-  if (!o.sshKey)
-    throw new UserError("ssh_key_missing", `${o.server} is reached over SSH (${target.url}) but has no ssh_key: set ssh_key to the private key file snapbot logs in with`);
+  const missing = sshKeyRequiredProblem(target.url, o.sshKey);
+  if (missing || !o.sshKey) throw problemError(o.server, missing!);
   const keyFile = resolve(o.sshKey);
   const knownHostsFile = knownHostsFileFor(o.storageDir);
   const runner = createSshRunner({ target, keyFile, knownHostsFile, log: o.log });
@@ -48,8 +48,8 @@ export function createSshHost(o: SshHostOptions): SshHost {
     knownHostsFile,
     ensureTrusted() {
       trusted ??= (async () => {
-        const key = await stat(keyFile).catch(() => null);
-        if (!key?.isFile()) throw new UserError("ssh_key_missing", `the ssh_key of ${o.server} (${keyFile}) does not exist: fix ssh_key in the config for ${o.server}`);
+        const noFile = sshKeyFileProblem(keyFile);
+        if (noFile) throw problemError(o.server, noFile);
         await ensurePrivateFile(knownHostsFile);
         const r = await trustOnFirstUse(o.local, knownHostsFile, target);
         if (r.added) o.log?.info({ host: target.url, fingerprints: r.fingerprints.map((f) => `${f.type} ${f.fingerprint}`) }, "host key recorded (first use)");

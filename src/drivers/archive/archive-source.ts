@@ -2,6 +2,7 @@ import { realpath } from "node:fs/promises";
 import { isAbsolute, relative, resolve } from "node:path";
 import type { ArchiveSettings } from "../../config/schema.ts";
 import { BackendError, UserError } from "../../errors.ts";
+import { absolutePathProblem, problemError } from "../../config/setting-rules.ts";
 import type { Runner, Stage } from "../../transport/runner.ts";
 
 // The first stage of the pipeline: tar of the configured folders, or dd of a device/image (mode raw).
@@ -48,6 +49,8 @@ async function resolveAll(server: string, paths: string[], runner: Runner, signa
 }
 
 async function resolveOne(server: string, path: string, runner: Runner, signal: AbortSignal, key: string): Promise<string> {
+  const relative = absolutePathProblem(key, path);
+  if (relative) throw problemError(server, relative);
   try {
     // -z: NUL-terminated output, so a path containing a newline survives.
     const { stdout } = await runner.run("realpath", ["-e", "-z", "--", path], { signal });

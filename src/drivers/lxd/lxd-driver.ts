@@ -8,6 +8,8 @@ import { copySnapshot } from "./lxd-copy.ts";
 import { cloneSnapshot } from "./lxd-clone.ts";
 import { readHostKeys, regenerateHostKeys } from "./host-keys.ts";
 import { setNativeSchedule } from "./native-schedule.ts";
+import { findInstance } from "./lxd-api.ts";
+import { UserError } from "../../errors.ts";
 
 // The LXD driver: snapshots live in LXD (`lxc snapshot`), copies go to an LXD remote (the seed's snapshot
 // server), clones are new instances. Every call is `lxc` through the Runner; answers are LXD's JSON.
@@ -29,6 +31,10 @@ export function createLxdDriver(settings: LxdServer, deps: DriverDeps): Snapshot
     check: async (snap, result) => (readBack.has(result) ? { ok: true, problems: [], checkedBytes: result.size ?? 0 } : snapshotPresent(lxc, at, snap)),
     verify: (snap, ctx) => snapshotPresent(lxc, at, snap, ctx.signal),
     // Start-up reconciliation: a create or delete cut short left the snapshot in LXD or not.
+    async probe(ctx) {
+      const found = await findInstance(lxc, at.remote, at.instance, { what: `look up ${at.ref}`, signal: ctx.signal });
+      if (!found) throw new UserError("instance_missing", `there is no LXD instance "${at.ref}": check instance (lxc list shows the instances), or create it first`);
+    },
     leftover: async (snap) => ((await snapshotPresent(lxc, at, snap)).ok ? "complete" : "nothing"),
     restore: (snap, opts, ctx) => restoreSnapshot(lxc, at, snap, opts, ctx),
     describeRestore: (snap, opts) => describeSnapshotRestore(lxc, at, snap, opts),
