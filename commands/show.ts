@@ -12,6 +12,7 @@ export const show: Command = {
   role: "operator",
   run(ctx, args) {
     const [ref] = expectPositionals(args, 1, 1, usage);
-    return snapshotDetail(snapshotOf(ctx, ref!, usage).snapshot, ctx.clock.now());
+    const { server, snapshot } = snapshotOf(ctx, ref!, usage, true);
+    return snapshotDetail(snapshot, ctx.clock.now(), server);
   },
 };

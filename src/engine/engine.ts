@@ -145,7 +145,7 @@ export function createEngine(deps: EngineDeps) {
           // A failed create already removed what it wrote; its name may belong to a newer snapshot by now,
           // so the backend is not touched: only the ledger record is cleared.
           if (snap.state !== "failed") await driver.delete(handleOf(snap), ctx);
-          return { result: end, commit: () => ledger.snapshots.transition(snap.id, end, { finished_at: clock.now() }) };
+          return { result: end, commit: () => ledger.snapshots.transition(snap.id, end, { deleted_at: clock.now(), deleted_by: asker.user }) };
         },
         fail: (_id, message) => {
           if (ledger.snapshots.get(snap.id)?.state === "deleting") ledger.snapshots.transition(snap.id, "broken", { error: `delete failed: ${message}` });

@@ -29,7 +29,8 @@ export async function reconcile(ledger: Ledger, drivers: DriverRegistry, log: Lo
     }
     for (const [id, fate] of fates) {
       const s = ledger.snapshots.get(id)!;
-      ledger.snapshots.transition(id, fate.to, { error: fate.reason, finished_at: s.finished_at ?? now() });
+      const gone = fate.to === "deleted" ? { deleted_at: now() } : {}; // the delete that was interrupted had removed everything
+      ledger.snapshots.transition(id, fate.to, { error: fate.reason, finished_at: s.finished_at ?? now(), ...gone });
       report.snapshots.push({ id, ref: `${s.server}/${s.name}`, was: s.state, now: fate.to, reason: fate.reason });
     }
   });
