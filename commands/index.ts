@@ -25,6 +25,7 @@ import { schedules } from "./schedules.ts";
 import { unschedule } from "./unschedule.ts";
 import { prune } from "./prune.ts";
 import { alerts } from "./alerts.ts";
+import { storage } from "./storage.ts";
 
 // In the order of DESIGN.md §2, which is the order help lists them in.
 const registry: Command[] = [];
@@ -49,6 +50,7 @@ registry.push(
   hostkeys,
   alerts,
   audit,
+  storage,
   approve,
   deny,
 );
