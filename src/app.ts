@@ -9,18 +9,21 @@ import { createJobRunner } from "./engine/job-runner.ts";
 import { createDriverRegistry } from "./engine/driver-registry.ts";
 import { createEngine } from "./engine/engine.ts";
 import { reconcile, type ReconcileReport } from "./engine/reconcile.ts";
-import { timeoutMs } from "./duration.ts";
+import { durationMs, parseDuration, timeoutMs } from "./duration.ts";
+import { createHeartbeat, type Heartbeat } from "./heartbeat/heartbeat.ts";
 import { createAlertSink, type AlertSink } from "./engine/alert-sink.ts";
 import { createScheduler } from "./engine/scheduler.ts";
 import { createMetrics } from "./metrics/metrics.ts";
 import { healthOf, ledgerCheck, startMetricsServer, tickedWithin, type MetricsServer } from "./metrics/metrics-server.ts";
 
 const SWEEP_MS = 15_000; // approval requests expire within this long after their TTL
+const TICK_MAX_AGE_MS = 120_000; // the scheduler ticks every minute: two minutes without one is a stopped scheduler
 
 export interface App extends AppDeps {
   alerts: AlertSink;
   reconciled: ReconcileReport;
   metricsServer: MetricsServer | null; // /metrics and /healthz when METRICS_PORT is set
+  heartbeat: Heartbeat | null; // the dead man's switch when heartbeat: is configured
   close(): void;
 }
 
@@ -44,7 +47,7 @@ export async function createApp(config: Config, deps: { log: Logger; clock: Cloc
   const scheduler = createScheduler({ ledger, clock: deps.clock, log: deps.log, alerts, engine });
   scheduler.load();
   // Prometheus /metrics and /healthz on METRICS_PORT (off by default); closed with the app.
-  const health = healthOf({ ledger: ledgerCheck(ledger), scheduler: tickedWithin("scheduler", scheduler.lastTick, 120_000, deps.clock) });
+  const health = healthOf({ ledger: ledgerCheck(ledger), scheduler: tickedWithin("scheduler", scheduler.lastTick, TICK_MAX_AGE_MS, deps.clock) });
   const metricsServer =
     config.metricsPort === null
       ? null
@@ -54,10 +57,24 @@ export async function createApp(config: Config, deps: { log: Logger; clock: Cloc
         });
   const sweeper = setInterval(() => void engine.approvals.expire().catch((e: unknown) => deps.log.error({ err: e }, "approval sweep failed")), SWEEP_MS);
   sweeper.unref(); // never what keeps the process alive
+  const heartbeat = config.heartbeat
+    ? createHeartbeat({
+        url: config.heartbeat.url,
+        everyMs: durationMs(parseDuration(config.heartbeat.every)),
+        lastTick: scheduler.lastTick,
+        maxTickAgeMs: TICK_MAX_AGE_MS,
+        db: ledger.db,
+        clock: deps.clock,
+        log: deps.log,
+      })
+    : null;
+  heartbeat?.start();
   return {
     config, ledger, engine, drivers, chat: deps.chat, clock: deps.clock, log: deps.log, reconciled, scheduler, alerts,
     metricsServer,
+    heartbeat,
     close: () => {
+      heartbeat?.stop();
       void metricsServer?.close();
       clearInterval(sweeper);
       void scheduler.stop();
