@@ -51,7 +51,7 @@ export async function createApp(config: Config, deps: { log: Logger; clock: Cloc
   const metricsServer =
     config.metricsPort === null
       ? null
-      : await startMetricsServer({ port: config.metricsPort, metrics: createMetrics({ ledger, clock: deps.clock }), health, log: deps.log }).catch((e: unknown) => {
+      : await startMetricsServer({ port: config.metricsPort, metrics: createMetrics({ ledger, clock: deps.clock, lastTick: scheduler.lastTick }), health, log: deps.log }).catch((e: unknown) => {
           ledger.close();
           throw e;
         });
