@@ -38,7 +38,7 @@ export const storage: Command = {
         now: ctx.clock.now,
         done: (snap, tookMs) => ({
           tone: "success",
-          title: `${snap.server}/${snap.name} adopted: every part verified in ${formatAge(tookMs)} (${formatBytes(snap.size ?? 0)}); it is a done snapshot now`,
+          title: `${ref} adopted: every part verified in ${formatAge(tookMs)} (${formatBytes(snap.size ?? 0)}); it is a done snapshot now`,
           buttons: [{ label: "Show", command: `show ${snap.server}/${snap.name}` }],
         }),
       });

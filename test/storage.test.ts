@@ -81,7 +81,7 @@ describe("storage scan, adopt and remove: folders a lost ledger forgot", () => {
     expect((await run("storage adopt s/half", ADMIN)).title).toMatch(/^s\/half is partial \(no manifest.json.*\): it cannot be adopted; remove it with storage remove s\/half$/);
     expect((await run("storage adopt gone/x", ADMIN)).title).toMatch(/^gone is not registered: register it first/);
     expect((await run("storage adopt s/one", ADMIN)).title).toMatch(/^s\/one is in the ledger \(done\)/);
-    expect((await run("storage adopt s/nothing", ADMIN)).title).toMatch(/^storage holds no snapshot the ledger does not know at s\/nothing/);
+    expect((await run("storage adopt s/nothing", ADMIN)).title).toMatch(/^storage holds no unknown snapshot at s\/nothing: type storage scan/);
     app.close();
   });
 

@@ -26,7 +26,7 @@ export interface StoredRef {
 
 const refOf = (r: StoredRef) => `${r.server}/${r.name}`;
 const notInStorage = (r: StoredRef) =>
-  new UserError("not_in_storage", `storage holds no snapshot the ledger does not know at ${refOf(r)}: type storage scan to see what it holds`);
+  new UserError("not_in_storage", `storage holds no unknown snapshot at ${refOf(r)}: type storage scan to see what it holds`);
 
 export function createStoredSnapshots(deps: EngineDeps, ctx: () => DriverContext) {
   const { ledger, clock } = deps;
@@ -57,7 +57,10 @@ export function createStoredSnapshots(deps: EngineDeps, ctx: () => DriverContext
 
   async function find(r: StoredRef): Promise<Found> {
     const known = live(r);
-    if (known) throw new UserError("known_snapshot", `${refOf(r)} is in the ledger (${known.state}): see show ${refOf(r)}; delete it with delete ${refOf(r)}`);
+    if (known) {
+      const ref = refOf(r);
+      throw new UserError("known_snapshot", `${ref} is in the ledger (${known.state}): see show ${ref}; delete it with delete ${ref}`);
+    }
     const found = (await scan()).unknown.find((f) => f.stored.server === r.server && f.stored.name === r.name);
     if (!found) throw notInStorage(r);
     return found;
@@ -69,11 +72,12 @@ export function createStoredSnapshots(deps: EngineDeps, ctx: () => DriverContext
     /** Verifies every part, then records the snapshot as done (origin external), in one operation. */
     async adopt(r: StoredRef, asker: Asker): Promise<OperationHandle<SnapshotRow>> {
       const server = ledger.servers.get(r.server);
+      const ref = refOf(r);
       if (!server)
-        throw new UserError("not_registered", `${r.server} is not registered: register it first (see help register), then storage adopt ${refOf(r)}; or storage remove ${refOf(r)}`);
+        throw new UserError("not_registered", `${r.server} is not registered: register it first (see help register), then storage adopt ${ref}; or storage remove ${ref}`);
       const { stored } = await find(r);
       if (stored.status !== "complete")
-        throw new UserError("not_adoptable", `${refOf(r)} is ${stored.status} (${stored.problem}): it cannot be adopted; remove it with storage remove ${refOf(r)}`);
+        throw new UserError("not_adoptable", `${ref} is ${stored.status} (${stored.problem}): it cannot be adopted; remove it with storage remove ${ref}`);
       const verify = capabilityOf(deps.drivers.get(server), "verify", server);
       return runOperation<SnapshotRow>(deps, {
         server,
@@ -83,8 +87,8 @@ export function createStoredSnapshots(deps: EngineDeps, ctx: () => DriverContext
         args: { snapshot: r.name, location: stored.location },
         work: async (c) => {
           const res = await verify({ server: r.server, name: r.name, location: stored.location, createdAt: stored.createdAt ?? 0 }, c);
-          if (!res.ok)
-            throw new SnapbotError("adopt_broken", `${refOf(r)} did not verify, so it was not adopted: ${res.problems.slice(0, 3).join("; ")}; remove it with storage remove ${refOf(r)}`);
+          const problems = res.problems.slice(0, 3).join("; ");
+          if (!res.ok) throw new SnapbotError("adopt_broken", `${ref} did not verify, so it was not adopted: ${problems}; remove it with storage remove ${ref}`);
           return { result: `adopted: ${res.checkedBytes} bytes verified`, commit: () => record(server, stored, asker.user) };
         },
       });
@@ -94,10 +98,12 @@ export function createStoredSnapshots(deps: EngineDeps, ctx: () => DriverContext
       const lease = deps.jobs.lease(r.server, `storage remove ${refOf(r)}`); // nothing starts on that name meanwhile
       try {
         const found = await find(r);
-        const base = { kind: "storage-remove", server_id: ledger.servers.find(r.server)?.id ?? null, requested_by: asker.user, channel: asker.channel ?? null };
+        const serverId = ledger.servers.find(r.server)?.id ?? null;
+        const base = { kind: "storage-remove", server_id: serverId, requested_by: asker.user, channel: asker.channel ?? null };
         const args = { snapshot: r.name, location: found.stored.location, status: found.stored.status };
         try {
-          if (!found.driver.removeStored) throw new UserError("not_capable", `${refOf(r)} (${found.driver.kind}) cannot be removed by snapbot: remove it by hand`);
+          if (!found.driver.removeStored)
+            throw new UserError("not_capable", `${refOf(r)} (${found.driver.kind}) cannot be removed by snapbot: remove it by hand`);
           await found.driver.removeStored(found.stored, ctx());
         } catch (e) {
           ledger.operations.insert({ ...base, args, state: "failed", error: errorMessage(e) });
@@ -113,7 +119,8 @@ export function createStoredSnapshots(deps: EngineDeps, ctx: () => DriverContext
 
   function record(server: ServerRow, s: StoredSnapshot, by: string): SnapshotRow {
     const now = clock.now();
-    const row = ledger.snapshots.insert({ server_id: server.id, name: s.name, created_by: null, origin: "external", created_at: s.createdAt ?? now });
+    const created = s.createdAt ?? now;
+    const row = ledger.snapshots.insert({ server_id: server.id, name: s.name, created_by: null, origin: "external", created_at: created });
     ledger.snapshots.transition(row.id, "running");
     return ledger.snapshots.transition(row.id, "done", {
       location: s.location, size: s.size, checksum: s.checksum, checksums: s.parts, finished_at: s.finishedAt ?? now, verified_at: now,

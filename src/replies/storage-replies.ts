@@ -32,8 +32,9 @@ export function storageScanReply(entries: ScanEntry[], scanners: number): Reply 
     return { visibility: "ephemeral", tone: "success", title: "Storage holds nothing the ledger does not know" };
   const buttons: Button[] = [];
   for (const e of entries) {
-    if (e.stored.status === "complete" && e.registered) buttons.push({ label: `Adopt ${refOf(e.stored)}`, command: `storage adopt ${refOf(e.stored)}`, style: "primary" });
-    buttons.push({ label: `Remove ${refOf(e.stored)}…`, command: `storage remove ${refOf(e.stored)} --dry-run` });
+    const ref = refOf(e.stored);
+    if (e.stored.status === "complete" && e.registered) buttons.push({ label: `Adopt ${ref}`, command: `storage adopt ${ref}`, style: "primary" });
+    buttons.push({ label: `Remove ${ref}…`, command: `storage remove ${ref} --dry-run` });
   }
   const shown = entries.slice(0, MAX_ROWS);
   return {
@@ -56,7 +57,12 @@ export function storageRemovePlan(s: StoredSnapshot): Reply {
     visibility: "ephemeral",
     tone: "info",
     title: `Dry run: storage remove ${refOf(s)} would delete ${s.location} (${s.status}); nothing was removed`,
-    fields: [["status", statusText(s)], ["size", size(s.size)], ["parts", s.parts.length ? String(s.parts.length) : "—"], ["created", dash(utc(s.createdAt))]],
+    fields: [
+      ["status", statusText(s)],
+      ["size", size(s.size)],
+      ["parts", s.parts.length ? String(s.parts.length) : "—"],
+      ["created", dash(utc(s.createdAt))],
+    ],
     buttons: [{ label: `Remove ${refOf(s)}`, command: `storage remove ${refOf(s)}`, style: "danger" }],
   };
 }

@@ -35,6 +35,7 @@ export function createArchiveDriver(settings: ArchiveServer, deps: DriverDeps): 
     export: (snap, format, ctx) => exportArchive(folder(snap), `${snap.server}/${snap.name}`, format, local, ctx),
     scanStorage: () => scanStorage(deps.storageDir),
     // The same guarded removal as delete: exactly <storage>/<server>/<snap>, holding only files snapbot writes.
-    removeStored: (found) => removeSnapshotFolder(deps.storageDir, { server: found.server, name: found.name, location: null, createdAt: 0 }),
+    removeStored: (found) =>
+      removeSnapshotFolder(deps.storageDir, { server: found.server, name: found.name, location: null, createdAt: 0 }),
   };
 }
