@@ -1,8 +1,9 @@
 import type { Command } from "./types.ts";
 import { expectPositionals } from "./parse.ts";
-import { positiveInt, serverOf } from "./lookup.ts";
+import { historyServerOf, positiveInt } from "./lookup.ts";
 import { clip, dash, utc } from "../src/replies/format.ts";
 import { mention } from "../src/replies/mention.ts";
+import { unregisteredLine } from "../src/replies/snapshot-replies.ts";
 
 const usage = "audit [<server>] [--limit N]";
 
@@ -15,14 +16,17 @@ export const audit: Command = {
   flags: { limit: "value" },
   run(ctx, args) {
     const [name] = expectPositionals(args, 0, 1, usage);
-    const server = name === undefined ? undefined : serverOf(ctx, name);
+    const server = name === undefined ? undefined : historyServerOf(ctx, name);
     const limit = positiveInt(args.flags.limit, "--limit", 50, 20);
     const rows = ctx.ledger.operations.list({ serverId: server?.id, limit });
     const scope = server ? server.name : "all servers";
-    if (rows.length === 0) return { visibility: "ephemeral", tone: "info", title: `No operations yet on ${scope}` };
+    const lines = server && server.removed_at !== null ? [unregisteredLine(server)] : undefined;
+    if (rows.length === 0)
+      return { visibility: "ephemeral", tone: "info", title: `No operations yet on ${scope}`, ...(lines && { lines }) };
     return {
       visibility: "ephemeral",
       tone: "info",
+      ...(lines && { lines }),
       title: `Audit log, ${scope}: last ${rows.length}`,
       table: {
         columns: ["#", "when", "who", "what", "state", "result"],

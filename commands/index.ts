@@ -26,6 +26,7 @@ import { schedules } from "./schedules.ts";
 import { unschedule } from "./unschedule.ts";
 import { prune } from "./prune.ts";
 import { alerts } from "./alerts.ts";
+import { storage } from "./storage.ts";
 
 // In the order of DESIGN.md §2, which is the order help lists them in.
 const registry: Command[] = [];
@@ -51,6 +52,7 @@ registry.push(
   alerts,
   audit,
   approvals,
+  storage,
   approve,
   deny,
 );

@@ -1,7 +1,7 @@
 import type { Command } from "./types.ts";
 import { expectPositionals } from "./parse.ts";
-import { positiveInt, serverOf } from "./lookup.ts";
-import { PAGE_SIZE, snapshotList } from "../src/replies/snapshot-replies.ts";
+import { historyServerOf, positiveInt } from "./lookup.ts";
+import { PAGE_SIZE, snapshotList, unregisteredLine } from "../src/replies/snapshot-replies.ts";
 import { UserError } from "../src/errors.ts";
 import type { SnapshotState } from "../db/states.ts";
 import { snapshotMachine } from "../db/states.ts";
@@ -18,13 +18,14 @@ export const list: Command = {
   flags: { tree: "bool", state: "value", all: "bool", page: "value" },
   async run(ctx, args) {
     const [name] = expectPositionals(args, 1, 1, usage);
-    const server = serverOf(ctx, name!);
+    const server = historyServerOf(ctx, name!);
     const state = args.flags.state as string | undefined;
     if (state !== undefined && !STATES.includes(state as SnapshotState))
       throw new UserError("bad_state", `unknown state "${state}": use one of ${STATES.join(", ")}`);
     if (args.flags.tree) throw new UserError("not_available", "list --tree needs snapshot trees (qemu), not available yet: drop --tree");
     const page = positiveInt(args.flags.page, "--page", 1_000_000, 1);
-    await ctx.engine.sync(server); // a backend with its own snapshots (LXD): made or deleted outside snapbot
+    // An unregistered server's backend is not asked: its history is shown as the ledger kept it.
+    if (server.removed_at === null) await ctx.engine.sync(server); // a backend with its own snapshots (LXD): made or deleted outside snapbot
     const { rows, total } = ctx.ledger.snapshots.list(server.id, {
       state: state as SnapshotState | undefined,
       all: !!args.flags.all,
@@ -33,6 +34,7 @@ export const list: Command = {
     });
     const base = ["list", server.name, state ? `--state ${state}` : "", args.flags.all ? "--all" : ""].filter(Boolean).join(" ");
     if (rows.length === 0 && total > 0) throw new UserError("bad_page", `there are only ${Math.ceil(total / PAGE_SIZE)} page(s): try ${base}`);
-    return snapshotList(server, rows, { page, total, command: base }, ctx.clock.now());
+    const reply = snapshotList(server, rows, { page, total, command: base }, ctx.clock.now());
+    return server.removed_at === null ? reply : { ...reply, lines: [unregisteredLine(server), ...(reply.lines ?? [])] };
   },
 };

@@ -13,9 +13,15 @@ export function serverOf(ctx: CommandContext, name: string): ServerRow {
   return server;
 }
 
-export function snapshotOf(ctx: CommandContext, ref: string, usage: string): { server: ServerRow; snapshot: SnapshotRow } {
+/** For read-only commands (list, show, audit): a server unregistered since is found too, its history kept. */
+export function historyServerOf(ctx: CommandContext, name: string): ServerRow {
+  return ctx.ledger.servers.find(checkName("server", name)) ?? serverOf(ctx, name);
+}
+
+/** With `history`, a snapshot of an unregistered server is found too (read-only use). */
+export function snapshotOf(ctx: CommandContext, ref: string, usage: string, history = false): { server: ServerRow; snapshot: SnapshotRow } {
   const r = parseSnapshotRef(ref, usage);
-  const server = serverOf(ctx, r.server);
+  const server = history ? historyServerOf(ctx, r.server) : serverOf(ctx, r.server);
   const snapshot = ctx.ledger.snapshots.find(server.id, r.snapshot);
   if (!snapshot)
     throw new UserError("unknown_snapshot", `${server.name} has no snapshot "${r.snapshot}": type list ${server.name} to see them`);

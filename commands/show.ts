@@ -13,6 +13,7 @@ export const show: Command = {
   readOnly: true,
   run(ctx, args) {
     const [ref] = expectPositionals(args, 1, 1, usage);
-    return snapshotDetail(snapshotOf(ctx, ref!, usage).snapshot, ctx.clock.now());
+    const { server, snapshot } = snapshotOf(ctx, ref!, usage, true);
+    return snapshotDetail(snapshot, ctx.clock.now(), server);
   },
 };

@@ -42,6 +42,10 @@ export function serverRepo(db: Db, now: () => number) {
       const r = row(byName.get(name) as Raw | undefined);
       return r && r.removed_at === null ? r : undefined;
     },
+    /** The server of that name, registered or unregistered since (its history stays): read-only commands. */
+    find(name: string): ServerRow | undefined {
+      return row(byName.get(name) as Raw | undefined);
+    },
     list(): ServerRow[] {
       return (active.all() as Raw[]).map((r) => row(r)!);
     },

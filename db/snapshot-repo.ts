@@ -28,7 +28,10 @@ export interface NewSnapshot {
 
 /** Fields a transition may set along with the new state. */
 export type SnapshotChanges = Partial<
-  Pick<SnapshotRow, "location" | "size" | "checksum" | "checksums" | "details" | "finished_at" | "verified_at" | "error">
+  Pick<
+    SnapshotRow,
+    "location" | "size" | "checksum" | "checksums" | "details" | "finished_at" | "verified_at" | "error" | "deleted_at" | "deleted_by"
+  >
 >;
 
 export type ExpiredRef = Pick<SnapshotRow, "id" | "server_id" | "server" | "name" | "location" | "created_at"> & { expires_at: number };

@@ -34,6 +34,8 @@ export interface SnapshotRow {
   expires_at: number | null;
   verified_at: number | null;
   error: string | null;
+  deleted_at: number | null; // when it became deleted or expired (finished_at stays the creation's end)
+  deleted_by: string | null; // who asked: a user, "scheduler" (retention) or "outside snapbot"
 }
 
 export interface OperationRow {

@@ -11,7 +11,8 @@ import { createJobRunner } from "./engine/job-runner.ts";
 import { createDriverRegistry } from "./engine/driver-registry.ts";
 import { createEngine } from "./engine/engine.ts";
 import { reconcile, type ReconcileReport } from "./engine/reconcile.ts";
-import { timeoutMs } from "./duration.ts";
+import { durationMs, parseDuration, timeoutMs } from "./duration.ts";
+import { createHeartbeat, type Heartbeat } from "./heartbeat/heartbeat.ts";
 import { createAlertSink, type AlertSink } from "./engine/alert-sink.ts";
 import { createScheduler } from "./engine/scheduler.ts";
 import { createMetrics } from "./metrics/metrics.ts";
@@ -19,11 +20,13 @@ import { healthOf, ledgerCheck, startMetricsServer, tickedWithin, type MetricsSe
 
 const SWEEP_MS = 15_000; // approval requests expire within this long after their TTL
 const PROBE_MS = 30_000; // a full ledger is probed this often (and by each command that writes)
+const TICK_MAX_AGE_MS = 120_000; // the scheduler ticks every minute: two minutes without one is a stopped scheduler
 
 export interface App extends AppDeps {
   alerts: AlertSink;
   reconciled: ReconcileReport;
   metricsServer: MetricsServer | null; // /metrics and /healthz when METRICS_PORT is set
+  heartbeat: Heartbeat | null; // the dead man's switch when heartbeat: is configured
   close(): void;
 }
 
@@ -57,20 +60,34 @@ export async function createApp(config: Config, deps: { log: Logger; clock: Cloc
   const scheduler = createScheduler({ ledger, clock: deps.clock, log: deps.log, alerts, engine });
   scheduler.load();
   // Prometheus /metrics and /healthz on METRICS_PORT (off by default); closed with the app.
-  const health = healthOf({ ledger: ledgerCheck(ledger), scheduler: tickedWithin("scheduler", scheduler.lastTick, 120_000, deps.clock) });
+  const health = healthOf({ ledger: ledgerCheck(ledger), scheduler: tickedWithin("scheduler", scheduler.lastTick, TICK_MAX_AGE_MS, deps.clock) });
   const metricsServer =
     config.metricsPort === null
       ? null
-      : await startMetricsServer({ port: config.metricsPort, metrics: createMetrics({ ledger, clock: deps.clock }), health, log: deps.log }).catch((e: unknown) => {
+      : await startMetricsServer({ port: config.metricsPort, metrics: createMetrics({ ledger, clock: deps.clock, lastTick: scheduler.lastTick }), health, log: deps.log }).catch((e: unknown) => {
           ledger.close();
           throw e;
         });
   const sweeper = setInterval(() => void engine.approvals.expire().catch((e: unknown) => deps.log.error({ err: e }, "approval sweep failed")), SWEEP_MS);
   sweeper.unref(); // never what keeps the process alive
+  const heartbeat = config.heartbeat
+    ? createHeartbeat({
+        url: config.heartbeat.url,
+        everyMs: durationMs(parseDuration(config.heartbeat.every)),
+        lastTick: scheduler.lastTick,
+        maxTickAgeMs: TICK_MAX_AGE_MS,
+        db: ledger.db,
+        clock: deps.clock,
+        log: deps.log,
+      })
+    : null;
+  heartbeat?.start();
   return {
     config, ledger, engine, drivers, chat: deps.chat, clock: deps.clock, log: deps.log, reconciled, scheduler, alerts,
     metricsServer,
+    heartbeat,
     close: () => {
+      heartbeat?.stop();
       void metricsServer?.close();
       clearInterval(sweeper);
       clearInterval(prober);

@@ -103,6 +103,21 @@ export const serverSchema = z.discriminatedUnion("driver", [
 export const DRIVER_KINDS = ["archive", "lxd", "qemu", "consul", "command"] as const;
 export type DriverKind = (typeof DRIVER_KINDS)[number];
 
+// heartbeat: a dead man's switch pinged while snapbot works (src/heartbeat/heartbeat.ts).
+const atLeastAMinute = (text: string) => {
+  try {
+    return durationMs(parseDuration(text)) >= 60_000;
+  } catch {
+    return false;
+  }
+};
+const heartbeatSchema = z
+  .object({
+    url: z.string().regex(/^https?:\/\/[^\s/]+/, "an http(s) URL to ping, e.g. https://hc-ping.com/<uuid>"),
+    every: z.string().refine(atLeastAMinute, "a duration of at least a minute, like 5M or 1H").default("5M"),
+  })
+  .strict();
+
 export const fileSchema = z
   .object({
     alerts: z.object({ channel: z.string().min(1).optional() }).strict().default({}),
@@ -121,6 +136,7 @@ export const fileSchema = z
       .strict()
       .default({ concurrency: 2, timeout: "6H", fsync: true }),
     servers: z.record(name, serverSchema).default({}),
+    heartbeat: heartbeatSchema.optional(),
   })
   .strict();
 

@@ -125,6 +125,30 @@ export interface SnapshotDriver {
   acceptHostKeys?(keys: HostKey[]): Promise<void>;
   /** Where the server is reached (ssh: address:port per resolved address): servers sharing one are one machine. */
   endpoints?(): Promise<string[]>;
+  /** Every snapshot in the storage this driver writes to, whoever's (archive: <storage.path>/<server>/<snap>). */
+  scanStorage?(ctx: DriverContext): Promise<StoredSnapshot[]>;
+  /** Removes one stored snapshot scanStorage found (partial ones too); refuses anything it never writes. */
+  removeStored?(found: StoredSnapshot, ctx: DriverContext): Promise<void>;
+}
+
+/**
+ * A snapshot found in storage, as its own files describe it (the ledger may not know it: a lost ledger).
+ * complete: the manifest is valid and every part is there with its size (adopt re-hashes every byte);
+ * partial: parts without a manifest; invalid: a manifest that is malformed, names another snapshot, or
+ * parts missing or of the wrong size. Only complete ones can be adopted; all can be removed.
+ */
+export interface StoredSnapshot {
+  server: string;
+  name: string;
+  location: string;
+  status: "complete" | "partial" | "invalid";
+  problem: string | null; // why not complete, one line
+  size: number | null;
+  checksum: string | null;
+  parts: PartInfo[];
+  createdAt: number | null;
+  finishedAt: number | null;
+  details?: Record<string, unknown>;
 }
 
 export interface CopyTarget {

@@ -100,7 +100,7 @@ export function runDeleteSubtree(deps: EngineDeps, w: ApprovedWork): OperationHa
           ledger.snapshots.transition(s.id, "broken", { error: `delete failed: ${String(e)}` });
           throw e;
         }
-        ledger.snapshots.transition(s.id, "deleted", { finished_at: clock.now() });
+        ledger.snapshots.transition(s.id, "deleted", { deleted_at: clock.now(), deleted_by: w.op.requested_by });
       }
       const summary = `deleted ${all.length} snapshot(s): ${all.map((s) => s.name).join(", ")}`;
       return { result: summary, commit: () => summary };

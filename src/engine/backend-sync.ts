@@ -34,7 +34,8 @@ export async function syncBackend(deps: EngineDeps, server: ServerRow, ctx: Driv
     for (const s of liveRows(deps, server)) {
       if (onBackend.has(s.name) || !LIVE.includes(s.state)) continue;
       ledger.snapshots.transition(s.id, "deleting");
-      ledger.snapshots.transition(s.id, "deleted", { finished_at: clock.now(), error: "deleted outside snapbot" });
+      const gone = { deleted_at: clock.now(), deleted_by: "outside snapbot", error: "deleted outside snapbot" };
+      ledger.snapshots.transition(s.id, "deleted", gone);
       report.vanished.push(s.name);
     }
     return report;

@@ -18,6 +18,7 @@ import { hasLimit, makeRoom, warnNearLimit } from "./limit.ts";
 import type { CopyTarget, DriverContext } from "../drivers/driver.ts";
 import { runOperation, type OperationHandle } from "./run-operation.ts";
 import { defaultSnapshotName } from "./snapshot-names.ts";
+import { createStoredSnapshots } from "./stored-snapshots.ts";
 import { timeoutMs } from "../duration.ts";
 import { SnapbotError, UserError } from "../errors.ts";
 import { isLedgerFull } from "../../db/ledger-health.ts";
@@ -63,6 +64,8 @@ export function createEngine(deps: EngineDeps) {
     release: (lease: Lease) => deps.jobs.release(lease),
     idle: () => deps.jobs.idle(),
     approvals: createApprovals(deps),
+    /** storage scan / adopt / remove: what storage holds that the ledger does not know. */
+    storage: createStoredSnapshots(deps, () => quickContext(deps)),
     copy: (server: ServerRow, snap: SnapshotRow, target: CopyTarget, asker: Asker) => copySnapshot(deps, server, snap, target, asker),
     clone: (server: ServerRow, snap: SnapshotRow, newName: string, asker: Asker) => cloneSnapshot(deps, server, snap, newName, asker),
     export: (server: ServerRow, snap: SnapshotRow, format: ExportFormat, asker: Asker) => exportSnapshot(deps, server, snap, format, asker),
@@ -155,7 +158,7 @@ export function createEngine(deps: EngineDeps) {
           // A failed create already removed what it wrote; its name may belong to a newer snapshot by now,
           // so the backend is not touched: only the ledger record is cleared.
           if (snap.state !== "failed") await driver.delete(handleOf(snap), ctx);
-          return { result: end, commit: () => ledger.snapshots.transition(snap.id, end, { finished_at: clock.now() }) };
+          return { result: end, commit: () => ledger.snapshots.transition(snap.id, end, { deleted_at: clock.now(), deleted_by: asker.user }) };
         },
         fail: (_id, message) => {
           if (ledger.snapshots.get(snap.id)?.state === "deleting") ledger.snapshots.transition(snap.id, "broken", { error: `delete failed: ${message}` });

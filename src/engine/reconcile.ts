@@ -31,7 +31,10 @@ export async function reconcile(ledger: Ledger, drivers: DriverRegistry, log: Lo
   const settle = () =>
     ledger.tx(() => {
       for (const op of interrupted) ledger.operations.transition(op.id, "failed", { error: INTERRUPTED });
-      for (const { s, fate } of rows) ledger.snapshots.transition(s.id, fate.to, { error: fate.reason, finished_at: s.finished_at ?? now() });
+      for (const { s, fate } of rows) {
+        const gone = fate.to === "deleted" ? { deleted_at: now() } : {}; // the interrupted delete had removed everything
+        ledger.snapshots.transition(s.id, fate.to, { error: fate.reason, finished_at: s.finished_at ?? now(), ...gone });
+      }
     });
   try {
     settle();

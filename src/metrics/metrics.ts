@@ -19,6 +19,8 @@ export interface MetricsDeps {
   clock: Clock;
   /** Operations written this late (behind the clock) are still counted once; see finishedFeed. */
   graceMs?: number;
+  /** The scheduler's last tick (null before the first): a stopped scheduler shows as a growing age. */
+  lastTick?: () => number | null;
 }
 
 // 0.1 s (a refused or quick verify) to 6 h (a big raw disk over SSH).
@@ -36,7 +38,7 @@ const ALERT_KINDS: Record<AlertKind, true> = {
   ledger_full: true,
 };
 
-export function createMetrics({ ledger, clock, graceMs = GRACE_MS }: MetricsDeps): Metrics {
+export function createMetrics({ ledger, clock, graceMs = GRACE_MS, lastTick }: MetricsDeps): Metrics {
   const { stats } = ledger;
   const registry = new Registry(); // not the global one: each app (and each test) has its own
   collectDefaultMetrics({ register: registry });
@@ -77,6 +79,18 @@ export function createMetrics({ ledger, clock, graceMs = GRACE_MS }: MetricsDeps
       for (const { kind, n } of stats.openAlerts()) this.set({ kind }, n);
     },
   });
+
+  if (lastTick) {
+    const since = clock.now();
+    new Gauge({
+      name: "snapbot_scheduler_last_tick_age_seconds",
+      help: "Seconds since the scheduler last ticked (it ticks every minute; counted from start-up before the first tick).",
+      registers,
+      collect() {
+        this.set(Math.max(0, (clock.now() - (lastTick() ?? since)) / 1000));
+      },
+    });
+  }
 
   const take = finishedFeed(stats, clock, graceMs);
   const feed = () => {

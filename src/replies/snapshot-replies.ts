@@ -32,7 +32,11 @@ export function snapshotList(server: ServerRow, rows: SnapshotRow[], page: Page,
   };
 }
 
-export function snapshotDetail(s: SnapshotRow, now: number): Reply {
+/** A server unregistered since: its history is shown read-only, with one line saying so. */
+export const unregisteredLine = (server: ServerRow): string =>
+  `${server.name} is no longer registered (unregistered ${utc(server.removed_at)}); its history is kept, read-only`;
+
+export function snapshotDetail(s: SnapshotRow, now: number, server?: ServerRow): Reply {
   const fields: Array<[string, string]> = [
     ["state", s.state],
     ["origin", s.origin],
@@ -45,12 +49,18 @@ export function snapshotDetail(s: SnapshotRow, now: number): Reply {
     ["last verified", s.verified_at ? `${utc(s.verified_at)} (${ago(now, s.verified_at)})` : "never"],
     ["location", dash(s.location)],
   ];
+  // The creation facts above stay; when and by whom it went is its own line.
+  if (s.deleted_at !== null) fields.push([s.state, `${utc(s.deleted_at)} (${ago(now, s.deleted_at)}) by ${dash(s.deleted_by)}`]);
   if (s.note) fields.push(["note", s.note]);
   if (s.error) fields.push(["error", clip(s.error, 1500)]);
-  const buttons = ["done", "broken"].includes(s.state)
+  const removed = server !== undefined && server.removed_at !== null;
+  const buttons = ["done", "broken"].includes(s.state) && !removed
     ? [{ label: "Verify", command: `verify ${s.server}/${s.name}` }, { label: "Delete", command: `delete ${s.server}/${s.name}`, style: "danger" as const }]
     : undefined;
-  return { visibility: "ephemeral", tone: s.state === "broken" || s.state === "failed" ? "error" : "info", title: `${s.server}/${s.name}`, fields, buttons };
+  const tone = s.state === "broken" || s.state === "failed" ? "error" : "info";
+  const reply: Reply = { visibility: "ephemeral", tone, title: `${s.server}/${s.name}`, fields, buttons };
+  if (removed) reply.lines = [unregisteredLine(server)];
+  return reply;
 }
 
 export const snapshotLine = (s: SnapshotRow): string => `${s.server}/${s.name} (${s.state}, ${size(s.size)}, ${shortHash(s.checksum)})`;

@@ -5,6 +5,7 @@ import { folderOf, leftoverIn, removeSnapshotFolder } from "./snapshot-folder.ts
 import { checkParts, verifyParts } from "./verify-parts.ts";
 import { describeArchiveRestore, restoreArchive } from "./restore-archive.ts";
 import { exportArchive } from "./export-archive.ts";
+import { scanStorage } from "./storage-scan.ts";
 import { createLocalRunner } from "../../transport/local-runner.ts";
 
 // The archive driver: tar (or dd) of a host's folders, compressed, cut into checksummed parts under
@@ -36,5 +37,9 @@ export function createArchiveDriver(settings: ArchiveServer, deps: DriverDeps): 
       return { writes, notes, bytes };
     },
     export: (snap, format, ctx) => exportArchive(folder(snap), `${snap.server}/${snap.name}`, format, local, ctx),
+    scanStorage: () => scanStorage(deps.storageDir),
+    // The same guarded removal as delete: exactly <storage>/<server>/<snap>, holding only files snapbot writes.
+    removeStored: (found) =>
+      removeSnapshotFolder(deps.storageDir, { server: found.server, name: found.name, location: null, createdAt: 0 }),
   };
 }
