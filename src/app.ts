@@ -10,6 +10,7 @@ import { createDriverRegistry } from "./engine/driver-registry.ts";
 import { createEngine } from "./engine/engine.ts";
 import { reconcile, type ReconcileReport } from "./engine/reconcile.ts";
 import { timeoutMs } from "./duration.ts";
+import { SnapbotError } from "./errors.ts";
 import { createAlertSink, type AlertSink } from "./engine/alert-sink.ts";
 import { createScheduler } from "./engine/scheduler.ts";
 import { createMetrics } from "./metrics/metrics.ts";
@@ -21,6 +22,8 @@ export interface App extends AppDeps {
   alerts: AlertSink;
   reconciled: ReconcileReport;
   metricsServer: MetricsServer | null; // /metrics and /healthz when METRICS_PORT is set
+  /** A forced stop (a second signal): cancels every operation, as a timeout would; resolves when they ended. */
+  cancelAll(): Promise<void>;
   close(): void;
 }
 
@@ -57,6 +60,7 @@ export async function createApp(config: Config, deps: { log: Logger; clock: Cloc
   return {
     config, ledger, engine, drivers, chat: deps.chat, clock: deps.clock, log: deps.log, reconciled, scheduler, alerts,
     metricsServer,
+    cancelAll: () => jobs.abortAll(new SnapbotError("stopped", "cancelled: snapbot was stopped while it ran")),
     close: () => {
       void metricsServer?.close();
       clearInterval(sweeper);
