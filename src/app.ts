@@ -6,7 +6,7 @@ import type { Runner } from "./transport/runner.ts";
 import type { ChatPort } from "./chat/chat-port.ts";
 import { createLedger, type Ledger } from "../db/ledger.ts";
 import { isLedgerFull } from "../db/ledger-health.ts";
-import { errorMessage } from "./errors.ts";
+import { errorMessage, SnapbotError } from "./errors.ts";
 import { createJobRunner } from "./engine/job-runner.ts";
 import { createDriverRegistry } from "./engine/driver-registry.ts";
 import { createEngine } from "./engine/engine.ts";
@@ -27,6 +27,8 @@ export interface App extends AppDeps {
   reconciled: ReconcileReport;
   metricsServer: MetricsServer | null; // /metrics and /healthz when METRICS_PORT is set
   heartbeat: Heartbeat | null; // the dead man's switch when heartbeat: is configured
+  /** A forced stop (a second signal): cancels every operation, as a timeout would; resolves when they ended. */
+  cancelAll(): Promise<void>;
   close(): void;
 }
 
@@ -86,6 +88,7 @@ export async function createApp(config: Config, deps: { log: Logger; clock: Cloc
     config, ledger, engine, drivers, chat: deps.chat, clock: deps.clock, log: deps.log, reconciled, scheduler, alerts,
     metricsServer,
     heartbeat,
+    cancelAll: () => jobs.abortAll(new SnapbotError("stopped", "cancelled: snapbot was stopped while it ran")),
     close: () => {
       heartbeat?.stop();
       void metricsServer?.close();

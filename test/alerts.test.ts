@@ -324,7 +324,7 @@ describe("alerts command", () => {
       ],
     });
     expect(reply.buttons).toBeUndefined();
-    expect(renderText(reply, () => 1)).toContain("web/s1");
+    expect(renderText(reply, 1)).toContain("web/s1");
   });
 
   it("pages like list, and says so for a page past the end or an argument it does not take", async () => {

@@ -112,7 +112,7 @@ describe("console mode, as a child process on a pipe", () => {
       "✖ --page takes a whole number from 1 to 1000000, e.g. --page 20",
       expect.stringMatching(/^✖ "0 25 \* \* \*": hour 25 is out of range 0-23; expected five fields/),
       "✖ demo (archive) cannot take stateful snapshots: drop --stateful",
-      "✖ no button 9: type /click <n> with a number shown in [brackets]",
+      "✖ no reply has had buttons yet: type /click <n> for button [n] of the last reply, or /click <m>.<n> as shown in [brackets]",
       "✖ usage: /as <user>, e.g. /as U0ALICE",
       "✖ unknown console command /bogus: type /snapshot help, /as <user> or /click <n>",
     ]);
@@ -189,7 +189,7 @@ describe("console mode, as a child process on a pipe", () => {
     const original = readFileSync(conf, "utf8");
     writeFileSync(conf, "workers = 999\n");
     bot.send("/snapshot restore demo/s1");
-    await bot.waitFor(/\[1\] Approve   \[2\] Deny/);
+    await bot.waitFor(/\[2\.1\] Approve   \[2\.2\] Deny   \(type \/click <n>\)/);
     bot.send("/click 1");
     await bot.waitFor(/✖ you asked for this, so you cannot approve it/);
     expect(readFileSync(conf, "utf8")).toBe("workers = 999\n");
@@ -201,14 +201,56 @@ describe("console mode, as a child process on a pipe", () => {
     expect(readFileSync(conf, "utf8")).toBe(original);
   });
 
+  it("presses buttons by message: never an alert's by default, and a stale number is refused with what it was", async () => {
+    const cwd = freshCwd();
+    mkdirSync(join(cwd, "srv"));
+    // gone's creates fail: where its snapshots go (<storage>/gone) is a file, not a folder.
+    mkdirSync(join(cwd, "snaps"));
+    writeFileSync(join(cwd, "snaps/gone"), "in the way\n");
+    writeFileSync(join(cwd, "snapbot.yml"), `storage: { path: ./snaps }\nservers:\n  gone: { driver: archive, paths: [${join(cwd, "srv")}] }\n  files: { driver: archive, paths: [${join(cwd, "srv")}] }\n`);
+    const { stdout } = await runScript(cwd, [
+      "/snapshot create gone s1", // message 1, its Retry [1.1]; the snapshot_failed alert is message 2, [2.1]
+      "/click 1", // the reply's Retry (message 3), not the alert's button
+      "/snapshot create files s1", // 4
+      "/snapshot show files/s1", // 5: [5.1] Verify [5.2] Delete
+      "/click 3",
+      "/snapshot servers", // 6: no buttons
+      "/click 2",
+      "/click 5.4",
+      "/click 6.1",
+      "/click 99.1",
+      "/click x",
+      "/click 5.1", // verify files/s1
+    ]);
+    expect(stdout).toMatch(/\[#console\] ✖ snapshot_failed: snapshot gone\/s1 failed[^]*\[2\.1\] \w+   \(type \/click 2\.<n>\)/);
+    expect(stdout).toMatch(/✖ create gone\/s1 failed \(operation #2, asked by console\)\n  .*snaps\/gone cannot be a folder for gone.s snapshots: a file is in the way there: move it\n  \[3\.1\] Retry/);
+    const lines = stdout.split("\n");
+    const how = "type /click <n> for button [n] of the last reply, or /click <m>.<n> as shown in [brackets]";
+    expect(lines).toContain("  [5.1] Verify   [5.2] Delete   (type /click <n>)");
+    expect(lines).toContain("✖ the last reply (message 5) has no button 3: its buttons are [5.1] Verify [5.2] Delete");
+    expect(lines).toContain("✖ the last reply (message 6) has no buttons; button 2 was on message 5 (files/s1), which is no longer the last reply: type /click 5.2 to press it");
+    expect(lines).toContain("✖ message 5 has no button 4: its buttons are [5.1] Verify [5.2] Delete");
+    expect(lines).toContain(`✖ message 6 has no buttons: ${how}`);
+    expect(lines).toContain(`✖ there is no message 99 (the last is 6): ${how}`);
+    expect(lines).toContain(`✖ usage: ${how}`);
+    expect(stdout).toMatch(/✔ files\/s1 verified/);
+    expect(stdout).not.toMatch(/files\/s1 deleted/);
+    expect(ledgerRows(cwd, "SELECT kind, state FROM operations ORDER BY id")).toEqual([
+      { kind: "create", state: "failed" },
+      { kind: "create", state: "failed" },
+      { kind: "create", state: "succeeded" },
+      { kind: "verify", state: "succeeded" },
+    ]);
+  });
+
   it("pages a long list with Next and Previous buttons", async () => {
     const cwd = freshCwd();
     const lines = Array.from({ length: 55 }, (_, i) => `/snapshot create demo s${String(i).padStart(2, "0")}`);
-    const { stdout } = await runScript(cwd, [...lines, "/snapshot list demo", "/click 1", "/click 2"]);
+    const { stdout } = await runScript(cwd, [...lines, "/snapshot list demo", "/click 1", "/click 1"]);
     expect(stdout).toContain("• demo: snapshots 1–50 of 55 (page 1 of 2)");
     expect(stdout).toContain("• demo: snapshots 51–55 of 55 (page 2 of 2)");
-    expect(stdout).toMatch(/\[1\] Next/);
-    expect(stdout).toMatch(/\[2\] Previous/);
+    expect(stdout).toMatch(/\[56\.1\] Next/);
+    expect(stdout).toMatch(/\[57\.1\] Previous/);
     expect(stdout.split("• demo: snapshots 1–50 of 55").length).toBe(3); // page 1, then again after Previous
   }, 60_000);
 });

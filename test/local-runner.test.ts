@@ -1,4 +1,6 @@
-import { readFile, writeFile } from "node:fs/promises";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -159,6 +161,72 @@ describe("pipeline", () => {
     expect(Date.now() - t).toBeLessThan(4000);
   });
 });
+
+// Children run in their own process group (Ctrl-C at a terminal reaches snapbot, not tar/zstd/ssh), and
+// a stop reaches everything the child started, not only the child.
+describe("process groups", () => {
+  const groupOf = "echo $$; cut -d' ' -f5 /proc/$$/stat"; // the shell's pid, then its process group
+  const alive = (pid: number) => {
+    try {
+      process.kill(pid, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  const gone = async (pid: number) => {
+    for (let i = 0; i < 50 && alive(pid); i++) await new Promise((r) => setTimeout(r, 100));
+    return !alive(pid);
+  };
+  const orphanScript = (file: string) => `sleep 30 >/dev/null 2>&1 & echo $! > ${file}; wait`;
+
+  it("run: a command leads its own process group", async () => {
+    const [pid, pgid] = (await runner.run("sh", ["-c", groupOf])).stdout.trim().split("\n");
+    expect(pgid).toBe(pid);
+    expect(pgid).not.toBe(readFileSyncStat(process.pid));
+  });
+
+  it("pipeline: each stage leads its own process group", async () => {
+    const p = runner.pipeline([{ cmd: "sh", args: ["-c", groupOf] }]);
+    const out = await collect(p);
+    const [pid, pgid] = out.toString().trim().split("\n");
+    expect(pgid).toBe(pid);
+  });
+
+  it("run: an abort stops what the command started too", async () => {
+    const file = join(dir, "run-orphan.pid");
+    const ac = new AbortController();
+    const running = runner.run("sh", ["-c", orphanScript(file)], { signal: ac.signal });
+    const pid = await pidFrom(file);
+    ac.abort();
+    expect((await backendRejection(running)).code).toBe("command_aborted");
+    expect(await gone(pid)).toBe(true);
+  });
+
+  it("pipeline: an abort stops what a stage started too", async () => {
+    const file = join(dir, "pipe-orphan.pid");
+    const ac = new AbortController();
+    const p = runner.pipeline([{ cmd: "sh", args: ["-c", orphanScript(file)] }], { signal: ac.signal });
+    p.stdout.resume();
+    const pid = await pidFrom(file);
+    ac.abort();
+    expect((await backendRejection(p.done)).code).toBe("command_aborted");
+    expect(await gone(pid)).toBe(true);
+  });
+});
+
+function readFileSyncStat(pid: number): string {
+  return readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ")[2]!;
+}
+
+async function pidFrom(file: string): Promise<number> {
+  for (let i = 0; i < 100; i++) {
+    const text = await readFile(file, "utf8").catch(() => "");
+    if (text.trim()) return Number(text.trim());
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`${file} never got a pid`);
+}
 
 describe("has", () => {
   it("finds programs on PATH and remembers the answer", async () => {

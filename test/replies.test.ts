@@ -9,8 +9,7 @@ import { T, server, snap } from "./helpers/rows.ts";
 describe("reply builders (pure, pinned)", () => {
   it("renders a list page with its paging buttons as console text", () => {
     const page = snapshotList(server, [snap(1), snap(2, { state: "broken", verified_at: null })], { page: 2, total: 2 + PAGE_SIZE * 2, command: "list demo" }, T);
-    const n = new Map<string, number>();
-    const text = renderText(page, (c) => n.get(c) ?? (n.set(c, n.size + 1), n.size));
+    const text = renderText(page, 4);
     expect(text).toBe(
       [
         "• demo: snapshots 51–52 of 102 (page 2 of 3)",
@@ -18,9 +17,10 @@ describe("reply builders (pure, pinned)", () => {
         "  ----  ------  --------  ------------------------------  --------  -------  -------",
         "  s1    done    1.50 KiB  2026-11-22 02:00:00Z (60m ago)  60s ago   —        snapbot",
         "  s2    broken  1.50 KiB  2026-11-22 02:00:00Z (60m ago)  never     —        snapbot",
-        "  [1] Previous   [2] Next   (type /click <n>)",
+        "  [4.1] Previous   [4.2] Next   (type /click <n>)",
       ].join("\n"),
     );
+    expect(renderText(page, 7, "full").split("\n").at(-1)).toBe("  [7.1] Previous   [7.2] Next   (type /click 7.<n>)"); // a post: an alert's buttons
     expect(page.buttons).toEqual([{ label: "Previous", command: "list demo --page 1" }, { label: "Next", command: "list demo --page 3" }]);
   });
 

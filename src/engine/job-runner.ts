@@ -48,6 +48,8 @@ export function createJobRunner(opts: JobRunnerOptions) {
   const leases = new Map<string, Lease>();
   const running = new Set<Promise<unknown>>();
   const waiting: Array<() => void> = [];
+  const controllers = new Set<AbortController>();
+  let stopping: Error | null = null; // set by abortAll: jobs still waiting for a slot start aborted
   let active = 0;
 
   const slot = (): Promise<void> =>
@@ -76,12 +78,15 @@ export function createJobRunner(opts: JobRunnerOptions) {
         await slot();
         const ac = new AbortController();
         const timer = setTimeout(() => ac.abort(new TimeoutError(timeoutMs)), timeoutMs);
+        controllers.add(ac);
+        if (stopping) ac.abort(stopping);
         try {
           onStart?.();
           self.emit("started");
           return await work({ signal: ac.signal, progress: (p) => self.emit("progress", p) });
         } finally {
           clearTimeout(timer);
+          controllers.delete(ac);
           leases.delete(lease.server);
           release();
         }
@@ -99,6 +104,15 @@ export function createJobRunner(opts: JobRunnerOptions) {
     },
     busy(server: string): Lease | undefined {
       return leases.get(server);
+    },
+    /**
+     * A forced stop: every job's signal aborts (its processes are killed, its partial files removed, as on
+     * a timeout), and so does any job that gets a slot later. Resolves when they have all finished.
+     */
+    abortAll(reason: Error): Promise<void> {
+      stopping ??= reason;
+      for (const ac of controllers) ac.abort(reason);
+      return this.idle();
     },
     /** Resolves when every job started so far has finished (console end of input, shutdown). */
     async idle(): Promise<void> {

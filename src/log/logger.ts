@@ -1,4 +1,7 @@
 import { pino, type Logger, type DestinationStream } from "pino";
+import type { Writable } from "node:stream";
+import { prettyFactory } from "pino-pretty";
+import { safeOutput } from "./safe-output.ts";
 
 // Tokens and secrets never reach a log line, wherever they hide in a logged object.
 export const REDACT_PATHS = [
@@ -15,6 +18,8 @@ export const scrub = (s: string): string => s.replace(TOKEN_TEXT, "[Redacted]");
 export interface LoggerOptions {
   level: string;
   pretty?: boolean; // console mode: readable lines on stderr, stdout stays for replies
+  /** Where readable lines go (console mode at a terminal: above the prompt); stderr when unset. */
+  prettySink?: { write(text: string): void };
   destination?: DestinationStream;
 }
 
@@ -26,9 +31,19 @@ export function createLogger(o: LoggerOptions): Logger {
     hooks: { logMethod(args: unknown[], method: (...a: unknown[]) => void) { method.apply(this, args.map((a) => (typeof a === "string" ? scrub(a) : a))); } },
   };
   if (o.destination) return pino(options, o.destination);
-  if (o.pretty)
-    return pino({ ...options, transport: { target: "pino-pretty", options: { destination: 2, colorize: false, ignore: "pid,hostname", translateTime: "SYS:HH:MM:ss" } } });
-  return pino(options);
+  return pino(options, o.pretty ? prettyDestination(o.prettySink ?? safeOutput(process.stderr)) : jsonDestination(process.stdout));
+}
+
+// Not pino's own destinations: its sonic-boom writes synchronously (and its pino-pretty transport flushes a
+// worker thread synchronously at exit), so a pipe nobody reads blocked the main thread and SIGTERM with it.
+function jsonDestination(stream: Writable): DestinationStream {
+  const out = safeOutput(stream);
+  return { write: (line: string) => out.write(line) };
+}
+
+function prettyDestination(out: { write(text: string): void }): DestinationStream {
+  const pretty = prettyFactory({ colorize: false, ignore: "pid,hostname", translateTime: "SYS:HH:MM:ss" });
+  return { write: (line: string) => out.write(pretty(line)) };
 }
 
 function scrubObject(obj: Record<string, unknown>): Record<string, unknown> {

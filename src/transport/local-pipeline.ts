@@ -62,6 +62,9 @@ function spawnStages(stages: Stage[], opts: RunOptions): ChildProcess[] {
         stdio: [upstream ?? (opts.input ? "pipe" : "ignore"), "pipe", "pipe"],
         cwd: opts.cwd,
         env: opts.env ? { ...process.env, ...opts.env } : process.env,
+        // Its own process group: Ctrl-C at a terminal reaches snapbot, which stops its work in order,
+        // instead of killing tar/zstd/ssh behind its back. Kills go to the whole group (killGroup).
+        detached: true,
       });
       // Our copy of the pipe must go: the next stage holds its own, and if it dies the writer should get
       // EPIPE rather than block on a pipe that Node still has open.
@@ -108,11 +111,24 @@ function watchStage(child: ChildProcess, stage: Stage): Promise<StageExit> {
 /** SIGTERM now, SIGKILL for whatever still runs after a grace period (zstd and tar exit on SIGTERM). */
 export function killAll(children: ChildProcess[]): void {
   const alive = () => children.filter((c) => c.pid !== undefined && c.exitCode === null && c.signalCode === null);
-  for (const c of alive()) c.kill("SIGTERM");
+  for (const c of alive()) killGroup(c.pid!, "SIGTERM");
   const later = setTimeout(() => {
-    for (const c of alive()) c.kill("SIGKILL");
+    for (const c of alive()) killGroup(c.pid!, "SIGKILL");
   }, KILL_GRACE_MS);
   later.unref();
+}
+
+/** A detached child leads its own process group: the signal reaches what it started too (sh -c, ssh's helpers). */
+export function killGroup(pid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(-pid, signal);
+  } catch {
+    try {
+      process.kill(pid, signal); // not a group leader after all; gone already is fine too
+    } catch {
+      // exited meanwhile
+    }
+  }
 }
 
 function failed(r: StageExit): boolean {

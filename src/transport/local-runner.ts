@@ -4,7 +4,7 @@ import { delimiter, join } from "node:path";
 import { execa, ExecaError } from "execa";
 import type { Logger } from "pino";
 import { commandAborted, commandFailed, commandTimedOut } from "./command-error.ts";
-import { KILL_GRACE_MS, startLocalPipeline } from "./local-pipeline.ts";
+import { KILL_GRACE_MS, killGroup, startLocalPipeline } from "./local-pipeline.ts";
 import type { Runner, RunOptions, RunResult } from "./runner.ts";
 
 // The Runner for the machine snapbot runs on: execa with argv arrays (no shell ever parses user text).
@@ -25,19 +25,32 @@ export function createLocalRunner(log?: Logger): Runner {
 
 async function runLocal(cmd: string, args: string[], opts: RunOptions, log?: Logger): Promise<RunResult> {
   log?.debug({ argv: [cmd, ...args] }, "run");
+  const sub = execa(cmd, args, {
+    cancelSignal: opts.signal,
+    timeout: opts.timeoutMs,
+    forceKillAfterDelay: KILL_GRACE_MS,
+    cwd: opts.cwd,
+    env: opts.env,
+    stdin: "ignore", // a command waiting for input would otherwise hang until its timeout
+    stripFinalNewline: false,
+    detached: true, // its own process group, as in local-pipeline.ts: Ctrl-C at a terminal reaches snapbot first
+  });
+  // execa's cancel and timeout kill the process it started; what that started gets the signal as well.
+  const stopGroup = () => {
+    if (sub.pid === undefined) return;
+    killGroup(sub.pid, "SIGTERM");
+    setTimeout(() => killGroup(sub.pid!, "SIGKILL"), KILL_GRACE_MS).unref();
+  };
+  opts.signal?.addEventListener("abort", stopGroup, { once: true });
+  const timer = opts.timeoutMs ? setTimeout(stopGroup, opts.timeoutMs) : undefined;
   try {
-    const r = await execa(cmd, args, {
-      cancelSignal: opts.signal,
-      timeout: opts.timeoutMs,
-      forceKillAfterDelay: KILL_GRACE_MS,
-      cwd: opts.cwd,
-      env: opts.env,
-      stdin: "ignore", // a command waiting for input would otherwise hang until its timeout
-      stripFinalNewline: false,
-    });
+    const r = await sub;
     return { stdout: r.stdout, stderr: r.stderr, exitCode: r.exitCode ?? 0 };
   } catch (e) {
     throw toBackendError(cmd, e, opts);
+  } finally {
+    clearTimeout(timer);
+    opts.signal?.removeEventListener("abort", stopGroup);
   }
 }
 

@@ -183,7 +183,7 @@ describe("people named in a reply: Slack mentions, plain ids in the console", ()
   });
 
   it("prints the plain ids in the console, with the table's columns aligned on them", () => {
-    const out = renderText(reply, () => 1);
+    const out = renderText(reply, 1);
     expect(out).not.toMatch(/[\uE000\uE001]/);
     expect(out.split("\n")).toEqual([
       "• Approval needed: restore demo/s1 (asked by U0ALICE, approval #1)",
@@ -193,7 +193,7 @@ describe("people named in a reply: Slack mentions, plain ids in the console", ()
       "  -  -------  --------------",
       "  1  U0ALICE  create demo",
       "  2  console  verify demo/s1",
-      "  [1] Ask U0ALICE   (type /click <n>)",
+      "  [1.1] Ask U0ALICE   (type /click <n>)",
     ]);
   });
 

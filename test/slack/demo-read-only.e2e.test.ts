@@ -30,6 +30,7 @@ describe("src/main.ts in Slack with the built-in demo config", () => {
     const bot = startBot(cwd, { SLACK_BOT_TOKEN: BOT_TOKEN, SLACK_SIGNING_SECRET: SIGNING_SECRET, SLACK_API_URL: fake.apiUrl, PORT: String(port) });
     try {
       await bot.waitFor(/"msg":"snapbot is listening to Slack"/);
+      await bot.waitFor(/"msg":"read-only: only list/); // logged once start-up is done
       expect(bot.out()).toMatch(/"level":40,.*"msg":"read-only: only list, show, servers, help… run; this bot runs on the built-in demo config/);
       const url = `http://127.0.0.1:${port}/slack/events`;
       const ask = async (text: string) => {

@@ -2,9 +2,13 @@ import type { Reply, Table } from "../../reply.ts";
 import { plainMentions } from "../../replies/mention.ts";
 
 const ICON: Record<Reply["tone"], string> = { info: "•", success: "✔", error: "✖", progress: "…" };
+const HINT = { short: () => "   (type /click <n>)", full: (m: number) => `   (type /click ${m}.<n>)`, none: () => "" };
 
-/** Reply → plain text for a terminal or a pipe. `number` gives each button its /click number. */
-export function renderText(r: Reply, number: (command: string) => number): string {
+/**
+ * Reply → plain text for a terminal or a pipe. Buttons show as [message.button]; the hint says what to type:
+ * "short" for a reply (/click <n> presses the last reply's), "full" for a post (an alert: /click 3.<n>).
+ */
+export function renderText(r: Reply, message: number, hint: "short" | "full" | "none" = "short"): string {
   const out = [`${ICON[r.tone]} ${r.title}`];
   for (const l of r.lines ?? []) out.push(...l.split("\n").map((x) => `  ${x}`));
   if (r.fields) {
@@ -12,7 +16,7 @@ export function renderText(r: Reply, number: (command: string) => number): strin
     for (const [k, v] of r.fields) out.push(`  ${k.padEnd(w)}  ${v}`);
   }
   if (r.table) out.push(...renderTable(r.table).map((l) => `  ${l}`));
-  if (r.buttons?.length) out.push(`  ${r.buttons.map((b) => `[${number(b.command)}] ${b.label}`).join("   ")}   (type /click <n>)`);
+  if (r.buttons?.length) out.push(`  ${r.buttons.map((b, i) => `[${message}.${i + 1}] ${b.label}`).join("   ")}${HINT[hint](message)}`);
   return plainMentions(out.join("\n"));
 }
 

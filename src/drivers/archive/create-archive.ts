@@ -67,11 +67,19 @@ export async function createArchive(
 }
 
 async function makeSnapshotFolder(folder: string, req: CreateRequest, storageDir: string): Promise<void> {
+  const code = (e: unknown) => (e as NodeJS.ErrnoException).code;
   try {
     await mkdir(dirname(folder), { recursive: true, mode: 0o700 });
+  } catch (e) {
+    // A file where the server's folder (or a folder above it) should be: saying "already exists" would mislead.
+    if (code(e) === "EEXIST" || code(e) === "ENOTDIR")
+      throw new UserError("storage_blocked", `${dirname(folder)} cannot be a folder for ${req.server}'s snapshots: a file is in the way there: move it`);
+    throw describeFailure(e, req, storageDir);
+  }
+  try {
     await mkdir(folder, { mode: 0o700 });
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === "EEXIST")
+    if (code(e) === "EEXIST")
       throw new UserError("snapshot_exists", `${req.server}/${req.name} already exists in storage (${folder}): delete it or pick another name`);
     throw describeFailure(e, req, storageDir);
   }
