@@ -1,7 +1,9 @@
 import { describe, expect, it } from "vitest";
 import { mkdirSync, readdirSync, statSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
+import { execFileSync } from "node:child_process";
 import { tempDir } from "./helpers/temp-dir.ts";
+import { mountTmpfs } from "./helpers/cleanup.ts";
 import { runScript } from "./helpers/bot-process.ts";
 
 // The README promises that a bad config or SNAPBOT_DB stops the bot with one line naming the file and the
@@ -41,6 +43,20 @@ describe("src/main.ts refuses a bad SNAPBOT_DB with one line and exit 2", () => 
       `ledger ${cwd}/notes.txt/snapbot.db: cannot be used: ${cwd}/notes.txt is a file, not a folder: set SNAPBOT_DB to a file path (default ./data/snapbot.db)`,
     );
     expect(await startFails({ SNAPBOT_DB: "" }, cwd)).toBe("SNAPBOT_DB is empty: set it to the ledger file's path, or unset it for ./data/snapbot.db");
+  });
+
+  it("a read-only folder: the path and the reason, nothing written", async () => {
+    // As root, permission bits stop nothing: a read-only mount is what really refuses a write.
+    const cwd = workdir();
+    const ro = join(cwd, "ro");
+    const mount = mountTmpfs(ro, 1);
+    try {
+      execFileSync("mount", ["-o", "remount,ro", ro]);
+      expect(await startFails({ SNAPBOT_DB: "ro/snapbot.db" }, cwd)).toMatch(new RegExp(`^ledger ${ro}/snapbot\\.db: .*read-only file system`));
+      expect(readdirSync(ro)).toEqual([]);
+    } finally {
+      mount.unmount();
+    }
   });
 
   it("a PostgreSQL URL: not supported yet, no folder named postgresql: created, no password shown", async () => {
