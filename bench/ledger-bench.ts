@@ -53,7 +53,7 @@ export async function benchLedger(o: { dir: string; servers?: number; snapshots?
 
   const clock = fakeClock(now);
   const log = pino({ level: "silent" });
-  const config = { ...loadConfig({ SNAPBOT_CONFIG: repoFile("test/fixtures/config/full.yml") }), dbPath: path };
+  const config = { ...loadConfig({ SNAPBOT_CONFIG: repoFile("test/fixtures/config/minimal.yml") }), dbPath: path };
   const ledger = createLedger(path, clock);
   const drivers = createDriverRegistry({ runner: createLocalRunner(log), storageDir: o.dir, fsync: false, log });
   const jobs = createJobRunner({ concurrency: 1, timeoutMs: 60_000, clock });

@@ -14,6 +14,7 @@ import { buttonAction } from "./button-action.ts";
 import type { HandlerDeps } from "./handler-deps.ts";
 import { createAfterAck } from "./after-ack.ts";
 import { createRecentDeliveries } from "./recent-deliveries.ts";
+import { within } from "../../stop-signals.ts";
 
 export const EVENTS_PATH = "/slack/events";
 // In a burst, the next request follows an ack within a fraction of a millisecond: work waits for a lull this long.
@@ -165,13 +166,4 @@ async function stopBot({ bolt, app, inflight, log, boundMs }: StopParts): Promis
     log.warn({ pending: inflight.size }, "stopped with work still running: interrupted operations will be marked failed at the next start");
   app.close();
   log.info("snapbot stopped");
-}
-
-/** True when the promise settled within ms. */
-async function within(p: Promise<unknown>, ms: number): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<false>((res) => (timer = setTimeout(() => res(false), ms)));
-  const ok = await Promise.race([p.then(() => true as const), late]);
-  clearTimeout(timer);
-  return ok;
 }
