@@ -102,14 +102,22 @@ export function ledgerHealth(db: Db, path: string, now: () => number) {
     error: (): SnapbotError => error(),
     /** "the ledger … is full (… free on its disk)": for messages that explain what waits. */
     describe,
-    /** One small committed write: true if the ledger can write (ending the full state), false if still full. */
-    probe(): boolean {
+    /**
+     * One small committed write: true if the ledger can write (ending the full state), false if still full.
+     * Other failures (a lock held past `busyMs`, a closed file) throw. `busyMs` shortens the wait for a lock
+     * (the heartbeat's probe must not stall the bot for the ledger's 5 s busy_timeout).
+     */
+    probe(busyMs?: number): boolean {
+      const previous = busyMs === undefined ? null : (db.pragma("busy_timeout", { simple: true }) as number);
+      if (busyMs !== undefined) db.pragma(`busy_timeout = ${busyMs}`);
       try {
         (probe ??= db.prepare("UPDATE ledger_probe SET at = ? WHERE id = 1")).run(now());
       } catch (e) {
         if (!isDiskFull(e)) throw e;
         enterFull();
         return false;
+      } finally {
+        if (previous !== null) db.pragma(`busy_timeout = ${previous}`);
       }
       if (full) leaveFull();
       return !full;

@@ -78,7 +78,7 @@ export async function createApp(config: Config, deps: { log: Logger; clock: Cloc
         everyMs: durationMs(parseDuration(config.heartbeat.every)),
         lastTick: scheduler.lastTick,
         maxTickAgeMs: TICK_MAX_AGE_MS,
-        db: ledger.db,
+        health: ledger.health,
         clock: deps.clock,
         log: deps.log,
       })

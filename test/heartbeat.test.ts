@@ -66,7 +66,7 @@ describe("heartbeat: a dead man's switch pinged only while snapbot works", () =>
     const hc = await pingServer();
     const ledger = createLedger(join(dir, "interval.db"), systemClock);
     const log = captureLog("debug");
-    const hb = createHeartbeat({ url: hc.url, everyMs: 20, lastTick: () => Date.now(), maxTickAgeMs: 60_000, db: ledger.db, clock: systemClock, log: log.log });
+    const hb = createHeartbeat({ url: hc.url, everyMs: 20, lastTick: () => Date.now(), maxTickAgeMs: 60_000, health: ledger.health, clock: systemClock, log: log.log });
     hb.start();
     await hc.reached(3);
     hb.stop();
@@ -82,7 +82,7 @@ describe("heartbeat: a dead man's switch pinged only while snapbot works", () =>
     const hanging = await pingServer(() => undefined); // never answers
     const ledger = createLedger(join(dir, "fail.db"), systemClock);
     const log = captureLog("debug");
-    const make = (url: string) => createHeartbeat({ url, everyMs: 60_000, lastTick: () => Date.now(), maxTickAgeMs: 60_000, db: ledger.db, clock: systemClock, log: log.log, timeoutMs: 200 });
+    const make = (url: string) => createHeartbeat({ url, everyMs: 60_000, lastTick: () => Date.now(), maxTickAgeMs: 60_000, health: ledger.health, clock: systemClock, log: log.log, timeoutMs: 200 });
     expect(await make(refusing.url).beat()).toBe("failed");
     expect(log.entries().at(-1)).toMatchObject({ level: 40, msg: "heartbeat ping was refused", status: 500, host: new URL(refusing.url).host });
     expect(await make(hanging.url).beat()).toBe("failed");

@@ -1,4 +1,4 @@
--- A one-row table the ledger writes to learn whether it can write again after its disk filled up.
+-- A one-row table the ledger writes to learn whether it can write: after its disk filled up, and before each heartbeat ping.
 CREATE TABLE ledger_probe (
   id INTEGER PRIMARY KEY CHECK (id = 1),
   at INTEGER NOT NULL

@@ -1,5 +1,5 @@
 import type { Logger } from "pino";
-import type { Db } from "../../db/open-db.ts";
+import type { LedgerHealth } from "../../db/ledger-health.ts";
 import type { Clock } from "../clock.ts";
 import { errorMessage } from "../errors.ts";
 import { formatAge } from "../duration.ts";
@@ -20,7 +20,8 @@ export interface HeartbeatDeps {
   /** The scheduler's last tick, or null before the first (then the age counts from when this was made). */
   lastTick: () => number | null;
   maxTickAgeMs: number;
-  db: Db;
+  /** The ledger's own write probe (a committed one-row write), so a full disk, a read-only file or a held lock all show. */
+  health: Pick<LedgerHealth, "probe">;
   clock: Clock;
   log: Logger;
   timeoutMs?: number;
@@ -48,11 +49,10 @@ export function createHeartbeat(d: HeartbeatDeps): Heartbeat {
     const age = d.clock.now() - (at ?? since);
     if (age > d.maxTickAgeMs) return `the scheduler ${at === null ? "has not ticked since start-up" : "last ticked"} ${formatAge(age)} ago`;
     try {
-      probeWrite(d.db, d.clock.now());
+      return d.health.probe(PROBE_BUSY_MS) ? null : "the ledger cannot write (its disk is full)";
     } catch (e) {
       return `the ledger cannot write (${errorMessage(e).split("\n")[0]})`;
     }
-    return null;
   }
 
   function beat(): Promise<BeatOutcome> {
@@ -95,15 +95,4 @@ export function createHeartbeat(d: HeartbeatDeps): Heartbeat {
       timer = undefined;
     },
   };
-}
-
-/** A real committed write (one row), so a full disk, a read-only file or a held lock all show. */
-function probeWrite(db: Db, now: number): void {
-  const previous = db.pragma("busy_timeout", { simple: true }) as number;
-  db.pragma(`busy_timeout = ${PROBE_BUSY_MS}`);
-  try {
-    db.prepare("INSERT INTO heartbeat (id, beat_at) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET beat_at = excluded.beat_at").run(now);
-  } finally {
-    db.pragma(`busy_timeout = ${previous}`);
-  }
 }

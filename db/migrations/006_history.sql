@@ -13,9 +13,3 @@ UPDATE snapshots SET deleted_by = coalesce(
 UPDATE snapshots SET finished_at = CASE WHEN origin = 'external' THEN created_at ELSE
   (SELECT o.finished_at FROM operations o WHERE o.snapshot_id = snapshots.id AND o.kind = 'create' ORDER BY o.id DESC LIMIT 1) END
   WHERE state IN ('deleted', 'expired');
--- The heartbeat's write probe (src/heartbeat/heartbeat.ts): one row, rewritten before each ping, so a ledger
--- that cannot commit keeps the dead man's switch silent.
-CREATE TABLE heartbeat (
-  id      INTEGER PRIMARY KEY CHECK (id = 1),
-  beat_at INTEGER NOT NULL
-);
