@@ -1,7 +1,7 @@
 import type { Command, CommandContext } from "./types.ts";
 import type { Reply } from "../src/reply.ts";
 import { expectPositionals } from "./parse.ts";
-import { positiveInt } from "./lookup.ts";
+import { MAX_ID, positiveInt } from "./lookup.ts";
 import { PAGE_SIZE } from "../src/replies/snapshot-replies.ts";
 import { alertsList } from "../src/replies/alert-replies.ts";
 import { UserError } from "../src/errors.ts";
@@ -32,8 +32,7 @@ export const alerts: Command = {
 
 /** An acknowledged alert stays open until its condition clears; its message and the list say who saw it. */
 function ack(ctx: CommandContext, raw: string): Reply {
-  const id = /^\d{1,10}$/.test(raw) ? Number(raw) : NaN;
-  if (!(id >= 1)) throw new UserError("bad_alert_id", `alerts ack takes an alert id, a whole number like 12: type alerts to see them`);
+  const id = positiveInt(raw, "alerts ack takes an alert id", MAX_ID, 0, "type alerts to see them");
   const a = ctx.engine.ackAlert(id, { user: ctx.user, channel: ctx.channel });
   const title = `alert #${a.id} (${a.kind}) acknowledged by ${mention(ctx.user)}`;
   return { visibility: "ephemeral", tone: "success", title, lines: ["It stays open until its condition clears."] };

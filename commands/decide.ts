@@ -1,9 +1,9 @@
 import type { Command } from "./types.ts";
 import { expectPositionals } from "./parse.ts";
+import { MAX_ID, positiveInt } from "./lookup.ts";
 import { jobReply } from "../src/replies/job-replies.ts";
 import { actionOf, deniedApproval } from "../src/replies/approval-replies.ts";
 import { formatAge } from "../src/duration.ts";
-import { UserError } from "../src/errors.ts";
 import { mention } from "../src/replies/mention.ts";
 
 // approve <id> / deny <id>: what the Approve and Deny buttons run, as the person who clicks.
@@ -16,8 +16,7 @@ function decideCommand(decision: "approve" | "deny"): Command {
     role: "approver",
     run(ctx, args) {
       const [raw] = expectPositionals(args, 1, 1, usage);
-      const id = /^\d{1,10}$/.test(raw!) ? Number(raw) : NaN;
-      if (!(id >= 1)) throw new UserError("bad_approval_id", `${decision} takes an approval id, a whole number like 12: type approvals to see them`);
+      const id = positiveInt(raw, `${decision} takes an approval id`, MAX_ID, 0, "type approvals to see them");
       const d = ctx.engine.approvals.decide(id, ctx.user, decision);
       const action = actionOf(d.op);
       if (d.decision === "denied") return deniedApproval(d.approval, d.op, action);

@@ -28,14 +28,17 @@ export function snapshotOf(ctx: CommandContext, ref: string, usage: string, hist
   return { server, snapshot };
 }
 
+/** The largest id positiveInt reads (ten digits): ledger ids stay far below it. */
+export const MAX_ID = 9_999_999_999;
+
 /**
  * A whole number from 1 to max, or `fallback` when absent. `label` says who takes it, in the user's words:
- * a flag ("--page") or a phrase ("approve takes an approval id").
+ * a flag ("--page") or a phrase ("approve takes an approval id"), which `hint` may follow ("type approvals to see them").
  */
-export function positiveInt(value: string | true | undefined, label: string, max: number, fallback: number): number {
+export function positiveInt(value: string | true | undefined, label: string, max: number, fallback: number, hint?: string): number {
   if (value === undefined) return fallback;
   const n = typeof value === "string" && /^\d{1,10}$/.test(value) ? Number(value) : NaN;
   if (n >= 1 && n <= max) return n;
-  const text = label.startsWith("--") ? `${label} takes a whole number from 1 to ${max}, e.g. ${label} 20` : `${label}, a whole number like 12`;
+  const text = label.startsWith("--") ? `${label} takes a whole number from 1 to ${max}, e.g. ${label} 20` : `${label}, a whole number like 12${hint ? `: ${hint}` : ""}`;
   throw new UserError("bad_number", text);
 }
