@@ -1,18 +1,18 @@
 import { join } from "node:path";
 import { repoFile } from "./measure.ts";
-import { createScheduler } from "../src/engine/scheduler.ts";
+import { createScheduler } from "../src/engine/schedule/scheduler.ts";
 import { existsSync } from "node:fs";
 import { pino } from "pino";
 import { createLedger } from "../db/ledger.ts";
 import { fakeClock } from "../src/clock.ts";
 import { runCommand } from "../commands/index.ts";
 import { createEngine } from "../src/engine/engine.ts";
-import { createJobRunner } from "../src/engine/job-runner.ts";
-import { createDriverRegistry } from "../src/engine/driver-registry.ts";
+import { createJobRunner } from "../src/engine/operations/job-runner.ts";
+import { createDriverRegistry } from "../src/drivers/registry.ts";
 import { createLocalRunner } from "../src/transport/local-runner.ts";
 import { loadConfig } from "../src/config/load-config.ts";
 import { silentChat } from "../src/chat/chat-port.ts";
-import { createAlertSink } from "../src/engine/alert-sink.ts";
+import { createAlertSink } from "../src/alerts/alert-sink.ts";
 
 const percentile = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))]!;
 

@@ -1,7 +1,7 @@
 import pino from "pino";
 import { measureDriver } from "./measure.ts";
 import type { ServerRow } from "../db/types.ts";
-import { createDriverRegistry } from "../src/engine/driver-registry.ts";
+import { createDriverRegistry } from "../src/drivers/registry.ts";
 import { createLocalRunner } from "../src/transport/local-runner.ts";
 
 // One archive-driver operation over SSH in a fresh process (sibling of archive-bench-child.ts), built the way

@@ -4,7 +4,7 @@ import { expectPositionals } from "./parse.ts";
 import { serverOf } from "./lookup.ts";
 import { requireRole } from "./roles.ts";
 import { UserError } from "../src/errors.ts";
-import { capabilityOf } from "../src/engine/snapshot-handle.ts";
+import { capabilityOf } from "../src/engine/operations/snapshot-handle.ts";
 import { approvalRequest } from "../src/replies/approval-replies.ts";
 import { mention } from "../src/replies/mention.ts";
 import { hostKeyScanReply } from "../src/replies/host-key-replies.ts";

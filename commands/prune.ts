@@ -2,7 +2,7 @@ import type { Command } from "./types.ts";
 import { expectPositionals } from "./parse.ts";
 import { serverOf } from "./lookup.ts";
 import { UserError, errorMessage } from "../src/errors.ts";
-import { originsOf, planFor, type PruneOutcome } from "../src/engine/retention.ts";
+import { originsOf, planFor, type PruneOutcome } from "../src/engine/schedule/retention.ts";
 import { formatKeep } from "../src/retention/keep-policy.ts";
 import { prunedReply, prunePlanReply } from "../src/replies/schedule-replies.ts";
 

@@ -3,8 +3,8 @@ import { serverOf } from "./lookup.ts";
 import { UserError } from "../src/errors.ts";
 import { durationMs, parseDuration } from "../src/duration.ts";
 import { parseKeep } from "../src/retention/keep-policy.ts";
-import { setSchedule } from "../src/engine/schedules.ts";
-import { thresholds } from "../src/engine/freshness.ts";
+import { setSchedule } from "../src/engine/schedule/schedules.ts";
+import { thresholds } from "../src/engine/schedule/freshness.ts";
 import { scheduledReply } from "../src/replies/schedule-replies.ts";
 
 const usage = 'schedule <server> "<cron>" [--pattern <p>] [--expiry <dur>] [--keep last=N,daily=N,…] [--warn <dur>] [--crit <dur>] [--native]';

@@ -1,6 +1,6 @@
 import type { Command } from "./types.ts";
 import { expectPositionals } from "./parse.ts";
-import { thresholds } from "../src/engine/freshness.ts";
+import { thresholds } from "../src/engine/schedule/freshness.ts";
 import { schedulesReply } from "../src/replies/schedule-replies.ts";
 
 export const schedules: Command = {

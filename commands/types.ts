@@ -2,11 +2,11 @@ import type { Logger } from "pino";
 import type { Ledger } from "../db/ledger.ts";
 import type { Config } from "../src/config/load-config.ts";
 import type { Engine } from "../src/engine/engine.ts";
-import type { DriverRegistry } from "../src/engine/driver-registry.ts";
+import type { DriverRegistry } from "../src/drivers/registry.ts";
 import type { Clock } from "../src/clock.ts";
 import type { Reply } from "../src/reply.ts";
 import type { ChatPort } from "../src/chat/chat-port.ts";
-import type { Scheduler } from "../src/engine/scheduler.ts";
+import type { Scheduler } from "../src/engine/schedule/scheduler.ts";
 import type { FlagSpec, ParsedArgs } from "./parse.ts";
 
 export type Role = "admin" | "approver" | "operator";

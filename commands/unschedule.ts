@@ -1,7 +1,7 @@
 import type { Command } from "./types.ts";
 import { expectPositionals } from "./parse.ts";
 import { serverOf } from "./lookup.ts";
-import { removeSchedule } from "../src/engine/schedules.ts";
+import { removeSchedule } from "../src/engine/schedule/schedules.ts";
 import { unscheduledReply } from "../src/replies/schedule-replies.ts";
 
 const usage = "unschedule <server>";

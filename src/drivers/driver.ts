@@ -1,4 +1,5 @@
 import type { Logger } from "pino";
+import type { z } from "zod";
 import type { Runner } from "../transport/runner.ts";
 
 // One interface for every backend (DESIGN.md §1). Optional capabilities are optional methods: the engine
@@ -23,6 +24,10 @@ export interface SnapshotHandle {
   name: string;
   location: string | null; // where the driver keeps it (a folder for archives); null for backend-native
   createdAt: number;
+  /** What create returned as details (mode, vm-state size…), as the ledger keeps them; absent when unknown. */
+  details?: Record<string, unknown> | null;
+  /** Bytes recorded at create (null when the backend did not say). */
+  size?: number | null;
 }
 
 export interface CreateRequest {
@@ -79,6 +84,26 @@ export interface RestoreDescription {
 export interface DriverFeatures {
   /** restore --force means something: the driver checks that the target is clean and can say why not. */
   restoreForce?: boolean;
+  /** create --stateful: the snapshot can include the running state (memory) of the instance or VM. */
+  stateful?: boolean;
+  /** Snapshots form a tree (parent, current position): list --tree, revert, delete --subtree (qemu). */
+  trees?: boolean;
+  /** The backend keeps the snapshots itself and a server has `limit:` of them (LXD, qemu). */
+  limit?: boolean;
+  /** Snapshots hold secrets: encrypted at rest by default (Consul, command; issue 12). */
+  sensitive?: boolean;
+  /** export --format: the formats this driver writes (absent or empty: it cannot export). */
+  exportFormats?: readonly ExportFormat[];
+}
+
+/** export --format (DESIGN.md §2): standalone disk images. */
+export const EXPORT_FORMATS = ["vmdk", "vhd", "qcow2"] as const;
+export type ExportFormat = (typeof EXPORT_FORMATS)[number];
+
+export interface ExportResult {
+  file: string; // absolute path of the written image (0600)
+  sha256: string; // of the whole file, hex
+  size?: number;
 }
 
 /** What start-up reconciliation finds where a writer died: nothing, some parts without a manifest, or complete. */
@@ -110,7 +135,7 @@ export interface SnapshotDriver {
   copy?(snap: SnapshotHandle, target: CopyTarget, ctx: DriverContext): Promise<CopyResult>;
   /** A new instance from the snapshot; returns the settings to register it as a server. */
   clone?(snap: SnapshotHandle, newServer: string, ctx: DriverContext): Promise<{ settings: Record<string, unknown> }>;
-  export?(snap: SnapshotHandle, format: string, ctx: DriverContext): Promise<{ file: string; sha256: string }>;
+  export?(snap: SnapshotHandle, format: ExportFormat, ctx: DriverContext): Promise<ExportResult>;
   /** The snapshots the backend itself holds, made by snapbot or not (LXD: lxc snapshot, snapshots.schedule). */
   listBackend?(ctx: DriverContext): Promise<BackendSnapshot[]>;
   /** The backend's own schedule (LXD: snapshots.schedule, .pattern, .expiry on the instance); null removes it. */
@@ -168,6 +193,12 @@ export interface BackendSnapshot {
   expiresAt: number | null;
   stateful: boolean;
   size: number | null;
+  /** Drivers with features.trees: the parent's name as the backend records it (libvirt); undefined when it keeps none (qemu-img). */
+  parent?: string | null;
+  /** Drivers with features.trees: the backend's current snapshot (libvirt snapshot-current). */
+  current?: boolean;
+  /** Anything else worth keeping in the ledger's details (vm_state_size…). */
+  details?: Record<string, unknown>;
 }
 
 export interface HostKey {
@@ -188,6 +219,28 @@ export interface DriverDeps {
   storageDir: string;
   fsync: boolean;
   log: Logger;
+}
+
+/** One registered server as its driver's factory receives it: its name and its validated settings. */
+export interface DriverServer<S> {
+  name: string;
+  settings: S;
+}
+
+/**
+ * A driver as the platform knows it (DESIGN.md §1a): its settings schema (composed into the config schema,
+ * so its keys live in its folder), its features, and its factory. A new driver is a folder with one of these
+ * and a line in BUILTIN_DRIVERS (src/drivers/index.ts).
+ */
+export interface DriverModule<S extends { driver: string } = { driver: string }> {
+  readonly kind: string;
+  /** One line for help and `servers`: what the driver snapshots. */
+  readonly summary: string;
+  /** A strict zod object with `driver: z.literal(kind)` and the server's keys, defaults applied. */
+  readonly settings: z.ZodType<S>;
+  /** What every server of this driver can do (a driver instance may narrow it from its settings). */
+  readonly features: DriverFeatures;
+  create(server: DriverServer<S>, deps: DriverDeps): SnapshotDriver;
 }
 
 export interface NativeSchedule {

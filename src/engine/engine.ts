@@ -1,44 +1,22 @@
-import type { Logger } from "pino";
-import type { Ledger } from "../../db/ledger.ts";
+import type { Asker, EngineDeps } from "./deps.ts";
 import type { ServerRow, SnapshotRow } from "../../db/types.ts";
-import type { Config } from "../config/load-config.ts";
-import type { Clock } from "../clock.ts";
-import type { JobRunner, Lease } from "./job-runner.ts";
-import type { DriverRegistry } from "./driver-registry.ts";
+import type { Lease } from "./operations/job-runner.ts";
 import type { VerifyResult } from "../drivers/driver.ts";
-import type { AlertSink } from "./alert-sink.ts";
-import type { ChatPort } from "../chat/chat-port.ts";
-import { capabilityOf, handleOf } from "./snapshot-handle.ts";
-import { createApprovals } from "./approvals.ts";
-import { cloneSnapshot, copySnapshot } from "./copy-clone.ts";
-import { exportSnapshot, type ExportFormat } from "./export-op.ts";
-import { syncBackend } from "./backend-sync.ts";
-import { acceptHostKeys, recordAndAlert, scanHostKeys, settleAtStartup } from "./host-keys.ts";
-import { hasLimit, makeRoom, warnNearLimit } from "./limit.ts";
+import { capabilityOf, handleOf } from "./operations/snapshot-handle.ts";
+import { createApprovals } from "./approvals/approvals.ts";
+import { cloneSnapshot, copySnapshot } from "./operations/copy-clone.ts";
+import { exportSnapshot, type ExportFormat } from "./operations/export-op.ts";
+import { syncBackend } from "./operations/backend-sync.ts";
+import { acceptHostKeys, recordAndAlert, scanHostKeys, settleAtStartup } from "./host-keys/host-keys.ts";
+import { hasLimit, makeRoom, warnNearLimit } from "./operations/limit.ts";
 import type { CopyTarget, DriverContext } from "../drivers/driver.ts";
-import { runOperation, type OperationHandle } from "./run-operation.ts";
-import { defaultSnapshotName } from "./snapshot-names.ts";
-import { createStoredSnapshots } from "./stored-snapshots.ts";
+import { runOperation, type OperationHandle } from "./operations/run-operation.ts";
+import { defaultSnapshotName } from "./operations/snapshot-names.ts";
+import { createStoredSnapshots } from "./operations/stored-snapshots.ts";
 import { timeoutMs } from "../duration.ts";
 import { SnapbotError, UserError } from "../errors.ts";
 import { isLedgerFull } from "../../db/ledger-health.ts";
 import { mention } from "../replies/mention.ts";
-
-export interface EngineDeps {
-  config: Config;
-  ledger: Ledger;
-  jobs: JobRunner;
-  drivers: DriverRegistry;
-  clock: Clock;
-  log: Logger;
-  alerts: AlertSink;
-  chat: ChatPort;
-}
-
-export interface Asker {
-  user: string;
-  channel?: string | null;
-}
 
 export interface CreateInput extends Asker {
   server: ServerRow;

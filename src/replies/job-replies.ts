@@ -1,8 +1,8 @@
-import type { Job } from "../engine/job-runner.ts";
+import type { Job } from "../engine/operations/job-runner.ts";
 import type { Progress } from "../drivers/driver.ts";
 import type { Follow, Reply } from "../reply.ts";
 import { formatBytes, formatAge } from "../duration.ts";
-import { failureMessage, OUTCOME_PENDING } from "../engine/run-operation.ts";
+import { failureMessage, OUTCOME_PENDING } from "../engine/operations/run-operation.ts";
 import { SnapbotError } from "../errors.ts";
 import { clip } from "./format.ts";
 import { mention } from "./mention.ts";

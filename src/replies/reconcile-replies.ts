@@ -1,4 +1,4 @@
-import type { ReconcileReport } from "../engine/reconcile.ts";
+import type { ReconcileReport } from "../engine/operations/reconcile.ts";
 import type { Reply } from "../reply.ts";
 
 /** What the previous run left half-done, said once at start-up; nothing when all was clean. */

@@ -1,7 +1,7 @@
 import type { ScheduleRow } from "../../db/schedule-repo.ts";
 import type { Reply } from "../reply.ts";
 import type { RetentionPlan } from "../retention/apply-policy.ts";
-import type { PruneOutcome } from "../engine/retention.ts";
+import type { PruneOutcome } from "../engine/schedule/retention.ts";
 import { formatKeep } from "../retention/keep-policy.ts";
 import { formatSpan } from "../duration.ts";
 import { ago, clip, dash, utc } from "./format.ts";

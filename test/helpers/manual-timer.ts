@@ -1,5 +1,5 @@
 import { setImmediate as tick } from "node:timers/promises";
-import type { Timer } from "../../src/engine/alert-outbox.ts";
+import type { Timer } from "../../src/alerts/alert-outbox.ts";
 
 /** A Timer that moves only when told: advance(ms) fires what falls due, in order, letting promises settle between. */
 export function manualTimer(start = 1_000_000) {

@@ -1,0 +1,51 @@
+import type { DriverDeps, SnapshotDriver } from "../driver.ts";
+import { createSshHost, type SshHost } from "../../transport/ssh-host.ts";
+import { sshHostKeys } from "./ssh-host-keys.ts";
+
+// Any driver whose commands run on another machine (`host: ssh://user@host:port`): the same driver code is
+// built with the ssh Runner, so its argv runs there (each argument shell-quoted by the runner); the host key
+// is recorded on first use before anything talks to the server; and the server gains the host-key methods
+// (read, regenerate with the one script, accept a changed key, endpoints for "same machine").
+
+export interface SshSettings {
+  host: string; // "local", or ssh://user@host[:port]
+  ssh_key?: string;
+  /** Where the server's /etc/ssh lives for hostkeys regen: "/" on a real server, a folder in tests. */
+  hostkey_root?: string;
+}
+
+/** `build` makes the driver for a runner; with `host: local` it gets deps unchanged. */
+export function withSsh(
+  server: string,
+  settings: SshSettings,
+  deps: DriverDeps,
+  build: (deps: DriverDeps) => SnapshotDriver,
+  talks: readonly (keyof SnapshotDriver)[] = ["create", "restore"],
+): SnapshotDriver {
+  if (settings.host === "local") return build(deps);
+  const ssh = createSshHost({ server, host: settings.host, sshKey: settings.ssh_key, storageDir: deps.storageDir, local: deps.runner, log: deps.log });
+  const driver = trustedFirst(build({ ...deps, runner: ssh.runner }), ssh, talks);
+  const keys = sshHostKeys(ssh, deps.runner, server, settings.hostkey_root ?? "/");
+  return {
+    ...driver,
+    hostKeys: keys.current,
+    regenHostKeys: keys.regenerate,
+    presentedHostKeys: () => keys.presented(),
+    acceptHostKeys: keys.accept,
+    endpoints: keys.endpoints,
+  };
+}
+
+/** The host key is recorded (first use) before the methods that talk to the server (`talks`) run. */
+function trustedFirst(driver: SnapshotDriver, ssh: SshHost, talks: readonly (keyof SnapshotDriver)[]): SnapshotDriver {
+  const wrapped: Record<string, unknown> = { ...driver };
+  for (const name of talks) {
+    const fn = driver[name];
+    if (typeof fn !== "function") continue;
+    wrapped[name] = async (...args: unknown[]) => {
+      await ssh.ensureTrusted();
+      return (fn as (...a: unknown[]) => unknown).apply(driver, args);
+    };
+  }
+  return wrapped as unknown as SnapshotDriver;
+}

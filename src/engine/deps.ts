@@ -1,0 +1,27 @@
+import type { Logger } from "pino";
+import type { Ledger } from "../../db/ledger.ts";
+import type { Config } from "../config/load-config.ts";
+import type { Clock } from "../clock.ts";
+import type { JobRunner } from "./operations/job-runner.ts";
+import type { DriverRegistry } from "../drivers/registry.ts";
+import type { AlertSink } from "../alerts/alert-sink.ts";
+import type { ChatPort } from "../chat/chat-port.ts";
+
+// What every engine part is built from. In its own file so that the parts (operations, approvals, schedule,
+// host keys) import it without importing engine.ts, which imports them: no type cycles.
+
+export interface EngineDeps {
+  config: Config;
+  ledger: Ledger;
+  jobs: JobRunner;
+  drivers: DriverRegistry;
+  clock: Clock;
+  log: Logger;
+  alerts: AlertSink;
+  chat: ChatPort;
+}
+
+export interface Asker {
+  user: string;
+  channel?: string | null;
+}

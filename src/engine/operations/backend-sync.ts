@@ -1,0 +1,54 @@
+import type { ServerRow, SnapshotRow } from "../../../db/types.ts";
+import type { EngineDeps } from "../deps.ts";
+import type { DriverContext } from "../../drivers/driver.ts";
+
+export interface SyncReport {
+  imported: string[]; // made outside snapbot (by hand, or the backend's own schedule)
+  vanished: string[]; // deleted outside snapbot
+}
+
+const LIVE: SnapshotRow["state"][] = ["done", "broken"];
+
+/**
+ * Makes the ledger agree with a backend that keeps its own snapshots (LXD): snapshots found there that
+ * snapbot did not make are imported as done with origin external; done or broken ones that are gone
+ * are marked deleted. Snapshots being written or deleted right now are left to their operation.
+ */
+export async function syncBackend(deps: EngineDeps, server: ServerRow, ctx: DriverContext): Promise<SyncReport> {
+  const driver = deps.drivers.get(server);
+  if (!driver.listBackend) return { imported: [], vanished: [] };
+  const found = await driver.listBackend(ctx);
+  const { ledger, clock } = deps;
+  return ledger.tx(() => {
+    const report: SyncReport = { imported: [], vanished: [] };
+    const onBackend = new Set(found.map((b) => b.name));
+    for (const b of found) {
+      const known = ledger.snapshots.find(server.id, b.name);
+      if (known && isLive(known)) continue;
+      ledger.snapshots.insert({
+        server_id: server.id, name: b.name, created_by: null, origin: "external", state: "done",
+        created_at: b.createdAt, finished_at: b.createdAt, expires_at: b.expiresAt, stateful: b.stateful, size: b.size,
+      });
+      report.imported.push(b.name);
+    }
+    for (const s of liveRows(deps, server)) {
+      if (onBackend.has(s.name) || !LIVE.includes(s.state)) continue;
+      ledger.snapshots.transition(s.id, "deleting");
+      const gone = { deleted_at: clock.now(), deleted_by: "outside snapbot", error: "deleted outside snapbot" };
+      ledger.snapshots.transition(s.id, "deleted", gone);
+      report.vanished.push(s.name);
+    }
+    return report;
+  });
+}
+
+const isLive = (s: SnapshotRow) => !["deleted", "failed", "expired"].includes(s.state);
+
+function liveRows(deps: EngineDeps, server: ServerRow): SnapshotRow[] {
+  const rows: SnapshotRow[] = [];
+  for (let offset = 0; ; offset += 500) {
+    const page = deps.ledger.snapshots.list(server.id, { limit: 500, offset }).rows;
+    rows.push(...page);
+    if (page.length < 500) return rows;
+  }
+}

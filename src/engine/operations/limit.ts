@@ -1,0 +1,68 @@
+import type { ServerRow } from "../../../db/types.ts";
+import type { EngineDeps, Asker } from "../deps.ts";
+import type { DriverContext } from "../../drivers/driver.ts";
+import type { OperationHandle } from "./run-operation.ts";
+import type { SnapshotRow } from "../../../db/types.ts";
+import { syncBackend } from "./backend-sync.ts";
+import { errorMessage, UserError } from "../../errors.ts";
+
+// Backends that keep snapshots themselves (LXD) have a per-server limit (`limit`, default 50): at the
+// limit a create first prunes the oldest expired snapshot, or is refused; at 90% a limit_near alert.
+
+/** Backends that keep snapshots themselves (they can list them) have a limit; the others do not. */
+export const hasLimit = (deps: Pick<EngineDeps, "drivers">, server: ServerRow): boolean => typeof deps.drivers.get(server).listBackend === "function";
+const limitOf = (server: ServerRow) => (typeof server.settings.limit === "number" ? server.settings.limit : 50);
+const liveCount = (deps: EngineDeps, server: ServerRow) => deps.ledger.snapshots.list(server.id, { limit: 1, offset: 0 }).total;
+
+export interface Room {
+  pruned: string | null;
+}
+
+/** Before a create: the ledger brought up to date with the backend, then room made or the create refused. */
+export async function makeRoom(
+  deps: EngineDeps,
+  server: ServerRow,
+  asker: Asker,
+  ctx: DriverContext,
+  remove: (snap: SnapshotRow) => OperationHandle<SnapshotRow>,
+): Promise<Room> {
+  if (!hasLimit(deps, server)) return { pruned: null };
+  const limit = limitOf(server);
+  // Far from the limit, the ledger's count is enough (list keeps it in step with the backend); listing
+  // the backend costs about as much as the snapshot itself, so it is paid only where the count matters.
+  if (liveCount(deps, server) < Math.floor(0.8 * limit)) return { pruned: null };
+  try {
+    await syncBackend(deps, server, ctx);
+  } catch (e) {
+    // The backend cannot even list (instance gone, remote down): the create will fail on the same
+    // error, and that failure is recorded, reported and alerted like any other.
+    deps.log.warn({ server: server.name, err: errorMessage(e) }, "could not list the backend before a create");
+    return { pruned: null };
+  }
+  const live = liveCount(deps, server);
+  if (live < limit) return { pruned: null };
+  const [oldest] = deps.ledger.snapshots.expiredOf(server.id, deps.clock.now());
+  if (!oldest)
+    throw new UserError(
+      "limit_reached",
+      `${server.name} has ${live} snapshots, its limit is ${limit}, and none has expired: delete one first (list ${server.name}) or raise limit: for it in the config`,
+    );
+  deps.log.info({ server: server.name, snapshot: oldest.name, user: asker.user }, "at the limit: pruning the oldest expired snapshot");
+  await remove(deps.ledger.snapshots.get(oldest.id)!).job.done;
+  return { pruned: oldest.name };
+}
+
+/** After a create: a limit_near alert once a server holds 90% of its limit. */
+export async function warnNearLimit(deps: EngineDeps, server: ServerRow): Promise<void> {
+  if (!hasLimit(deps, server)) return;
+  const limit = limitOf(server);
+  const live = liveCount(deps, server);
+  if (live < Math.ceil(0.9 * limit)) return;
+  await deps.alerts.raise({
+    kind: "limit_near",
+    server,
+    title: `${server.name} holds ${live} of its ${limit} snapshots`,
+    lines: [`at ${limit} new snapshots are refused unless an expired one can be pruned: delete old ones, set an expiry, or raise limit:`],
+    buttons: [{ label: "List snapshots", command: `list ${server.name}` }],
+  });
+}

@@ -1,0 +1,212 @@
+import type { Logger } from "pino";
+import type { Ledger } from "../../../db/ledger.ts";
+import type { OperationRow, ServerRow } from "../../../db/types.ts";
+import type { DriverContext } from "../../drivers/driver.ts";
+import type { Job, JobRunner, Lease } from "./job-runner.ts";
+import type { DriverRegistry } from "../../drivers/registry.ts";
+import type { AlertSink } from "../../alerts/alert-sink.ts";
+import { BackendError, errorMessage, SnapbotError } from "../../errors.ts";
+import { isLedgerFull } from "../../../db/ledger-health.ts";
+import type { JobContext } from "./job-runner.ts";
+import { hostKeyChanged, isHostKeyChanged, refuseIfHostKeyChanged } from "../host-keys/host-keys.ts";
+
+export interface OperationDeps {
+  ledger: Ledger;
+  jobs: JobRunner;
+  log: Logger;
+  /** With these, a changed SSH host key blocks the server and raises hostkey_changed. */
+  drivers?: DriverRegistry;
+  alerts?: AlertSink;
+}
+
+export interface WorkOutcome<T> {
+  result: string; // one line for the audit log
+  commit: () => T; // ledger changes that commit together with "succeeded"; returns the job's value
+  /** Removes what the work wrote, when its outcome can never be committed (the ledger refused it for good). */
+  discard?: (ctx: DriverContext) => Promise<void>;
+}
+
+export interface OperationSpec<T> {
+  server: ServerRow;
+  kind: string;
+  label: string; // "create demo/nightly": shown when the server is busy
+  user: string;
+  channel?: string | null;
+  args: Record<string, unknown>;
+  timeoutMs?: number;
+  /** Inside the transaction that records the operation (insert a pending snapshot…); returns a snapshot id. */
+  prepare?: () => number | null;
+  /** Inside the transaction that marks it running. */
+  begin?: (snapshotId: number | null) => void;
+  work: (ctx: DriverContext, snapshotId: number | null) => Promise<WorkOutcome<T>>;
+  /** Inside the transaction that marks it failed. */
+  fail?: (snapshotId: number | null, message: string, error: unknown) => void;
+  /** After the outcome is committed: alerts and other news that must not hold the transaction. */
+  afterFail?: (message: string, error: unknown) => void;
+  afterSuccess?: (value: T) => void;
+  /** An operation already recorded (an approved request): it is run instead of a new one inserted. */
+  existing?: { op: OperationRow; lease: Lease };
+}
+
+export interface OperationHandle<T> {
+  op: OperationRow;
+  job: Job<T>;
+}
+
+/**
+ * Every action on a server goes through here: the server's lease is taken first (so a refusal writes
+ * nothing), the operation is recorded, the work runs as a job, and the outcome is written to the audit
+ * log in the same transaction as the snapshot's own state change.
+ */
+export function runOperation<T>(deps: OperationDeps, spec: OperationSpec<T>): OperationHandle<T> {
+  const { ledger, jobs } = deps;
+  // A server whose host key changed is refused before anything is written (approved work: when it starts).
+  if (!spec.existing) refuseIfHostKeyChanged(ledger, spec.server);
+  const lease = spec.existing?.lease ?? jobs.lease(spec.server.name, spec.label);
+  let op: OperationRow;
+  let snapshotId: number | null = spec.existing?.op.snapshot_id ?? null;
+  try {
+    op = spec.existing?.op ?? ledger.tx(() => {
+      snapshotId = spec.prepare?.() ?? null;
+      return ledger.operations.insert({
+        kind: spec.kind,
+        server_id: spec.server.id,
+        snapshot_id: snapshotId,
+        requested_by: spec.user,
+        channel: spec.channel ?? null,
+        args: spec.args,
+      });
+    });
+  } catch (e) {
+    jobs.release(lease);
+    throw e;
+  }
+  lease.opId = op.id;
+  const log = deps.log.child({ op: op.id, kind: spec.kind, server: spec.server.name, user: spec.user });
+  const settle = outcomes(deps, spec, op, () => snapshotId, log);
+  const begin = () => {
+    try {
+      ledger.tx(() => {
+        ledger.operations.transition(op.id, "running");
+        spec.begin?.(snapshotId);
+      });
+    } catch (e) {
+      // It never started: once the ledger can write, it is recorded as failed (not left queued).
+      if (isLedgerFull(e)) settle.deferFailure(`not started: ${ledger.health.describe()}`, e);
+      throw e;
+    }
+  };
+  const job = jobs.run(
+    lease,
+    async (ctx) => {
+      let out: WorkOutcome<T>;
+      try {
+        if (spec.existing) refuseIfHostKeyChanged(ledger, spec.server);
+        out = await spec.work({ ...ctx, log }, snapshotId);
+      } catch (e) {
+        return settle.failed(e, ctx);
+      }
+      return settle.succeeded(out, ctx);
+    },
+    begin,
+    spec.timeoutMs,
+  );
+  return { op, job };
+}
+
+/** The line the ledger and the user get: the backend's own words, plus the last lines of its stderr. */
+export function failureMessage(e: unknown, signal?: AbortSignal): string {
+  if (signal?.aborted && signal.reason instanceof SnapbotError) return signal.reason.message;
+  const base = e instanceof SnapbotError ? e.message : `internal error: ${errorMessage(e)}`;
+  const tail = e instanceof BackendError && e.stderrTail && !base.includes(e.stderrTail.trim()) ? `\n${e.stderrTail.trim()}` : "";
+  return base + tail;
+}
+
+/** The outcome of a finished work could not be written (full ledger): the user is told it is kept, not done. */
+export const OUTCOME_PENDING = "outcome_pending";
+
+/** Writing an operation's outcome, now or (the ledger full) once the ledger can write again. */
+function outcomes<T>(deps: OperationDeps, spec: OperationSpec<T>, op: OperationRow, snapshotId: () => number | null, log: Logger) {
+  const { ledger } = deps;
+  const recordFailure = (message: string, e: unknown) =>
+    ledger.tx(() => {
+      spec.fail?.(snapshotId(), message, e);
+      ledger.operations.transition(op.id, "failed", { error: message });
+    });
+  const what = `${spec.label} (operation #${op.id})`;
+  const deferFailure = (message: string, e: unknown) =>
+    ledger.health.defer({
+      write: () => (recordFailure(message, e), `${what}: recorded as failed`),
+      failed: (err) => {
+        log.warn({ err: errorMessage(err) }, "could not record the failure");
+        return `${what}: its failure could not be recorded (${errorMessage(err)})`;
+      },
+    });
+
+  async function failed(e: unknown, ctx: JobContext): Promise<never> {
+    const message = failureMessage(e, ctx.signal);
+    if (!(e instanceof SnapbotError)) log.error({ err: e }, "operation failed unexpectedly");
+    else if (!isLedgerFull(e)) log.warn({ code: e.code, message }, "operation failed");
+    try {
+      recordFailure(message, e);
+    } catch (err) {
+      if (!isLedgerFull(err)) throw err;
+      deferFailure(message, e); // the state change already logged it: no line per failed write
+    }
+    spec.afterFail?.(message, e);
+    if (isHostKeyChanged(e) && deps.drivers && deps.alerts)
+      await hostKeyChanged({ ledger, drivers: deps.drivers, alerts: deps.alerts, log }, spec.server, { ...ctx, log }).catch((err: unknown) =>
+        log.error({ err: errorMessage(err) }, "could not record the changed host key"),
+      );
+    // A timeout or cancel is the story, not the "killed" error it caused in the driver.
+    throw ctx.signal.aborted && ctx.signal.reason instanceof SnapbotError ? ctx.signal.reason : e;
+  }
+
+  async function succeeded(out: WorkOutcome<T>, ctx: JobContext): Promise<T> {
+    const commit = () =>
+      ledger.tx(() => {
+        const v = out.commit();
+        ledger.operations.transition(op.id, "succeeded", { result: out.result });
+        return v;
+      });
+    let value: T;
+    try {
+      value = commit();
+    } catch (e) {
+      if (!isLedgerFull(e)) return failed(e, ctx);
+      deferCommit(out, commit);
+      const kept = "its result is kept and is recorded as soon as the ledger can write again (free space there)";
+      throw new SnapbotError(OUTCOME_PENDING, `${spec.label} finished, but ${ledger.health.describe()}: ${kept}`);
+    }
+    log.info({ result: out.result }, "operation succeeded");
+    spec.afterSuccess?.(value);
+    return value;
+  }
+
+  /** The work is done and checked; its commit waits. Should the commit fail for another reason, it fails and what it wrote goes. */
+  function deferCommit(out: WorkOutcome<T>, commit: () => T): void {
+    ledger.health.defer({
+      write: () => {
+        const value = commit();
+        log.warn({ result: out.result }, "operation recorded once the ledger could write again");
+        spec.afterSuccess?.(value);
+        return `${what}: recorded as succeeded (${out.result})`;
+      },
+      failed: (e) => {
+        const message = `its result could not be recorded: ${errorMessage(e)}`;
+        log.warn({ err: errorMessage(e) }, "operation's deferred commit failed: failing it");
+        const quick = { signal: AbortSignal.timeout(600_000), progress: () => {}, log };
+        void out.discard?.(quick).catch((err: unknown) => log.warn({ err: errorMessage(err) }, "could not remove what the operation wrote"));
+        try {
+          recordFailure(message, e);
+        } catch (err) {
+          log.warn({ err: errorMessage(err) }, "could not record the failure");
+        }
+        spec.afterFail?.(message, e);
+        return `${what}: failed, ${message}${out.discard ? "; what it wrote is removed" : ""}`;
+      },
+    });
+  }
+
+  return { failed, succeeded, deferFailure };
+}

@@ -1,0 +1,105 @@
+import type { ServerRow } from "../../../db/types.ts";
+import type { ScheduleRow } from "../../../db/schedule-repo.ts";
+import type { SchedulerDeps } from "./scheduler.ts";
+import { executePlan, originsOf, planFor, type PruneOutcome } from "./retention.ts";
+import { errorMessage } from "../../errors.ts";
+
+// When retention runs on its own: a schedule's --keep policy after each of its successful runs and in a
+// pass over every schedule (at start-up, then hourly); snapshots past their expiry at every tick. One
+// prune at a time per server; a busy server is left for the next time.
+
+const SCHEDULER = { user: "scheduler", channel: null };
+const PASS_EVERY_MS = 60 * 60_000;
+
+export function createRetentionRunner(deps: SchedulerDeps, track: <T>(p: Promise<T>) => Promise<T>) {
+  const { ledger, log } = deps;
+  const busy = new Set<number>(); // server ids being pruned
+  let lastPass = 0;
+
+  /** `names`: the plan carries snapshot names (for a reply); the scheduler's own passes do without. */
+  async function pruneServer(server: ServerRow, schedule: Pick<ScheduleRow, "keep" | "native">, names = false): Promise<PruneOutcome | null> {
+    if (!schedule.keep || busy.has(server.id)) return null;
+    busy.add(server.id);
+    try {
+      const plan = planFor(ledger, server, schedule.keep, originsOf(schedule), undefined, names);
+      if (plan.remove.length === 0) return { plan, pruned: [], failed: [], stopped: null };
+      const out = await executePlan(ledger, plan, schedule.keep, (snap, why) => deps.engine.delete(server, snap, SCHEDULER, why));
+      log.info({ server: server.name, pruned: out.pruned.length, failed: out.failed.length, stopped: out.stopped }, "retention applied");
+      return out;
+    } finally {
+      busy.delete(server.id);
+    }
+  }
+
+  return {
+    pruneServer,
+    /** Snapshots past their expiry (fixed at creation, as LXD does), removed one by one per server. */
+    expireDue(now: number): void {
+      const due = ledger.snapshots.expired(now);
+      if (due.length === 0) return;
+      const byServer = new Map<string, typeof due>();
+      for (const s of due) {
+        const list = byServer.get(s.server);
+        if (list) list.push(s);
+        else byServer.set(s.server, [s]);
+      }
+      for (const [name, snaps] of byServer) {
+        const server = ledger.servers.get(name);
+        if (!server || busy.has(server.id)) continue;
+        busy.add(server.id);
+        const work = async () => {
+          for (const ref of snaps) {
+            const snap = ledger.snapshots.get(ref.id);
+            if (snap?.state !== "done") continue;
+            await deps.engine.delete(server, snap, SCHEDULER, `expired at ${new Date(ref.expires_at!).toISOString()}`).job.done;
+          }
+        };
+        void track(
+          work()
+            .catch((e: unknown) => log.warn({ server: name, err: errorMessage(e) }, "could not prune an expired snapshot"))
+            .finally(() => busy.delete(server.id)),
+        );
+      }
+      if (now - lastPass >= PASS_EVERY_MS) this.passSoon(now);
+    },
+    /** Every schedule's --keep policy applied, in the background. */
+    passSoon(now = deps.clock.now()): void {
+      lastPass = now;
+      void track(this.pass());
+    },
+    async pass(): Promise<number> {
+      let pruned = 0;
+      let planned = 0;
+      const inUse = ledger.retention.inUse();
+      for (const s of ledger.schedules.live()) {
+        if (!s.keep || busy.has(s.server_id)) continue;
+        // Planning is synchronous: let timers (the minute tick) and requests in every 200 servers.
+        if (++planned % 200 === 0) await new Promise((r) => setImmediate(r));
+        // Most servers have nothing to remove: only those that do are looked up and pruned (pruneServer plans
+        // again, with what is in use by then: earlier servers' deletions may have taken minutes).
+        if (planFor(ledger, { id: s.server_id }, s.keep, originsOf(s), inUse, false).remove.length === 0) continue;
+        const server = ledger.servers.get(s.server);
+        if (!server) continue;
+        const out = await pruneServer(server, s).catch((e: unknown) => (log.warn({ server: s.server, err: errorMessage(e) }, "retention failed"), null));
+        pruned += out?.pruned.length ?? 0;
+      }
+      return pruned;
+    },
+    /** The planning half of a pass, with no deletions: what the benchmark times over a big ledger. */
+    planAll(): { servers: number; candidates: number; remove: number } {
+      const inUse = ledger.retention.inUse();
+      let servers = 0;
+      let candidates = 0;
+      let remove = 0;
+      for (const s of ledger.schedules.live()) {
+        if (!s.keep) continue;
+        const plan = planFor(ledger, { id: s.server_id }, s.keep, originsOf(s), inUse, false);
+        servers++;
+        candidates += plan.keep.length + plan.remove.length + plan.protect.length;
+        remove += plan.remove.length;
+      }
+      return { servers, candidates, remove };
+    },
+  };
+}
+export type RetentionRunner = ReturnType<typeof createRetentionRunner>;

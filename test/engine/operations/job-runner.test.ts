@@ -1,0 +1,73 @@
+import { describe, expect, it } from "vitest";
+import { createJobRunner } from "../../../src/engine/operations/job-runner.ts";
+import { fakeClock } from "../../../src/clock.ts";
+import { UserError } from "../../../src/errors.ts";
+
+const gate = () => {
+  let open!: () => void;
+  const p = new Promise<void>((r) => (open = r));
+  return { p, open };
+};
+
+describe("job runner", () => {
+  it("refuses a second operation on a busy server, saying what holds it, and frees it after", async () => {
+    const jobs = createJobRunner({ concurrency: 2, timeoutMs: 60_000, clock: fakeClock() });
+    const g = gate();
+    const lease = jobs.lease("demo", "create demo/a");
+    lease.opId = 7;
+    const job = jobs.run(lease, () => g.p.then(() => "ok"));
+    expect(() => jobs.lease("demo", "create demo/b")).toThrow(UserError);
+    expect(() => jobs.lease("demo", "create demo/b")).toThrow(/demo is busy: create demo\/a \(operation #7\)/);
+    const other = jobs.lease("other", "x"); // other servers are not blocked
+    jobs.release(other);
+    g.open();
+    await expect(job.done).resolves.toBe("ok");
+    jobs.release(jobs.lease("demo", "again"));
+  });
+
+  it("runs at most `concurrency` jobs at once; the rest wait their turn", async () => {
+    const jobs = createJobRunner({ concurrency: 2, timeoutMs: 60_000, clock: fakeClock() });
+    let running = 0;
+    let peak = 0;
+    const gates = [gate(), gate(), gate(), gate()];
+    const started: number[] = [];
+    const all = gates.map((g, i) =>
+      jobs.run(jobs.lease(`s${i}`, "x"), async () => {
+        started.push(i);
+        peak = Math.max(peak, ++running);
+        await g.p;
+        running--;
+      }, undefined),
+    );
+    await new Promise((r) => setTimeout(r, 10));
+    expect(started).toEqual([0, 1]);
+    gates[0]!.open();
+    await all[0]!.done;
+    await new Promise((r) => setTimeout(r, 10));
+    expect(started).toEqual([0, 1, 2]);
+    gates.forEach((g) => g.open());
+    await jobs.idle();
+    expect(peak).toBe(2);
+  });
+
+  it("aborts the job's signal at its timeout and reports the timeout", async () => {
+    const jobs = createJobRunner({ concurrency: 1, timeoutMs: 50, clock: fakeClock() });
+    const job = jobs.run(jobs.lease("demo", "hang"), (ctx) => new Promise((_, reject) => ctx.signal.addEventListener("abort", () => reject(ctx.signal.reason))));
+    await expect(job.done).rejects.toThrow(/timed out after 50ms/);
+    expect(jobs.busy("demo")).toBeUndefined();
+  });
+
+  it("emits started and progress events and frees the lease when work throws", async () => {
+    const jobs = createJobRunner({ concurrency: 1, timeoutMs: 60_000, clock: fakeClock() });
+    const job = jobs.run(jobs.lease("demo", "x"), async (ctx) => {
+      ctx.progress({ stage: "archiving", bytes: 10 });
+      throw new Error("boom");
+    });
+    const events: string[] = [];
+    job.on("started", () => events.push("started"));
+    job.on("progress", (p) => events.push(`${p.stage}:${p.bytes}`));
+    await expect(job.done).rejects.toThrow("boom");
+    expect(events).toEqual(["started", "archiving:10"]);
+    expect(jobs.busy("demo")).toBeUndefined();
+  });
+});
