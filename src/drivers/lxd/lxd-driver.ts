@@ -42,7 +42,7 @@ export function createLxdDriver(settings: LxdServer, deps: DriverDeps): Snapshot
     copy: (snap, target, ctx) => copySnapshot(lxc, at, snap, target, ctx),
     clone: (snap, newServer, ctx) => cloneSnapshot(lxc, settings, at, snap, newServer, ctx),
     hostKeys: (ctx) => readHostKeys(lxc, at, ctx),
-    regenHostKeys: (ctx) => regenerateHostKeys(lxc, at, ctx),
+    regenHostKeys: (ctx) => regenerateHostKeys(lxc, at, settings.name, ctx),
     // One instance of one daemon, whatever the server is called.
     endpoints: async () => [`lxd:${settings.lxd_dir ?? ""}:${at.remote ?? ""}:${at.instance}`],
     nativeSchedule: (schedule, ctx) => setNativeSchedule(lxc, at, schedule, ctx),
