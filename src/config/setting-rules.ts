@@ -1,9 +1,12 @@
-import { existsSync, statSync } from "node:fs";
-import { isAbsolute, resolve } from "node:path";
+import { existsSync } from "node:fs";
+import { isAbsolute } from "node:path";
 import type { ServerSettings } from "./schema.ts";
 import { isUserError, UserError } from "../errors.ts";
 import { parsePartSize } from "../drivers/archive/part-size.ts";
-import { parseSshTarget } from "../transport/ssh-target.ts";
+import { isSshHost, sshSettingsProblems } from "../drivers/shared/ssh-settings.ts";
+
+// The ssh rules (host, ssh_key) live with the shared SSH layer, for every driver with host: ssh://….
+export { hostProblem, sshKeyFileProblem, sshKeyRequiredProblem } from "../drivers/shared/ssh-settings.ts";
 
 // The rules a server's settings must pass beyond their shape, one function each. The config loader, the
 // register command and the code that uses a setting at create all call the same function, so a setting
@@ -17,7 +20,6 @@ export interface SettingProblem {
 }
 
 const problem = (code: string, key: string, why: string): SettingProblem => ({ code, key, why });
-const isSsh = (host: string | undefined) => host !== undefined && host !== "local";
 
 /** Archive paths are absolute: tar stores them from /, and a relative one would depend on snapbot's cwd. */
 export function absolutePathProblem(key: string, path: string): SettingProblem | null {
@@ -26,34 +28,8 @@ export function absolutePathProblem(key: string, path: string): SettingProblem |
 
 /** On this machine a path must exist; on an ssh:// host that is only known there (checked at create). */
 export function localPathProblem(key: string, path: string, host: string): SettingProblem | null {
-  if (isSsh(host) || existsSync(path)) return null;
+  if (isSshHost(host) || existsSync(path)) return null;
   return problem("path_missing", key, `"${path}" does not exist on this machine: check ${key}`);
-}
-
-/** `host` is "local" or an ssh:// address snapbot can log in to. */
-export function hostProblem(host: string): SettingProblem | null {
-  if (!isSsh(host)) return null;
-  try {
-    parseSshTarget(host);
-    return null;
-  } catch (e) {
-    if (!isUserError(e)) throw e;
-    return problem("invalid_ssh_target", "host", `${e.message.replace(/\.$/, "")} (or host: local for this machine)`);
-  }
-}
-
-/** An ssh:// host needs ssh_key: snapbot logs in with a key file, never a password. */
-export function sshKeyRequiredProblem(host: string, sshKey: string | undefined): SettingProblem | null {
-  if (!isSsh(host) || sshKey) return null;
-  return problem("ssh_key_missing", "ssh_key", `${host} is reached over SSH but has no ssh_key: set ssh_key to the private key file snapbot logs in with`);
-}
-
-/** The ssh_key file exists on this machine (relative paths from snapbot's working folder, as ssh -i takes them). */
-export function sshKeyFileProblem(sshKey: string | undefined): SettingProblem | null {
-  if (!sshKey) return null;
-  const file = resolve(sshKey);
-  if (statSync(file, { throwIfNoEntry: false })?.isFile()) return null;
-  return problem("ssh_key_missing", "ssh_key", `the key file ${file} does not exist on this machine: set ssh_key to the private key file snapbot logs in with`);
 }
 
 /** part_size within the bounds the archive driver writes (part-size.ts). */
@@ -70,10 +46,7 @@ export function partSizeProblem(value: string | number | undefined): SettingProb
 /** Every rule that applies to these (schema-valid) settings, first problem first. */
 export function settingProblems(s: ServerSettings): SettingProblem[] {
   const found: Array<SettingProblem | null> = [];
-  if ("host" in s) {
-    const key = "ssh_key" in s ? s.ssh_key : undefined;
-    found.push(hostProblem(s.host), sshKeyRequiredProblem(s.host, key), isSsh(s.host) ? sshKeyFileProblem(key) : null);
-  }
+  if ("host" in s) found.push(...sshSettingsProblems({ host: s.host, ssh_key: "ssh_key" in s ? s.ssh_key : undefined }));
   if (s.driver === "archive") {
     const paths: Array<[string, string]> = s.mode === "tar" ? s.paths.map((p) => ["paths", p]) : s.device ? [["device", s.device]] : [];
     for (const [key, p] of paths) found.push(absolutePathProblem(key, p) ?? localPathProblem(key, p, s.host));

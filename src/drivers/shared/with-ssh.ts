@@ -1,18 +1,15 @@
 import type { DriverDeps, SnapshotDriver } from "../driver.ts";
 import { createSshHost, type SshHost } from "../../transport/ssh-host.ts";
 import { sshHostKeys } from "./ssh-host-keys.ts";
+import type { SshSettings } from "./ssh-settings.ts";
 
 // Any driver whose commands run on another machine (`host: ssh://user@host:port`): the same driver code is
 // built with the ssh Runner, so its argv runs there (each argument shell-quoted by the runner); the host key
 // is recorded on first use before anything talks to the server; and the server gains the host-key methods
-// (read, regenerate with the one script, accept a changed key, endpoints for "same machine").
+// (read, regenerate with the one script, accept a changed key, endpoints for "same machine"). A driver's
+// settings declare host/ssh_key/hostkey_root with `...sshSettingsFields` (ssh-settings.ts).
 
-export interface SshSettings {
-  host: string; // "local", or ssh://user@host[:port]
-  ssh_key?: string;
-  /** Where the server's /etc/ssh lives for hostkeys regen: "/" on a real server, a folder in tests. */
-  hostkey_root?: string;
-}
+export type { SshSettings } from "./ssh-settings.ts";
 
 /** `build` makes the driver for a runner; with `host: local` it gets deps unchanged. */
 export function withSsh(
