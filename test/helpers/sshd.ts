@@ -41,7 +41,8 @@ export async function freePort(): Promise<number> {
   });
 }
 
-export async function startSshd(dir: string, opts: { hostKey?: string; port?: number } = {}): Promise<Sshd> {
+/** `config`: extra sshd_config lines (e.g. `SetEnv PATH=…` for a server without some program). */
+export async function startSshd(dir: string, opts: { hostKey?: string; port?: number; config?: string[] } = {}): Promise<Sshd> {
   if (!sshdAvailable()) throw new Error(`${SSHD} is not installed (apt-get install -y openssh-server)`);
   mkdirSync("/run/sshd", { recursive: true });
   mkdirSync(dir, { recursive: true });
@@ -68,6 +69,7 @@ export async function startSshd(dir: string, opts: { hostKey?: string; port?: nu
       "UsePAM no",
       "MaxStartups 50",
       "LogLevel ERROR",
+      ...(opts.config ?? []),
       "",
     ].join("\n"),
   );
