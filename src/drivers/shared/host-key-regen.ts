@@ -61,8 +61,14 @@ export function parseRegenOutput(stdout: string, t: RegenTarget): RegenOutcome {
     );
   const restarted = lines.find((l) => l.startsWith("#restarted: "))?.slice("#restarted: ".length);
   if (restarted === undefined)
-    throw new BackendError("hostkeys_regen_incomplete", `${t.where}: the host-key regeneration stopped before it reported its result`, { stderrTail: stdout.slice(-300) });
-  const keys = lines.filter((l) => !l.startsWith("#")).map((l) => parsePublicKey(l)).filter((k): k is HostKey => k !== undefined);
-  if (keys.length === 0) throw new BackendError("hostkeys_missing", `${t.where}: ssh-keygen -A ran but no ssh_host_*_key.pub was found in its /etc/ssh`);
+    throw new BackendError("hostkeys_regen_incomplete", `${t.where}: the host-key regeneration stopped before it reported its result`, {
+      stderrTail: stdout.slice(-300),
+    });
+  const keys = lines
+    .filter((l) => !l.startsWith("#"))
+    .map((l) => parsePublicKey(l))
+    .filter((k): k is HostKey => k !== undefined);
+  if (keys.length === 0)
+    throw new BackendError("hostkeys_missing", `${t.where}: ssh-keygen -A ran but no ssh_host_*_key.pub was found in its /etc/ssh`);
   return { keys: sortHostKeys(keys), restarted };
 }

@@ -25,7 +25,10 @@ function recordingContext(): DriverContext & { logged: Array<Record<string, unkn
   const log = pino({ level: "info" }, { write: (line: string) => void logged.push(JSON.parse(line) as Record<string, unknown>) });
   return { signal: new AbortController().signal, log, progress: () => undefined, logged };
 }
-const restartedOf = (ctx: { logged: Array<Record<string, unknown>> }) => ctx.logged.find((l) => l.msg === "host keys regenerated")?.restarted;
+const restartedOf = (ctx: { logged: Array<Record<string, unknown>> }) =>
+  ctx.logged.find((l) => l.msg === "host keys regenerated")?.restarted;
+const refusal = (where: string, server: string) =>
+  `${where} has no ssh-keygen, so its host keys were left as they were: install OpenSSH there, then type hostkeys regen ${server}`;
 
 /** What OpenSSH itself prints for the key: the reference our fingerprints must equal. */
 function sshKeygenFingerprint(dir: string, key: HostKey): string {
@@ -74,7 +77,8 @@ describe.runIf(sshEnabled)("the one regeneration script over SSH, for any driver
     // A server whose PATH has the shell and the file tools the script needs, but no ssh-keygen.
     const bin = join(dir, "bin-without-keygen");
     mkdirSync(bin);
-    for (const c of ["sh", "cat", "mkdir", "rm", "ls"]) symlinkSync(execFileSync("sh", ["-c", `command -v ${c}`], { encoding: "utf8" }).trim(), join(bin, c));
+    const which = (c: string) => execFileSync("sh", ["-c", `command -v ${c}`], { encoding: "utf8" }).trim();
+    for (const c of ["sh", "cat", "mkdir", "rm", "ls"]) symlinkSync(which(c), join(bin, c));
     plain = await startSshd(join(dir, "sshd-a"), { hostKey: keyA });
     bare = await startSshd(join(dir, "sshd-b"), { hostKey: keyB, config: [`SetEnv PATH=${bin}`] });
   }, 30_000);
@@ -126,9 +130,7 @@ describe.runIf(sshEnabled)("the one regeneration script over SSH, for any driver
     const err = await driver.regenHostKeys!(recordingContext()).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(UserError);
     expect((err as UserError).code).toBe("ssh_keygen_missing");
-    expect((err as Error).message).toBe(
-      `node-2 (ssh://root@127.0.0.1:${bare.port}) has no ssh-keygen, so its host keys were left as they were: install OpenSSH there, then type hostkeys regen node-2`,
-    );
+    expect((err as Error).message).toBe(refusal(`node-2 (ssh://root@127.0.0.1:${bare.port})`, "node-2"));
     expect(readdirSync(join(rootB, "etc", "ssh")).sort()).toEqual(files);
     expect(readFileSync(keyB, "utf8")).toBe(keyBefore);
   });
@@ -136,8 +138,9 @@ describe.runIf(sshEnabled)("the one regeneration script over SSH, for any driver
 
 describeLxd("the one regeneration script inside an LXD instance", (env) => {
   const log = pino({ level: "silent" });
+  const deps = { runner: createLocalRunner(log), storageDir: "/nonexistent", fsync: false, log };
   const driver = (e: LxdEnv, name: string) =>
-    createLxdDriver({ name, driver: "lxd", limit: 50, lxd_conf: e.conf, lxd_dir: e.localDir }, { runner: createLocalRunner(log), storageDir: "/nonexistent", fsync: false, log });
+    createLxdDriver({ name, driver: "lxd", limit: 50, lxd_conf: e.conf, lxd_dir: e.localDir }, deps);
   const sh = (name: string, script: string) => env().lxc(["exec", name, "--", "sh", "-c", script]);
   /** A `service` command in the instance that runs "sshd" (status 0) and restarts it the way `restart` says. */
   const fakeService = (name: string, restart: string) => {
@@ -178,7 +181,7 @@ describeLxd("the one regeneration script inside an LXD instance", (env) => {
     const files = sh("box-2", "ls /etc/ssh");
     const err = await d.regenHostKeys!(recordingContext()).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(UserError);
-    expect((err as Error).message).toBe("box-2 has no ssh-keygen, so its host keys were left as they were: install OpenSSH there, then type hostkeys regen box-2");
+    expect((err as Error).message).toBe(refusal("box-2", "box-2"));
     expect(sh("box-2", "ls /etc/ssh")).toBe(files);
     expect(files).toContain("ssh_host_ed25519_key\n");
     expect(await d.hostKeys!(recordingContext())).toEqual(before);
