@@ -9,7 +9,7 @@ import type { QemuBackend, QemuSnapshot } from "../../../src/drivers/qemu/qemu-b
 import { BackendError, UserError } from "../../../src/errors.ts";
 import { createLocalRunner } from "../../../src/transport/local-runner.ts";
 import type { Runner } from "../../../src/transport/runner.ts";
-import { alive } from "../../helpers/cleanup.ts";
+import { alive, track } from "../../helpers/cleanup.ts";
 import { defineDomain, describeLibvirt, type LibvirtDomain } from "../../helpers/libvirt-env.ts";
 import { tempDir } from "../../helpers/temp-dir.ts";
 
@@ -184,7 +184,9 @@ function hungVirsh(): { hung: Runner; pids: () => Promise<number[]> } {
   };
   const pids = async () => {
     await until(() => existsSync(pidFile));
-    return readFileSync(pidFile, "utf8").trim().split(" ").map(Number);
+    const found = readFileSync(pidFile, "utf8").trim().split(" ").map(Number);
+    for (const pid of found) track({ kind: "pid", pid }); // if the runner failed to stop them, the test run does
+    return found;
   };
   return { hung, pids };
 }
