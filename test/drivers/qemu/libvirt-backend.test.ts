@@ -90,6 +90,16 @@ describeLibvirt("libvirt backend: a running domain", (dom) => {
     expect(await b.check(ctx())).toEqual({ ok: true, problems: [] });
   });
 
+  it("reads snapshots made with virsh itself, with libvirt's parents and names with spaces", async () => {
+    dom().virsh(["snapshot-create-as", dom().name, "made outside"]);
+    dom().virsh(["snapshot-create-as", dom().name, "u2"]);
+    const snaps = await b.list(ctx());
+    expect(tree(snaps)).toMatchObject({ "made outside": null, u2: "made outside" });
+    expect(current(snaps)).toEqual(["u2"]);
+    const info = dom().virsh(["snapshot-dumpxml", dom().name, "made outside"]);
+    expect(snaps.find((s) => s.name === "made outside")!.createdAt).toBe(Number(/<creationTime>(\d+)</.exec(info)![1]) * 1000);
+  });
+
   it("carries virsh's own error message into the failure", async () => {
     const err = await b.apply("nope", ctx()).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(BackendError);
@@ -104,12 +114,13 @@ describeLibvirt("libvirt backend: a running domain", (dom) => {
     const stuck = createLibvirtBackend({ domain: dom().name, connect: dom().connect }, hung);
     const ac = new AbortController();
     const listing = stuck.list(ctx(ac.signal)).catch((e: unknown) => e);
-    const [shell, sleeper] = await pids();
+    const { found: [shell, sleeper], release } = await pids();
     ac.abort();
     const err = await listing;
     expect(err).toBeInstanceOf(BackendError);
     expect((err as Error).message).toBe(`snapshot list of domain ${dom().name}: virsh was cancelled and stopped`);
     await until(() => !alive(shell!) && !alive(sleeper!)); // the fake virsh and the sleep it started
+    release();
   });
 });
 
@@ -173,7 +184,7 @@ function corruptL1(disk: string): void {
 }
 
 /** A Runner whose PATH starts with a real `virsh` that starts a sleep and waits on it (a virsh hung on libvirtd). */
-function hungVirsh(): { hung: Runner; pids: () => Promise<number[]> } {
+function hungVirsh(): { hung: Runner; pids: () => Promise<{ found: number[]; release: () => void }> } {
   const dir = tempDir("snapbot-hung-virsh-");
   const pidFile = join(dir, "pids");
   writeFileSync(join(dir, "virsh"), `#!/bin/sh\nsleep 600 &\necho "$$ $!" > ${pidFile}.tmp\nmv ${pidFile}.tmp ${pidFile}\nwait\n`);
@@ -185,8 +196,9 @@ function hungVirsh(): { hung: Runner; pids: () => Promise<number[]> } {
   const pids = async () => {
     await until(() => existsSync(pidFile));
     const found = readFileSync(pidFile, "utf8").trim().split(" ").map(Number);
-    for (const pid of found) track({ kind: "pid", pid }); // if the runner failed to stop them, the test run does
-    return found;
+    // If the runner fails to stop them, the end of the test run does; released once they are seen gone.
+    const releases = found.map((pid) => track({ kind: "pid", pid }));
+    return { found, release: () => releases.forEach((r) => r()) };
   };
   return { hung, pids };
 }
