@@ -2,7 +2,6 @@ import { execFile, execFileSync, spawnSync } from "node:child_process";
 import { chmodSync, existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { afterAll, beforeAll, describe, it } from "vitest";
 import { alive, track, trackedTempDir } from "./cleanup.ts";
 
 // Real libvirt for the qemu driver's `domain:` mode (DESIGN.md §5, recipes/libvirt): virtlogd and libvirtd
@@ -10,6 +9,7 @@ import { alive, track, trackedTempDir } from "./cleanup.ts";
 // later test file and run (a `virsh version` that answers is enough). libvirtd is the machine's system
 // daemon, shared: it is left running. Each test file gets its own throwaway domain (no guest OS, a fresh qcow2
 // in a temp folder), recorded in the cleanup registry so an interrupted run destroys and undefines it too.
+// No vitest here: test/fixtures/cleanup-child.ts runs it in a plain process (describeLibvirt is in test/drivers/qemu/).
 
 export const CONNECT = "qemu:///system";
 // The disk's device in QEMU, as libvirt names it for <target dev='vda' bus='virtio'/> (for HMP qemu-io -d).
@@ -158,31 +158,4 @@ async function monitorQemuIo(name: string, virsh: (args: string[]) => string, co
     await new Promise((r) => setTimeout(r, 50));
   }
   throw new Error(`qemu-io in ${name} printed nothing to ${logFile(name)}`);
-}
-
-/**
- * A describe block with a domain started in beforeAll and removed in afterAll. Without libvirt it is skipped
- * with a message on a workstation, and fails under CI=true: CI must prove the libvirt mode.
- */
-export function describeLibvirt(title: string, body: (dom: () => LibvirtDomain) => void, label = "t"): void {
-  if (!libvirtInstalled()) {
-    const hint = "apt-get install -y qemu-system-x86 qemu-utils libvirt-daemon-system libvirt-clients";
-    if (process.env.CI === "true") {
-      describe(title, () => it("needs libvirt installed", () => {
-        throw new Error(`virsh/libvirtd/qemu are not installed: CI must run the libvirt tests (${hint})`);
-      }));
-    } else {
-      console.warn(`skipping "${title}": libvirt is not installed (${hint})`);
-      describe.skip(title, () => body(() => undefined as never));
-    }
-    return;
-  }
-  describe(title, () => {
-    let dom: LibvirtDomain | undefined;
-    beforeAll(async () => {
-      dom = await defineDomain(label);
-    }, 90_000);
-    afterAll(() => dom?.remove(), 60_000);
-    body(() => dom!);
-  });
 }

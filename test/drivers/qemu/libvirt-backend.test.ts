@@ -10,7 +10,8 @@ import { BackendError, UserError } from "../../../src/errors.ts";
 import { createLocalRunner } from "../../../src/transport/local-runner.ts";
 import type { Runner } from "../../../src/transport/runner.ts";
 import { alive, track } from "../../helpers/cleanup.ts";
-import { defineDomain, describeLibvirt, type LibvirtDomain } from "../../helpers/libvirt-env.ts";
+import { defineDomain, type LibvirtDomain } from "../../helpers/libvirt-env.ts";
+import { describeLibvirt } from "./libvirt-fixture.ts";
 import { tempDir } from "../../helpers/temp-dir.ts";
 
 // The libvirt mode on a real running domain (libvirtd, QEMU, virsh): the CloudCIX walk-through with the
