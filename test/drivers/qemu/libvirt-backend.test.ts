@@ -7,11 +7,15 @@ import type { DriverContext } from "../../../src/drivers/driver.ts";
 import { createLibvirtBackend } from "../../../src/drivers/qemu/libvirt-backend.ts";
 import type { QemuBackend, QemuSnapshot } from "../../../src/drivers/qemu/qemu-backend.ts";
 import { BackendError, UserError } from "../../../src/errors.ts";
+import { trustOnFirstUse } from "../../../src/transport/known-hosts.ts";
 import { createLocalRunner } from "../../../src/transport/local-runner.ts";
+import { createSshRunner } from "../../../src/transport/ssh-runner.ts";
+import { parseSshTarget } from "../../../src/transport/ssh-target.ts";
 import type { Runner } from "../../../src/transport/runner.ts";
 import { alive, track } from "../../helpers/cleanup.ts";
 import { defineDomain, type LibvirtDomain } from "../../helpers/libvirt-env.ts";
 import { describeLibvirt } from "./libvirt-fixture.ts";
+import { startSshd, type Sshd } from "../../helpers/sshd.ts";
 import { tempDir } from "../../helpers/temp-dir.ts";
 
 // The libvirt mode on a real running domain (libvirtd, QEMU, virsh): the CloudCIX walk-through with the
@@ -147,6 +151,36 @@ describeLibvirt("libvirt backend: probe", (dom) => {
     expect(await b.create("off1", false, ctx())).toMatchObject({ name: "off1", vmStateSize: 0, parent: null, current: true });
     await b.apply("off1", ctx());
     expect(dom().virsh(["domstate", dom().name]).trim()).toBe("shut off");
+  });
+});
+
+describeLibvirt("libvirt backend: on the hypervisor host over SSH", (dom) => {
+  let sshd: Sshd;
+  let b: QemuBackend;
+  beforeAll(async () => {
+    const dir = tempDir("snapbot-libvirt-ssh-");
+    sshd = await startSshd(join(dir, "sshd"));
+    const target = parseSshTarget(`ssh://root@127.0.0.1:${sshd.port}`);
+    const knownHostsFile = join(dir, "known_hosts");
+    await trustOnFirstUse(runner, knownHostsFile, target);
+    const remote = createSshRunner({ target, keyFile: sshd.clientKey, knownHostsFile, connectTimeoutS: 5, log });
+    b = createLibvirtBackend({ domain: dom().name, connect: dom().connect }, remote);
+  }, 30_000);
+  afterAll(() => sshd?.stop());
+
+  it("runs virsh and qemu-img through the SSH runner, with libvirt's words on failure", async () => {
+    await b.probe(ctx());
+    await dom().writePattern(0xcc);
+    expect(await b.create("r1", true, ctx())).toMatchObject({ name: "r1", parent: null, current: true });
+    await dom().writePattern(0xdd);
+    await b.apply("r1", ctx());
+    expect(await dom().hasPattern(0xcc)).toBe(true);
+    const [r1] = await b.list(ctx());
+    expect(r1!.vmStateSize).toBeGreaterThan(0); // read with qemu-img info -U on the host
+    expect(await b.check(ctx())).toEqual({ ok: true, problems: [] });
+    await expect(b.remove("nope", ctx())).rejects.toMatchObject({ code: "snapshot_missing", message: expect.stringContaining("no domain snapshot with matching name 'nope'") });
+    await b.remove("r1", ctx());
+    expect(await b.list(ctx())).toEqual([]);
   });
 });
 
