@@ -31,7 +31,8 @@ export interface LibvirtDomain {
 }
 
 export function libvirtInstalled(): boolean {
-  return ["virsh", "libvirtd", "virtlogd", "qemu-img", "qemu-system-x86_64"].every((cmd) => spawnSync("which", [cmd], { stdio: "ignore" }).status === 0);
+  const needed = ["virsh", "libvirtd", "virtlogd", "qemu-img", "qemu-system-x86_64"];
+  return needed.every((cmd) => spawnSync("which", [cmd], { stdio: "ignore" }).status === 0);
 }
 
 let ready: Promise<void> | undefined;
@@ -98,7 +99,10 @@ function domainXml(name: string, disk: string): string {
 }
 
 /** A new domain `snapbot-<label>-<pid>-<n>` with a fresh 64 MiB qcow2, started unless `start: false`. */
-export async function defineDomain(label: string, opts: { start?: boolean; prepare?: (disk: string) => void } = {}): Promise<LibvirtDomain> {
+export async function defineDomain(
+  label: string,
+  opts: { start?: boolean; prepare?: (disk: string) => void } = {},
+): Promise<LibvirtDomain> {
   await ensureLibvirtd();
   const name = `snapbot-${label}-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
   const { dir, remove: removeDir } = trackedTempDir("snapbot-libvirt-");
@@ -107,7 +111,8 @@ export async function defineDomain(label: string, opts: { start?: boolean; prepa
   execFileSync("qemu-img", ["create", "-q", "-f", "qcow2", disk, "64M"]);
   opts.prepare?.(disk);
   writeFileSync(join(dir, "dom.xml"), domainXml(name, disk));
-  const virsh = (args: string[]) => execFileSync("virsh", ["-q", "-c", CONNECT, ...args], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
+  const virsh = (args: string[]) =>
+    execFileSync("virsh", ["-q", "-c", CONNECT, ...args], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
   virsh(["define", join(dir, "dom.xml")]);
   const release = track({ kind: "libvirt-domain", name, connect: CONNECT });
   const remove = () => {

@@ -33,9 +33,12 @@ export function createLibvirtBackend(settings: LibvirtSettings, runner: Runner):
   async function firstDisk(ctx: DriverContext): Promise<DomainDisk & { source: string }> {
     const out = await virsh.run(["domblklist", ...dom, "--details"], call(`disks of domain ${domain}`, ctx));
     const disk = parseDiskList(out).find((d) => d.device === "disk");
-    if (!disk?.source) throw new UserError("qemu_no_disk", `domain ${domain} on ${connect} has no disk with a source: give it a qcow2 disk`);
-    if (disk.type !== "file" && disk.type !== "block")
-      throw new UserError("qemu_disk_type", `domain ${domain}'s first disk (${disk.target}) is a ${disk.type} disk: snapbot reads file or block disks only`);
+    if (!disk?.source)
+      throw new UserError("qemu_no_disk", `domain ${domain} on ${connect} has no disk with a source: give it a qcow2 disk`);
+    if (disk.type !== "file" && disk.type !== "block") {
+      const why = `is a ${disk.type} disk: check and export read file or block disks only`;
+      throw new UserError("qemu_disk_type", `domain ${domain}'s first disk (${disk.target}) ${why}`);
+    }
     return disk as DomainDisk & { source: string };
   }
 
@@ -69,7 +72,13 @@ export function createLibvirtBackend(settings: LibvirtSettings, runner: Runner):
     if (rows.length === 0) return [];
     const current = await currentName(ctx);
     const sizes = await stateSizes(ctx);
-    return rows.map((r) => ({ name: r.name, createdAt: r.createdAt, vmStateSize: sizes.get(r.name) ?? 0, parent: r.parent, current: r.name === current }));
+    return rows.map((r) => ({
+      name: r.name,
+      createdAt: r.createdAt,
+      vmStateSize: sizes.get(r.name) ?? 0,
+      parent: r.parent,
+      current: r.name === current,
+    }));
   }
 
   async function names(ctx: DriverContext): Promise<string[]> {
@@ -78,7 +87,10 @@ export function createLibvirtBackend(settings: LibvirtSettings, runner: Runner):
   }
 
   const exists = (name: string) =>
-    new UserError("snapshot_exists", `domain ${domain} already has a snapshot named ${name}: choose another name, or delete that one first`);
+    new UserError(
+      "snapshot_exists",
+      `domain ${domain} already has a snapshot named ${name}: choose another name, or delete that one first`,
+    );
 
   return {
     describe: `domain ${domain} (${connect})`,
@@ -105,7 +117,8 @@ export function createLibvirtBackend(settings: LibvirtSettings, runner: Runner):
         throw e;
       }
       const made = (await list(ctx)).find((s) => s.name === name);
-      if (!made) throw new BackendError("snapshot_missing", `snapshot ${name} of domain ${domain}: virsh said it was made, but snapshot-list does not show it`);
+      const lost = `snapshot ${name} of domain ${domain}: virsh said it was made, but snapshot-list does not show it`;
+      if (!made) throw new BackendError("snapshot_missing", lost);
       return made;
     },
 

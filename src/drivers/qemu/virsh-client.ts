@@ -37,13 +37,16 @@ export function createVirshClient(connect: string, runner: Runner): VirshClient 
 
 // Most specific first. "failed to get domain 'x'" is how 9.0 says the domain does not exist.
 const RULES: Array<[VirshErrorCode, RegExp]> = [
-  ["libvirt_unreachable", /failed to connect to the hypervisor|no connection driver available|Cannot recv data|End of file while reading data/i],
+  [
+    "libvirt_unreachable",
+    /failed to connect to the hypervisor|no connection driver available|Cannot recv data|End of file while reading data/i,
+  ],
   ["snapshot_missing", /Domain snapshot not found|no domain snapshot with matching name/i],
   ["domain_missing", /failed to get domain|Domain not found|no domain with matching name/i],
   ["already_exists", /already exists/i],
 ];
 
-/** libvirt's message: every `error: …` line virsh printed, joined ("failed to connect to the hypervisor: Failed to connect socket…"). */
+/** libvirt's message: every `error: …` line virsh printed, joined ("failed to connect to the hypervisor: Failed to…"). */
 export function virshMessage(stderr: string): string {
   const lines = stderr.split(/\r?\n/).map((l) => l.trim()).filter(Boolean);
   const errors = lines.filter((l) => l.startsWith("error:")).map((l) => l.slice("error:".length).trim());
@@ -59,9 +62,11 @@ export function classifyVirsh(message: string): VirshErrorCode {
 export function virshError(what: string, err: unknown, connect: string): Error {
   if (!(err instanceof BackendError)) return err instanceof Error ? err : new Error(String(err));
   // Timeouts, cancels and a missing virsh already say the right thing ("virsh was cancelled and stopped").
-  if (err.code !== "command_failed") return new BackendError(err.code, `${what}: ${err.message}`, { cause: err, stderrTail: err.stderrTail });
+  if (err.code !== "command_failed")
+    return new BackendError(err.code, `${what}: ${err.message}`, { cause: err, stderrTail: err.stderrTail });
   const said = virshMessage(err.stderrTail) || err.message;
   const code = classifyVirsh(said);
-  const where = code === "libvirt_unreachable" ? ` (libvirt at ${connect} cannot be reached: is libvirtd running, and is connect: right?)` : "";
+  const where =
+    code === "libvirt_unreachable" ? ` (libvirt at ${connect} cannot be reached: is libvirtd running, and is connect: right?)` : "";
   return new BackendError(code, `${what} failed${where}: virsh: ${said}`, { cause: err, stderrTail: err.stderrTail });
 }

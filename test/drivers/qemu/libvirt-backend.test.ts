@@ -66,7 +66,9 @@ describeLibvirt("libvirt backend: a running domain", (dom) => {
     const before = await b.list(ctx());
     const err = await b.create("s2", true, ctx()).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(UserError);
-    expect((err as Error).message).toBe(`domain ${dom().name} already has a snapshot named s2: choose another name, or delete that one first`);
+    expect((err as Error).message).toBe(
+      `domain ${dom().name} already has a snapshot named s2: choose another name, or delete that one first`,
+    );
     expect(await b.list(ctx())).toEqual(before);
   });
 
@@ -178,7 +180,8 @@ describeLibvirt("libvirt backend: on the hypervisor host over SSH", (dom) => {
     const [r1] = await b.list(ctx());
     expect(r1!.vmStateSize).toBeGreaterThan(0); // read with qemu-img info -U on the host
     expect(await b.check(ctx())).toEqual({ ok: true, problems: [] });
-    await expect(b.remove("nope", ctx())).rejects.toMatchObject({ code: "snapshot_missing", message: expect.stringContaining("no domain snapshot with matching name 'nope'") });
+    const said = expect.stringContaining("no domain snapshot with matching name 'nope'");
+    await expect(b.remove("nope", ctx())).rejects.toMatchObject({ code: "snapshot_missing", message: said });
     await b.remove("r1", ctx());
     expect(await b.list(ctx())).toEqual([]);
   });
