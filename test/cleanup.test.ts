@@ -1,4 +1,4 @@
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { createRequire } from "node:module";
@@ -6,6 +6,7 @@ import { resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { describe, expect, it } from "vitest";
 import { alive } from "./helpers/cleanup.ts";
+import { libvirtInstalled } from "./helpers/libvirt-env.ts";
 import { lxdAvailable } from "./helpers/lxd-env.ts";
 import { sshdAvailable } from "./helpers/sshd.ts";
 import { tempDir } from "./helpers/temp-dir.ts";
@@ -112,4 +113,19 @@ describe.runIf(lxdAvailable() || process.env.CI === "true")("the cleanup registr
     expect(mounted(started.mount)).toBe(false);
     expect(existsSync(started.dir)).toBe(false);
   }, 120_000);
+});
+
+describe.runIf(libvirtInstalled() || process.env.CI === "true")("the cleanup registry with a libvirt domain", () => {
+  const defined = (name: string) => spawnSync("virsh", ["-c", "qemu:///system", "domstate", name], { stdio: "ignore" }).status === 0;
+
+  it("SIGKILL: the reaper destroys and undefines the running domain and removes its disk's folder", async () => {
+    const { child, started, exit } = await startChild("libvirt");
+    const { domain } = started as unknown as { domain: string };
+    expect(defined(domain)).toBe(true);
+    child.kill("SIGKILL");
+    await exit;
+    for (let i = 0; i < 100 && (defined(domain) || existsSync(started.dir)); i++) await new Promise((r) => setTimeout(r, 200));
+    expect(defined(domain)).toBe(false);
+    expect(existsSync(started.dir)).toBe(false);
+  }, 90_000);
 });

@@ -16,13 +16,14 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 export type Resource =
   | { kind: "pid"; pid: number } // a daemon, killed (SIGTERM, then SIGKILL)
   | { kind: "lxd"; dir: string; pid: number } // a detached LXD daemon: `lxd shutdown`, then its process group killed
+  | { kind: "libvirt-domain"; name: string; connect: string } // a test's domain: destroyed, undefined with its snapshots' metadata
   | { kind: "mount"; dir: string } // unmounted (lazily: a busy mount still goes)
   | { kind: "dir"; dir: string }; // removed with everything in it
 
 type Entry = Resource & { id: number };
 
 // Processes first (they hold mounts and files open), then mounts, then folders; the newest first in each.
-const ORDER: Record<Resource["kind"], number> = { lxd: 0, pid: 1, mount: 2, dir: 3 };
+const ORDER: Record<Resource["kind"], number> = { "libvirt-domain": 0, lxd: 0, pid: 1, mount: 2, dir: 3 };
 const JOURNALS = join(tmpdir(), "snapbot-test-cleanup");
 const journal = join(JOURNALS, `${process.pid}.json`);
 const TSX = pathToFileURL(createRequire(import.meta.url).resolve("tsx")).href;
@@ -90,6 +91,10 @@ function undo(r: Resource): void {
   else if (r.kind === "lxd") {
     spawnSync("lxd", ["shutdown", "--timeout=20"], { env: { ...process.env, LXD_DIR: r.dir }, stdio: "ignore", timeout: 25_000 });
     kill(-r.pid, r.pid);
+  } else if (r.kind === "libvirt-domain") {
+    for (const args of [["destroy", r.name], ["undefine", r.name, "--snapshots-metadata"]])
+      spawnSync("virsh", ["-q", "-c", r.connect, ...args], { stdio: "ignore", timeout: 30_000 });
+    rmSync(`/var/log/libvirt/qemu/${r.name}.log`, { force: true });
   } else if (r.kind === "mount") {
     if (mounted(r.dir)) spawnSync("umount", ["-l", r.dir], { stdio: "ignore" });
   } else rmSync(r.dir, { recursive: true, force: true });
