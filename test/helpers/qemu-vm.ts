@@ -18,12 +18,17 @@ function missingTools(): string[] {
 /** Runs `body` when QEMU is installed; fails under CI=true when it is not, skips with a message otherwise. */
 export function describeQemu(title: string, body: () => void): void {
   const missing = missingTools();
-  if (missing.length === 0) return describe(title, body);
+  if (missing.length === 0) {
+    describe(title, body);
+    return;
+  }
   const why = `${missing.join(", ")} not installed (apt-get install -y qemu-utils qemu-system-x86 socat)`;
-  if (process.env.CI === "true")
-    return describe(title, () => it("needs QEMU installed", () => {
+  if (process.env.CI === "true") {
+    describe(title, () => it("needs QEMU installed", () => {
       throw new Error(`${why}: CI must run the qemu tests`);
     }));
+    return;
+  }
   console.warn(`skipping "${title}": ${why}`);
   describe.skip(title, body);
 }
