@@ -24,106 +24,115 @@ const CANCEL_GRACE_MS = 500;
 /** Opens a session on `what` (for messages: "QMP /run/vm.qmp"), runs `fn`, and always closes the link. */
 export async function withQmp<T>(open: OpenQmpLink, what: string, signal: AbortSignal, fn: (s: QmpSession) => Promise<T>): Promise<T> {
   if (signal.aborted) throw stopped(what, signal);
-  const session = startSession(open(), what, signal);
+  const session = new Session(open(), what, signal);
   try {
-    await session.ready;
+    await session.start();
     return await fn(session);
   } finally {
     session.end();
   }
 }
 
-function startSession(link: QmpLink, what: string, signal: AbortSignal) {
-  const waiting = new Map<number, (r: Reply) => void>();
-  const jobStatus = new Map<string, string>();
-  const watchers = new Set<() => void>();
-  let nextId = 1;
-  let runningJob: string | null = null;
-  let cancelling = false; // job-cancel was sent: the link closes after a grace, not at once
-  let failure: Error | null = null;
-  let greeted: () => void = () => undefined;
-  const greeting = new Promise<void>((resolve) => (greeted = resolve));
+class Session implements QmpSession {
+  private readonly waiting = new Map<number, (r: Reply) => void>();
+  private readonly jobStatus = new Map<string, string>();
+  private readonly watchers = new Set<() => void>();
+  private nextId = 1;
+  private runningJob: string | null = null;
+  private cancelling = false; // job-cancel was sent: the link closes after a grace, not at once
+  private failure: Error | null = null;
+  private greeted: () => void = () => undefined;
+  private readonly greeting = new Promise<void>((resolve) => (this.greeted = resolve));
+  private readonly onAbort = () => this.abort();
 
-  const fail = (e: Error) => {
-    failure ??= e;
-    for (const w of watchers) w();
-    for (const resolve of waiting.values()) resolve({});
-    greeted();
-  };
-  readLines(link, (m) => {
-    if ("QMP" in m) return greeted();
-    if (m.event === "JOB_STATUS_CHANGE") {
-      const data = m.data as { id: string; status: string };
-      jobStatus.set(data.id, data.status);
-      for (const w of watchers) w();
-    } else if (typeof m.id === "number") waiting.get(m.id)?.(m as Reply);
-  }, (e) => fail(new BackendError("qmp_protocol", `${what} sent something that is not QMP: ${e}`)));
-  void link.ended.then((why) => fail(new BackendError("qmp_closed", `${what} closed the connection${why ? `: ${why}` : ""}`)));
+  private readonly link: QmpLink;
+  private readonly what: string;
+  private readonly signal: AbortSignal;
 
-  const onAbort = () => {
-    // A job QEMU is still running is asked to stop before the link goes (QEMU finishes what cannot stop).
-    cancelling = runningJob !== null;
-    if (runningJob) link.write(`${JSON.stringify({ execute: "job-cancel", arguments: { id: runningJob } })}\n`);
-    fail(stopped(what, signal));
-    setTimeout(() => link.close(), cancelling ? CANCEL_GRACE_MS : 0).unref();
-  };
-  signal.addEventListener("abort", onAbort, { once: true });
+  constructor(link: QmpLink, what: string, signal: AbortSignal) {
+    this.link = link;
+    this.what = what;
+    this.signal = signal;
+    readLines(link, (m) => this.receive(m), (line) => this.fail(new BackendError("qmp_protocol", `${what} sent something that is not QMP: ${line}`)));
+    void link.ended.then((why) => this.fail(new BackendError("qmp_closed", `${what} closed the connection${why ? `: ${why}` : ""}`)));
+    signal.addEventListener("abort", this.onAbort, { once: true });
+  }
 
-  const execute = async <T>(command: string, args?: Record<string, unknown>): Promise<T> => {
-    if (failure) throw failure;
-    const id = nextId++;
+  async start(): Promise<void> {
+    await this.greeting;
+    if (this.failure) throw this.failure;
+    await this.execute("qmp_capabilities");
+  }
+
+  async execute<T = unknown>(command: string, args?: Record<string, unknown>): Promise<T> {
+    if (this.failure) throw this.failure;
+    const id = this.nextId++;
     const reply = await new Promise<Reply>((resolve) => {
-      waiting.set(id, resolve);
-      link.write(`${JSON.stringify(args ? { execute: command, arguments: args, id } : { execute: command, id })}\n`);
+      this.waiting.set(id, resolve);
+      this.link.write(`${JSON.stringify(args ? { execute: command, arguments: args, id } : { execute: command, id })}\n`);
     });
-    waiting.delete(id);
-    if (failure) throw failure;
+    this.waiting.delete(id);
+    if (this.failure) throw this.failure;
     if (reply.error) throw new BackendError("qmp_error", `QEMU refused ${command}: ${reply.error.desc}`);
     return reply.return as T;
-  };
+  }
 
-  const until = (check: () => boolean) =>
-    new Promise<void>((resolve) => {
-      const w = () => {
-        if (!failure && !check()) return;
-        watchers.delete(w);
-        resolve();
-      };
-      watchers.add(w);
-      w();
-    });
-
-  const job = async (command: string, args: Record<string, unknown>) => {
+  async job(command: string, args: Record<string, unknown>): Promise<void> {
     const id = `snapbot-${command}-${randomBytes(4).toString("hex")}`;
-    runningJob = id;
+    this.runningJob = id;
     try {
-      await execute(command, { ...args, "job-id": id });
-      await until(() => jobStatus.get(id) === "concluded");
-      if (failure) throw failure;
-      const jobs = await execute<Array<{ id: string; error?: string }>>("query-jobs");
+      await this.execute(command, { ...args, "job-id": id });
+      await this.until(() => this.jobStatus.get(id) === "concluded");
+      if (this.failure) throw this.failure;
+      const jobs = await this.execute<Array<{ id: string; error?: string }>>("query-jobs");
       const error = jobs.find((j) => j.id === id)?.error;
-      await execute("job-dismiss", { id });
+      await this.execute("job-dismiss", { id });
       if (error) throw new BackendError("qmp_job_failed", `${command} failed in QEMU: ${error}`);
     } finally {
-      runningJob = null;
+      this.runningJob = null;
     }
-  };
+  }
 
-  const ready = (async () => {
-    await greeting;
-    if (failure) throw failure;
-    await execute("qmp_capabilities");
-  })();
+  end(): void {
+    this.signal.removeEventListener("abort", this.onAbort);
+    if (!this.cancelling) this.link.close();
+  }
 
-  return {
-    ready,
-    execute,
-    job,
-    end() {
-      signal.removeEventListener("abort", onAbort);
-      if (!cancelling) link.close();
-    },
-  };
+  private receive(m: Record<string, unknown>): void {
+    if ("QMP" in m) return this.greeted();
+    if (m.event === "JOB_STATUS_CHANGE") {
+      const data = m.data as { id: string; status: string };
+      this.jobStatus.set(data.id, data.status);
+      for (const w of this.watchers) w();
+    } else if (typeof m.id === "number") this.waiting.get(m.id)?.(m as Reply);
+  }
+
+  private until(check: () => boolean): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const w = () => {
+        if (!this.failure && !check()) return;
+        this.watchers.delete(w);
+        resolve();
+      };
+      this.watchers.add(w);
+      w();
+    });
+  }
+
+  private fail(e: Error): void {
+    this.failure ??= e;
+    for (const w of this.watchers) w();
+    for (const resolve of this.waiting.values()) resolve({});
+    this.greeted();
+  }
+
+  // A job QEMU is still running is asked to stop before the link goes (QEMU finishes what cannot stop).
+  private abort(): void {
+    this.cancelling = this.runningJob !== null;
+    if (this.runningJob) this.link.write(`${JSON.stringify({ execute: "job-cancel", arguments: { id: this.runningJob } })}\n`);
+    this.fail(stopped(this.what, this.signal));
+    setTimeout(() => this.link.close(), this.cancelling ? CANCEL_GRACE_MS : 0).unref();
+  }
 }
 
 function readLines(link: QmpLink, onMessage: (m: Record<string, unknown>) => void, onBad: (line: string) => void): void {
