@@ -22,7 +22,8 @@ export function createQemuDriver(backend: QemuBackend, o: QemuDriverOptions): Sn
   const ref = (snap: SnapshotHandle) => `${snap.server}/${snap.name}`;
   return {
     kind: "qemu",
-    features: { ...QEMU_FEATURES, exportFormats: [...QEMU_FEATURES.exportFormats] },
+    // A stopped VM's image has no running state to save: --stateful is answered from features there.
+    features: { ...QEMU_FEATURES, stateful: o.mode !== "image", exportFormats: [...QEMU_FEATURES.exportFormats] },
     async create(req, ctx) {
       const s = await backend.create(req.name, req.stateful, ctx);
       return { location: null, size: null, checksum: null, parts: [], details: { vm_state_size: s.vmStateSize, mode: o.mode, date: s.createdAt } };

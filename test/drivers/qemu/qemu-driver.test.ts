@@ -74,6 +74,11 @@ describeQemu("qemu driver: image mode", () => {
     expect(await driver.leftover!(handle("s2"))).toBe("nothing");
   });
 
+  it("an image server cannot save a running state; a QMP one can", () => {
+    expect(driver.features).toMatchObject({ stateful: false, trees: true, limit: true });
+    expect(driverFor({ qmp: "/run/vm.qmp" }, store).features).toMatchObject({ stateful: true });
+  });
+
   it("refuses --target and --to with a line that says what to do", async () => {
     await expect(driver.describeRestore!(handle("s1"), { target: "/srv" })).rejects.toThrow(/--target is not possible; drop it/);
     await expect(driver.restore!(handle("s1"), { to: "vm-2" }, context())).rejects.toThrow(new UserError("no_restore_to", "vm (qemu) cannot apply its snapshot to another VM: drop --to, or export vm/s1 and import the image there"));
