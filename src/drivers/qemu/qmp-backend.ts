@@ -1,0 +1,88 @@
+import { BackendError, UserError } from "../../errors.ts";
+import type { Runner } from "../../transport/runner.ts";
+import type { DriverContext } from "../driver.ts";
+import { found } from "./image-backend.ts";
+import type { QemuBackend } from "./qemu-backend.ts";
+import { assertTag, checkImage, readSnapshotTable } from "./qemu-img.ts";
+import { withQmp, type QmpSession } from "./qmp-client.ts";
+import type { OpenQmpLink } from "./qmp-link.ts";
+
+// `qmp:` — a running QEMU, through the snapshot-save / snapshot-load / snapshot-delete jobs (QEMU 6.0+):
+// VM state included, every qcow2 disk in the snapshot. HMP savevm is not used: it silently overwrites an
+// existing tag and reports errors as a successful reply. The table is read back with `qemu-img info -U`
+// (force-share, a read) on the disk's file, since QMP itself has no snapshot list per node.
+
+interface Disks {
+  nodes: string[]; // the qcow2 format nodes the snapshot covers; the VM state goes into the first
+  file: string; // the first one's file: where qemu-img reads the table
+}
+
+interface BlockInfo {
+  device: string;
+  inserted?: { "node-name": string; drv: string; ro: boolean; file: string };
+}
+
+export function createQmpBackend(server: string, socket: string, runner: Runner, link: (signal: AbortSignal) => OpenQmpLink): QemuBackend {
+  const what = `QMP ${socket}`;
+  const session = <T>(ctx: DriverContext, fn: (s: QmpSession, d: Disks) => Promise<T>) =>
+    withQmp(link(ctx.signal), what, ctx.signal, async (s) => fn(s, await disks(s, server, what))).catch((e: unknown) => {
+      throw explain(e, server, socket);
+    });
+  const table = (file: string, ctx: DriverContext) => readSnapshotTable(runner, file, { shared: true, signal: ctx.signal });
+  return {
+    describe: what,
+    async probe(ctx) {
+      await session(ctx, (s) => s.execute("query-status"));
+    },
+    list: async (ctx) => table(await session(ctx, async (_s, d) => d.file), ctx),
+    async create(name, _stateful, ctx) {
+      assertTag(name);
+      // A running VM's snapshot always carries its state: snapshot-save has no disk-only form.
+      const file = await session(ctx, async (s, d) => {
+        if ((await table(d.file, ctx)).some((t) => t.name === name))
+          throw new UserError("snapshot_exists", `${server} already has a snapshot ${name}: pick another name, or delete ${server}/${name} first`);
+        await s.job("snapshot-save", { tag: name, vmstate: d.nodes[0], devices: d.nodes });
+        return d.file;
+      });
+      return found(await table(file, ctx), name, what);
+    },
+    apply: (name, ctx) =>
+      session(ctx, async (s, d) => {
+        assertTag(name);
+        const before = await s.execute<{ running: boolean }>("query-status");
+        try {
+          await s.job("snapshot-load", { tag: name, vmstate: d.nodes[0], devices: d.nodes });
+        } catch (e) {
+          // A failed snapshot-load leaves the VM paused (restore-vm): a VM that ran goes on running as it was.
+          if (before.running && !ctx.signal.aborted) await s.execute("cont").catch(() => undefined);
+          throw e;
+        }
+      }),
+    remove: (name, ctx) =>
+      session(ctx, async (s, d) => {
+        assertTag(name);
+        await s.job("snapshot-delete", { tag: name, devices: d.nodes }); // a tag already gone is no error in QEMU
+      }),
+    check: async (ctx) => checkImage(runner, await session(ctx, async (_s, d) => d.file), { shared: true, signal: ctx.signal }),
+    imageFile: (ctx) => session(ctx, async (_s, d) => d.file),
+  };
+}
+
+// The disks a guest writes: every device's top node when it is a writable qcow2 (the node-name of the -drive).
+async function disks(s: QmpSession, server: string, what: string): Promise<Disks> {
+  const blocks = await s.execute<BlockInfo[]>("query-block");
+  const qcow2 = blocks.flatMap((b) => (b.inserted && b.inserted.drv === "qcow2" && !b.inserted.ro ? [b.inserted] : []));
+  if (qcow2.length === 0)
+    throw new UserError("no_qcow2_disk", `the VM behind ${what} has no writable qcow2 disk, so ${server} cannot hold internal snapshots`);
+  return { nodes: qcow2.map((b) => b["node-name"]), file: qcow2[0]!.file };
+}
+
+// A socket that is not there is a setting to fix, not a failed operation.
+function explain(e: unknown, server: string, socket: string): unknown {
+  if (!(e instanceof BackendError) || e.code !== "qmp_closed" || !/no such socket|nothing listens|No such file or directory|Connection refused/.test(e.message)) return e;
+  return new UserError(
+    "qmp_unreachable",
+    `${server}: no QEMU answers on ${socket} (${e.message.split(": ").at(-1)}): start the VM with -qmp unix:${socket},server=on,wait=off, or fix qmp:`,
+    { cause: e },
+  );
+}
