@@ -4,6 +4,7 @@ import type { DriverContext } from "../../drivers/driver.ts";
 import type { OperationHandle } from "./run-operation.ts";
 import type { SnapshotRow } from "../../../db/types.ts";
 import { syncBackend } from "./backend-sync.ts";
+import { keptParents } from "../schedule/retention.ts";
 import { errorMessage, UserError } from "../../errors.ts";
 
 // Backends that keep snapshots themselves (LXD, qemu) have a per-server limit (`limit`, default 50, Hyper-V's
@@ -53,12 +54,10 @@ export async function makeRoom(
 /** The expired snapshot to prune for room: the one expired longest ago that has no live children (or any, with parents=prune). */
 function prunableForRoom(deps: EngineDeps, server: ServerRow) {
   const expired = deps.ledger.snapshots.expiredOf(server.id, deps.clock.now());
-  if (expired.length === 0 || parentsMayGo(deps, server)) return expired[0];
-  const parents = deps.ledger.retention.parents(server.id);
+  if (expired.length === 0) return undefined;
+  const parents = keptParents(deps.ledger, server.id);
   return expired.find((s) => !parents.has(s.id));
 }
-
-const parentsMayGo = (deps: EngineDeps, server: ServerRow) => deps.ledger.schedules.forServer(server.id)?.keep?.parents === "prune";
 
 function atLimit(deps: EngineDeps, server: ServerRow, live: number, limit: number): UserError {
   const expired = deps.ledger.snapshots.expiredOf(server.id, deps.clock.now());
