@@ -22,4 +22,5 @@ if (!only || only === "slack") print("slack (ack latency, HTTP mode)", await ben
 if (!only || only === "lxd") print("lxd (create through the bot vs lxc snapshot)", await (await import("./lxd-bench.ts")).benchLxd({ dir }));
 if (!only || only === "ssh") print("archive over ssh (loopback sshd)", await (await import("./ssh-bench.ts")).benchSsh({ sizeMiB: Number(process.env.BENCH_ARCHIVE_MIB ?? 2048), dir }));
 if (!only || only === "scheduler") print("scheduler (10,000 schedules, 1M snapshots)", await (await import("./scheduler-bench.ts")).benchScheduler({ dir }));
-if (!only || only === "tree") print("list --tree (50-snapshot tree, real SQLite ledger)", await (await import("./tree-bench.ts")).benchTree({ dir }));
+if (!only || only === "tree")
+  print("list --tree (50-snapshot tree, real SQLite ledger)", await (await import("./tree-bench.ts")).benchTree({ dir }));

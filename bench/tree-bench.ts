@@ -28,14 +28,15 @@ const HOUR = 3_600_000;
 
 /** 50 snapshots as a CloudCIX user makes them: mostly a chain, every fifth applied back two steps and branched. */
 function fill(ledger: Ledger, server: ServerRow, n: number, now: number): void {
-  const add = ledger.db.prepare(`INSERT INTO snapshots (server_id, name, parent_id, state, origin, created_by, created_at, finished_at, size)
-    VALUES (?, ?, ?, 'done', ?, 'U1', ?, ?, ?)`);
+  const add = ledger.db.prepare(`INSERT INTO snapshots
+    (server_id, name, parent_id, state, origin, created_by, created_at, finished_at, size) VALUES (?, ?, ?, 'done', ?, 'U1', ?, ?, ?)`);
   ledger.tx(() => {
     const ids: number[] = [];
     for (let i = 0; i < n; i++) {
       const parent = i === 0 ? null : ids[i % 5 === 0 ? Math.max(0, i - 3) : i - 1]!;
       const created = now - (n - i) * HOUR;
-      ids.push(Number(add.run(server.id, `s${i + 1}`, parent, i % 7 === 0 ? "external" : "snapbot", created, created + 2_000, 1 << 20).lastInsertRowid));
+      const origin = i % 7 === 0 ? "external" : "snapbot";
+      ids.push(Number(add.run(server.id, `s${i + 1}`, parent, origin, created, created + 2_000, 1 << 20).lastInsertRowid));
     }
   });
 }
@@ -44,7 +45,9 @@ function fill(ledger: Ledger, server: ServerRow, n: number, now: number): void {
 function treeDirect(ledger: Ledger, server: ServerRow) {
   const { rows } = ledger.snapshots.list(server.id, { limit: 10_000, offset: 0 });
   const newest = rows[0]?.id; // the current position as the newest, without the ledger's own column
-  const nodes: TreeNode[] = rows.map((s) => ({ id: s.id, name: s.name, parentId: s.parent_id, current: s.id === newest, state: s.state, createdAt: s.created_at, origin: s.origin }));
+  const nodes: TreeNode[] = rows.map((s) => ({
+    id: s.id, name: s.name, parentId: s.parent_id, current: s.id === newest, state: s.state, createdAt: s.created_at, origin: s.origin,
+  }));
   return snapshotTree(nodes, 1, server.name);
 }
 
@@ -79,7 +82,8 @@ export async function benchTree(o: { dir: string; snapshots?: number; runs?: num
   const wired = probe.tone !== "error";
   const tree = wired ? () => ask("list vm --tree") : async () => treeDirect(ledger, server);
   const first = await tree();
-  if (first.tone === "error" || (first.monospace?.length ?? 0) < Math.min(n, PAGE_SIZE)) throw new Error(`list vm --tree returned ${first.title}`);
+  if (first.tone === "error" || (first.monospace?.length ?? 0) < Math.min(n, PAGE_SIZE))
+    throw new Error(`list vm --tree returned ${first.title}`);
 
   const treeTimes: number[] = [];
   const listTimes: number[] = [];

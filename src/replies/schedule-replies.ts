@@ -83,13 +83,21 @@ export function prunePlanReply(server: string, plan: RetentionPlan, expiry: Expi
   };
 }
 
-export function prunedReply(server: string, out: PruneOutcome, expired: { pruned: string[]; failed: string[]; held: string[] }, user: string): Reply {
+/** What expiry removed, what failed, and what it kept past its expiry because it has children. */
+export interface ExpiryOutcome {
+  pruned: string[];
+  failed: string[];
+  held: string[];
+}
+
+export function prunedReply(server: string, out: PruneOutcome, expired: ExpiryOutcome, user: string): Reply {
   const removed = [...out.pruned, ...expired.pruned];
   const failed = [...out.failed.map((f) => `${f.name}: ${f.error}`), ...expired.failed];
+  const kept = out.plan.keep.length + out.plan.protect.length + expired.held.length;
   return {
     visibility: "channel",
     tone: failed.length || out.stopped ? "error" : "success",
-    title: `prune ${server} (asked by ${user}): removed ${removed.length}, kept ${out.plan.keep.length + out.plan.protect.length + expired.held.length}${failed.length ? `, ${failed.length} failed` : ""}`,
+    title: `prune ${server} (asked by ${user}): removed ${removed.length}, kept ${kept}${failed.length ? `, ${failed.length} failed` : ""}`,
     lines: [
       ...(removed.length ? [`removed: ${clip(removed.join(", "), 2500)}`] : ["nothing to remove"]),
       ...failed.slice(0, 10).map((f) => `failed ${f}`),

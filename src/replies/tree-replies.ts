@@ -68,7 +68,8 @@ function walk(start: TreeNode, kids: Map<number, TreeNode[]>, seen: Set<number>,
     rows.push({ node, text: nodeText(node, prefix) });
     const children = (kids.get(node.id) ?? []).filter((c) => !seen.has(c.id));
     const count = children.length + (node.current ? 1 : 0);
-    const branch = (i: number) => (i === count - 1 ? { prefix: `${guide}└─ `, guide: `${guide}   ` } : { prefix: `${guide}├─ `, guide: `${guide}│  ` });
+    const branch = (i: number) =>
+      i === count - 1 ? { prefix: `${guide}└─ `, guide: `${guide}   ` } : { prefix: `${guide}├─ `, guide: `${guide}│  ` };
     // Pushed last-first so they pop in creation order; "you are here" is the last child.
     if (node.current) stack.push({ here: node, prefix: branch(count - 1).prefix });
     for (let i = children.length - 1; i >= 0; i--) stack.push({ node: children[i]!, ...branch(i) });

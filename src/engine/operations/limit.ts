@@ -13,7 +13,8 @@ import { errorMessage, UserError } from "../../errors.ts";
 // children's base) unless the server's schedule says --keep …,parents=prune.
 
 /** The driver says whether its servers have a limit (features.limit), not whether it can list the backend. */
-export const hasLimit = (deps: Pick<EngineDeps, "drivers">, server: ServerRow): boolean => deps.drivers.get(server).features?.limit === true;
+export const hasLimit = (deps: Pick<EngineDeps, "drivers">, server: ServerRow): boolean =>
+  deps.drivers.get(server).features?.limit === true;
 const limitOf = (server: ServerRow) => (typeof server.settings.limit === "number" ? server.settings.limit : 50);
 const liveCount = (deps: EngineDeps, server: ServerRow) => deps.ledger.snapshots.list(server.id, { limit: 1, offset: 0 }).total;
 
@@ -67,7 +68,8 @@ function atLimit(deps: EngineDeps, server: ServerRow, live: number, limit: numbe
   const names = expired.slice(0, 5).map((s) => s.name).join(", ") + (expired.length > 5 ? ` and ${expired.length - 5} more` : "");
   return new UserError(
     "limit_reached",
-    `${head}, and the expired ones (${names}) have children, which are not pruned for room: ${fix}, or add parents=prune to its schedule's --keep`,
+    `${head}, and the expired ones (${names}) have children, which are not pruned for room: ` +
+      `${fix}, or add parents=prune to its schedule's --keep`,
   );
 }
 
