@@ -5,7 +5,7 @@ import { benchLedger } from "./ledger-bench.ts";
 import { benchArchive } from "./archive-bench.ts";
 import { benchSlack } from "./slack-bench.ts";
 
-// npm run bench [-- ledger|archive|slack]: each figure is printed beside a baseline measured in the same run.
+// npm run bench [-- ledger|archive|slack|lxd|ssh|scheduler|tree]: each figure is printed beside a baseline measured in the same run.
 const dir = process.env.BENCH_DIR ?? join(tmpdir(), "snapbot-bench");
 mkdirSync(dir, { recursive: true });
 const only = process.argv[2];
@@ -22,3 +22,5 @@ if (!only || only === "slack") print("slack (ack latency, HTTP mode)", await ben
 if (!only || only === "lxd") print("lxd (create through the bot vs lxc snapshot)", await (await import("./lxd-bench.ts")).benchLxd({ dir }));
 if (!only || only === "ssh") print("archive over ssh (loopback sshd)", await (await import("./ssh-bench.ts")).benchSsh({ sizeMiB: Number(process.env.BENCH_ARCHIVE_MIB ?? 2048), dir }));
 if (!only || only === "scheduler") print("scheduler (10,000 schedules, 1M snapshots)", await (await import("./scheduler-bench.ts")).benchScheduler({ dir }));
+if (!only || only === "tree")
+  print("list --tree (50-snapshot tree, real SQLite ledger)", await (await import("./tree-bench.ts")).benchTree({ dir }));

@@ -2,7 +2,7 @@ import type { Command } from "./types.ts";
 import { expectPositionals } from "./parse.ts";
 import { serverOf } from "./lookup.ts";
 import { UserError, errorMessage } from "../src/errors.ts";
-import { originsOf, planFor, type PruneOutcome } from "../src/engine/schedule/retention.ts";
+import { keptParents, originsOf, planFor, type PruneOutcome } from "../src/engine/schedule/retention.ts";
 import { formatKeep } from "../src/retention/keep-policy.ts";
 import { prunedReply, prunePlanReply } from "../src/replies/schedule-replies.ts";
 
@@ -19,8 +19,11 @@ export const prune: Command = {
     const [name] = expectPositionals(args, 1, 1, usage);
     const server = serverOf(ctx, name!);
     const schedule = ctx.ledger.schedules.forServer(server.id);
-    const expired = ctx.ledger.snapshots.expiredOf(server.id, ctx.clock.now());
-    if (!schedule?.keep && expired.length === 0)
+    const due = ctx.ledger.snapshots.expiredOf(server.id, ctx.clock.now());
+    const parents = due.length ? keptParents(ctx.ledger, server.id) : new Set<number>();
+    const expired = due.filter((s) => !parents.has(s.id));
+    const held = due.filter((s) => parents.has(s.id)).map((s) => s.name); // past their expiry, with children
+    if (!schedule?.keep && due.length === 0)
       throw new UserError(
         "no_policy",
         `${server.name} has no --keep policy and nothing past its expiry: set one with schedule ${server.name} "@daily" --keep daily=7,weekly=4`,
@@ -28,10 +31,10 @@ export const prune: Command = {
     const keepText = schedule?.keep ? formatKeep(schedule.keep) : "expiry only";
     // Planned here only for the dry run (or to report a busy prune); a real prune plans inside pruneServer.
     const planNow = () => (schedule?.keep ? planFor(ctx.ledger, server, schedule.keep, originsOf(schedule)) : EMPTY_PLAN);
-    if (args.flags["dry-run"]) return prunePlanReply(server.name, planNow(), expired.map((s) => s.name), keepText);
+    if (args.flags["dry-run"]) return prunePlanReply(server.name, planNow(), { expired: expired.map((s) => s.name), held }, keepText);
 
     const asker = { user: ctx.user, channel: ctx.channel };
-    const gone = { pruned: [] as string[], failed: [] as string[] };
+    const gone = { pruned: [] as string[], failed: [] as string[], held };
     for (const ref of expired) {
       const snap = ctx.ledger.snapshots.get(ref.id);
       if (snap?.state !== "done") continue;

@@ -7,7 +7,7 @@ import { setSchedule } from "../src/engine/schedule/schedules.ts";
 import { thresholds } from "../src/engine/schedule/freshness.ts";
 import { scheduledReply } from "../src/replies/schedule-replies.ts";
 
-const usage = 'schedule <server> "<cron>" [--pattern <p>] [--expiry <dur>] [--keep last=N,daily=N,…] [--warn <dur>] [--crit <dur>] [--native]';
+const usage = 'schedule <server> "<cron>" [--pattern <p>] [--expiry <dur>] [--keep last=N,daily=N,…,parents=prune] [--warn <dur>] [--crit <dur>] [--native]';
 
 const text = (v: string | true | undefined, flag: string): string | null => {
   if (v === undefined) return null;

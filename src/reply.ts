@@ -20,6 +20,8 @@ export interface Reply {
   tone: "info" | "success" | "error" | "progress";
   title: string;
   lines?: string[];
+  /** Lines drawn as they are in a fixed-width font, after `lines` (a tree's branches line up): code blocks in Slack. */
+  monospace?: string[];
   fields?: Array<[string, string]>;
   table?: Table;
   buttons?: Button[];

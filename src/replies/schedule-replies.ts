@@ -1,6 +1,6 @@
 import type { ScheduleRow } from "../../db/schedule-repo.ts";
 import type { Reply } from "../reply.ts";
-import type { RetentionPlan } from "../retention/apply-policy.ts";
+import { HAS_CHILDREN, type RetentionPlan } from "../retention/apply-policy.ts";
 import type { PruneOutcome } from "../engine/schedule/retention.ts";
 import { formatKeep } from "../retention/keep-policy.ts";
 import { formatSpan } from "../duration.ts";
@@ -58,33 +58,52 @@ export function unscheduledReply(row: ScheduleRow, user: string): Reply {
   return { visibility: "channel", tone: "success", title: `${row.server}: schedule "${row.cron}" removed by ${user}`, lines: ["its snapshots stay; their expiry still applies"] };
 }
 
-export function prunePlanReply(server: string, plan: RetentionPlan, expired: string[], keep: string): Reply {
+/** What expiry removes, and what it keeps past its expiry because it has children. */
+export interface ExpiryPlan {
+  expired: string[];
+  held: string[];
+}
+
+const heldLine = (verb: string, name: string) => `${verb} ${name}: ${HAS_CHILDREN} (would be removed: past its expiry)`;
+
+export function prunePlanReply(server: string, plan: RetentionPlan, expiry: ExpiryPlan, keep: string): Reply {
   const lines = [
     ...plan.remove.map((r) => `remove ${r.name}: ${r.why}`),
-    ...expired.map((n) => `remove ${n}: past its expiry`),
+    ...expiry.expired.map((n) => `remove ${n}: past its expiry`),
     ...plan.protect.map((r) => `keep ${r.name}: ${r.why}`),
+    ...expiry.held.map((n) => heldLine("keep", n)),
   ];
+  const kept = plan.keep.length + plan.protect.length + expiry.held.length;
   return {
     visibility: "ephemeral",
     tone: "info",
-    title: `prune ${server} --dry-run (${keep}): would remove ${plan.remove.length + expired.length}, keep ${plan.keep.length + plan.protect.length}`,
+    title: `prune ${server} --dry-run (${keep}): would remove ${plan.remove.length + expiry.expired.length}, keep ${kept}`,
     lines: lines.length > 40 ? [...lines.slice(0, 40), `… and ${lines.length - 40} more`] : lines,
     table: plan.keep.length ? { columns: ["kept", "because"], rows: plan.keep.slice(0, 30).map((k) => [k.name, k.reasons.join(", ")]) } : undefined,
   };
 }
 
-export function prunedReply(server: string, out: PruneOutcome, expired: { pruned: string[]; failed: string[] }, user: string): Reply {
+/** What expiry removed, what failed, and what it kept past its expiry because it has children. */
+export interface ExpiryOutcome {
+  pruned: string[];
+  failed: string[];
+  held: string[];
+}
+
+export function prunedReply(server: string, out: PruneOutcome, expired: ExpiryOutcome, user: string): Reply {
   const removed = [...out.pruned, ...expired.pruned];
   const failed = [...out.failed.map((f) => `${f.name}: ${f.error}`), ...expired.failed];
+  const kept = out.plan.keep.length + out.plan.protect.length + expired.held.length;
   return {
     visibility: "channel",
     tone: failed.length || out.stopped ? "error" : "success",
-    title: `prune ${server} (asked by ${user}): removed ${removed.length}, kept ${out.plan.keep.length + out.plan.protect.length}${failed.length ? `, ${failed.length} failed` : ""}`,
+    title: `prune ${server} (asked by ${user}): removed ${removed.length}, kept ${kept}${failed.length ? `, ${failed.length} failed` : ""}`,
     lines: [
       ...(removed.length ? [`removed: ${clip(removed.join(", "), 2500)}`] : ["nothing to remove"]),
       ...failed.slice(0, 10).map((f) => `failed ${f}`),
       ...(out.stopped ? [`stopped: ${out.stopped}`] : []),
       ...out.plan.protect.slice(0, 10).map((p) => `kept ${p.name}: ${p.why}`),
+      ...expired.held.slice(0, 10).map((n) => heldLine("kept", n)),
     ],
   };
 }

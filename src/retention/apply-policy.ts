@@ -152,13 +152,16 @@ function keeper(policy: KeepPolicy, oldest: RetentionCandidate | undefined, expl
 
 const UNEXPLAINED: string[] = []; // kept, reasons not asked for (the pass over every server)
 
+/** Why a parent stays: in a tree its children are built on it (qemu, libvirt), so by default only leaves go. */
+export const HAS_CHILDREN = "has children (parents=prune lets it go)";
+
 /** Why a snapshot the policy would remove must stay, or null. */
 function guard(s: RetentionCandidate, newestGood: boolean, p: KeepPolicy): string | null {
   if (!newestGood && !s.inUse && !(s.hasChildren && p.parents === "keep")) return null;
   const guards: string[] = [];
   if (newestGood) guards.push("newest good snapshot"); // the rules always keep it; this only guards against a bug
   if (s.inUse) guards.push(`in use: ${s.inUse}`);
-  if (s.hasChildren && p.parents === "keep") guards.push("parent of other snapshots (parents=prune allows it)");
+  if (s.hasChildren && p.parents === "keep") guards.push(HAS_CHILDREN);
   return guards.join("; ");
 }
 

@@ -183,7 +183,7 @@ describe("snapbot's rules on top of restic", () => {
     expect(p.protect).toEqual([
       { id: 3, name: "s3", why: "in use: verify queued (operation #5) (would be removed: broken: never counts as kept)" },
       { id: 2, name: "s2", why: "in use: restore running (operation #4) (would be removed: not kept by last=1,weekly=1)" },
-      { id: 1, name: "s1", why: "parent of other snapshots (parents=prune allows it) (would be removed: not kept by last=1,weekly=1)" },
+      { id: 1, name: "s1", why: "has children (parents=prune lets it go) (would be removed: not kept by last=1,weekly=1)" },
     ]);
     const pruned = plan(s, "last=1,weekly=1,parents=prune");
     expect(pruned.remove.map((r) => [r.name, r.why])).toEqual([["s4", "not kept by last=1,weekly=1"], ["s1", "not kept by last=1,weekly=1"]]);

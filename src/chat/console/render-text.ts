@@ -11,6 +11,7 @@ const HINT = { short: () => "   (type /click <n>)", full: (m: number) => `   (ty
 export function renderText(r: Reply, message: number, hint: "short" | "full" | "none" = "short"): string {
   const out = [`${ICON[r.tone]} ${r.title}`];
   for (const l of r.lines ?? []) out.push(...l.split("\n").map((x) => `  ${x}`));
+  for (const l of r.monospace ?? []) out.push(`  ${l}`);
   if (r.fields) {
     const w = Math.max(...r.fields.map(([k]) => k.length));
     for (const [k, v] of r.fields) out.push(`  ${k.padEnd(w)}  ${v}`);

@@ -69,7 +69,7 @@ export function blockKit(r: Reply): SlackMessage {
   const title = section(fit(`${TONE[r.tone]}*${slackText(r.title)}*`, LIMITS.text));
   const { blocks: actions, dropped } = buttonBlocks(r.buttons ?? []);
   const notes = dropped ? [section(`_${dropped} button(s) left out: their command is longer than Slack allows_`)] : [];
-  const pieces = [...linePieces(r.lines ?? []), ...fieldPieces(r.fields ?? []), ...tablePieces(r)];
+  const pieces = [...linePieces(r.lines ?? []), ...monospacePieces(r.monospace ?? []), ...fieldPieces(r.fields ?? []), ...tablePieces(r)];
   const room = LIMITS.blocks - 1 - actions.length - notes.length;
   let body = pieces;
   if (pieces.length > room) {
@@ -110,6 +110,29 @@ function linePieces(lines: string[]): Piece[] {
     if (count && text.length + 1 + escaped.length > LIMITS.text) flush();
     text = count ? `${text}\n${escaped}` : escaped;
     count++;
+  }
+  flush();
+  return out;
+}
+
+/**
+ * Fixed-width lines (a tree) as code blocks, as many lines each as fit a section's 3000 characters (LIMITS.text,
+ * fences included); a line longer than that alone is cut. Lines are never split across blocks.
+ */
+function monospacePieces(lines: string[]): Piece[] {
+  const room = LIMITS.text - CODE_FENCES;
+  const out: Piece[] = [];
+  let chunk: string[] = [];
+  let used = 0;
+  const flush = () => {
+    if (chunk.length) out.push({ block: section(code(chunk.join("\n"))), unit: "line", count: chunk.length });
+    chunk = [];
+    used = 0;
+  };
+  for (const line of lines.map((l) => fit(slackText(l), room))) {
+    if (chunk.length && used + 1 + line.length > room) flush();
+    used += (chunk.length ? 1 : 0) + line.length;
+    chunk.push(line);
   }
   flush();
   return out;

@@ -22,6 +22,7 @@ export function createLxdDriver(settings: LxdServer, deps: DriverDeps): Snapshot
   const readBack = new WeakSet<CreateResult>();
   return {
     kind: "lxd",
+    features: { limit: true },
     async create(req, ctx) {
       const result = await createSnapshot(lxc, at, req, ctx);
       readBack.add(result);

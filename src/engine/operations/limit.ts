@@ -4,13 +4,17 @@ import type { DriverContext } from "../../drivers/driver.ts";
 import type { OperationHandle } from "./run-operation.ts";
 import type { SnapshotRow } from "../../../db/types.ts";
 import { syncBackend } from "./backend-sync.ts";
+import { keptParents } from "../schedule/retention.ts";
 import { errorMessage, UserError } from "../../errors.ts";
 
-// Backends that keep snapshots themselves (LXD) have a per-server limit (`limit`, default 50): at the
-// limit a create first prunes the oldest expired snapshot, or is refused; at 90% a limit_near alert.
+// Backends that keep snapshots themselves (LXD, qemu) have a per-server limit (`limit`, default 50, Hyper-V's
+// checkpoint limit): at the limit a create first prunes the oldest expired leaf, or is refused; at 90% a
+// limit_near alert. A snapshot with live children is never pruned for room (in a tree its data is its
+// children's base) unless the server's schedule says --keep …,parents=prune.
 
-/** Backends that keep snapshots themselves (they can list them) have a limit; the others do not. */
-export const hasLimit = (deps: Pick<EngineDeps, "drivers">, server: ServerRow): boolean => typeof deps.drivers.get(server).listBackend === "function";
+/** The driver says whether its servers have a limit (features.limit), not whether it can list the backend. */
+export const hasLimit = (deps: Pick<EngineDeps, "drivers">, server: ServerRow): boolean =>
+  deps.drivers.get(server).features?.limit === true;
 const limitOf = (server: ServerRow) => (typeof server.settings.limit === "number" ? server.settings.limit : 50);
 const liveCount = (deps: EngineDeps, server: ServerRow) => deps.ledger.snapshots.list(server.id, { limit: 1, offset: 0 }).total;
 
@@ -41,15 +45,32 @@ export async function makeRoom(
   }
   const live = liveCount(deps, server);
   if (live < limit) return { pruned: null };
-  const [oldest] = deps.ledger.snapshots.expiredOf(server.id, deps.clock.now());
-  if (!oldest)
-    throw new UserError(
-      "limit_reached",
-      `${server.name} has ${live} snapshots, its limit is ${limit}, and none has expired: delete one first (list ${server.name}) or raise limit: for it in the config`,
-    );
+  const oldest = prunableForRoom(deps, server);
+  if (!oldest) throw atLimit(deps, server, live, limit);
   deps.log.info({ server: server.name, snapshot: oldest.name, user: asker.user }, "at the limit: pruning the oldest expired snapshot");
   await remove(deps.ledger.snapshots.get(oldest.id)!).job.done;
   return { pruned: oldest.name };
+}
+
+/** The expired snapshot to prune for room: the one expired longest ago that has no live children (or any, with parents=prune). */
+function prunableForRoom(deps: EngineDeps, server: ServerRow) {
+  const expired = deps.ledger.snapshots.expiredOf(server.id, deps.clock.now());
+  if (expired.length === 0) return undefined;
+  const parents = keptParents(deps.ledger, server.id);
+  return expired.find((s) => !parents.has(s.id));
+}
+
+function atLimit(deps: EngineDeps, server: ServerRow, live: number, limit: number): UserError {
+  const expired = deps.ledger.snapshots.expiredOf(server.id, deps.clock.now());
+  const head = `${server.name} has ${live} snapshots, its limit is ${limit}`;
+  const fix = `delete one first (list ${server.name}) or raise limit: for it in the config`;
+  if (expired.length === 0) return new UserError("limit_reached", `${head}, and none has expired: ${fix}`);
+  const names = expired.slice(0, 5).map((s) => s.name).join(", ") + (expired.length > 5 ? ` and ${expired.length - 5} more` : "");
+  return new UserError(
+    "limit_reached",
+    `${head}, and the expired ones (${names}) have children, which are not pruned for room: ` +
+      `${fix}, or add parents=prune to its schedule's --keep`,
+  );
 }
 
 /** After a create: a limit_near alert once a server holds 90% of its limit. */

@@ -1,7 +1,7 @@
 import type { ServerRow } from "../../../db/types.ts";
 import type { ScheduleRow } from "../../../db/schedule-repo.ts";
 import type { SchedulerDeps } from "./scheduler.ts";
-import { executePlan, originsOf, planFor, type PruneOutcome } from "./retention.ts";
+import { executePlan, keptParents, originsOf, planFor, type PruneOutcome } from "./retention.ts";
 import { errorMessage } from "../../errors.ts";
 
 // When retention runs on its own: a schedule's --keep policy after each of its successful runs and in a
@@ -48,9 +48,10 @@ export function createRetentionRunner(deps: SchedulerDeps, track: <T>(p: Promise
         if (!server || busy.has(server.id)) continue;
         busy.add(server.id);
         const work = async () => {
+          const parents = keptParents(ledger, server.id); // past its expiry, a parent still waits for its children
           for (const ref of snaps) {
             const snap = ledger.snapshots.get(ref.id);
-            if (snap?.state !== "done") continue;
+            if (snap?.state !== "done" || parents.has(snap.id)) continue;
             await deps.engine.delete(server, snap, SCHEDULER, `expired at ${new Date(ref.expires_at!).toISOString()}`).job.done;
           }
         };

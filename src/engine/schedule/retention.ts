@@ -38,6 +38,14 @@ export function planFor(ledger: Ledger, server: Pick<ServerRow, "id">, policy: K
   return planRetention(rows, policy, names);
 }
 
+/**
+ * Snapshots retention keeps because live snapshots name them as their parent: a policy's rotation, an expiry
+ * and the limit's room-making remove only leaves, unless the server's schedule says --keep …,parents=prune.
+ */
+export function keptParents(ledger: Ledger, serverId: number): Set<number> {
+  return ledger.schedules.forServer(serverId)?.keep?.parents === "prune" ? new Set() : ledger.retention.parents(serverId);
+}
+
 /** Removes what the plan removes, oldest first, each as its own operation; stops if the server gets busy. */
 export async function executePlan(ledger: Ledger, plan: RetentionPlan, policy: KeepPolicy, remove: RemoveFn): Promise<PruneOutcome> {
   const out: PruneOutcome = { plan, pruned: [], failed: [], stopped: null };
