@@ -26,6 +26,8 @@ import { alive, processTree, waitFor } from "../helpers/process-tree.ts";
 //   hanging   a create that never ends: server(timeoutS) with that `timeout:` whose create blocks in a child
 //             process whose command line carries marker() (a FIFO's path, a fake tool's folder on PATH…);
 //             arm()/disarm() around it. The cases check with `ps` that this process tree is gone afterwards.
+//             remoteOutlives: why the processes on another host stay (SSH without a tty): then only this
+//             machine's side (the processes started from the test) must be gone.
 //   lacks     the optional capabilities it does not have; checked against the driver's methods and features,
 //             and each answered with one line "<server> (<kind>) cannot …".
 //   drivers() extra DriverModules the app needs (the fake); built-in drivers need nothing.
@@ -47,7 +49,7 @@ export interface DriverCase {
   server(): ContractServer;
   content?: { write(value: string): void | Promise<void>; read(): string | Promise<string> };
   failing: Switches & { server?(): ContractServer };
-  hanging: Switches & { server(timeoutS: number): ContractServer; marker(): string };
+  hanging: Switches & { server(timeoutS: number): ContractServer; marker(): string; remoteOutlives?: string };
   lacks: Capability[];
   drivers?(): DriverModule[];
 }
@@ -189,12 +191,11 @@ function failures(c: DriverCase, fresh: Fresh): void {
       await c.hanging.arm?.();
       try {
         const reply = await t.run(`create ${server.name} hung-1`, "U0OP");
-        const seen = await waitFor("the hung backend's processes", () => nonEmpty(processTree(c.hanging.marker())));
+        const seen = await hungProcesses(c);
         const final = await done(reply);
         expect(final).toMatchObject({ tone: "error", lines: [expect.stringMatching(/^timed out after 2s: the operation was stopped/)] });
         expect(t.rows(server.name, "hung-1").map((r) => r.state)).toEqual(["failed"]);
-        await waitFor("the hung processes to end", () => (seen.some((p) => alive(p.pid)) ? undefined : true));
-        expect(processTree(c.hanging.marker())).toEqual([]);
+        await allGone(c, seen);
       } finally {
         await c.hanging.disarm?.();
         t.app.close();
@@ -207,13 +208,12 @@ function failures(c: DriverCase, fresh: Fresh): void {
       await c.hanging.arm?.();
       try {
         const reply = await t.run(`create ${server.name} cancelled-1`, "U0OP");
-        const seen = await waitFor("the backend's processes", () => nonEmpty(processTree(c.hanging.marker())));
+        const seen = await hungProcesses(c);
         await t.app.cancelAll();
         const final = await done(reply);
         expect(final).toMatchObject({ tone: "error", lines: [expect.stringMatching(/^cancelled/)] });
         expect(t.rows(server.name, "cancelled-1").map((r) => r.state)).toEqual(["failed"]);
-        await waitFor("the cancelled processes to end", () => (seen.some((p) => alive(p.pid)) ? undefined : true));
-        expect(processTree(c.hanging.marker())).toEqual([]);
+        await allGone(c, seen);
       } finally {
         await c.hanging.disarm?.();
         t.app.close();
@@ -222,7 +222,17 @@ function failures(c: DriverCase, fresh: Fresh): void {
   });
 }
 
-const nonEmpty = <T>(a: T[]) => (a.length ? a : undefined);
+/** The hung backend's processes once they run: all of them, or this machine's when the remote ones outlive a kill. */
+const hungProcesses = (c: DriverCase) =>
+  waitFor("the hung backend's processes", () => {
+    const found = processTree(c.hanging.marker(), { mine: !!c.hanging.remoteOutlives });
+    return found.length ? found : undefined;
+  });
+
+async function allGone(c: DriverCase, seen: Array<{ pid: number }>): Promise<void> {
+  await waitFor("the backend's processes to end", () => (seen.some((p) => alive(p.pid)) ? undefined : true));
+  expect(processTree(c.hanging.marker(), { mine: !!c.hanging.remoteOutlives })).toEqual([]);
+}
 
 /** Each capability the driver lacks: the case's list matches the driver, and each is refused in one line. */
 function lacking(c: DriverCase, fresh: Fresh): void {

@@ -17,10 +17,17 @@ function table(): Proc[] {
     .map((m) => ({ pid: Number(m[1]), ppid: Number(m[2]), args: m[3]! }));
 }
 
-/** The processes naming `marker` and their descendants (pid and command line). */
-export function processTree(marker: string): Proc[] {
+/** The processes naming `marker` and their descendants (pid and command line); `mine`: only those started from this one. */
+export function processTree(marker: string, opts: { mine?: boolean } = {}): Proc[] {
   const all = table().filter((p) => p.pid !== process.pid);
-  const found = new Map(all.filter((p) => p.args.includes(marker)).map((p) => [p.pid, p]));
+  const found = below(all, all.filter((p) => p.args.includes(marker)));
+  if (!opts.mine) return found;
+  const ours = new Set(below(all, all.filter((p) => p.ppid === process.pid)).map((p) => p.pid));
+  return found.filter((p) => ours.has(p.pid));
+}
+
+function below(all: Proc[], roots: Proc[]): Proc[] {
+  const found = new Map(roots.map((p) => [p.pid, p]));
   for (let grew = true; grew; ) {
     grew = false;
     for (const p of all)
