@@ -75,6 +75,12 @@ const done = (r: Reply) => {
   if (!r.follow) throw new Error(`expected long work, got: ${r.title} ${(r.lines ?? []).join(" / ")}`);
   return r.follow.done;
 };
+/** The final reply, or a clear failure when the work does not end soon after it was stopped (a driver ignoring its signal). */
+const ended = (r: Reply, after: string) =>
+  Promise.race([
+    done(r),
+    new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`the job did not end within 15 s of ${after}: does the driver pass ctx.signal on?`)), 15_000).unref()),
+  ]);
 const approvalOf = (r: Reply) => Number(/approve (\d+)/.exec(r.buttons?.[0]?.command ?? "")?.[1] ?? NaN);
 
 export function driverContract(c: DriverCase): void {
@@ -192,7 +198,7 @@ function failures(c: DriverCase, fresh: Fresh): void {
       try {
         const reply = await t.run(`create ${server.name} hung-1`, "U0OP");
         const seen = await hungProcesses(c);
-        const final = await done(reply);
+        const final = await ended(reply, "its timeout");
         expect(final).toMatchObject({ tone: "error", lines: [expect.stringMatching(/^timed out after 2s: the operation was stopped/)] });
         expect(t.rows(server.name, "hung-1").map((r) => r.state)).toEqual(["failed"]);
         await allGone(c, seen);
@@ -209,8 +215,9 @@ function failures(c: DriverCase, fresh: Fresh): void {
       try {
         const reply = await t.run(`create ${server.name} cancelled-1`, "U0OP");
         const seen = await hungProcesses(c);
-        await t.app.cancelAll();
-        const final = await done(reply);
+        const stopping = t.app.cancelAll(); // resolves when every job ended
+        const final = await ended(reply, "the cancel");
+        await stopping;
         expect(final).toMatchObject({ tone: "error", lines: [expect.stringMatching(/^cancelled/)] });
         expect(t.rows(server.name, "cancelled-1").map((r) => r.state)).toEqual(["failed"]);
         await allGone(c, seen);

@@ -61,7 +61,7 @@ function fakeDriver(server: string, backend: FakeBackend, runner: Runner): Snaps
     kind: "fake",
     features: {},
     async create(req: CreateRequest, ctx: DriverContext) {
-      if (backend.hang) await runner.run("sh", ["-c", "sleep 3600", backend.hang]);
+      if (backend.hang) await runner.run("sh", ["-c", "sleep 3600", backend.hang], { signal: ctx.signal });
       if (backend.fail) throw new BackendError("fake_failed", backend.fail);
       if (table().has(req.name)) throw new BackendError("exists", `${server}/${req.name} already exists in the fake backend`);
       const value = backend.data.get(server) ?? "";
