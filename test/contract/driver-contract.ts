@@ -31,6 +31,8 @@ import { alive, processTree, waitFor } from "../helpers/process-tree.ts";
 //   lacks     the optional capabilities it does not have; checked against the driver's methods and features,
 //             and each answered with one line "<server> (<kind>) cannot …".
 //   drivers() extra DriverModules the app needs (the fake); built-in drivers need nothing.
+// Each case gets a fresh app (its own ledger and job runner: cancelAll stops a runner for good). Until testApp
+// takes { drivers } (the driver platform), the app comes from the shim test/helpers/contract-app.ts.
 
 export type Capability = "restore" | "export" | "copy" | "clone" | "stateful";
 export interface ContractServer {
@@ -70,6 +72,7 @@ function has(driver: SnapshotDriver, cap: Capability): boolean | undefined {
   return driver.features ? !!driver.features.stateful : undefined;
 }
 
+const re = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 const ROLES = { admins: ["U0ADMIN"], approvers: ["U0ALICE"], operators: ["*"] };
 const done = (r: Reply) => {
   if (!r.follow) throw new Error(`expected long work, got: ${r.title} ${(r.lines ?? []).join(" / ")}`);
@@ -130,7 +133,7 @@ function walkThrough(c: DriverCase, fresh: Fresh): void {
     it("create makes a done snapshot", async () => {
       await c.content?.write("contract-A");
       const final = await done(await t.run(`create ${name} s1`, "U0OP"));
-      expect(final).toMatchObject({ tone: "success", title: expect.stringMatching(new RegExp(`^${name}/s1 done: `)) });
+      expect(final).toMatchObject({ tone: "success", title: expect.stringMatching(new RegExp(`^${re(name)}/s1 done: `)) });
       expect(t.rows(name, "s1").map((r) => r.state)).toEqual(["done"]);
     });
 
@@ -155,7 +158,7 @@ function walkThrough(c: DriverCase, fresh: Fresh): void {
       it("restore puts it back after a second person approves", async () => {
       await c.content?.write("contract-B");
       const request = await t.run(`restore ${ref()}`, "U0OP");
-      expect(request.title).toMatch(new RegExp(`^Approval needed: restore ${name}/s1`));
+      expect(request.title).toMatch(new RegExp(`^Approval needed: restore ${re(name)}/s1`));
       expect(await t.run(`approve ${approvalOf(request)}`, "U0OP")).toMatchObject({ tone: "error" }); // not by the requester
       if (c.content) expect(await c.content.read()).toBe("contract-B"); // nothing before approval
       const final = await done(await t.run(`approve ${approvalOf(request)}`, "U0ALICE"));
@@ -181,10 +184,10 @@ function failures(c: DriverCase, fresh: Fresh): void {
       await c.failing.arm?.();
       try {
         const final = await done(await t.run(`create ${server.name} broken-1`, "U0OP"));
-        expect(final).toMatchObject({ tone: "error", title: expect.stringMatching(new RegExp(`^create ${server.name}/broken-1 failed`)) });
+        expect(final).toMatchObject({ tone: "error", title: expect.stringMatching(new RegExp(`^create ${re(server.name)}/broken-1 failed`)) });
         expect(t.rows(server.name, "broken-1").map((r) => r.state)).toEqual(["failed"]);
         const alert = await waitFor("the snapshot_failed alert", () => t.chat.calls.find((x) => x.channel === "C0ALERTS"));
-        expect(alert.reply.title).toMatch(new RegExp(`^snapshot_failed: snapshot ${server.name}/broken-1 failed`));
+        expect(alert.reply.title).toMatch(new RegExp(`^snapshot_failed: snapshot ${re(server.name)}/broken-1 failed`));
       } finally {
         await c.failing.disarm?.();
         t.app.close();
@@ -269,7 +272,7 @@ function lacking(c: DriverCase, fresh: Fresh): void {
     for (const cap of c.lacks)
       it(`${cap} is answered with one line: ${c.kind} cannot`, async () => {
         const r = await t.run(ASK[cap].command(`${name}/c1`, name), "U0OP");
-        expect(r).toMatchObject({ tone: "error", title: expect.stringMatching(new RegExp(`^${name} \\(${c.kind}\\) ${ASK[cap].cannot}`)) });
+        expect(r).toMatchObject({ tone: "error", title: expect.stringMatching(new RegExp(`^${re(name)} \\(${re(c.kind)}\\) ${ASK[cap].cannot}`)) });
         expect(r.lines ?? []).toEqual([]);
         expect(r.follow).toBeUndefined();
       });
