@@ -9,6 +9,7 @@ import { runCommand } from "../commands/index.ts";
 import { createEngine } from "../src/engine/engine.ts";
 import { createJobRunner } from "../src/engine/operations/job-runner.ts";
 import { createDriverRegistry } from "../src/drivers/registry.ts";
+import { BUILTIN_DRIVERS } from "../src/drivers/index.ts";
 import { createLocalRunner } from "../src/transport/local-runner.ts";
 import { loadConfig } from "../src/config/load-config.ts";
 import { silentChat } from "../src/chat/chat-port.ts";
@@ -55,7 +56,7 @@ export async function benchLedger(o: { dir: string; servers?: number; snapshots?
   const log = pino({ level: "silent" });
   const config = { ...loadConfig({ SNAPBOT_CONFIG: repoFile("test/fixtures/config/minimal.yml") }), dbPath: path };
   const ledger = createLedger(path, clock);
-  const drivers = createDriverRegistry({ runner: createLocalRunner(log), storageDir: o.dir, fsync: false, log });
+  const drivers = createDriverRegistry(BUILTIN_DRIVERS, { runner: createLocalRunner(log), storageDir: o.dir, fsync: false, log });
   const jobs = createJobRunner({ concurrency: 1, timeoutMs: 60_000, clock });
   const alerts = createAlertSink({ ledger, chat: silentChat, log, defaultChannel: null });
   const engine = createEngine({ config, ledger, jobs, drivers, clock, log, alerts, chat: silentChat });

@@ -2,6 +2,7 @@ import pino from "pino";
 import { measureDriver } from "./measure.ts";
 import type { ServerRow } from "../db/types.ts";
 import { createDriverRegistry } from "../src/drivers/registry.ts";
+import { BUILTIN_DRIVERS } from "../src/drivers/index.ts";
 import { createLocalRunner } from "../src/transport/local-runner.ts";
 
 // One archive-driver operation over SSH in a fresh process (sibling of archive-bench-child.ts), built the way
@@ -18,7 +19,7 @@ export interface SshChildJob {
 
 export async function sshBenchChild(job: SshChildJob): Promise<Record<string, number | boolean>> {
   const log = pino({ level: "silent" });
-  const drivers = createDriverRegistry({ runner: createLocalRunner(log), storageDir: job.storage, fsync: false, log });
+  const drivers = createDriverRegistry(BUILTIN_DRIVERS, { runner: createLocalRunner(log), storageDir: job.storage, fsync: false, log });
   const row: ServerRow = {
     id: 1, name: "bench", driver: "archive", source: "config", channel: null, cloned_from: null, registered_by: null, created_at: 0, removed_at: null,
     settings: { mode: "tar", paths: [job.src], host: job.host, ssh_key: job.sshKey, compression: "zstd" },

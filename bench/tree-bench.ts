@@ -12,10 +12,10 @@ import { createScheduler } from "../src/engine/schedule/scheduler.ts";
 import { loadConfig } from "../src/config/load-config.ts";
 import { silentChat } from "../src/chat/chat-port.ts";
 import { createAlertSink } from "../src/alerts/alert-sink.ts";
-import type { DriverRegistry } from "../src/drivers/registry.ts";
 import type { SnapshotDriver } from "../src/drivers/driver.ts";
 import { snapshotTree, type TreeNode } from "../src/replies/tree-replies.ts";
 import { PAGE_SIZE } from "../src/replies/snapshot-replies.ts";
+import { registryFor } from "../test/helpers/driver-module.ts";
 
 // `list <server> --tree` of a 50-snapshot tree on a real SQLite ledger, through the command layer: p99 < 5 ms
 // (issue 11). The driver is a stand-in with features.trees and no backend to list, so what is timed is the
@@ -70,7 +70,7 @@ export async function benchTree(o: { dir: string; snapshots?: number; runs?: num
     create: async () => ({ location: null, size: null, checksum: null, parts: [] }),
     delete: async () => {},
   };
-  const drivers = { get: () => driver, draft: () => driver, available: () => true } as DriverRegistry;
+  const drivers = registryFor(driver);
   const jobs = createJobRunner({ concurrency: 1, timeoutMs: 60_000, clock });
   const alerts = createAlertSink({ ledger, chat: silentChat, log, defaultChannel: null });
   const engine = createEngine({ config, ledger, jobs, drivers, clock, log, alerts, chat: silentChat });

@@ -1,7 +1,6 @@
 import type { Command } from "./types.ts";
 import { expectPositionals } from "./parse.ts";
 import { snapshotOf } from "./lookup.ts";
-import { checkName } from "../src/names.ts";
 import { jobReply } from "../src/replies/job-replies.ts";
 import { UserError } from "../src/errors.ts";
 import { mention } from "../src/replies/mention.ts";
@@ -16,19 +15,26 @@ export const copy: Command = {
   run(ctx, args) {
     const [ref, given] = expectPositionals(args, 1, 2, usage);
     const { server, snapshot } = snapshotOf(ctx, ref!, usage);
-    const to = given ?? (server.settings.snapshot_server as string | undefined);
-    if (!to) throw new UserError("missing_argument", `${server.name} has no snapshot_server in the config: name the target; usage: ${usage}`);
-    const [remote, name] = to.split(":", 2) as [string, string | undefined];
-    checkName("server", remote);
-    const instance = name ? checkName("server", name) : String(server.settings.instance ?? server.name);
-    const { op, job } = ctx.engine.copy(server, snapshot, { remote, name: instance }, { user: ctx.user, channel: ctx.channel });
+    const target = withUsage(() => ctx.engine.copyTarget(server, given));
+    const { remote, name: instance } = target;
+    const { op, job } = ctx.engine.copy(server, snapshot, target, { user: ctx.user, channel: ctx.channel });
     return jobReply(job, {
       what: `copy ${server.name}/${snapshot.name} to ${remote}:${instance}`,
       who: ctx.user,
       opId: op.id,
       now: ctx.clock.now,
-      retry: `copy ${ref} ${to}`,
+      retry: `copy ${ref} ${given ?? `${remote}:${instance}`}`,
       done: (res) => ({ tone: res.warnings.length ? "info" : "success", title: `${res.summary} (operation #${op.id}, asked by ${mention(ctx.user)})`, lines: res.warnings.map((w) => `warning: ${w}`) }),
     });
   },
 };
+
+/** A missing target is a usage mistake: the line ends with the usage to type. */
+function withUsage<T>(fn: () => T): T {
+  try {
+    return fn();
+  } catch (e) {
+    if (e instanceof UserError && e.code === "missing_argument") throw new UserError(e.code, `${e.message}; usage: ${usage}`);
+    throw e;
+  }
+}

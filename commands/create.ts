@@ -23,7 +23,7 @@ export const create: Command = {
     if (name !== undefined) checkName("snapshot", name);
     const expiry = args.flags.expiry;
     const expiresAt = typeof expiry === "string" ? addDuration(ctx.clock.now(), parseExpiry(expiry)) : null;
-    if (args.flags.stateful && server.driver !== "lxd")
+    if (args.flags.stateful && !ctx.drivers.features(server).stateful)
       throw new UserError("not_capable", `${server.name} (${server.driver}) cannot take stateful snapshots: drop --stateful`);
     const note = typeof args.flags.note === "string" ? args.flags.note.slice(0, 500) : null;
     await ctx.engine.makeRoom(server, { user: ctx.user, channel: ctx.channel });

@@ -4,7 +4,7 @@ import { snapshotOf } from "./lookup.ts";
 import { jobReply } from "../src/replies/job-replies.ts";
 import { formatAge } from "../src/duration.ts";
 import { UserError } from "../src/errors.ts";
-import { EXPORT_FORMATS, type ExportFormat } from "../src/engine/operations/export-op.ts";
+import { EXPORT_FORMATS, type ExportFormat } from "../src/drivers/driver.ts";
 import { mention } from "../src/replies/mention.ts";
 
 const usage = "export <server>/<snap> --format vmdk|vhd|qcow2";

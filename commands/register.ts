@@ -1,7 +1,7 @@
 import type { Command, CommandContext } from "./types.ts";
 import { expectPositionals } from "./parse.ts";
 import { checkName } from "../src/names.ts";
-import { DRIVER_KINDS, serverSchema, type ServerSettings } from "../src/config/schema.ts";
+import { driverKindsOf, serverSchemaFor, type ServerSettings } from "../src/config/schema.ts";
 import { isMissing, issueText, whatKeyHolds } from "../src/config/issue-text.ts";
 import { settingProblems } from "../src/config/setting-rules.ts";
 import { errorMessage, isUserError, UserError } from "../src/errors.ts";
@@ -23,9 +23,9 @@ export function settingsFromPairs(pairs: Record<string, string>): Record<string,
 }
 
 /** The settings as the schema and the setting rules accept them, or the one line saying what to fix. */
-function validSettings(name: string, driver: string, pairs: Record<string, string>): ServerSettings {
+function validSettings(ctx: CommandContext, name: string, driver: string, pairs: Record<string, string>): ServerSettings {
   const at = `register ${name} ${driver}`;
-  const parsed = serverSchema.safeParse({ driver, ...settingsFromPairs(pairs) });
+  const parsed = serverSchemaFor(ctx.drivers.modules()).safeParse({ driver, ...settingsFromPairs(pairs) });
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
     const key = String(issue.path[0] ?? "settings");
@@ -34,7 +34,7 @@ function validSettings(name: string, driver: string, pairs: Record<string, strin
     if (isMissing(issue)) throw new UserError("bad_setting", `${at}: ${key}= is required (${whatKeyHolds(key)})`);
     throw new UserError("bad_setting", `${at}: ${key}: ${issueText(issue)}`);
   }
-  const problem = settingProblems(parsed.data)[0];
+  const problem = settingProblems(parsed.data, ctx.drivers.module(driver))[0];
   if (problem) throw new UserError(problem.code, `${at}: ${problem.key}: ${problem.why}`);
   return parsed.data;
 }
@@ -61,12 +61,12 @@ export const register: Command = {
   async run(ctx, args) {
     const [name, driver] = expectPositionals(args, 2, 2, usage);
     checkName("server", name!);
-    if (!(DRIVER_KINDS as readonly string[]).includes(driver!))
-      throw new UserError("unknown_driver", `unknown driver "${driver}": use one of ${DRIVER_KINDS.join(", ")}; usage: ${usage}`);
-    const { driver: _d, channel, ...settings } = validSettings(name!, driver!, args.pairs);
+    const kinds = driverKindsOf(ctx.drivers.modules());
+    if (!kinds.includes(driver!)) throw new UserError("unknown_driver", `unknown driver "${driver}": use one of ${kinds.join(", ")}; usage: ${usage}`);
+    const { driver: _d, channel, ...settings } = validSettings(ctx, name!, driver!, args.pairs);
     const unchecked = await probe(ctx, name!, driver!, settings);
     const row = ctx.ledger.tx(() => {
-      const r = ctx.ledger.servers.register({ name: name!, driver: driver!, settings, channel }, ctx.user);
+      const r = ctx.ledger.servers.register({ name: name!, driver: driver!, settings, channel: typeof channel === "string" ? channel : null }, ctx.user);
       ctx.ledger.operations.insert({ kind: "register", server_id: r.id, requested_by: ctx.user, channel: ctx.channel, args: { driver, ...settings }, state: "succeeded", result: "registered" });
       return r;
     });

@@ -9,6 +9,8 @@ import { isLedgerFull } from "../db/ledger-health.ts";
 import { errorMessage, SnapbotError } from "./errors.ts";
 import { createJobRunner } from "./engine/operations/job-runner.ts";
 import { createDriverRegistry } from "./drivers/registry.ts";
+import { BUILTIN_DRIVERS } from "./drivers/index.ts";
+import type { DriverModule } from "./drivers/driver.ts";
 import { createEngine } from "./engine/engine.ts";
 import { reconcile, type ReconcileReport } from "./engine/operations/reconcile.ts";
 import { durationMs, parseDuration, timeoutMs } from "./duration.ts";
@@ -33,11 +35,20 @@ export interface App extends AppDeps {
 }
 
 /** Builds everything from its dependencies, settles what a previous run left half-done, and returns. */
-export async function createApp(config: Config, deps: { log: Logger; clock: Clock; runner: Runner; chat: ChatPort }): Promise<App> {
+export interface AppBuildDeps {
+  log: Logger;
+  clock: Clock;
+  runner: Runner;
+  chat: ChatPort;
+  /** The drivers servers may use: BUILTIN_DRIVERS unless given (tests add a fake driver). */
+  drivers?: readonly DriverModule[];
+}
+
+export async function createApp(config: Config, deps: AppBuildDeps): Promise<App> {
   const ledger = createLedger(config.dbPath, deps.clock, (m) => deps.log.warn(m));
   const servers = Object.entries(config.servers).map(([name, s]) => {
     const { driver, channel, ...settings } = s;
-    return { name, driver, settings, channel };
+    return { name, driver, settings, channel: typeof channel === "string" ? channel : null };
   });
   try {
     ledger.servers.syncFromConfig(servers);
@@ -49,7 +60,7 @@ export async function createApp(config: Config, deps: { log: Logger; clock: Cloc
       failed: (err) => `servers not updated from the config: ${errorMessage(err)}`,
     });
   }
-  const drivers = createDriverRegistry({ runner: deps.runner, storageDir: config.storage.path, fsync: config.engine.fsync, log: deps.log });
+  const drivers = createDriverRegistry(deps.drivers ?? BUILTIN_DRIVERS, { runner: deps.runner, storageDir: config.storage.path, fsync: config.engine.fsync, log: deps.log });
   const jobs = createJobRunner({ concurrency: config.engine.concurrency, timeoutMs: timeoutMs(config.engine.timeout), clock: deps.clock });
   // The console has one "channel": with no alerts.channel configured, alerts still show there.
   const defaultChannel = config.alerts.channel ?? (config.chat.mode === "console" ? "console" : null);

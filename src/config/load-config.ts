@@ -2,7 +2,9 @@ import { existsSync, readFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { LineCounter, parseDocument } from "yaml";
 import type { z } from "zod";
-import { DRIVER_KINDS, fileSchema, type FileConfig } from "./schema.ts";
+import { driverKindsOf, fileSchemaFor, type FileConfig } from "./schema.ts";
+import type { DriverModule } from "../drivers/driver.ts";
+import { BUILTIN_DRIVERS } from "../drivers/index.ts";
 import { demoConfig } from "./demo-config.ts";
 import { isMissing, issueText, whatKeyHolds } from "./issue-text.ts";
 import { settingProblems } from "./setting-rules.ts";
@@ -30,14 +32,15 @@ export interface Config extends FileConfig {
 type Env = Record<string, string | undefined>;
 
 /** Reads the environment and the YAML file (DESIGN.md §3). Pure but for reading the file. */
-export function loadConfig(env: Env, cwd = process.cwd()): Config {
+/** `modules`: the drivers whose servers the file may name (the bot: BUILTIN_DRIVERS; tests add their own). */
+export function loadConfig(env: Env, cwd = process.cwd(), modules: readonly DriverModule[] = BUILTIN_DRIVERS): Config {
   const explicit = env.SNAPBOT_CONFIG;
   const path = resolve(cwd, explicit ?? "snapbot.yml");
   let file: FileConfig;
   let source: string;
   let demo = false;
   if (existsSync(path)) {
-    file = parseFile(path, readConfigFile(path, explicit !== undefined));
+    file = parseFile(path, readConfigFile(path, explicit !== undefined), modules);
     file.storage.path = resolve(dirname(path), file.storage.path);
     source = path;
   } else if (explicit) {
@@ -88,7 +91,7 @@ function redactUrl(url: string): string {
   return url.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^@/]*@/i, "$1…@");
 }
 
-export function parseFile(path: string, text: string): FileConfig {
+export function parseFile(path: string, text: string, modules: readonly DriverModule[] = BUILTIN_DRIVERS): FileConfig {
   if (text.trim() === "") throw new ConfigError(`${path}: the file is empty: expected a YAML mapping with servers: (see README → Configuration)`);
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { prettyErrors: false, uniqueKeys: true, lineCounter });
@@ -101,19 +104,19 @@ export function parseFile(path: string, text: string): FileConfig {
   const data: unknown = doc.toJS();
   if (data === null || typeof data !== "object" || Array.isArray(data))
     throw new ConfigError(`${path}: expected a YAML mapping at the top (alerts:, roles:, servers:…)`);
-  const parsed = fileSchema.safeParse(data);
-  if (!parsed.success) throw new ConfigError(`${path}: ${describeIssue(parsed.error.issues[0]!)}`);
+  const parsed = fileSchemaFor(modules).safeParse(data);
+  if (!parsed.success) throw new ConfigError(`${path}: ${describeIssue(parsed.error.issues[0]!, driverKindsOf(modules))}`);
   // Beyond the shape: the rules register and create apply too (paths exist, ssh:// has a key file…).
   for (const [name, server] of Object.entries(parsed.data.servers)) {
-    const p = settingProblems(server)[0];
+    const p = settingProblems(server, modules.find((m) => m.kind === server.driver))[0];
     if (p) throw new ConfigError(`${path}: servers.${name}.${p.key}: ${p.why}`);
   }
   return parsed.data;
 }
 
-function describeIssue(issue: z.core.$ZodIssue): string {
+function describeIssue(issue: z.core.$ZodIssue, kinds: readonly string[]): string {
   const key = issue.path.map(String).join(".") || "(top level)";
-  if (issue.path.at(-1) === "driver") return `${key}: expected one of ${DRIVER_KINDS.join(", ")}`;
+  if (issue.path.at(-1) === "driver") return `${key}: expected one of ${kinds.join(", ")}`;
   if (issue.code === "invalid_key") return `${key}: not a valid server name: use letters, digits, '.', '_' or '-', starting with a letter or digit (e.g. web-1)`;
   if (issue.code === "unrecognized_keys") return `${key}: unknown key ${issue.keys.join(", ")}: remove it or check its spelling`;
   if (isMissing(issue)) return `${key} is required (${whatKeyHolds(String(issue.path.at(-1)))})`;

@@ -1,107 +1,37 @@
 import { z } from "zod";
 import { NAME_PATTERN } from "../names.ts";
 import { durationMs, parseDuration } from "../duration.ts";
+import type { DriverModule } from "../drivers/driver.ts";
+import { BUILTIN_DRIVERS } from "../drivers/index.ts";
+import { durationSetting, timeoutSetting } from "../drivers/shared/common-settings.ts";
+import { PLANNED_DRIVERS } from "./planned-drivers.ts";
 
-// The configuration contract of DESIGN.md §3. Every driver of the contract is known here, so a config
-// written for a later capability already validates; the engine says when a driver is not available yet.
+// The configuration contract of DESIGN.md §3. A server's keys are its driver's: each DriverModule brings its
+// schema and they are composed here (plus the drivers of the contract not built yet, so a config written for
+// them already validates; the engine says they are not available yet).
 
 const name = z.string().regex(NAME_PATTERN, "a name of letters, digits, '.', '_' or '-' (e.g. web-1)");
 const userList = z.array(z.string().min(1)).default([]);
-// Its bounds are the archive driver's (setting-rules.ts partSizeProblem), so the message names them.
-const sizeText = z.union([
-  z.number(),
-  z.string().regex(/^\d+(\.\d+)?\s*([KMGT]i?B?|B)?$/i, "a size like 1GiB, 512MiB or a number of bytes"),
-]);
+const duration = durationSetting;
+const timeout = timeoutSetting;
 
-// Durations are checked at load with the parser the commands use, so "ttl: forever" stops the bot with the
-// key named instead of failing at the first approval. Fixed-length only: M, H, d, w (no months or years).
-const FIXED_DURATION = "a duration like 30M, 2H, 3d or 4w (M minutes, H hours, d days, w weeks)";
-function fixedDuration(value: string, ctx: z.RefinementCtx): void {
-  try {
-    durationMs(parseDuration(value));
-  } catch {
-    ctx.addIssue({ code: "custom", message: `expected ${FIXED_DURATION}, got ${JSON.stringify(value)}` });
-  }
+type ServerSchema = z.ZodType<{ driver: string } & Record<string, unknown>>;
+
+/** One server's settings: the union of the drivers' schemas, told apart by `driver`. */
+export function serverSchemaFor(modules: readonly DriverModule[] = BUILTIN_DRIVERS): ServerSchema {
+  const built = new Set(modules.map((m) => m.kind));
+  const schemas = [...modules.map((m) => m.settings), ...PLANNED_DRIVERS.filter((p) => !built.has(p.kind)).map((p) => p.settings)];
+  // discriminatedUnion needs at least two options and object schemas; every driver schema is a strict z.object.
+  return z.discriminatedUnion("driver", schemas as unknown as [z.ZodObject, z.ZodObject, ...z.ZodObject[]]) as unknown as ServerSchema;
 }
-const duration = z.string().superRefine(fixedDuration);
 
-// A timeout is a duration ("6H", "30M") or a number of seconds.
-const TIMEOUT = `${FIXED_DURATION}, or a number of seconds`;
-const timeout = z.union([z.number(), z.string()], `expected ${TIMEOUT}`).superRefine((v, ctx) => {
-  if (typeof v === "string") fixedDuration(v, ctx);
-  else if (!(v > 0)) ctx.addIssue({ code: "custom", message: `expected ${TIMEOUT}, got ${v}` });
-});
+/** Every driver kind a config may name: the built ones and the planned ones. */
+export function driverKindsOf(modules: readonly DriverModule[] = BUILTIN_DRIVERS): string[] {
+  return [...new Set([...modules.map((m) => m.kind), ...PLANNED_DRIVERS.map((p) => p.kind)])];
+}
 
-const base = {
-  channel: z.string().min(1).optional(),
-  limit: z.number().int().positive().default(50),
-  timeout: timeout.optional(),
-};
-
-export const archiveServerSchema = z
-  .object({
-    driver: z.literal("archive"),
-    mode: z.enum(["tar", "raw"]).default("tar"),
-    paths: z.array(z.string().min(1)).default([]),
-    exclude: z.array(z.string().min(1)).default([]),
-    device: z.string().min(1).optional(),
-    host: z.string().default("local"),
-    ssh_key: z.string().optional(),
-    /** Where the server's /etc/ssh lives for hostkeys regen (ssh-keygen -A -f <root>): "/" on a real server. */
-    hostkey_root: z.string().startsWith("/").optional(),
-    part_size: sizeText.optional(),
-    compression: z.enum(["auto", "zstd", "gzip"]).default("auto"),
-    ...base,
-  })
-  .strict()
-  .superRefine((s, ctx) => {
-    if (s.mode === "tar" && s.paths.length === 0)
-      ctx.addIssue({ code: "custom", path: ["paths"], message: "a list of folders to archive (mode tar needs paths)" });
-    if (s.mode === "raw" && !s.device)
-      ctx.addIssue({ code: "custom", path: ["device"], message: "a block device or image file (mode raw needs device)" });
-  });
-
-export const lxdServerSchema = z
-  .object({
-    driver: z.literal("lxd"),
-    instance: name.optional(),
-    remote: z.string().optional(),
-    snapshot_server: z.string().optional(),
-    lxd_conf: z.string().optional(),
-    lxd_dir: z.string().optional(),
-    ...base,
-  })
-  .strict();
-
-export const qemuServerSchema = z
-  .object({ driver: z.literal("qemu"), image: z.string().min(1), host: z.string().default("local"), ssh_key: z.string().optional(), ...base })
-  .strict();
-
-export const consulServerSchema = z
-  .object({ driver: z.literal("consul"), address: z.string().url(), token_env: z.string().optional(), ...base })
-  .strict();
-
-export const commandServerSchema = z
-  .object({
-    driver: z.literal("command"),
-    create: z.array(z.string()).min(1),
-    delete: z.array(z.string()).optional(),
-    restore: z.array(z.string()).optional(),
-    host: z.string().default("local"),
-    ...base,
-  })
-  .strict();
-
-export const serverSchema = z.discriminatedUnion("driver", [
-  archiveServerSchema,
-  lxdServerSchema,
-  qemuServerSchema,
-  consulServerSchema,
-  commandServerSchema,
-]);
-
-export const DRIVER_KINDS = ["archive", "lxd", "qemu", "consul", "command"] as const;
-export type DriverKind = (typeof DRIVER_KINDS)[number];
+export const serverSchema = serverSchemaFor();
+export const DRIVER_KINDS: readonly string[] = driverKindsOf();
 
 // heartbeat: a dead man's switch pinged while snapbot works (src/heartbeat/heartbeat.ts).
 const atLeastAMinute = (text: string) => {
@@ -118,7 +48,9 @@ const heartbeatSchema = z
   })
   .strict();
 
-export const fileSchema = z
+/** The whole snapbot.yml, with the servers of these drivers. */
+export function fileSchemaFor(modules: readonly DriverModule[] = BUILTIN_DRIVERS) {
+  return z
   .object({
     alerts: z.object({ channel: z.string().min(1).optional() }).strict().default({}),
     roles: z
@@ -135,11 +67,12 @@ export const fileSchema = z
       })
       .strict()
       .default({ concurrency: 2, timeout: "6H", fsync: true }),
-    servers: z.record(name, serverSchema).default({}),
+    servers: z.record(name, serverSchemaFor(modules)).default({}),
     heartbeat: heartbeatSchema.optional(),
   })
   .strict();
+}
 
+export const fileSchema = fileSchemaFor();
 export type FileConfig = z.infer<typeof fileSchema>;
-export type ServerSettings = z.infer<typeof serverSchema>;
-export type ArchiveSettings = z.infer<typeof archiveServerSchema>;
+export type ServerSettings = { driver: string } & Record<string, unknown>;

@@ -1,6 +1,7 @@
 import { existsSync } from "node:fs";
 import { isAbsolute } from "node:path";
 import type { ServerSettings } from "./schema.ts";
+import type { DriverModule } from "../drivers/driver.ts";
 import { isUserError, UserError } from "../errors.ts";
 import { parsePartSize } from "../drivers/archive/part-size.ts";
 import { isSshHost, sshSettingsProblems } from "../drivers/shared/ssh-settings.ts";
@@ -43,15 +44,14 @@ export function partSizeProblem(value: string | number | undefined): SettingProb
   }
 }
 
-/** Every rule that applies to these (schema-valid) settings, first problem first. */
-export function settingProblems(s: ServerSettings): SettingProblem[] {
+/**
+ * Every rule that applies to these (schema-valid) settings, first problem first: the ssh rules for any driver
+ * with a `host`, then the driver module's own (archive: absolute, existing paths; part_size in bounds).
+ */
+export function settingProblems(s: ServerSettings, module?: Pick<DriverModule, "settingProblems">): SettingProblem[] {
   const found: Array<SettingProblem | null> = [];
-  if ("host" in s) found.push(...sshSettingsProblems({ host: s.host, ssh_key: "ssh_key" in s ? s.ssh_key : undefined }));
-  if (s.driver === "archive") {
-    const paths: Array<[string, string]> = s.mode === "tar" ? s.paths.map((p) => ["paths", p]) : s.device ? [["device", s.device]] : [];
-    for (const [key, p] of paths) found.push(absolutePathProblem(key, p) ?? localPathProblem(key, p, s.host));
-    found.push(partSizeProblem(s.part_size));
-  }
+  if (typeof s.host === "string") found.push(...sshSettingsProblems({ host: s.host, ssh_key: typeof s.ssh_key === "string" ? s.ssh_key : undefined }));
+  found.push(...(module?.settingProblems?.(s) ?? []));
   return found.filter((p): p is SettingProblem => p !== null);
 }
 

@@ -1,6 +1,7 @@
 import type { Logger } from "pino";
 import type { z } from "zod";
 import type { Runner } from "../transport/runner.ts";
+import type { SettingProblem } from "../config/setting-rules.ts";
 
 // One interface for every backend (DESIGN.md §1). Optional capabilities are optional methods: the engine
 // answers "web-1 (lxd) cannot export" from their absence, never from a crash.
@@ -133,6 +134,8 @@ export interface SnapshotDriver {
   describeRestore?(snap: SnapshotHandle, opts: RestoreOptions): Promise<RestoreDescription>;
   /** Copies a snapshot to another backend server (LXD: a remote); a later copy refreshes the earlier one. */
   copy?(snap: SnapshotHandle, target: CopyTarget, ctx: DriverContext): Promise<CopyResult>;
+  /** With copy: where `copy <snap> [<given>]` goes (`<remote>[:<name>]`, or the server's default); throws a UserError if none. */
+  copyTarget?(given: string | undefined): CopyTarget;
   /** A new instance from the snapshot; returns the settings to register it as a server. */
   clone?(snap: SnapshotHandle, newServer: string, ctx: DriverContext): Promise<{ settings: Record<string, unknown> }>;
   export?(snap: SnapshotHandle, format: ExportFormat, ctx: DriverContext): Promise<ExportResult>;
@@ -241,6 +244,12 @@ export interface DriverModule<S extends { driver: string } = { driver: string }>
   /** What every server of this driver can do (a driver instance may narrow it from its settings). */
   readonly features: DriverFeatures;
   create(server: DriverServer<S>, deps: DriverDeps): SnapshotDriver;
+  /**
+   * The rules beyond the schema's shape (paths absolute and present, sizes in bounds), each a line that says
+   * what to write instead; the config loader and `register` refuse the first. The ssh rules (host, ssh_key)
+   * apply to every driver with a `host` and are checked by the platform.
+   */
+  settingProblems?(settings: S): SettingProblem[];
 }
 
 export interface NativeSchedule {

@@ -1,49 +1,56 @@
 import type { Logger } from "pino";
 import type { ServerRow } from "../../db/types.ts";
-import type { DriverDeps, SnapshotDriver } from "./driver.ts";
-import { serverSchema } from "../config/schema.ts";
-import { createArchiveDriver } from "./archive/archive-driver.ts";
-import { lxdDriverFactory } from "./lxd/lxd-driver.ts";
+import type { DriverDeps, DriverFeatures, DriverModule, SnapshotDriver } from "./driver.ts";
 import { UserError } from "../errors.ts";
-import { withSsh } from "./shared/with-ssh.ts";
 
-type Factory = (server: ServerRow, deps: DriverDeps) => SnapshotDriver;
+// Server rows → driver instances, from the modules it is given (BUILTIN_DRIVERS in the bot; tests add their
+// own): one instance per server and settings version, made on first use with the settings the module's own
+// schema validated (defaults applied).
 
-// Drivers available in this build; the others of the contract answer clearly until they arrive.
-const FACTORIES: Record<string, Factory> = {
-  archive: (s, deps) => {
-    const settings = serverSchema.parse({ driver: "archive", ...s.settings });
-    if (settings.driver !== "archive") throw new Error("unreachable");
-    // Same driver code, ssh runner: commands run on the server, the storage stays local.
-    return withSsh(s.name, settings, deps, (d) => createArchiveDriver({ ...settings, name: s.name }, d));
-  },
-  lxd: lxdDriverFactory,
-};
+export interface DriverRegistry {
+  /** The server's driver; a kind this build lacks is one line: "… uses the consul driver, which is not available yet". */
+  get(server: ServerRow): SnapshotDriver;
+  /** A driver for settings not registered yet (register checks them with it); not cached; null for a kind this build lacks. */
+  draft(name: string, kind: string, settings: Record<string, unknown>): SnapshotDriver | null;
+  available(kind: string): boolean;
+  /** The modules it was given (their schemas make the config's and register's). */
+  modules(): readonly DriverModule[];
+  /** The module of a kind, for its schema and rules; undefined for a kind this build lacks. */
+  module(kind: string): DriverModule | undefined;
+  /** What the server's driver can do: the instance's own features (narrowed from its settings), else its module's. */
+  features(server: ServerRow): DriverFeatures;
+}
 
-/** One driver instance per server (and per settings version), made on first use. */
-export function createDriverRegistry(deps: Omit<DriverDeps, "log"> & { log: Logger }) {
+export type RegistryDeps = Omit<DriverDeps, "log"> & { log: Logger };
+
+export function createDriverRegistry(modules: readonly DriverModule[], deps: RegistryDeps): DriverRegistry {
+  const byKind = new Map(modules.map((m) => [m.kind, m]));
   const cache = new Map<string, { key: string; driver: SnapshotDriver }>();
+  const make = (m: DriverModule, name: string, settings: Record<string, unknown>): SnapshotDriver => {
+    const valid = m.settings.parse({ ...settings, driver: m.kind });
+    const driver = m.create({ name, settings: valid }, { ...deps, log: deps.log.child({ server: name, driver: m.kind }) });
+    return driver.features ? driver : { ...driver, features: m.features };
+  };
   return {
-    get(server: ServerRow): SnapshotDriver {
+    get(server) {
       const key = `${server.driver}:${JSON.stringify(server.settings)}`;
       const hit = cache.get(server.name);
       if (hit?.key === key) return hit.driver;
-      const factory = FACTORIES[server.driver];
-      if (!factory)
-        throw new UserError("not_available", `${server.name} uses the ${server.driver} driver, which is not available yet`);
-      const driver = factory(server, { ...deps, log: deps.log.child({ server: server.name, driver: server.driver }) });
+      const m = byKind.get(server.driver);
+      if (!m) throw new UserError("not_available", `${server.name} uses the ${server.driver} driver, which is not available yet`);
+      const driver = make(m, server.name, server.settings);
       cache.set(server.name, { key, driver });
       return driver;
     },
-    /** A driver for settings not registered yet (register checks them with it); not cached. */
-    draft(name: string, kind: string, settings: Record<string, unknown>): SnapshotDriver | null {
-      const factory = FACTORIES[kind];
-      const row: ServerRow = { id: 0, name, driver: kind, settings, source: "registered", channel: null, cloned_from: null, registered_by: null, created_at: 0, removed_at: null };
-      return factory ? factory(row, { ...deps, log: deps.log.child({ server: name, driver: kind }) }) : null;
+    draft(name, kind, settings) {
+      const m = byKind.get(kind);
+      return m ? make(m, name, settings) : null;
     },
-    available(kind: string): boolean {
-      return kind in FACTORIES;
+    available: (kind) => byKind.has(kind),
+    modules: () => modules,
+    module: (kind) => byKind.get(kind),
+    features(server) {
+      return this.get(server).features ?? byKind.get(server.driver)?.features ?? {};
     },
   };
 }
-export type DriverRegistry = ReturnType<typeof createDriverRegistry>;

@@ -4,8 +4,9 @@ import type { Lease } from "./operations/job-runner.ts";
 import type { VerifyResult } from "../drivers/driver.ts";
 import { capabilityOf, handleOf } from "./operations/snapshot-handle.ts";
 import { createApprovals } from "./approvals/approvals.ts";
-import { cloneSnapshot, copySnapshot } from "./operations/copy-clone.ts";
-import { exportSnapshot, type ExportFormat } from "./operations/export-op.ts";
+import { cloneSnapshot, copySnapshot, copyTargetOf } from "./operations/copy-clone.ts";
+import { exportSnapshot } from "./operations/export-op.ts";
+import type { ExportFormat } from "../drivers/driver.ts";
 import { syncBackend } from "./operations/backend-sync.ts";
 import { acceptHostKeys, recordAndAlert, scanHostKeys, settleAtStartup } from "./host-keys/host-keys.ts";
 import { hasLimit, makeRoom, warnNearLimit } from "./operations/limit.ts";
@@ -13,7 +14,7 @@ import type { CopyTarget, DriverContext } from "../drivers/driver.ts";
 import { runOperation, type OperationHandle } from "./operations/run-operation.ts";
 import { defaultSnapshotName } from "./operations/snapshot-names.ts";
 import { createStoredSnapshots } from "./operations/stored-snapshots.ts";
-import { timeoutMs } from "../duration.ts";
+import { serverTimeoutMs } from "./operations/server-timeout.ts";
 import { SnapbotError, UserError } from "../errors.ts";
 import { isLedgerFull } from "../../db/ledger-health.ts";
 import { mention } from "../replies/mention.ts";
@@ -32,10 +33,7 @@ export interface CreateInput extends Asker {
 /** The snapshot operations; commands call these, drivers do the work, the ledger records it. */
 export function createEngine(deps: EngineDeps) {
   const { ledger, clock } = deps;
-  const timeoutOf = (server: ServerRow) => {
-    const t = (server.settings.timeout as string | number | undefined) ?? deps.config.engine.timeout;
-    return timeoutMs(t);
-  };
+  const timeoutOf = (server: ServerRow) => serverTimeoutMs(deps, server);
 
   return {
     lease: (server: string, label: string) => deps.jobs.lease(server, label),
@@ -45,6 +43,8 @@ export function createEngine(deps: EngineDeps) {
     /** storage scan / adopt / remove: what storage holds that the ledger does not know. */
     storage: createStoredSnapshots(deps, () => quickContext(deps)),
     copy: (server: ServerRow, snap: SnapshotRow, target: CopyTarget, asker: Asker) => copySnapshot(deps, server, snap, target, asker),
+    /** copy's destination: what was typed, or the driver's default (LXD: the snapshot server). */
+    copyTarget: (server: ServerRow, given: string | undefined) => copyTargetOf(deps, server, given),
     clone: (server: ServerRow, snap: SnapshotRow, newName: string, asker: Asker) => cloneSnapshot(deps, server, snap, newName, asker),
     export: (server: ServerRow, snap: SnapshotRow, format: ExportFormat, asker: Asker) => exportSnapshot(deps, server, snap, format, asker),
     /** Ledger brought up to date with a backend that keeps its own snapshots (no-op for the others). */

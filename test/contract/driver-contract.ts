@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { DriverModule, SnapshotDriver } from "../../src/drivers/driver.ts";
 import type { Reply } from "../../src/reply.ts";
-import { contractApp } from "../helpers/contract-app.ts";
+import { testApp } from "../helpers/test-app.ts";
 import { recordingChat } from "../helpers/recording-chat.ts";
 import { tempDir } from "../helpers/temp-dir.ts";
 import { alive, processTree, waitFor } from "../helpers/process-tree.ts";
@@ -66,10 +66,10 @@ const ASK: Record<Capability, { command: (ref: string, server: string) => string
 };
 const CAPABILITIES = Object.keys(ASK) as Capability[];
 
-/** What the driver says of itself. Stateful is a feature; drivers that declare no features yet are not asked. */
+/** What the driver says of itself: a method, or (stateful) a feature. */
 function has(driver: SnapshotDriver, cap: Capability): boolean | undefined {
   if (cap !== "stateful") return typeof driver[cap] === "function";
-  return driver.features ? !!driver.features.stateful : undefined;
+  return !!driver.features?.stateful;
 }
 
 const re = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
@@ -99,7 +99,7 @@ export function driverContract(c: DriverCase): void {
       mkdirSync(dir, { recursive: true });
       const chat = recordingChat();
       const file = { roles: ROLES, alerts: { channel: "C0ALERTS" }, storage: { path: "snaps" }, servers: Object.fromEntries(servers.map((s) => [s.name, s.config])) };
-      const t = await contractApp(dir, file, undefined, chat.port, { drivers: c.drivers?.() ?? [] });
+      const t = await testApp(dir, file, undefined, chat.port, { drivers: c.drivers?.() ?? [] });
       const serverId = (name: string) => t.app.ledger.servers.get(name)!.id;
       const rows = (server: string, name: string) =>
         t.app.ledger.snapshots.list(serverId(server), { all: true, limit: 100, offset: 0 }).rows.filter((r) => r.name === name);
@@ -112,7 +112,7 @@ export function driverContract(c: DriverCase): void {
   });
 }
 
-type Fresh = (...servers: ContractServer[]) => Promise<Awaited<ReturnType<typeof contractApp>> & {
+type Fresh = (...servers: ContractServer[]) => Promise<Awaited<ReturnType<typeof testApp>> & {
   chat: ReturnType<typeof recordingChat>;
   rows(server: string, name: string): Array<{ state: string }>;
   driver(name: string): SnapshotDriver;

@@ -1,6 +1,8 @@
 import { join } from "node:path";
 import { pino } from "pino";
-import { fileSchema } from "../../src/config/schema.ts";
+import { fileSchemaFor } from "../../src/config/schema.ts";
+import type { DriverModule } from "../../src/drivers/driver.ts";
+import { BUILTIN_DRIVERS } from "../../src/drivers/index.ts";
 import type { Config } from "../../src/config/load-config.ts";
 import { createApp } from "../../src/app.ts";
 import { systemClock, type Clock } from "../../src/clock.ts";
@@ -10,8 +12,14 @@ import { silentChat, type ChatPort } from "../../src/chat/chat-port.ts";
 import { plainReply } from "./plain-reply.ts";
 
 /** A real app (real SQLite file, real drivers) in `dir`, from a config written as the YAML would be. */
-export async function testApp(dir: string, file: unknown, clock: Clock = systemClock, chat: ChatPort = silentChat) {
-  const parsed = fileSchema.parse(file);
+export interface TestAppOptions {
+  /** Drivers besides the built-in ones (a test's own DriverModule). */
+  drivers?: readonly DriverModule[];
+}
+
+export async function testApp(dir: string, file: unknown, clock: Clock = systemClock, chat: ChatPort = silentChat, opts: TestAppOptions = {}) {
+  const drivers = [...BUILTIN_DRIVERS, ...(opts.drivers ?? [])];
+  const parsed = fileSchemaFor(drivers).parse(file);
   const config: Config = {
     ...parsed,
     storage: { path: parsed.storage.path.startsWith("/") ? parsed.storage.path : join(dir, parsed.storage.path) },
@@ -23,7 +31,7 @@ export async function testApp(dir: string, file: unknown, clock: Clock = systemC
     metricsPort: null,
   };
   const log = pino({ level: "silent" });
-  const app = await createApp(config, { log, clock, runner: createLocalRunner(log), chat });
+  const app = await createApp(config, { log, clock, runner: createLocalRunner(log), chat, drivers });
   // As the console shows it (people as plain ids); test/slack/ and block-kit tests check Slack's mentions.
   const run = async (text: string, user = "U1") => plainReply(await runCommand(app, { user, channel: "C1", text }));
   return { app, run };

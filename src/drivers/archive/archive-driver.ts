@@ -7,6 +7,7 @@ import { describeArchiveRestore, restoreArchive } from "./restore-archive.ts";
 import { exportArchive } from "./export-archive.ts";
 import { scanStorage } from "./storage-scan.ts";
 import { createLocalRunner } from "../../transport/local-runner.ts";
+import { UserError } from "../../errors.ts";
 
 // The archive driver: tar (or dd) of a host's folders, compressed, cut into checksummed parts under
 // <storage>/<server>/<snapshot>/ with a manifest written last. See create-archive.ts for the data path.
@@ -36,7 +37,11 @@ export function createArchiveDriver(settings: ArchiveServer, deps: DriverDeps): 
       const { writes, notes, bytes } = await describeArchiveRestore(folder(snap), snap, opts, dest);
       return { writes, notes, bytes };
     },
-    export: (snap, format, ctx) => exportArchive(folder(snap), `${snap.server}/${snap.name}`, format, local, ctx),
+    export(snap, format, ctx) {
+      const ref = `${snap.server}/${snap.name}`;
+      if (snap.details?.mode === "tar") throw new UserError("not_raw", `export needs a raw snapshot (mode: raw); ${ref} is a tar archive`);
+      return exportArchive(folder(snap), ref, format, local, ctx);
+    },
     scanStorage: () => scanStorage(deps.storageDir),
     // The same guarded removal as delete: exactly <storage>/<server>/<snap>, holding only files snapbot writes.
     removeStored: (found) =>

@@ -1,6 +1,6 @@
 import { realpath } from "node:fs/promises";
 import { isAbsolute, relative, resolve } from "node:path";
-import type { ArchiveSettings } from "../../config/schema.ts";
+import type { ArchiveSettings } from "./archive-settings.ts";
 import { BackendError, UserError } from "../../errors.ts";
 import { absolutePathProblem, problemError } from "../../config/setting-rules.ts";
 import type { Runner, Stage } from "../../transport/runner.ts";

@@ -1,7 +1,7 @@
 import { mkdir, rm } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 import { pipeline } from "node:stream/promises";
-import type { ArchiveSettings } from "../../config/schema.ts";
+import type { ArchiveSettings } from "./archive-settings.ts";
 import { BackendError, SnapbotError, UserError } from "../../errors.ts";
 import type { Stage } from "../../transport/runner.ts";
 import type { CreateRequest, CreateResult, DriverContext, DriverDeps, PartInfo } from "../driver.ts";

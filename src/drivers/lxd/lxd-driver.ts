@@ -1,5 +1,6 @@
 import type { CreateResult, DriverDeps, SnapshotDriver } from "../driver.ts";
-import { lxdServerSchema } from "../../config/schema.ts";
+import { LXD_FEATURES } from "./lxd-features.ts";
+import { checkName } from "../../names.ts";
 import { createLxcClient } from "./lxc-client.ts";
 import { instanceRef, type LxdServer } from "./lxd-settings.ts";
 import { createSnapshot, deleteSnapshot, listBackendSnapshots, snapshotPresent } from "./lxd-snapshots.ts";
@@ -22,7 +23,7 @@ export function createLxdDriver(settings: LxdServer, deps: DriverDeps): Snapshot
   const readBack = new WeakSet<CreateResult>();
   return {
     kind: "lxd",
-    features: { limit: true },
+    features: LXD_FEATURES,
     async create(req, ctx) {
       const result = await createSnapshot(lxc, at, req, ctx);
       readBack.add(result);
@@ -41,6 +42,13 @@ export function createLxdDriver(settings: LxdServer, deps: DriverDeps): Snapshot
     describeRestore: (snap, opts) => describeSnapshotRestore(lxc, at, snap, opts),
     listBackend: (ctx) => listBackendSnapshots(lxc, at, ctx),
     copy: (snap, target, ctx) => copySnapshot(lxc, at, snap, target, ctx),
+    // copy web-1/s1 [<remote>[:<name>]]: by default the snapshot server, under the instance's own name.
+    copyTarget(given) {
+      const to = given ?? settings.snapshot_server;
+      if (!to) throw new UserError("missing_argument", `${settings.name} has no snapshot_server in the config: name the target`);
+      const [remote, name] = to.split(":", 2) as [string, string | undefined];
+      return { remote: checkName("server", remote), name: name ? checkName("server", name) : at.instance };
+    },
     clone: (snap, newServer, ctx) => cloneSnapshot(lxc, settings, at, snap, newServer, ctx),
     hostKeys: (ctx) => readHostKeys(lxc, at, ctx),
     regenHostKeys: (ctx) => regenerateHostKeys(lxc, at, settings.name, ctx),
@@ -48,10 +56,4 @@ export function createLxdDriver(settings: LxdServer, deps: DriverDeps): Snapshot
     endpoints: async () => [`lxd:${settings.lxd_dir ?? ""}:${at.remote ?? ""}:${at.instance}`],
     nativeSchedule: (schedule, ctx) => setNativeSchedule(lxc, at, schedule, ctx),
   };
-}
-
-/** For the driver registry: a server row's settings validated as lxd settings (defaults applied). */
-export function lxdDriverFactory(server: { name: string; settings: Record<string, unknown> }, deps: DriverDeps): SnapshotDriver {
-  const settings = lxdServerSchema.parse({ ...server.settings, driver: "lxd" });
-  return createLxdDriver({ ...settings, name: server.name }, deps);
 }

@@ -1,8 +1,22 @@
-import type { z } from "zod";
-import type { lxdServerSchema } from "../../config/schema.ts";
+import { z } from "zod";
+import { NAME_PATTERN } from "../../names.ts";
+import { commonSettingsFields } from "../shared/common-settings.ts";
+
+// The settings of `driver: lxd` (DESIGN.md §3), owned by the driver's folder and composed into the config schema.
+export const lxdSettingsSchema = z
+  .object({
+    driver: z.literal("lxd"),
+    instance: z.string().regex(NAME_PATTERN, "a name of letters, digits, '.', '_' or '-' (e.g. web-1)").optional(),
+    remote: z.string().optional(),
+    snapshot_server: z.string().optional(),
+    lxd_conf: z.string().optional(),
+    lxd_dir: z.string().optional(),
+    ...commonSettingsFields,
+  })
+  .strict();
 
 // A server's lxd settings after validation (defaults applied), plus the server name it is registered as.
-export type LxdSettings = z.infer<typeof lxdServerSchema>;
+export type LxdSettings = z.infer<typeof lxdSettingsSchema>;
 export type LxdServer = LxdSettings & { name: string };
 
 /** How lxc names the instance: `web-1`, or `prod:web-1` when it lives on another remote. */

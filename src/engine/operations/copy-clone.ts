@@ -6,9 +6,23 @@ import { capabilityOf, handleOf } from "./snapshot-handle.ts";
 import { alertSharedKeys, recordHostKeys } from "../host-keys/host-keys.ts";
 import { clonedKeys } from "../host-keys/shared-keys.ts";
 import { UserError } from "../../errors.ts";
+import { checkName } from "../../names.ts";
 
 function mustBeDone(server: ServerRow, snap: SnapshotRow, what: string): void {
   if (snap.state !== "done") throw new UserError("not_done", `${server.name}/${snap.name} is ${snap.state}: only done snapshots can be ${what}`);
+}
+
+/**
+ * Where `copy <snap> [<given>]` goes, as the server's driver says (LXD: its snapshot_server by default). A
+ * driver that copies but names no default takes `<remote>[:<name>]` as typed, the name defaulting to the server's.
+ */
+export function copyTargetOf(deps: Pick<EngineDeps, "drivers">, server: ServerRow, given: string | undefined): CopyTarget {
+  const driver = deps.drivers.get(server);
+  capabilityOf(driver, "copy", server);
+  if (driver.copyTarget) return driver.copyTarget(given);
+  if (!given) throw new UserError("missing_argument", `${server.name}: name the target`);
+  const [remote, name] = given.split(":", 2) as [string, string | undefined];
+  return { remote: checkName("server", remote), name: checkName("server", name ?? server.name) };
 }
 
 /** copy <server>/<snap> <remote>[:<name>]: the ledger keeps where each snapshot was copied and when. */

@@ -2,11 +2,10 @@ import type { ServerRow, SnapshotRow } from "../../../db/types.ts";
 import type { Asker, EngineDeps } from "../deps.ts";
 import { runOperation, type OperationHandle } from "./run-operation.ts";
 import { capabilityOf, handleOf } from "./snapshot-handle.ts";
-import { timeoutMs } from "../../duration.ts";
+import { serverTimeoutMs } from "./server-timeout.ts";
+import type { ExportFormat } from "../../drivers/driver.ts";
 import { UserError } from "../../errors.ts";
 
-export const EXPORT_FORMATS = ["vmdk", "vhd", "qcow2"] as const;
-export type ExportFormat = (typeof EXPORT_FORMATS)[number];
 
 export interface ExportDone {
   file: string;
@@ -18,16 +17,18 @@ export function exportSnapshot(deps: EngineDeps, server: ServerRow, snap: Snapsh
   const driver = deps.drivers.get(server);
   const exportTo = capabilityOf(driver, "export", server);
   const ref = `${server.name}/${snap.name}`;
+  const formats = driver.features?.exportFormats ?? [];
+  if (!formats.includes(format))
+    throw new UserError("bad_format", `${server.name} (${server.driver}) cannot export as ${format}: use --format ${formats.join("|")}`);
   if (snap.state === "broken") throw new UserError("broken", `${ref} is broken: it will not be exported; pick another with list ${server.name}`);
   if (snap.state !== "done") throw new UserError("not_done", `${ref} is ${snap.state}: only done snapshots can be exported`);
-  if (snap.details?.mode === "tar") throw new UserError("not_raw", `export needs a raw snapshot (mode: raw); ${ref} is a tar archive`);
   return runOperation<ExportDone>(deps, {
     server,
     kind: "export",
     label: `export ${ref} to ${format}`,
     ...asker,
     args: { snapshot: snap.name, format },
-    timeoutMs: timeoutMs((server.settings.timeout as string | number | undefined) ?? deps.config.engine.timeout),
+    timeoutMs: serverTimeoutMs(deps, server),
     work: async (ctx) => {
       const res = await exportTo.call(driver, handleOf(snap), format, ctx);
       return { result: `exported to ${res.file} (sha256 ${res.sha256})`, commit: () => res };

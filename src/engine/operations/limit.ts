@@ -6,6 +6,7 @@ import type { SnapshotRow } from "../../../db/types.ts";
 import { syncBackend } from "./backend-sync.ts";
 import { keptParents } from "../schedule/retention.ts";
 import { errorMessage, UserError } from "../../errors.ts";
+import { limitSettingOf } from "../../drivers/shared/common-settings.ts";
 
 // Backends that keep snapshots themselves (LXD, qemu) have a per-server limit (`limit`, default 50, Hyper-V's
 // checkpoint limit): at the limit a create first prunes the oldest expired leaf, or is refused; at 90% a
@@ -15,7 +16,7 @@ import { errorMessage, UserError } from "../../errors.ts";
 /** The driver says whether its servers have a limit (features.limit), not whether it can list the backend. */
 export const hasLimit = (deps: Pick<EngineDeps, "drivers">, server: ServerRow): boolean =>
   deps.drivers.get(server).features?.limit === true;
-const limitOf = (server: ServerRow) => (typeof server.settings.limit === "number" ? server.settings.limit : 50);
+const limitOf = (server: ServerRow) => limitSettingOf(server.settings);
 const liveCount = (deps: EngineDeps, server: ServerRow) => deps.ledger.snapshots.list(server.id, { limit: 1, offset: 0 }).total;
 
 export interface Room {

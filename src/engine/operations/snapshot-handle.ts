@@ -2,7 +2,14 @@ import type { ServerRow, SnapshotRow } from "../../../db/types.ts";
 import type { SnapshotDriver, SnapshotHandle } from "../../drivers/driver.ts";
 import { UserError } from "../../errors.ts";
 
-export const handleOf = (s: SnapshotRow): SnapshotHandle => ({ server: s.server, name: s.name, location: s.location, createdAt: s.created_at });
+export const handleOf = (s: SnapshotRow): SnapshotHandle => ({
+  server: s.server,
+  name: s.name,
+  location: s.location,
+  createdAt: s.created_at,
+  details: s.details,
+  size: s.size,
+});
 
 type Cap = "verify" | "restore" | "copy" | "clone" | "export" | "listBackend" | "hostKeys" | "regenHostKeys" | "nativeSchedule";
 

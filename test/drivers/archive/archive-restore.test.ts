@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { execa } from "execa";
 import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { ArchiveSettings } from "../../../src/config/schema.ts";
+import type { ArchiveSettings } from "../../../src/drivers/archive/archive-settings.ts";
 import { createArchiveDriver } from "../../../src/drivers/archive/archive-driver.ts";
 import type { DriverContext, SnapshotDriver, SnapshotHandle } from "../../../src/drivers/driver.ts";
 import { formatBytes } from "../../../src/duration.ts";

@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ServerRow } from "../../../db/types.ts";
 import type { DriverContext, SnapshotDriver, SnapshotHandle } from "../../../src/drivers/driver.ts";
 import { createDriverRegistry } from "../../../src/drivers/registry.ts";
+import { BUILTIN_DRIVERS } from "../../../src/drivers/index.ts";
 import { BackendError, UserError } from "../../../src/errors.ts";
 import { createLocalRunner } from "../../../src/transport/local-runner.ts";
 import { generateKey, sshdAvailable, startSshd, type Sshd } from "../../helpers/sshd.ts";
@@ -27,7 +28,7 @@ const local = createLocalRunner(log);
 const dir = tempDir("snapbot-archive-ssh-");
 const storage = join(dir, "state", "storage");
 const knownHosts = join(dir, "state", "known_hosts");
-const drivers = createDriverRegistry({ runner: local, storageDir: storage, fsync: false, log });
+const drivers = createDriverRegistry(BUILTIN_DRIVERS, { runner: local, storageDir: storage, fsync: false, log });
 // The source folder and a file in it carry quotes, spaces and $(...): they must reach the server as data.
 const tree = join(dir, "remote", `srv dir 'q' "d" $(touch pwned)`);
 const hostileFile = `a file "with" 'quotes' $(touch pwned) ;x.txt`;

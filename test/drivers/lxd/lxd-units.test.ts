@@ -7,7 +7,8 @@ import { BackendError } from "../../../src/errors.ts";
 import { classify, lxcError, lxdMessage } from "../../../src/drivers/lxd/lxc-errors.ts";
 import { profileDiff } from "../../../src/drivers/lxd/profile-sync.ts";
 import { parsePublicKey } from "../../../src/drivers/shared/public-key.ts";
-import { lxdDriverFactory } from "../../../src/drivers/lxd/lxd-driver.ts";
+import { lxdDriver } from "../../../src/drivers/lxd/lxd-module.ts";
+import { lxdSettingsSchema } from "../../../src/drivers/lxd/lxd-settings.ts";
 import { commandFailed } from "../../../src/transport/command-error.ts";
 import type { Runner, RunOptions } from "../../../src/transport/runner.ts";
 import { context, handle, log, request } from "./lxd-fixture.ts";
@@ -104,7 +105,8 @@ describe("every lxc call", () => {
       },
       has: async () => true,
     };
-    const driver = lxdDriverFactory({ name: "web-1", settings: { lxd_conf: "/c", lxd_dir: "/d" } }, { runner, storageDir: "/x", fsync: false, log });
+    const settings = lxdSettingsSchema.parse({ driver: "lxd", lxd_conf: "/c", lxd_dir: "/d" });
+    const driver = lxdDriver.create({ name: "web-1", settings }, { runner, storageDir: "/x", fsync: false, log });
     const ctx = context();
     await driver.create(request("s1"), ctx);
     await driver.delete(handle("s1"), ctx);

@@ -8,11 +8,11 @@ import { fakeClock } from "../../../src/clock.ts";
 import { createAlertSink } from "../../../src/alerts/alert-sink.ts";
 import { createJobRunner } from "../../../src/engine/operations/job-runner.ts";
 import { createEngine } from "../../../src/engine/engine.ts";
-import type { DriverRegistry } from "../../../src/drivers/registry.ts";
 import type { BackendSnapshot, DriverFeatures, SnapshotDriver } from "../../../src/drivers/driver.ts";
 import { parseKeep } from "../../../src/retention/keep-policy.ts";
 import { recordingChat } from "../../helpers/recording-chat.ts";
 import { tempDir } from "../../helpers/temp-dir.ts";
+import { registryFor } from "../../helpers/driver-module.ts";
 
 // The limit through the real engine, job runner, alert sink and a real SQLite ledger; the driver is the
 // smallest one with features.limit (backends with a limit are LXD and qemu, which need their own hosts).
@@ -48,7 +48,7 @@ function setup(limit: number, driver: SnapshotDriver) {
   };
   const chat = recordingChat();
   const alerts = createAlertSink({ ledger, chat: chat.port, log, defaultChannel: "console" });
-  const drivers = { get: () => driver, draft: () => driver, available: () => true } as DriverRegistry;
+  const drivers = registryFor(driver);
   const jobs = createJobRunner({ concurrency: 2, timeoutMs: 60_000, clock });
   const engine = createEngine({ config, ledger, jobs, drivers, clock, log, alerts, chat: chat.port });
   /** A done snapshot written straight into the ledger, `hours` old, expired `expiredHoursAgo` ago (or never). */

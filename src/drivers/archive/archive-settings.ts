@@ -1,0 +1,28 @@
+import { z } from "zod";
+import { commonSettingsFields, sizeSetting } from "../shared/common-settings.ts";
+import { sshSettingsFields } from "../shared/ssh-settings.ts";
+
+// The settings of `driver: archive` (DESIGN.md §3), owned by the driver's folder and composed into the
+// config schema by the platform: folders as tar (mode tar, paths) or a block device as a raw image (mode raw).
+
+export const archiveSettingsSchema = z
+  .object({
+    driver: z.literal("archive"),
+    mode: z.enum(["tar", "raw"]).default("tar"),
+    paths: z.array(z.string().min(1)).default([]),
+    exclude: z.array(z.string().min(1)).default([]),
+    device: z.string().min(1).optional(),
+    ...sshSettingsFields,
+    part_size: sizeSetting.optional(),
+    compression: z.enum(["auto", "zstd", "gzip"]).default("auto"),
+    ...commonSettingsFields,
+  })
+  .strict()
+  .superRefine((s, ctx) => {
+    if (s.mode === "tar" && s.paths.length === 0)
+      ctx.addIssue({ code: "custom", path: ["paths"], message: "a list of folders to archive (mode tar needs paths)" });
+    if (s.mode === "raw" && !s.device)
+      ctx.addIssue({ code: "custom", path: ["device"], message: "a block device or image file (mode raw needs device)" });
+  });
+
+export type ArchiveSettings = z.infer<typeof archiveSettingsSchema>;

@@ -1,0 +1,48 @@
+import { z } from "zod";
+import { durationMs, parseDuration } from "../../duration.ts";
+
+// The keys every server has whatever its driver (channel, limit, timeout), and the value shapes several
+// drivers and the config file share, so each driver's schema (in its own folder) says them in the same words.
+
+// Durations are checked at load with the parser the commands use, so "ttl: forever" stops the bot with the
+// key named instead of failing at the first approval. Fixed-length only: M, H, d, w (no months or years).
+export const FIXED_DURATION = "a duration like 30M, 2H, 3d or 4w (M minutes, H hours, d days, w weeks)";
+export function fixedDuration(value: string, ctx: z.RefinementCtx): void {
+  try {
+    durationMs(parseDuration(value));
+  } catch {
+    ctx.addIssue({ code: "custom", message: `expected ${FIXED_DURATION}, got ${JSON.stringify(value)}` });
+  }
+}
+export const durationSetting = z.string().superRefine(fixedDuration);
+
+// A timeout is a duration ("6H", "30M") or a number of seconds.
+const TIMEOUT = `${FIXED_DURATION}, or a number of seconds`;
+export const timeoutSetting = z.union([z.number(), z.string()], `expected ${TIMEOUT}`).superRefine((v, ctx) => {
+  if (typeof v === "string") fixedDuration(v, ctx);
+  else if (!(v > 0)) ctx.addIssue({ code: "custom", message: `expected ${TIMEOUT}, got ${v}` });
+});
+
+// Its bounds are the archive driver's (part-size.ts), so the message names them.
+export const sizeSetting = z.union([
+  z.number(),
+  z.string().regex(/^\d+(\.\d+)?\s*([KMGT]i?B?|B)?$/i, "a size like 1GiB, 512MiB or a number of bytes"),
+]);
+
+/** `...commonSettingsFields` in every driver's schema. */
+export const commonSettingsFields = {
+  channel: z.string().min(1).optional(),
+  limit: z.number().int().positive().default(50),
+  timeout: timeoutSetting.optional(),
+};
+
+/** A server's timeout setting (common to every driver), for the engine: undefined when not set. */
+export function timeoutSettingOf(settings: Record<string, unknown>): string | number | undefined {
+  const t = settings.timeout;
+  return typeof t === "string" || typeof t === "number" ? t : undefined;
+}
+
+/** A server's snapshot limit (common to every driver; only drivers with features.limit use it). */
+export function limitSettingOf(settings: Record<string, unknown>): number {
+  return typeof settings.limit === "number" ? settings.limit : 50;
+}
