@@ -139,6 +139,8 @@ export interface SnapshotDriver {
   /** A new instance from the snapshot; returns the settings to register it as a server. */
   clone?(snap: SnapshotHandle, newServer: string, ctx: DriverContext): Promise<{ settings: Record<string, unknown> }>;
   export?(snap: SnapshotHandle, format: ExportFormat, ctx: DriverContext): Promise<ExportResult>;
+  /** With export: throws a UserError, before any work, when this snapshot cannot be exported (archive: a tar one). */
+  checkExport?(snap: SnapshotHandle, format: ExportFormat): void;
   /** The snapshots the backend itself holds, made by snapbot or not (LXD: lxc snapshot, snapshots.schedule). */
   listBackend?(ctx: DriverContext): Promise<BackendSnapshot[]>;
   /** The backend's own schedule (LXD: snapshots.schedule, .pattern, .expiry on the instance); null removes it. */

@@ -70,7 +70,7 @@ describe("loadConfig", () => {
     ["ssh-key-missing.yml", /ssh-key-missing\.yml: servers\.files-1\.ssh_key: the key file \/nonexistent\/id_ed25519 does not exist on this machine/],
     ["part-size-zero.yml", /part-size-zero\.yml: servers\.files-1\.part_size: 0 is out of range: use a whole size between 4KiB and 1TiB, e\.g\. 1GiB$/],
     ["part-size-one.yml", /part-size-one\.yml: servers\.files-1\.part_size: 1 is out of range: use a whole size between 4KiB and 1TiB/],
-    ["missing-image.yml", /missing-image\.yml: servers\.vm-1\.image is required \(the path of the qcow2 image\)$/],
+    ["missing-image.yml", /missing-image\.yml: servers\.vm-1\.image: exactly one of image \(the qcow2 file of a stopped VM\), qmp \(the QMP socket of a running QEMU\) or domain \(a libvirt domain\)$/],
     ["paths-not-list.yml", /paths-not-list\.yml: servers\.files-1\.paths: expected a list$/],
   ])("rejects %s with one line naming the file and key", (name, pattern) => {
     const msg = failure(name);

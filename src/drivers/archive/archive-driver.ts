@@ -37,14 +37,20 @@ export function createArchiveDriver(settings: ArchiveServer, deps: DriverDeps): 
       const { writes, notes, bytes } = await describeArchiveRestore(folder(snap), snap, opts, dest);
       return { writes, notes, bytes };
     },
+    checkExport: rawOnly,
     export(snap, format, ctx) {
-      const ref = `${snap.server}/${snap.name}`;
-      if (snap.details?.mode === "tar") throw new UserError("not_raw", `export needs a raw snapshot (mode: raw); ${ref} is a tar archive`);
-      return exportArchive(folder(snap), ref, format, local, ctx);
+      rawOnly(snap);
+      return exportArchive(folder(snap), `${snap.server}/${snap.name}`, format, local, ctx);
     },
     scanStorage: () => scanStorage(deps.storageDir),
     // The same guarded removal as delete: exactly <storage>/<server>/<snap>, holding only files snapbot writes.
     removeStored: (found) =>
       removeSnapshotFolder(deps.storageDir, { server: found.server, name: found.name, location: null, createdAt: 0 }),
   };
+}
+
+/** A disk image comes from a raw snapshot (dd of a device); a tar archive of folders has no disk to write. */
+function rawOnly(snap: SnapshotHandle): void {
+  if (snap.details?.mode === "tar")
+    throw new UserError("not_raw", `export needs a raw snapshot (mode: raw); ${snap.server}/${snap.name} is a tar archive`);
 }

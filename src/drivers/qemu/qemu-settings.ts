@@ -45,7 +45,8 @@ export const qemuSettingsSchema = z
   .strict()
   .superRefine((s, ctx) => {
     const given = QEMU_MODES.filter((m) => s[m] !== undefined);
-    if (given.length !== 1) ctx.addIssue({ code: "custom", path: given.length ? [given[1]!] : [], message: ONE_MODE });
+    // Named at image when none is given, so the line points at a key to write (register: "image: exactly one of…").
+    if (given.length !== 1) ctx.addIssue({ code: "custom", path: [given[1] ?? "image"], message: ONE_MODE });
     if (s.connect !== undefined && s.domain === undefined)
       ctx.addIssue({ code: "custom", path: ["connect"], message: "connect is the libvirt URI of a domain: set domain too, or remove connect" });
   });

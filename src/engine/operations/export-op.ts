@@ -22,6 +22,7 @@ export function exportSnapshot(deps: EngineDeps, server: ServerRow, snap: Snapsh
     throw new UserError("bad_format", `${server.name} (${server.driver}) cannot export as ${format}: use --format ${formats.join("|")}`);
   if (snap.state === "broken") throw new UserError("broken", `${ref} is broken: it will not be exported; pick another with list ${server.name}`);
   if (snap.state !== "done") throw new UserError("not_done", `${ref} is ${snap.state}: only done snapshots can be exported`);
+  driver.checkExport?.(handleOf(snap), format);
   return runOperation<ExportDone>(deps, {
     server,
     kind: "export",
