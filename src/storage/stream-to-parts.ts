@@ -1,0 +1,40 @@
+import type { Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import type { PartInfo } from "../drivers/driver.ts";
+import { createHashTap } from "./hash-tap.ts";
+import { createPartWriter } from "./part-writer.ts";
+import type { PartStore, SnapshotKey } from "./part-store.ts";
+
+// stream → parts: the hash tap (per-part SHA-256 on arrival, whole-stream SHA-256 and MD5 on a worker) in
+// front of the part writer, into a snapshot the store has created. The manifest is the caller's to write,
+// last, from what this returns; on failure the caller removes the snapshot (store.remove).
+
+export interface StoredStream {
+  parts: PartInfo[];
+  total: { size: number; sha256: string; md5: string };
+}
+
+export interface PartsWrite {
+  /** Bytes taken in so far, for progress. */
+  bytes(): number;
+  /** The parts and the totals, once the input has ended and every part is durable; rejects on any failure. */
+  done: Promise<StoredStream>;
+}
+
+export interface StreamToPartsOptions {
+  partSize: number;
+  /** Per stream stage: bounds memory, and batches writes into writev calls of about this size. */
+  highWaterMark: number;
+}
+
+export function streamToParts(store: PartStore, key: SnapshotKey, input: Readable, opts: StreamToPartsOptions): PartsWrite {
+  const tap = createHashTap(opts.partSize, opts.highWaterMark);
+  const writer = createPartWriter({ store, key, partSize: opts.partSize, highWaterMark: opts.highWaterMark, digestOf: tap.part });
+  const done = pipeline(input, tap.stream, writer.stream).then(() => {
+    const digest = tap.digest();
+    const files = writer.files();
+    if (files.length !== digest.parts.length) throw new Error(`wrote ${files.length} parts but hashed ${digest.parts.length}`);
+    return { parts: digest.parts.map((p, i) => ({ file: files[i]!, ...p })), total: digest.total };
+  });
+  return { bytes: tap.bytes, done };
+}
