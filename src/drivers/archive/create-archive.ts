@@ -78,9 +78,9 @@ interface StreamedParts extends StoredStream {
 async function streamParts(stages: Stage[], store: PartStore, key: SnapshotKey, partSize: number, deps: DriverDeps, ctx: DriverContext): Promise<StreamedParts> {
   // The C locale: tar's and dd's byte counts are read from their stderr.
   const pipe = deps.runner.pipeline(stages, { signal: ctx.signal, env: { LC_ALL: "C" } });
-  const write = streamToParts(store, key, pipe.stdout, { partSize, highWaterMark: STREAM_BUFFER });
+  // The disk failed: stop tar and zstd too.
+  const write = streamToParts(store, key, pipe.stdout, { partSize, highWaterMark: STREAM_BUFFER, onFailure: () => pipe.kill() });
   const ticker = startProgressTicker(ctx, "archiving", write.bytes);
-  write.done.catch(() => pipe.kill()); // the disk failed: stop tar and zstd too
   const [wrote, ran] = await Promise.allSettled([write.done, pipe.done]);
   ticker.stop();
   if (wrote.status === "rejected" || ran.status === "rejected") throw firstCause(wrote, ran, ctx.signal);
