@@ -1,6 +1,7 @@
 import { createReadStream } from "node:fs";
 import { lstat, mkdir, open, readdir, readFile, realpath, rm, stat, type FileHandle } from "node:fs/promises";
 import { basename, dirname, join, resolve } from "node:path";
+import type { Leftover } from "../drivers/driver.ts";
 import { UserError } from "../errors.ts";
 import { checkName, NAME_PATTERN } from "../names.ts";
 import { fsyncDir, writeFileAtomic, writeNewFile } from "./durable.ts";
@@ -43,7 +44,7 @@ export function createLocalPartStore(root: string, opts: LocalPartStoreOptions):
       await writeFileAtomic(join(dir, MANIFEST_FILE), text, opts.fsync);
       if (opts.fsync) await fsyncDir(dirname(dir)); // the snapshot folder's own entry in <root>/<server>/
     },
-    readManifest: (key) => readFile(join(folder(key), MANIFEST_FILE), "utf8").catch((e: NodeJS.ErrnoException) => (e.code === "ENOENT" ? null : Promise.reject(e))),
+    readManifest: (key) => readFile(join(folder(key), MANIFEST_FILE), "utf8").catch(orNull),
     stat: async (key, file) => sizeOf(partPath(folder(key), file)),
     async listParts(key) {
       const names = await readdir(join(folder(key), PARTS_DIR)).catch(() => [] as string[]);
@@ -51,18 +52,23 @@ export function createLocalPartStore(root: string, opts: LocalPartStoreOptions):
     },
     read: (key, file) => createReadStream(partPath(folder(key), file), { highWaterMark: READ_CHUNK }),
     readChunks: (key, file) => readChunks(partPath(folder(key), file)),
-    async leftover(key) {
-      const dir = folder(key);
-      if ((await sizeOf(dir)) === null) return "nothing";
-      return (await sizeOf(join(dir, MANIFEST_FILE))) === null ? "partial" : "complete";
-    },
-    async list() {
-      const found: Array<{ server: string; name: string }> = [];
-      for (const server of await folders(root)) for (const name of await folders(join(root, server))) found.push({ server, name });
-      return found;
-    },
+    leftover: (key) => leftoverIn(folder(key)),
+    list: () => snapshotsIn(root),
     remove: (key) => removeSnapshotFolder(root, key, own),
   };
+}
+
+const orNull = (e: NodeJS.ErrnoException) => (e.code === "ENOENT" ? null : Promise.reject(e));
+
+async function leftoverIn(dir: string): Promise<Leftover> {
+  if ((await sizeOf(dir)) === null) return "nothing";
+  return (await sizeOf(join(dir, MANIFEST_FILE))) === null ? "partial" : "complete";
+}
+
+async function snapshotsIn(root: string): Promise<Array<{ server: string; name: string }>> {
+  const found: Array<{ server: string; name: string }> = [];
+  for (const server of await folders(root)) for (const name of await folders(join(root, server))) found.push({ server, name });
+  return found;
 }
 
 function snapshotFolder(root: string, server: string, name: string): string {
@@ -91,14 +97,20 @@ async function makeSnapshotFolder(root: string, key: SnapshotKey): Promise<void>
   } catch (e) {
     // A file where the server's folder (or a folder above it) should be: saying "already exists" would mislead.
     if (code(e) === "EEXIST" || code(e) === "ENOTDIR")
-      throw new UserError("storage_blocked", `${dirname(dir)} cannot be a folder for ${key.server}'s snapshots: a file is in the way there: move it`);
+      throw new UserError(
+        "storage_blocked",
+        `${dirname(dir)} cannot be a folder for ${key.server}'s snapshots: a file is in the way there: move it`,
+      );
     throw e;
   }
   try {
     await mkdir(dir, { mode: 0o700 });
   } catch (e) {
     if (code(e) === "EEXIST")
-      throw new UserError("snapshot_exists", `${key.server}/${key.name} already exists in storage (${dir}): delete it or pick another name`);
+      throw new UserError(
+        "snapshot_exists",
+        `${key.server}/${key.name} already exists in storage (${dir}): delete it or pick another name`,
+      );
     throw e;
   }
   try {
@@ -177,7 +189,7 @@ async function* readChunks(path: string): AsyncGenerator<Buffer> {
 async function removeSnapshotFolder(root: string, key: SnapshotKey, own: (entry: string) => boolean): Promise<void> {
   const dir = folderOf(root, key);
   const expected = snapshotFolder(root, key.server, key.name);
-  const info = await lstat(dir).catch((e: NodeJS.ErrnoException) => (e.code === "ENOENT" ? null : Promise.reject(e)));
+  const info = await lstat(dir).catch(orNull);
   if (!info) return;
   const rootReal = await realpath(root).catch(() => resolve(root));
   const real = await realpath(dir);

@@ -32,7 +32,11 @@ export type ManifestRead<M extends StoredManifest = StoredManifest> =
   | { state: "missing" }
   | { state: "invalid"; problem: string };
 
-export async function readManifest<M extends StoredManifest>(store: PartStore, key: SnapshotKey, schema: ManifestSchema<M>): Promise<ManifestRead<M>> {
+export async function readManifest<M extends StoredManifest>(
+  store: PartStore,
+  key: SnapshotKey,
+  schema: ManifestSchema<M>,
+): Promise<ManifestRead<M>> {
   let text: string | null;
   try {
     text = await store.readManifest(key);

@@ -10,13 +10,22 @@ import { checkParts } from "./verify-parts.ts";
 /** What the driver records as a snapshot's details, from its own manifest. */
 export type DescribeManifest<M> = (m: M) => Record<string, unknown>;
 
-export async function scanStorage<M extends StoredManifest>(store: PartStore, schema: ManifestSchema<M>, details: DescribeManifest<M>): Promise<StoredSnapshot[]> {
+export async function scanStorage<M extends StoredManifest>(
+  store: PartStore,
+  schema: ManifestSchema<M>,
+  details: DescribeManifest<M>,
+): Promise<StoredSnapshot[]> {
   const found: StoredSnapshot[] = [];
   for (const key of await store.list()) found.push(await inspect(store, key, schema, details));
   return found;
 }
 
-async function inspect<M extends StoredManifest>(store: PartStore, key: SnapshotKey, schema: ManifestSchema<M>, details: DescribeManifest<M>): Promise<StoredSnapshot> {
+async function inspect<M extends StoredManifest>(
+  store: PartStore,
+  key: SnapshotKey,
+  schema: ManifestSchema<M>,
+  details: DescribeManifest<M>,
+): Promise<StoredSnapshot> {
   const { server, name } = key;
   const location = store.where(key);
   const none = { server, name, location, size: null, checksum: null, parts: [], createdAt: null, finishedAt: null };

@@ -22,7 +22,8 @@ export async function checkParts<M extends StoredManifest>(
   if (`sha256:${m.total.sha256}` !== result.checksum || m.total.size !== result.size)
     problems.push(`manifest.json total (${m.total.size} bytes, sha256 ${short(m.total.sha256)}) differs from what was written`);
   const recorded = JSON.stringify(result.parts.map((p) => [p.file, p.size, p.sha256]));
-  if (JSON.stringify(m.parts.map((p) => [p.file, p.size, p.sha256])) !== recorded) problems.push("manifest.json parts differ from what was written");
+  const stored = JSON.stringify(m.parts.map((p) => [p.file, p.size, p.sha256]));
+  if (stored !== recorded) problems.push("manifest.json parts differ from what was written");
   for (const p of m.parts) {
     const problem = sizeProblem(p.file, await store.stat(key, p.file), p.size);
     if (problem) problems.push(problem);
@@ -30,7 +31,12 @@ export async function checkParts<M extends StoredManifest>(
   return { ok: problems.length === 0, problems, checkedBytes: 0 };
 }
 
-export async function verifyParts<M extends StoredManifest>(store: PartStore, key: SnapshotKey, schema: ManifestSchema<M>, ctx: DriverContext): Promise<VerifyResult> {
+export async function verifyParts<M extends StoredManifest>(
+  store: PartStore,
+  key: SnapshotKey,
+  schema: ManifestSchema<M>,
+  ctx: DriverContext,
+): Promise<VerifyResult> {
   const read = await readManifest(store, key, schema);
   if (read.state !== "ok") return failed([read.state === "missing" ? "manifest.json is missing" : read.problem]);
   const m = read.manifest;
@@ -58,12 +64,22 @@ export async function verifyParts<M extends StoredManifest>(store: PartStore, ke
   if (totalUsable) {
     const sum = total.digest("hex");
     if (sum !== m.total.sha256 || checked !== m.total.size)
-      problems.push(`the whole stream does not match: sha256 ${short(sum)} over ${checked} bytes, manifest says ${short(m.total.sha256)} over ${m.total.size}`);
+      problems.push(
+        `the whole stream does not match: sha256 ${short(sum)} over ${checked} bytes, ` +
+          `manifest says ${short(m.total.sha256)} over ${m.total.size}`,
+      );
   }
   return { ok: problems.length === 0, problems, checkedBytes: checked };
 }
 
-async function hashPart(store: PartStore, key: SnapshotKey, file: string, hashes: Hash[], signal: AbortSignal, onBytes: (n: number) => void): Promise<void> {
+async function hashPart(
+  store: PartStore,
+  key: SnapshotKey,
+  file: string,
+  hashes: Hash[],
+  signal: AbortSignal,
+  onBytes: (n: number) => void,
+): Promise<void> {
   for await (const chunk of store.readChunks(key, file)) {
     if (signal.aborted) throw new BackendError("aborted", `verify of ${store.where(key)}/${file} was cancelled`, { cause: signal.reason });
     for (const hash of hashes) hash.update(chunk);

@@ -67,11 +67,15 @@ describe("local part store", () => {
     const data = randomBytes(5 * PART + 123);
     const stored = await complete(store, key, data);
     expect(stored.parts.map((p) => p.file)).toEqual([0, 1, 2, 3, 4, 5].map((i) => `.parts/part-00000${i}`));
-    stored.parts.forEach((p, i) => expect(p).toMatchObject({ size: Math.min(PART, data.length - i * PART), sha256: sha256(data.subarray(i * PART, (i + 1) * PART)) }));
+    stored.parts.forEach((p, i) => {
+      const bytes = data.subarray(i * PART, (i + 1) * PART);
+      expect(p).toMatchObject({ size: bytes.length, sha256: sha256(bytes) });
+    });
     expect(stored.total).toMatchObject({ size: data.length, sha256: sha256(data) });
     const folder = join(dir, "web-1", "s1");
     expect(store.where(key)).toBe(folder);
-    for (const p of stored.parts) expect(sha256(await readFile(join(folder, p.file)))).toBe(p.sha256); // the files on disk, not the store's word
+    // The files on disk, not the store's word:
+    for (const p of stored.parts) expect(sha256(await readFile(join(folder, p.file)))).toBe(p.sha256);
     const back = await buffer(partsInOrder(store, key, manifestOf(key, stored), () => {}, () => {}));
     expect(back.equals(data)).toBe(true);
     expect(await verifyParts(store, key, storedManifestSchema, ctx)).toEqual({ ok: true, problems: [], checkedBytes: data.length });
@@ -112,7 +116,8 @@ describe("local part store", () => {
         `const store = createLocalPartStore(${JSON.stringify(dir)}, { fsync: true });`,
         `const key = { server: "web-1", name: "s1" };`,
         `await store.create(key);`,
-        `await streamToParts(store, key, Readable.from([Buffer.alloc(${3 * PART}, 7)]), { partSize: ${PART}, highWaterMark: ${PART} }).done;`,
+        `const input = Readable.from([Buffer.alloc(${3 * PART}, 7)]);`,
+        `await streamToParts(store, key, input, { partSize: ${PART}, highWaterMark: ${PART} }).done;`,
         `process.kill(process.pid, "SIGKILL"); // the crash: every part durable, no manifest yet`,
       ].join("\n"),
     );
@@ -128,7 +133,8 @@ describe("local part store", () => {
     const [found, ...more] = await scanStorage(store, storedManifestSchema, noDetails);
     expect(more).toEqual([]);
     expect(found).toMatchObject({ server: "web-1", name: "s1", status: "partial", problem: "no manifest.json: the write never completed" });
-    expect(await verifyParts(store, key, storedManifestSchema, ctx)).toEqual({ ok: false, problems: ["manifest.json is missing"], checkedBytes: 0 });
+    const verified = await verifyParts(store, key, storedManifestSchema, ctx);
+    expect(verified).toEqual({ ok: false, problems: ["manifest.json is missing"], checkedBytes: 0 });
     await store.remove(key); // a partial snapshot holds only what snapbot writes: it can be removed
     expect(await store.leftover(key)).toBe("nothing");
   });
@@ -184,7 +190,8 @@ describe("local part store", () => {
     });
 
     it("a part the manifest does not list", async () => {
-      expect(await damaged((p) => writeFile(p.replace("000001", "000009"), "x", { mode: 0o600 }))).toEqual(["part-000009 is not in the manifest"]);
+      const stray = (p: string) => writeFile(p.replace("000001", "000009"), "x", { mode: 0o600 });
+      expect(await damaged(stray)).toEqual(["part-000009 is not in the manifest"]);
     });
 
     it("and storage scan calls a snapshot with a short part invalid, without hashing", async () => {

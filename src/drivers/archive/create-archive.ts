@@ -75,7 +75,14 @@ interface StreamedParts extends StoredStream {
   stderr: string; // what the stages said on success: tar --totals, dd's count
 }
 
-async function streamParts(stages: Stage[], store: PartStore, key: SnapshotKey, partSize: number, deps: DriverDeps, ctx: DriverContext): Promise<StreamedParts> {
+async function streamParts(
+  stages: Stage[],
+  store: PartStore,
+  key: SnapshotKey,
+  partSize: number,
+  deps: DriverDeps,
+  ctx: DriverContext,
+): Promise<StreamedParts> {
   // The C locale: tar's and dd's byte counts are read from their stderr.
   const pipe = deps.runner.pipeline(stages, { signal: ctx.signal, env: { LC_ALL: "C" } });
   // The disk failed: stop tar and zstd too.

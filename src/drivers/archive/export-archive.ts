@@ -29,7 +29,13 @@ export interface ExportDone {
   sha256: string;
 }
 
-export async function exportArchive(store: PartStore, key: SnapshotKey, format: string, runner: Runner, ctx: DriverContext): Promise<ExportDone> {
+export async function exportArchive(
+  store: PartStore,
+  key: SnapshotKey,
+  format: string,
+  runner: Runner,
+  ctx: DriverContext,
+): Promise<ExportDone> {
   const ref = `${key.server}/${key.name}`;
   if (!Object.hasOwn(QEMU_FORMATS, format)) throw new UserError("bad_format", `cannot export to "${format}": pick vmdk, vhd or qcow2`);
   const qemuFormat = QEMU_FORMATS[format as ExportFormat];
