@@ -1,5 +1,6 @@
 import type { Logger } from "pino";
 import type { z } from "zod";
+import type { PartStore } from "../storage/part-store.ts";
 import type { Runner } from "../transport/runner.ts";
 import type { SettingProblem } from "../config/setting-rules.ts";
 
@@ -224,6 +225,8 @@ export interface DriverDeps {
   storageDir: string;
   fsync: boolean;
   log: Logger;
+  /** Where stored snapshots (archive parts) go; absent: the local folder storageDir (with fsync as above). */
+  store?: PartStore;
 }
 
 /** One registered server as its driver's factory receives it: its name and its validated settings. */

@@ -1,51 +1,54 @@
-import type { DriverContext, DriverDeps, SnapshotDriver, SnapshotHandle } from "../driver.ts";
+import type { DriverDeps, SnapshotDriver, SnapshotHandle } from "../driver.ts";
+import { createLocalPartStore } from "../../storage/local-part-store.ts";
+import type { PartStore } from "../../storage/part-store.ts";
+import { scanStorage } from "../../storage/storage-scan.ts";
+import { checkParts, verifyParts } from "../../storage/verify-parts.ts";
 import { createArchive, type ArchiveServer } from "./create-archive.ts";
+import { manifestSchema, type Manifest } from "./archive-manifest.ts";
 import { parsePartSize } from "./part-size.ts";
-import { folderOf, leftoverIn, removeSnapshotFolder } from "./snapshot-folder.ts";
-import { checkParts, verifyParts } from "./verify-parts.ts";
 import { describeArchiveRestore, restoreArchive } from "./restore-archive.ts";
-import { exportArchive } from "./export-archive.ts";
-import { scanStorage } from "./storage-scan.ts";
+import { EXPORT_FILES, EXPORT_TEMP_PREFIX, exportArchive } from "./export-archive.ts";
+import { README_FILE } from "./readme.ts";
 import { createLocalRunner } from "../../transport/local-runner.ts";
 import { UserError } from "../../errors.ts";
 
-// The archive driver: tar (or dd) of a host's folders, compressed, cut into checksummed parts under
-// <storage>/<server>/<snapshot>/ with a manifest written last. See create-archive.ts for the data path.
+// The archive driver: tar (or dd) of a host's folders, compressed, cut into checksummed parts in a PartStore
+// (src/storage/; by default the folder <storage>/<server>/<snapshot>/) with a manifest written last.
+// See create-archive.ts for the data path.
 
 export function createArchiveDriver(settings: ArchiveServer, deps: DriverDeps): SnapshotDriver {
   const partSize = parsePartSize(settings.part_size); // a bad size fails at start-up, not at 3 a.m.
-  const folder = (snap: SnapshotHandle) => folderOf(deps.storageDir, snap);
+  const store = deps.store ?? archiveStore(deps);
   // Export reads the parts where they are stored, on this machine, whichever host the snapshot came from.
   const local = settings.host === "local" ? deps.runner : createLocalRunner(deps.log);
   const dest = { name: settings.name, mode: settings.mode, device: settings.device };
   return {
     kind: "archive",
-    create: (req, ctx) => createArchive(settings, deps, partSize, req, ctx),
-    async delete(snap: SnapshotHandle, ctx: DriverContext) {
+    create: (req, ctx) => createArchive(settings, deps, store, partSize, req, ctx),
+    async delete(snap: SnapshotHandle, ctx) {
       ctx.progress({ stage: "deleting" });
-      await removeSnapshotFolder(deps.storageDir, snap);
+      await store.remove(snap);
     },
-    check: (snap, result) => checkParts(folder(snap), result),
-    verify: (snap, ctx) => verifyParts(folder(snap), ctx),
-    leftover: (snap) => leftoverIn(folder(snap)),
+    check: (snap, result) => checkParts(store, snap, manifestSchema, result),
+    verify: (snap, ctx) => verifyParts(store, snap, manifestSchema, ctx),
+    leftover: (snap) => store.leftover(snap),
     // restore --to: another server's snapshot (read where its parts are stored) written onto this server.
     async restore(snap, opts, ctx) {
-      const done = await restoreArchive(folder(snap), snap, opts, dest, deps.runner, ctx);
+      const done = await restoreArchive(store, snap, opts, dest, deps.runner, ctx);
       return { summary: `restored ${done.writes}` };
     },
     async describeRestore(snap, opts) {
-      const { writes, notes, bytes } = await describeArchiveRestore(folder(snap), snap, opts, dest);
+      const { writes, notes, bytes } = await describeArchiveRestore(store, snap, opts, dest);
       return { writes, notes, bytes };
     },
     checkExport: rawOnly,
     export(snap, format, ctx) {
       rawOnly(snap);
-      return exportArchive(folder(snap), `${snap.server}/${snap.name}`, format, local, ctx);
+      return exportArchive(store, snap, format, local, ctx);
     },
-    scanStorage: () => scanStorage(deps.storageDir),
+    scanStorage: () => scanStorage(store, manifestSchema, detailsOf),
     // The same guarded removal as delete: exactly <storage>/<server>/<snap>, holding only files snapbot writes.
-    removeStored: (found) =>
-      removeSnapshotFolder(deps.storageDir, { server: found.server, name: found.name, location: null, createdAt: 0 }),
+    removeStored: (found) => store.remove({ server: found.server, name: found.name }),
   };
 }
 
@@ -53,4 +56,14 @@ export function createArchiveDriver(settings: ArchiveServer, deps: DriverDeps): 
 function rawOnly(snap: SnapshotHandle): void {
   if (snap.details?.mode === "tar")
     throw new UserError("not_raw", `export needs a raw snapshot (mode: raw); ${snap.server}/${snap.name} is a tar archive`);
+}
+
+/** The local folder store, knowing the files the archive adds beside the parts (README.txt, exports). */
+export function archiveStore(deps: Pick<DriverDeps, "storageDir" | "fsync">): PartStore {
+  const own = new Set([README_FILE, ...EXPORT_FILES]);
+  return createLocalPartStore(deps.storageDir, { fsync: deps.fsync, ownEntry: (e) => own.has(e) || e.startsWith(EXPORT_TEMP_PREFIX) });
+}
+
+function detailsOf(m: Manifest): Record<string, unknown> {
+  return { format: m.format, mode: m.mode, compression: m.compression, part_size: m.part_size, source: m.source };
 }

@@ -5,9 +5,11 @@ import { join } from "node:path";
 import { BackendError, UserError } from "../../errors.ts";
 import type { Runner } from "../../transport/runner.ts";
 import type { DriverContext } from "../driver.ts";
-import { readManifest, type Manifest } from "./manifest.ts";
+import { readManifest } from "../../storage/manifest.ts";
+import type { PartStore, SnapshotKey } from "../../storage/part-store.ts";
+import { verifyParts } from "../../storage/verify-parts.ts";
+import { manifestSchema, type Manifest } from "./archive-manifest.ts";
 import { unpackParts } from "./parts-stream.ts";
-import { verifyParts } from "./verify-parts.ts";
 
 // Export = a raw snapshot as a disk image another hypervisor opens: verify every part first (a broken
 // snapshot is never used), decompress the parts into a temporary raw image beside them, let
@@ -27,14 +29,24 @@ export interface ExportDone {
   sha256: string;
 }
 
-export async function exportArchive(folder: string, ref: string, format: string, runner: Runner, ctx: DriverContext): Promise<ExportDone> {
+export async function exportArchive(
+  store: PartStore,
+  key: SnapshotKey,
+  format: string,
+  runner: Runner,
+  ctx: DriverContext,
+): Promise<ExportDone> {
+  const ref = `${key.server}/${key.name}`;
   if (!Object.hasOwn(QEMU_FORMATS, format)) throw new UserError("bad_format", `cannot export to "${format}": pick vmdk, vhd or qcow2`);
   const qemuFormat = QEMU_FORMATS[format as ExportFormat];
-  const first = await readManifest(folder);
+  // The image is written beside the parts: a store without a local folder (S3) needs a scratch place first.
+  if (!store.localFolder) throw new BackendError("export_unsupported", `${ref} is kept in ${store.kind} storage: export needs it in a local folder`);
+  const folder = store.localFolder(key);
+  const first = await readManifest(store, key, manifestSchema);
   if (first.state === "ok") refuseTar(first.manifest, ref); // cheap, before re-hashing every byte
-  const check = await verifyParts(folder, ctx);
+  const check = await verifyParts(store, key, manifestSchema, ctx);
   if (!check.ok) throw new BackendError("snapshot_broken", `${ref} is broken and will not be exported: ${check.problems.join("; ")}`);
-  const read = await readManifest(folder);
+  const read = await readManifest(store, key, manifestSchema);
   if (read.state !== "ok") throw new BackendError("snapshot_broken", `${ref} lost its manifest after verifying: it will not be exported`);
   const m = read.manifest;
   refuseTar(m, ref);
@@ -47,7 +59,7 @@ export async function exportArchive(folder: string, ref: string, format: string,
   const file = join(folder, `export.${format}`);
   try {
     await writeFile(raw, "", { mode: 0o600, flag: "wx" }); // dd keeps the mode of a file that exists
-    await decompressInto(folder, ref, m, raw, runner, ctx);
+    await decompressInto(store, key, m, raw, runner, ctx);
     ctx.progress({ stage: "converting", message: `qemu-img convert to ${format}` });
     await runner.run("qemu-img", ["convert", "-f", "raw", "-O", qemuFormat, raw, converted], { signal: ctx.signal });
     await rm(raw, { force: true });
@@ -66,9 +78,9 @@ function refuseTar(m: Manifest, ref: string): void {
   if (m.mode !== "raw") throw new UserError("not_raw", `export needs a raw snapshot (mode: raw); ${ref} is a tar archive`);
 }
 
-async function decompressInto(folder: string, ref: string, m: Manifest, raw: string, runner: Runner, ctx: DriverContext): Promise<void> {
+async function decompressInto(store: PartStore, key: SnapshotKey, m: Manifest, raw: string, runner: Runner, ctx: DriverContext): Promise<void> {
   const sink = { cmd: "dd", args: [`of=${raw}`, "bs=4M", "conv=sparse", "status=none"] };
-  await unpackParts(folder, ref, m, sink, runner, ctx, { stage: "exporting", code: "export_failed", verb: "exporting" });
+  await unpackParts(store, key, m, sink, runner, ctx, { stage: "exporting", code: "export_failed", verb: "exporting" });
 }
 
 async function sha256Of(path: string, signal: AbortSignal): Promise<string> {

@@ -1,5 +1,5 @@
 import { compressionByName } from "./compression.ts";
-import type { Manifest } from "./manifest.ts";
+import type { Manifest } from "./archive-manifest.ts";
 
 // README.txt lets someone without snapbot (or after it is gone) check and restore a snapshot by hand.
 

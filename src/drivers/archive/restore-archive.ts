@@ -1,10 +1,12 @@
 import { BackendError, UserError } from "../../errors.ts";
 import type { Runner, Stage } from "../../transport/runner.ts";
 import type { DriverContext, RestoreOptions, SnapshotHandle } from "../driver.ts";
-import { readManifest, type Manifest } from "./manifest.ts";
+import { readManifest } from "../../storage/manifest.ts";
+import type { PartStore } from "../../storage/part-store.ts";
+import { verifyParts } from "../../storage/verify-parts.ts";
+import { manifestSchema, type Manifest } from "./archive-manifest.ts";
 import { unpackParts } from "./parts-stream.ts";
 import { planRestore, type RestoreDestination, type RestorePlan } from "./restore-plan.ts";
-import { verifyParts } from "./verify-parts.ts";
 
 // Restore = re-image: verify every part first (a broken snapshot is never used), then stream the parts
 // in order through the decompressor into tar -x (over the original paths, or under --target), or into
@@ -14,8 +16,8 @@ import { verifyParts } from "./verify-parts.ts";
 // and --target is a path on the server. Where it writes is planned in restore-plan.ts, which also says it.
 
 /** What restore would write, from the manifest alone (the dry run and the approval request). */
-export async function describeArchiveRestore(folder: string, snap: SnapshotHandle, opts: RestoreOptions, dest: RestoreDestination) {
-  const read = await readManifest(folder);
+export async function describeArchiveRestore(store: PartStore, snap: SnapshotHandle, opts: RestoreOptions, dest: RestoreDestination) {
+  const read = await readManifest(store, snap, manifestSchema);
   const ref = `${snap.server}/${snap.name}`;
   if (read.state !== "ok") {
     const why = read.state === "missing" ? "manifest.json is missing" : read.problem;
@@ -25,7 +27,7 @@ export async function describeArchiveRestore(folder: string, snap: SnapshotHandl
 }
 
 export async function restoreArchive(
-  folder: string,
+  store: PartStore,
   snap: SnapshotHandle,
   opts: RestoreOptions,
   dest: RestoreDestination,
@@ -33,15 +35,15 @@ export async function restoreArchive(
   ctx: DriverContext,
 ): Promise<RestorePlan> {
   const ref = `${snap.server}/${snap.name}`;
-  const check = await verifyParts(folder, ctx);
+  const check = await verifyParts(store, snap, manifestSchema, ctx);
   if (!check.ok) throw new BackendError("snapshot_broken", `${ref} is broken and will not be restored: ${check.problems.join("; ")}`);
-  const read = await readManifest(folder);
+  const read = await readManifest(store, snap, manifestSchema);
   if (read.state !== "ok") throw new BackendError("snapshot_broken", `${ref} lost its manifest after verifying: it will not be restored`);
   const m = read.manifest;
   const plan = planRestore(m, snap, opts, dest);
   // On the source host, through the runner: for an ssh server, --target is a folder on that server.
   if (opts.target) await runner.run("mkdir", ["-p", "-m", "700", "--", opts.target], { signal: ctx.signal });
-  await unpackParts(folder, ref, m, writer(m, plan.into), runner, ctx, { stage: "restoring", code: "restore_failed", verb: "restoring" });
+  await unpackParts(store, snap, m, writer(m, plan.into), runner, ctx, { stage: "restoring", code: "restore_failed", verb: "restoring" });
   return plan;
 }
 

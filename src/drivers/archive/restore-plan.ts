@@ -2,7 +2,7 @@ import { isAbsolute, join } from "node:path";
 import { formatBytes } from "../../duration.ts";
 import { UserError } from "../../errors.ts";
 import type { RestoreDescription, RestoreOptions, SnapshotHandle } from "../driver.ts";
-import type { Manifest } from "./manifest.ts";
+import type { Manifest } from "./archive-manifest.ts";
 
 // Where a restore writes, decided once from the snapshot's manifest and the server written: restore-archive
 // writes exactly `into`, and the dry run, the approval request and the result say `writes`, so they agree.

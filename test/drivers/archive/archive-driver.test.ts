@@ -7,7 +7,7 @@ import { execa } from "execa";
 import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ArchiveSettings } from "../../../src/drivers/archive/archive-settings.ts";
-import { createArchiveDriver } from "../../../src/drivers/archive/archive-driver.ts";
+import { archiveStore, createArchiveDriver } from "../../../src/drivers/archive/archive-driver.ts";
 import { parsePartSize } from "../../../src/drivers/archive/part-size.ts";
 import type { CreateResult, DriverContext, Progress, SnapshotDriver, SnapshotHandle } from "../../../src/drivers/driver.ts";
 import { BackendError, UserError } from "../../../src/errors.ts";
@@ -113,6 +113,21 @@ describe("create", () => {
     const md5 = execFileSync("sh", ["-c", "cat .parts/part-* | md5sum"], { cwd: folder, encoding: "utf8" }).split(" ")[0];
     expect(manifest.total.md5).toBe(md5);
     expect(readme).toContain(`expected MD5:     ${md5}`);
+  });
+
+  it("writes, verifies and deletes through the PartStore it is given instead of storage.path", async () => {
+    const storageDir = join(root, `storage-${++counter}`);
+    const elsewhere = join(root, `store-${counter}`);
+    const deps = { runner: createLocalRunner(log), storageDir, fsync: false, log };
+    const driver = createArchiveDriver(settings(), { ...deps, store: archiveStore({ storageDir: elsewhere, fsync: false }) });
+    const r = await driver.create({ server: "demo", name: "s1", createdAt: 0, stateful: false }, context());
+    expect(r.location).toBe(join(elsewhere, "demo", "s1"));
+    expect(existsSync(storageDir)).toBe(false);
+    await expectSameTree(src, await extract(r.location!));
+    const snap = { server: "demo", name: "s1", location: r.location, createdAt: 0 };
+    expect((await driver.verify!(snap, context())).ok).toBe(true);
+    await driver.delete(snap, context());
+    expect(await readdir(join(elsewhere, "demo"))).toEqual([]);
   });
 
   it("cuts the stream into part_size parts whose sizes and hashes match sha256sum", async () => {

@@ -15,6 +15,8 @@ export interface HashTap {
   stream: Transform;
   /** Valid once the stream has ended. */
   digest(): StreamDigest;
+  /** Part i's digest, once its last byte has passed (the part writer sends it with the part). */
+  part(index: number): StreamDigest["parts"][number] | undefined;
   bytes(): number;
   /** Resolves once the hashing thread has exited: the stream ended or failed. */
   stopped: Promise<void>;
@@ -68,6 +70,7 @@ export function createHashTap(partSize: number, highWaterMark: number): HashTap 
   return {
     stream,
     bytes: () => bytes,
+    part: (index) => parts[index],
     stopped: whole.exited,
     digest: () => {
       if (!sums) throw new Error("the stream has not ended: no digest yet");

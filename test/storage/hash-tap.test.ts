@@ -3,7 +3,7 @@ import { createHash, randomBytes } from "node:crypto";
 import { Readable, Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { setTimeout as sleep } from "node:timers/promises";
-import { createHashTap } from "../../../src/drivers/archive/hash-tap.ts";
+import { createHashTap } from "../../src/storage/hash-tap.ts";
 
 // The tap hashes parts on the main thread and the whole stream (SHA-256, MD5) on a worker thread; both must
 // equal hashing the bytes in one piece, whatever the chunking, and a failed stream must stop the worker.

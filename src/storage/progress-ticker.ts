@@ -1,4 +1,4 @@
-import type { DriverContext } from "../driver.ts";
+import type { DriverContext } from "../drivers/driver.ts";
 
 // Progress goes to chat, which allows about one update per second: report on a timer, not per chunk.
 export const PROGRESS_INTERVAL_MS = 500;
