@@ -1,6 +1,5 @@
 // A chat-neutral reply, built once by pure functions (src/replies/) and rendered by each adapter:
 // plain text in the console, Block Kit in Slack.
-import type { MessageRef } from "./chat/chat-port.ts";
 
 export interface Button {
   label: string;
@@ -42,3 +41,9 @@ export interface Follow {
 
 export const ephemeral = (title: string, lines?: string[]): Reply => ({ visibility: "ephemeral", tone: "info", title, lines });
 export const errorReply = (message: string): Reply => ({ visibility: "ephemeral", tone: "error", title: message });
+
+/** A message posted in chat, to update or reply to in its thread. */
+export interface MessageRef {
+  channel: string;
+  ts: string;
+}

@@ -4,10 +4,8 @@ import type { Reply } from "../reply.ts";
 // reply in its thread) and update it later. Each adapter implements it (Slack: chat.postMessage /
 // chat.update; console: print).
 
-export interface MessageRef {
-  channel: string;
-  ts: string;
-}
+export type { MessageRef } from "../reply.ts";
+import type { MessageRef } from "../reply.ts";
 
 export interface PostOptions {
   /** Post as a reply in the thread of this message (Slack's thread_ts) instead of a new message. */

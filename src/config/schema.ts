@@ -75,4 +75,4 @@ export function fileSchemaFor(modules: readonly DriverModule[] = BUILTIN_DRIVERS
 
 export const fileSchema = fileSchemaFor();
 export type FileConfig = z.infer<typeof fileSchema>;
-export type ServerSettings = { driver: string } & Record<string, unknown>;
+export type { ServerSettings } from "./setting-problem.ts";

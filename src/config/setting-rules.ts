@@ -1,7 +1,6 @@
 import { existsSync } from "node:fs";
 import { isAbsolute } from "node:path";
-import type { ServerSettings } from "./schema.ts";
-import type { DriverModule } from "../drivers/driver.ts";
+import type { ServerSettings, SettingProblem } from "./setting-problem.ts";
 import { isUserError, UserError } from "../errors.ts";
 import { parsePartSize } from "../drivers/archive/part-size.ts";
 import { isSshHost, sshSettingsProblems } from "../drivers/shared/ssh-settings.ts";
@@ -13,12 +12,7 @@ export { hostProblem, sshKeyFileProblem, sshKeyRequiredProblem } from "../driver
 // register command and the code that uses a setting at create all call the same function, so a setting
 // refused at create is refused when the file is loaded or the server registered, in the same words.
 
-/** One setting that cannot work: its key, and why, in a line that says what to write instead. */
-export interface SettingProblem {
-  code: string;
-  key: string;
-  why: string;
-}
+export type { SettingProblem } from "./setting-problem.ts";
 
 const problem = (code: string, key: string, why: string): SettingProblem => ({ code, key, why });
 
@@ -48,7 +42,7 @@ export function partSizeProblem(value: string | number | undefined): SettingProb
  * Every rule that applies to these (schema-valid) settings, first problem first: the ssh rules for any driver
  * with a `host`, then the driver module's own (archive: absolute, existing paths; part_size in bounds).
  */
-export function settingProblems(s: ServerSettings, module?: Pick<DriverModule, "settingProblems">): SettingProblem[] {
+export function settingProblems(s: ServerSettings, module?: { settingProblems?(s: ServerSettings): SettingProblem[] }): SettingProblem[] {
   const found: Array<SettingProblem | null> = [];
   if (typeof s.host === "string") found.push(...sshSettingsProblems({ host: s.host, ssh_key: typeof s.ssh_key === "string" ? s.ssh_key : undefined }));
   found.push(...(module?.settingProblems?.(s) ?? []));

@@ -2,7 +2,7 @@ import type { Logger } from "pino";
 import type { z } from "zod";
 import type { PartStore } from "../storage/part-store.ts";
 import type { Runner } from "../transport/runner.ts";
-import type { SettingProblem } from "../config/setting-rules.ts";
+import type { SettingProblem } from "../config/setting-problem.ts";
 
 // One interface for every backend (DESIGN.md §1). Optional capabilities are optional methods: the engine
 // answers "web-1 (lxd) cannot export" from their absence, never from a crash.
@@ -109,7 +109,8 @@ export interface ExportResult {
 }
 
 /** What start-up reconciliation finds where a writer died: nothing, some parts without a manifest, or complete. */
-export type Leftover = "nothing" | "partial" | "complete";
+export type { Leftover } from "../storage/part-store.ts";
+import type { Leftover } from "../storage/part-store.ts";
 
 export interface SnapshotDriver {
   readonly kind: string;

@@ -1,5 +1,5 @@
 import type { Reply } from "../reply.ts";
-import type { ScanReport } from "../engine/host-keys/host-keys.ts";
+import type { ScanReport } from "../engine/host-keys/scan-report.ts";
 
 /** "a", "a and b", "a, b and c". */
 export const andList = (names: string[]): string =>

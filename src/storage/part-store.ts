@@ -1,5 +1,4 @@
 import type { Readable } from "node:stream";
-import type { Leftover } from "../drivers/driver.ts";
 
 // Where stored snapshots live (DESIGN.md §1a): a stream is cut into parts, each hashed on the way in, and a
 // manifest written last makes the snapshot complete. A PartStore is the place — a local folder today, an S3
@@ -12,6 +11,9 @@ import type { Leftover } from "../drivers/driver.ts";
 // are written under their final names and the manifest object is put once, after every part is durable.
 
 /** Which stored snapshot. A recorded `location` (storage.path may have moved since) wins over the computed one. */
+/** What a place holds where a writer died: nothing, some parts without a manifest, or complete. */
+export type Leftover = "nothing" | "partial" | "complete";
+
 export interface SnapshotKey {
   server: string;
   name: string;

@@ -1,7 +1,7 @@
 import { statSync } from "node:fs";
 import { resolve } from "node:path";
 import { z } from "zod";
-import type { SettingProblem } from "../../config/setting-rules.ts";
+import type { SettingProblem } from "../../config/setting-problem.ts";
 import { isUserError } from "../../errors.ts";
 import { parseSshTarget } from "../../transport/ssh-target.ts";
 

@@ -15,14 +15,8 @@ import { clonedKeys, keyGroups, sameMachines, type KeyGroup } from "./shared-key
 // for each clone (keyGroups decides which server that is), resolved once the keys differ. Servers reached at
 // one endpoint are one machine: their keys are the same by nature, and an alert between them is resolved.
 
-export interface ScanReport {
-  scanned: string[];
-  skipped: Array<{ server: string; why: string }>;
-  /** Keys on more than one machine, with the server of each clone to regenerate. */
-  shared: KeyGroup[];
-  /** Servers registered more than once (the same endpoint): nothing to regenerate. */
-  sameMachine: string[][];
-}
+export type { ScanReport } from "./scan-report.ts";
+import type { ScanReport } from "./scan-report.ts";
 
 /** Reads and records a server's current host keys (when its driver can read them). */
 export async function recordHostKeys(deps: EngineDeps, server: ServerRow, ctx: DriverContext): Promise<HostKey[] | null> {

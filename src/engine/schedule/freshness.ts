@@ -1,5 +1,5 @@
 import type { ServerRow } from "../../../db/types.ts";
-import type { SchedulerDeps, ScheduleEntry } from "./scheduler.ts";
+import type { SchedulerDeps, ScheduleEntry } from "./scheduler-deps.ts";
 import { formatAge, formatSpan } from "../../duration.ts";
 import { errorMessage } from "../../errors.ts";
 

@@ -1,6 +1,6 @@
 import type { ServerRow } from "../../../db/types.ts";
 import type { ScheduleRow } from "../../../db/schedule-repo.ts";
-import type { SchedulerDeps } from "./scheduler.ts";
+import type { SchedulerDeps } from "./scheduler-deps.ts";
 import { executePlan, keptParents, originsOf, planFor, type PruneOutcome } from "./retention.ts";
 import { errorMessage } from "../../errors.ts";
 

@@ -1,17 +1,14 @@
 import cron, { type ScheduledTask } from "node-cron";
-import type { Logger } from "pino";
-import type { Ledger } from "../../../db/ledger.ts";
 import type { ScheduleRow } from "../../../db/schedule-repo.ts";
 import type { ServerRow } from "../../../db/types.ts";
-import type { Clock } from "../../clock.ts";
-import type { AlertSink } from "../../alerts/alert-sink.ts";
-import type { Engine } from "../engine.ts";
 import { parseCron, type CronSchedule } from "../../schedule/cron.ts";
 import { renderPattern } from "../../schedule/pattern.ts";
 import { addDuration, formatAge, parseDuration } from "../../duration.ts";
 import { errorMessage } from "../../errors.ts";
 import { createFreshness, type Freshness } from "./freshness.ts";
 import { createRetentionRunner, type RetentionRunner } from "./retention-runner.ts";
+import type { ScheduleEntry, SchedulerDeps } from "./scheduler-deps.ts";
+export type { ScheduleEntry, SchedulerDeps } from "./scheduler-deps.ts";
 
 // The scheduler: every live schedule in memory with its next fire time; node-cron ticks once a minute
 // (second 0) and each tick fires what is due, catches up what was missed (once, with a schedule_missed
@@ -21,22 +18,6 @@ import { createRetentionRunner, type RetentionRunner } from "./retention-runner.
 export const SCHEDULER_USER = "scheduler";
 const LATE_MS = 60_000; // a run starting more than a minute after its time missed it
 const FIRE_BATCH = 250;
-
-export interface ScheduleEntry {
-  row: ScheduleRow;
-  cron: CronSchedule;
-  next: number; // the next time it fires
-  intervalMs: number;
-  running: number | null; // operation id of the run in progress
-}
-
-export interface SchedulerDeps {
-  ledger: Ledger;
-  clock: Clock;
-  log: Logger;
-  alerts: AlertSink;
-  engine: Engine;
-}
 
 export interface TickReport {
   fired: number;
