@@ -1,24 +1,11 @@
 import { z } from "zod";
-import { durationMs, parseDuration } from "../../duration.ts";
+import { commonSettingsFields } from "../shared/common-settings.ts";
+import { sshSettingsFields } from "../shared/ssh-settings.ts";
 
 // The settings of `driver: qemu` (DESIGN.md §3), owned by the driver's folder and composed into the config
 // schema by the platform. A VM is reached one way: its qcow2 file while it is stopped (`image:`), the QMP
 // socket of the running QEMU (`qmp:`), or a libvirt domain (`domain:`, `connect:`).
 
-// The common keys, with the wording and checks of the other drivers' schemas (src/config/schema.ts).
-const TIMEOUT = "a duration like 30M, 2H, 3d or 4w (M minutes, H hours, d days, w weeks), or a number of seconds";
-const timeout = z.union([z.number(), z.string()], `expected ${TIMEOUT}`).superRefine((v, ctx) => {
-  if (typeof v === "number" ? v > 0 : fixedDuration(v)) return;
-  ctx.addIssue({ code: "custom", message: `expected ${TIMEOUT}, got ${JSON.stringify(v)}` });
-});
-function fixedDuration(text: string): boolean {
-  try {
-    durationMs(parseDuration(text));
-    return true;
-  } catch {
-    return false;
-  }
-}
 const absolute = (what: string) => z.string().startsWith("/", `an absolute path to ${what}`);
 
 export const QEMU_MODES = ["image", "qmp", "domain"] as const;
@@ -34,13 +21,8 @@ export const qemuSettingsSchema = z
     qmp: absolute("the QMP socket of the running QEMU, e.g. /run/vm-app.qmp").optional(),
     domain: z.string().min(1).optional(),
     connect: z.string().min(1).optional(),
-    host: z.string().default("local"),
-    ssh_key: z.string().optional(),
-    /** Where the host's /etc/ssh lives for hostkeys regen: "/" on a real server, a folder in tests. */
-    hostkey_root: z.string().startsWith("/").optional(),
-    channel: z.string().min(1).optional(),
-    limit: z.number().int().positive().default(50),
-    timeout: timeout.optional(),
+    ...sshSettingsFields,
+    ...commonSettingsFields,
   })
   .strict()
   .superRefine((s, ctx) => {
