@@ -17,8 +17,11 @@ import { createStderrTail } from "./stderr-tail.ts";
 // array; the remote side gets one string (ssh joins its arguments), built only from shell-quoted words.
 // The remote login shell must be POSIX (sh, dash, bash, ksh, zsh): csh-family shells parse quotes differently.
 //
-// Limitation: stopping ssh (timeout, abort, kill) closes the connection, but sshd does not signal a command
-// that has no tty: it keeps running until it next writes to the closed channel (tar, zstd: at once) or ends.
+// Stopping ssh (timeout, abort, kill) closes the connection, but sshd does not signal a command that has no
+// tty: it would keep running until it next writes to the closed channel (a dd blocked on a FIFO: never). So
+// every remote command first reports its login shell's pid on stderr behind a random marker; that shell is
+// the session's process-group leader (sshd setsid()s it), and a stop kills the whole group over a second
+// connection (remoteStop) before the stop is reported.
 
 export interface SshRunnerOptions {
   target: SshTarget;
@@ -32,6 +35,28 @@ export interface SshRunnerOptions {
 }
 
 const SSH_EXIT = 255;
+const REMOTE_STOP_MS = 10_000;
+
+/** `printf` of the login shell's pid, before the command: `$$` there is the session's process-group leader. */
+const pidReport = (marker: string) => `printf '%s pid %s\\n' ${marker} $$ >&2; `;
+
+/** The pid report taken out of a finished command's stderr. */
+function withoutPid(stderr: string, marker: string): { stderr: string; pid: number | null } {
+  const m = new RegExp(`^${marker} pid (\\d+)\\n?`, "m").exec(stderr);
+  if (!m) return { stderr, pid: null };
+  return { stderr: stderr.slice(0, m.index) + stderr.slice(m.index + m[0].length), pid: Number(m[1]) };
+}
+
+/**
+ * Ends what a stopped command left running on the server: TERM to its process group, KILL a second later.
+ * Best effort (the server may be gone): bounded, never throws.
+ */
+async function remoteStop(o: SshRunnerOptions, ssh: string, pid: number): Promise<void> {
+  const group = `-${pid}`;
+  const script = `kill -TERM -- ${group} 2>/dev/null; sleep 1; kill -KILL -- ${group} 2>/dev/null; exit 0`;
+  await execa(ssh, sshArgv(o, script), { timeout: REMOTE_STOP_MS, reject: false, stdin: "ignore", env: { LC_ALL: "C" } });
+  o.log?.debug({ host: o.target.url, pid }, "remote command stopped");
+}
 
 export function sshArgv(o: SshRunnerOptions, remote: string): string[] {
   return [
@@ -55,8 +80,10 @@ export function createSshRunner(o: SshRunnerOptions): Runner {
   const where = o.target.url;
   const installed = new Map<string, Promise<boolean>>();
 
-  async function exec(label: string, remote: string, opts: RunOptions): Promise<RunResult> {
-    o.log?.debug({ host: where, remote }, "ssh run");
+  async function exec(label: string, command: string, opts: RunOptions): Promise<RunResult> {
+    o.log?.debug({ host: where, remote: command }, "ssh run");
+    const marker = `snapbot-pid-${randomBytes(8).toString("hex")}`;
+    const remote = pidReport(marker) + command;
     try {
       const r = await execa(ssh, sshArgv(o, remote), {
         cancelSignal: opts.signal,
@@ -66,10 +93,11 @@ export function createSshRunner(o: SshRunnerOptions): Runner {
         stripFinalNewline: false,
         env: { LC_ALL: "C" }, // ssh's own messages in English, so they can be recognised
       });
-      return { stdout: r.stdout, stderr: r.stderr, exitCode: r.exitCode ?? 0 };
+      return { stdout: r.stdout, stderr: withoutPid(r.stderr, marker).stderr, exitCode: r.exitCode ?? 0 };
     } catch (e) {
       if (!(e instanceof ExecaError)) throw e;
-      const stderr = typeof e.stderr === "string" ? e.stderr : "";
+      const { stderr, pid } = withoutPid(typeof e.stderr === "string" ? e.stderr : "", marker);
+      if ((e.timedOut || e.isCanceled) && pid !== null) await remoteStop(o, ssh, pid);
       if (e.timedOut) throw commandTimedOut(`${label} on ${where}`, opts.timeoutMs ?? 0, stderr, e);
       if (e.isCanceled) throw commandAborted(`${label} on ${where}`, stderr, e);
       if (e.exitCode === undefined && !e.signal) {
@@ -173,7 +201,7 @@ function startSshPipeline(o: SshRunnerOptions, ssh: string, stages: Stage[], opt
   const where = o.target.url;
   const label = stages.map((s) => basename(s.cmd)).join(" | ");
   const marker = `snapbot-exit-${randomBytes(8).toString("hex")}`;
-  const remote = withContext(`sh -c ${shellQuote(pipelineScript(stages, marker))}`, { cwd: opts.cwd, env: opts.env });
+  const remote = pidReport(marker) + withContext(`sh -c ${shellQuote(pipelineScript(stages, marker))}`, { cwd: opts.cwd, env: opts.env });
   o.log?.debug({ host: where, stages: stages.map((s) => [s.cmd, ...s.args]) }, "ssh pipeline started");
 
   const child: ChildProcess = spawn(ssh, sshArgv(o, remote), {
@@ -184,7 +212,12 @@ function startSshPipeline(o: SshRunnerOptions, ssh: string, stages: Stage[], opt
   const stderr = watchStderr(child, marker);
 
   let stopped: "aborted" | "timeout" | "killed" | null = null;
+  let remoteStopped: Promise<void> = Promise.resolve();
   const stop = (why: "aborted" | "timeout" | "killed") => {
+    if (!stopped) {
+      const pid = stderr.pid();
+      if (pid !== null) remoteStopped = remoteStop(o, ssh, pid);
+    }
     stopped ??= why;
     killAll([child]);
     child.stdout?.destroy();
@@ -203,7 +236,8 @@ function startSshPipeline(o: SshRunnerOptions, ssh: string, stages: Stage[], opt
       const error = judge();
       if (!error) return resolve({ stderr: text });
       o.log?.debug({ err: error, stderrTail: error.stderrTail }, "ssh pipeline failed");
-      reject(error);
+      // A stopped pipeline is reported once what it left on the server is gone too.
+      void remoteStopped.then(() => reject(error));
 
       function judge(): BackendError | null {
         const full = `${label} on ${where}`;
@@ -256,8 +290,15 @@ function watchStderr(child: ChildProcess, marker: string) {
   const tail = createStderrTail();
   const exits: RemoteStageExit[] = [];
   const report = new RegExp(`${marker} (\\d+) (\\d+)$`);
+  const pidLine = new RegExp(`^${marker} pid (\\d+)$`);
+  let pid: number | null = null;
   let pending = "";
   const line = (l: string, nl: boolean) => {
+    const p = pidLine.exec(l);
+    if (p) {
+      pid = Number(p[1]);
+      return;
+    }
     const m = report.exec(l);
     if (m) {
       exits.push({ index: Number(m[1]), status: Number(m[2]) });
@@ -283,6 +324,8 @@ function watchStderr(child: ChildProcess, marker: string) {
     }
   });
   return {
+    /** The remote login shell's pid, once it reported it. */
+    pid: () => pid,
     end() {
       if (pending) line(pending, false);
       pending = "";

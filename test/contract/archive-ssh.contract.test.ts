@@ -32,9 +32,9 @@ driverContract({
   hanging: {
     server: (timeout) => ({ name: "remote-hung", config: over({ mode: "raw", device: fifo(), timeout }) }),
     marker: fifo,
-    // Known (src/transport/ssh-runner.ts): sshd does not signal a command without a tty when the connection
-    // closes; dd blocked on a FIFO never writes, so it stays. disarm() feeds the FIFO an EOF to end it.
-    remoteOutlives: "sshd does not signal a tty-less command when ssh is killed",
+    // sshd does not signal a tty-less command when the connection closes, and dd blocked on a FIFO never
+    // writes: the ssh runner kills the remote process group itself (ssh-runner.ts remoteStop), and the
+    // contract checks the remote dd is gone too. disarm() only unblocks a FIFO left by a failed run.
     disarm: () => void spawnSync("timeout", ["2", "sh", "-c", ': > "$1"', "_", fifo()], { stdio: "ignore" }),
   },
   lacks: ["copy", "clone", "stateful"],
