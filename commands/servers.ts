@@ -3,11 +3,6 @@ import type { ServerHealth } from "../db/stats-repo.ts";
 import { dash } from "../src/replies/format.ts";
 import { formatAge } from "../src/duration.ts";
 
-function what(settings: Record<string, unknown>): string {
-  const s = settings as { mode?: string; paths?: string[]; device?: string; instance?: string; image?: string; address?: string; host?: string };
-  const target = s.paths?.join(", ") ?? s.device ?? s.instance ?? s.image ?? s.address ?? "";
-  return [s.mode, target, s.host && s.host !== "local" ? `on ${s.host}` : ""].filter(Boolean).join(" ");
-}
 
 /** blocked (a changed host key stops every operation) before failing (the last operation failed) before ok. */
 function status(h: ServerHealth | undefined, name: string): string {
@@ -37,7 +32,7 @@ export const servers: Command = {
           const h = health.get(s.name);
           const newest = h?.newestGood == null ? "none yet" : `${formatAge(now - h.newestGood)} ago`;
           const state = ctx.drivers.available(s.driver) ? status(h, s.name) : "driver not available yet";
-          return [s.name, s.driver, dash(what(s.settings)), s.source, newest, String(h?.openAlerts ?? 0), state];
+          return [s.name, s.driver, dash(ctx.drivers.describe(s)), s.source, newest, String(h?.openAlerts ?? 0), state];
         }),
       },
     };

@@ -256,6 +256,8 @@ export interface DriverModule<S extends { driver: string } = { driver: string }>
    * apply to every driver with a `host` and are checked by the platform.
    */
   settingProblems?(settings: S): SettingProblem[];
+  /** One short line for `servers`' "what" column: what the server's snapshots hold ("tar /etc, /srv on ssh://…"). */
+  describe?(settings: S): string;
 }
 
 export interface NativeSchedule {

@@ -17,6 +17,8 @@ export interface DriverRegistry {
   modules(): readonly DriverModule[];
   /** The module of a kind, for its schema and rules; undefined for a kind this build lacks. */
   module(kind: string): DriverModule | undefined;
+  /** The server in a few words, as its driver's module says it ("" when it says nothing or is not available). */
+  describe(server: ServerRow): string;
   /** What the server's driver can do: the instance's own features (narrowed from its settings), else its module's. */
   features(server: ServerRow): DriverFeatures;
 }
@@ -49,6 +51,12 @@ export function createDriverRegistry(modules: readonly DriverModule[], deps: Reg
     available: (kind) => byKind.has(kind),
     modules: () => modules,
     module: (kind) => byKind.get(kind),
+    describe(server) {
+      const m = byKind.get(server.driver);
+      if (!m?.describe) return "";
+      const parsed = m.settings.safeParse({ ...server.settings, driver: m.kind });
+      return parsed.success ? m.describe(parsed.data) : "";
+    },
     features(server) {
       return this.get(server).features ?? byKind.get(server.driver)?.features ?? {};
     },

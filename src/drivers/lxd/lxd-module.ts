@@ -9,5 +9,6 @@ export const lxdDriver: DriverModule<LxdSettings> = {
   summary: "LXD instances: lxc snapshot, copies to a snapshot server, clones",
   settings: lxdSettingsSchema,
   features: LXD_FEATURES,
+  describe: (s) => [s.instance, s.remote ? `on ${s.remote}` : ""].filter(Boolean).join(" "),
   create: (server, deps) => createLxdDriver({ ...server.settings, name: server.name }, deps),
 };

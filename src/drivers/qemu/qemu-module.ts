@@ -1,5 +1,6 @@
 import type { DriverDeps, DriverModule, DriverServer, SnapshotDriver } from "../driver.ts";
 import { withSsh } from "../shared/with-ssh.ts";
+import { whereText } from "../shared/ssh-settings.ts";
 import { createImageBackend } from "./image-backend.ts";
 import { createLibvirtBackend } from "./libvirt-backend.ts";
 import type { QemuBackend } from "./qemu-backend.ts";
@@ -19,6 +20,7 @@ export const qemuDriver: DriverModule<QemuSettings> = {
   kind: "qemu",
   summary: "KVM/QEMU VMs: internal qcow2 snapshots (a stopped VM's image, a running QEMU's QMP socket, or a libvirt domain)",
   settings: qemuSettingsSchema,
+  describe: (s) => [s.image ?? (s.qmp ? `qmp ${s.qmp}` : `domain ${s.domain}`), whereText(s)].filter(Boolean).join(" "),
   features: { ...QEMU_FEATURES, exportFormats: [...QEMU_FEATURES.exportFormats] },
   create: (server, deps) => withSsh(server.name, server.settings, deps, (d) => buildDriver(server, d), TALKS),
 };

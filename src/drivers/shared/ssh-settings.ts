@@ -68,3 +68,8 @@ export function refineSshSettings(s: { host: string; ssh_key?: string }, ctx: z.
   for (const p of [hostProblem(s.host), sshKeyRequiredProblem(s.host, s.ssh_key)])
     if (p) ctx.addIssue({ code: "custom", path: [p.key], message: p.why });
 }
+
+/** "on ssh://root@files-1:22" for a server on another machine; "" on this one (for `servers`). */
+export function whereText(s: { host?: string }): string {
+  return isSshHost(s.host) ? `on ${s.host}` : "";
+}
