@@ -83,9 +83,14 @@ async function ledgerHas(cwd: string, sql: string, ms = 30_000): Promise<void> {
   for (;;) {
     if (existsSync(join(cwd, "data/snapbot.db"))) {
       const db = new Database(join(cwd, "data/snapbot.db"), { readonly: true, timeout: 2000 });
-      const row = db.prepare(sql).get();
-      db.close();
-      if (row) return;
+      try {
+        if (db.prepare(sql).get()) return;
+      } catch (e) {
+        // The file exists before the bot's migrations have made the tables: ask again.
+        if (!/no such table/.test(String(e))) throw e;
+      } finally {
+        db.close();
+      }
     }
     if (Date.now() > end) throw new Error(`the ledger never answered ${sql}`);
     await new Promise((r) => setTimeout(r, 100));
