@@ -5,6 +5,8 @@ import { tempDir } from "../../helpers/temp-dir.ts";
 import { fakeTreeBackend, fakeTreeDriverModule } from "../../helpers/fake-tree-driver.ts";
 import { fakeClock } from "../../../src/clock.ts";
 import type { Reply } from "../../../src/reply.ts";
+import { pino } from "pino";
+import { reconcile } from "../../../src/engine/operations/reconcile.ts";
 
 // Snapshots made, applied or deleted outside snapbot (virsh, qemu-img) on a tree server: list brings the ledger
 // in line. A backend that keeps the tree (libvirt) is the truth for parents and the current snapshot; one that
@@ -113,6 +115,22 @@ describe("retention on a tree", () => {
     await app.engine.delete(vm, s3, { user: "scheduler" }, "expired").job.done;
     expect(current()).toBe("s1");
     expect(backend.vm("vm").current).toBe("s1");
+    app.close();
+  });
+});
+
+describe("start-up reconciliation on a tree", () => {
+  it("a delete interrupted after the backend removed the snapshot hands its children to its parent", async () => {
+    const { app, create, vm, parentOf, current, backend } = await setup("qemu-img");
+    await create("s1");
+    await create("s2");
+    await create("s3");
+    const s2 = app.ledger.snapshots.findLive(vm.id, "s2")!;
+    app.ledger.snapshots.transition(s2.id, "deleting"); // the bot died here, after the backend's delete
+    backend.vm("vm").snaps.delete("s2");
+    const report = await reconcile(app.ledger, app.drivers, pino({ level: "silent" }), () => app.clock.now());
+    expect(report.snapshots).toMatchObject([{ ref: "vm/s2", was: "deleting", now: "deleted" }]);
+    expect([parentOf("s3"), current()]).toEqual(["s1", "s3"]);
     app.close();
   });
 });
