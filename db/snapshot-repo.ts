@@ -143,14 +143,6 @@ export function snapshotRepo(db: Db, now: () => number) {
     expiredOf(serverId: number, at: number): ExpiredRef[] {
       return expiredOfStmt.all(at, serverId) as ExpiredRef[];
     },
-    /** The snapshot and every snapshot below it in its tree, deepest first (the order to delete them in). */
-    subtree(id: number): SnapshotRow[] {
-      const ids = db
-        .prepare(`WITH RECURSIVE t(id, depth) AS (SELECT ?, 0 UNION ALL SELECT s.id, t.depth + 1 FROM snapshots s JOIN t ON s.parent_id = t.id
-          WHERE s.state NOT IN ('deleted','failed','expired')) SELECT id FROM t ORDER BY depth DESC, id DESC`)
-        .all(id) as Array<{ id: number }>;
-      return ids.map((r) => this.get(r.id)!);
-    },
     /** Snapshots some writer or deleter was working on: after a crash, reconciliation decides their fate. */
     unfinished(): SnapshotRow[] {
       return (db.prepare(`${SELECT} WHERE s.state IN ('pending','running','deleting')`).all() as Raw[]).map((r) => row(r)!);
