@@ -5,7 +5,7 @@ import { benchLedger } from "./ledger-bench.ts";
 import { benchArchive } from "./archive-bench.ts";
 import { benchSlack } from "./slack-bench.ts";
 
-// npm run bench [-- ledger|archive|slack|lxd|ssh|scheduler|tree]: each figure is printed beside a baseline measured in the same run.
+// npm run bench [-- ledger|archive|slack|lxd|ssh|scheduler|tree|qemu]: each figure is printed beside a baseline measured in the same run.
 const dir = process.env.BENCH_DIR ?? join(tmpdir(), "snapbot-bench");
 mkdirSync(dir, { recursive: true });
 const only = process.argv[2];
@@ -24,3 +24,8 @@ if (!only || only === "ssh") print("archive over ssh (loopback sshd)", await (aw
 if (!only || only === "scheduler") print("scheduler (10,000 schedules, 1M snapshots)", await (await import("./scheduler-bench.ts")).benchScheduler({ dir }));
 if (!only || only === "tree")
   print("list --tree (50-snapshot tree, real SQLite ledger)", await (await import("./tree-bench.ts")).benchTree({ dir }));
+if (!only || only === "qemu") {
+  const qemu = await import("./qemu-bench.ts");
+  print("qemu image (create through the bot vs qemu-img snapshot -c, 1 GiB qcow2)", await qemu.benchQemuImage({ dir }));
+  print("qemu qmp (create through the bot vs QMP snapshot-save, running VM)", await qemu.benchQemuQmp({ dir }));
+}

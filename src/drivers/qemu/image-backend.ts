@@ -2,13 +2,14 @@ import { BackendError, UserError } from "../../errors.ts";
 import type { Runner } from "../../transport/runner.ts";
 import type { DriverContext } from "../driver.ts";
 import type { QemuBackend, QemuSnapshot } from "./qemu-backend.ts";
-import { assertTag, checkImage, isLocked, readSnapshotTable } from "./qemu-img.ts";
+import { assertTag, checkImage, isLocked, quickSnapshotTable, readSnapshotTable } from "./qemu-img.ts";
 
 // `image:` — the qcow2 file of a stopped VM, with `qemu-img snapshot -c/-a/-d`. Every command runs without
 // -U (force-share), reads included: a running VM holds the image's lock, qemu-img then fails with
 // `Failed to get shared "write" lock`, and snapbot refuses instead of writing under a live guest.
 
-export function createImageBackend(server: string, file: string, runner: Runner): QemuBackend {
+/** `local`: the file is on this machine, so create reads its table without starting qemu-img (qcow2-table.ts). */
+export function createImageBackend(server: string, file: string, runner: Runner, o: { local: boolean } = { local: false }): QemuBackend {
   const where = `image ${file}`;
   const qemuImg = async <T>(args: string[], ctx: DriverContext, then: () => Promise<T>): Promise<T> => {
     try {
@@ -20,6 +21,7 @@ export function createImageBackend(server: string, file: string, runner: Runner)
     }
   };
   const list = (ctx: DriverContext) => qemuImg([], ctx, () => readSnapshotTable(runner, file, { shared: false, signal: ctx.signal }));
+  const quick = (ctx: DriverContext) => qemuImg([], ctx, () => quickSnapshotTable(runner, file, { shared: false, signal: ctx.signal, local: o.local }));
   return {
     describe: where,
     async probe(ctx) {
@@ -31,8 +33,8 @@ export function createImageBackend(server: string, file: string, runner: Runner)
       if (stateful)
         throw new UserError("not_running", `${server} is a stopped VM's image (${file}): there is no running state to save; drop --stateful, or configure qmp: or domain: for a running VM`);
       // qemu-img -c happily makes a second snapshot with the same tag: refuse first.
-      if ((await list(ctx)).some((s) => s.name === name)) throw exists(server, name);
-      return qemuImg(["snapshot", "-c", name, file], ctx, async () => found(await list(ctx), name, where));
+      if ((await quick(ctx)).some((s) => s.name === name)) throw exists(server, name);
+      return qemuImg(["snapshot", "-c", name, file], ctx, async () => found(await quick(ctx), name, where));
     },
     async apply(name, ctx) {
       assertTag(name);

@@ -1,6 +1,7 @@
 import { BackendError, UserError } from "../../errors.ts";
 import type { Runner } from "../../transport/runner.ts";
 import type { QemuCheck, QemuSnapshot } from "./qemu-backend.ts";
+import { readQcow2Snapshots } from "./qcow2-table.ts";
 
 // What the image and QMP modes read with qemu-img: the snapshot table (`info --output=json`) and `check`.
 // `shared` adds -U (force-share), which a running VM's image needs for any read; it is never passed to a
@@ -34,6 +35,16 @@ export async function readSnapshotTable(runner: Runner, file: string, o: ReadOpt
     createdAt: s["date-sec"] * 1000 + Math.floor(s["date-nsec"] / 1_000_000),
     vmStateSize: s["vm-state-size"],
   }));
+}
+
+/**
+ * create's reads (is the tag free? what was recorded?): a file on this machine is read straight from its
+ * header, since a qemu-img process costs about what the snapshot does; a remote one, or one the fast path
+ * is unsure of, is read by qemu-img. Lock detection is not lost: the write that follows (qemu-img -c
+ * without -U) still fails on a file a running VM holds.
+ */
+export async function quickSnapshotTable(runner: Runner, file: string, o: ReadOptions & { local: boolean }): Promise<QemuSnapshot[]> {
+  return (o.local ? await readQcow2Snapshots(file) : null) ?? readSnapshotTable(runner, file, o);
 }
 
 export async function checkImage(runner: Runner, file: string, o: ReadOptions): Promise<QemuCheck> {

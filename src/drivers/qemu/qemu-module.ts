@@ -39,10 +39,11 @@ function buildDriver(server: DriverServer<QemuSettings>, deps: DriverDeps): Snap
 }
 
 function buildBackend(name: string, s: QemuSettings, deps: DriverDeps, remote: boolean): QemuBackend {
-  if (s.image !== undefined) return createImageBackend(name, s.image, deps.runner);
+  if (s.image !== undefined) return createImageBackend(name, s.image, deps.runner, { local: !remote });
   if (s.qmp !== undefined) {
     const socket = s.qmp;
-    return createQmpBackend(name, socket, deps.runner, (signal) => (remote ? socatLink(socket, deps.runner, signal) : socketLink(socket)));
+    const link = (signal: AbortSignal) => (remote ? socatLink(socket, deps.runner, signal) : socketLink(socket));
+    return createQmpBackend(name, socket, deps.runner, link, { local: !remote });
   }
   return createLibvirtBackend({ domain: s.domain!, connect: qemuConnect(s) }, deps.runner);
 }

@@ -3,7 +3,7 @@ import type { Runner } from "../../transport/runner.ts";
 import type { DriverContext } from "../driver.ts";
 import { found } from "./image-backend.ts";
 import type { QemuBackend } from "./qemu-backend.ts";
-import { assertTag, checkImage, readSnapshotTable } from "./qemu-img.ts";
+import { assertTag, checkImage, quickSnapshotTable, readSnapshotTable } from "./qemu-img.ts";
 import { withQmp, type QmpSession } from "./qmp-client.ts";
 import type { OpenQmpLink } from "./qmp-link.ts";
 
@@ -22,13 +22,21 @@ interface BlockInfo {
   inserted?: { "node-name": string; drv: string; ro: boolean; file: string };
 }
 
-export function createQmpBackend(server: string, socket: string, runner: Runner, link: (signal: AbortSignal) => OpenQmpLink): QemuBackend {
+/** `local`: the disk's file is on this machine, so create reads its table without starting qemu-img (qcow2-table.ts). */
+export function createQmpBackend(
+  server: string,
+  socket: string,
+  runner: Runner,
+  link: (signal: AbortSignal) => OpenQmpLink,
+  o: { local: boolean } = { local: false },
+): QemuBackend {
   const what = `QMP ${socket}`;
   const session = <T>(ctx: DriverContext, fn: (s: QmpSession, d: Disks) => Promise<T>) =>
     withQmp(link(ctx.signal), what, ctx.signal, async (s) => fn(s, await disks(s, server, what))).catch((e: unknown) => {
       throw explain(e, server, socket);
     });
   const table = (file: string, ctx: DriverContext) => readSnapshotTable(runner, file, { shared: true, signal: ctx.signal });
+  const quick = (file: string, ctx: DriverContext) => quickSnapshotTable(runner, file, { shared: true, signal: ctx.signal, local: o.local });
   return {
     describe: what,
     async probe(ctx) {
@@ -39,12 +47,12 @@ export function createQmpBackend(server: string, socket: string, runner: Runner,
       assertTag(name);
       // A running VM's snapshot always carries its state: snapshot-save has no disk-only form.
       const file = await session(ctx, async (s, d) => {
-        if ((await table(d.file, ctx)).some((t) => t.name === name))
+        if ((await quick(d.file, ctx)).some((t) => t.name === name))
           throw new UserError("snapshot_exists", `${server} already has a snapshot ${name}: pick another name, or delete ${server}/${name} first`);
         await s.job("snapshot-save", { tag: name, vmstate: d.nodes[0], devices: d.nodes });
         return d.file;
       });
-      return found(await table(file, ctx), name, what);
+      return found(await quick(file, ctx), name, what);
     },
     apply: (name, ctx) =>
       session(ctx, async (s, d) => {
