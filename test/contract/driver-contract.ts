@@ -26,8 +26,9 @@ import { alive, processTree, waitFor } from "../helpers/process-tree.ts";
 //   hanging   a create that never ends: server(timeoutS) with that `timeout:` whose create blocks in a child
 //             process whose command line carries marker() (a FIFO's path, a fake tool's folder on PATH…);
 //             arm()/disarm() around it. The cases check with `ps` that this process tree is gone afterwards.
-//             remoteOutlives: why the processes on another host stay (SSH without a tty): then only this
-//             machine's side (the processes started from the test) must be gone.
+//             remoteOutlives: why the processes on another host stay: then only this machine's side (the
+//             processes started from the test) must be gone. connections(): for a hang on a socket inside
+//             snapbot's own process (QMP), the open connections: one while hung, none afterwards.
 //   lacks     the optional capabilities it does not have; checked against the driver's methods and features,
 //             and each answered with one line "<server> (<kind>) cannot …".
 //   drivers() extra DriverModules the app needs (the fake); built-in drivers need nothing.
@@ -51,7 +52,13 @@ export interface DriverCase {
   server(): ContractServer;
   content?: { write(value: string): void | Promise<void>; read(): string | Promise<string> };
   failing: Switches & { server?(): ContractServer };
-  hanging: Switches & { server(timeoutS: number): ContractServer; marker(): string; remoteOutlives?: string };
+  hanging: Switches & {
+    server(timeoutS: number): ContractServer;
+    marker(): string;
+    remoteOutlives?: string;
+    /** A hang inside snapbot's own process on a socket (QMP): no child to see, so the open connections are counted. */
+    connections?: () => number;
+  };
   lacks: Capability[];
   drivers?(): DriverModule[];
 }
@@ -233,13 +240,21 @@ function failures(c: DriverCase, fresh: Fresh): void {
 }
 
 /** The hung backend's processes once they run: all of them, or this machine's when the remote ones outlive a kill. */
-const hungProcesses = (c: DriverCase) =>
-  waitFor("the hung backend's processes", () => {
+const hungProcesses = async (c: DriverCase): Promise<Array<{ pid: number }>> => {
+  const open = c.hanging.connections;
+  if (open) return waitFor("the hung backend's connection", () => (open() > 0 ? [] : undefined));
+  return waitFor("the hung backend's processes", () => {
     const found = processTree(c.hanging.marker(), { mine: !!c.hanging.remoteOutlives });
     return found.length ? found : undefined;
   });
+};
 
 async function allGone(c: DriverCase, seen: Array<{ pid: number }>): Promise<void> {
+  const open = c.hanging.connections;
+  if (open) {
+    await waitFor("the hung backend's connection to close", () => (open() === 0 ? true : undefined));
+    return;
+  }
   await waitFor("the backend's processes to end", () => (seen.some((p) => alive(p.pid)) ? undefined : true));
   expect(processTree(c.hanging.marker(), { mine: !!c.hanging.remoteOutlives })).toEqual([]);
 }
