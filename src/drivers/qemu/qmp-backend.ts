@@ -1,4 +1,4 @@
-import { BackendError, UserError } from "../../errors.ts";
+import { BackendError, errorMessage, UserError } from "../../errors.ts";
 import type { Runner } from "../../transport/runner.ts";
 import type { DriverContext } from "../driver.ts";
 import { found } from "./image-backend.ts";
@@ -46,10 +46,15 @@ export function createQmpBackend(
     async create(name, _stateful, ctx) {
       assertTag(name);
       // A running VM's snapshot always carries its state: snapshot-save has no disk-only form.
+      // snapshot-save itself refuses an existing tag (unlike HMP savevm, which overwrites): no read first.
       const file = await session(ctx, async (s, d) => {
-        if ((await quick(d.file, ctx)).some((t) => t.name === name))
-          throw new UserError("snapshot_exists", `${server} already has a snapshot ${name}: pick another name, or delete ${server}/${name} first`);
-        await s.job("snapshot-save", { tag: name, vmstate: d.nodes[0], devices: d.nodes });
+        try {
+          await s.job("snapshot-save", { tag: name, vmstate: d.nodes[0], devices: d.nodes });
+        } catch (e) {
+          if (/Snapshot '.*' already exists/.test(errorMessage(e)))
+            throw new UserError("snapshot_exists", `${server} already has a snapshot ${name}: pick another name, or delete ${server}/${name} first`);
+          throw e;
+        }
         return d.file;
       });
       return found(await quick(file, ctx), name, what);

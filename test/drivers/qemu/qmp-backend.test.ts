@@ -48,7 +48,7 @@ describeQemu("qemu QMP backend: jobs on a running QEMU", () => {
     expect(await vm.qmp("query-status")).toMatchObject({ running: true }); // QEMU leaves it paused; snapbot resumes it
   });
 
-  it("refuses an existing tag before QEMU does, and QEMU's refusal also reaches the user", async () => {
+  it("refuses an existing tag in one line (QEMU's own refusal of snapshot-save, read once, nothing overwritten)", async () => {
     await expect(backend().create("s1", true, context())).rejects.toThrow(new UserError("snapshot_exists", "vm already has a snapshot s1: pick another name, or delete vm/s1 first"));
     const raw = withQmp(socketLink(vm.socket), "QMP test", new AbortController().signal, (s) =>
       s.job("snapshot-save", { tag: "s1", vmstate: "disk0", devices: ["disk0"] }),
