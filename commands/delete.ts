@@ -9,6 +9,7 @@ import { snapshotLine } from "../src/replies/snapshot-replies.ts";
 import { utc } from "../src/replies/format.ts";
 import { UserError } from "../src/errors.ts";
 import { mention } from "../src/replies/mention.ts";
+import { requireTree, subtreeOf } from "../src/engine/operations/tree.ts";
 
 const usage = "delete <server>/<snap> [--subtree] [--dry-run]";
 
@@ -29,7 +30,7 @@ export const deleteCommand: Command = {
         visibility: "ephemeral",
         tone: "info",
         title: `Dry run: would delete ${snapshotLine(snapshot)}`,
-        lines: [snapshot.location ? `files: ${snapshot.location}` : "no files are stored for it", "Nothing was changed."],
+        lines: [snapshot.location ? `files: ${snapshot.location}` : "no files are stored for it", ...childrenLine(ctx, snapshot), "Nothing was changed."],
       };
     const { op, job } = ctx.engine.delete(server, snapshot, { user: ctx.user, channel: ctx.channel });
     return jobReply(job, {
@@ -42,18 +43,31 @@ export const deleteCommand: Command = {
   },
 };
 
-/** delete --subtree: the snapshot and everything below it, after another person approves. */
+/** delete --subtree (tree servers): the snapshot and everything below it, leaves first, after another person approves. */
 function subtree(ctx: CommandContext, server: ServerRow, snapshot: SnapshotRow, dryRun: boolean): Reply {
+  const ref = `${server.name}/${snapshot.name}`;
+  requireTree(ctx, server, "--subtree", `delete the snapshot alone with delete ${ref}`);
   if (!["done", "broken", "failed"].includes(snapshot.state))
-    throw new UserError("not_deletable", `${server.name}/${snapshot.name} is ${snapshot.state}: wait for it to finish, then delete it`);
-  const all = ctx.ledger.snapshots.subtree(snapshot.id);
+    throw new UserError("not_deletable", `${ref} is ${snapshot.state}: wait for it to finish, then delete it`);
+  const all = subtreeOf(ctx.ledger, snapshot);
   refuseIfAwaitingApproval(ctx, server, all);
-  const names = all.map((s) => s.name).reverse().join(", ");
-  const overwrites = `${all.length} snapshot(s) of ${server.name} deleted: ${names}`;
-  if (dryRun) return { visibility: "ephemeral", tone: "info", title: `Dry run: delete --subtree ${server.name}/${snapshot.name}`, lines: [`would delete ${names}`, "it would need an approver other than you", "Nothing was changed."] };
-  const { approval, op } = ctx.engine.approvals.request({ kind: "delete", server, snapshot, args: { subtree: true }, user: ctx.user, channel: ctx.channel });
-  const reply = approvalRequest({ approval, op, server, snapshot, action: `delete --subtree ${server.name}/${snapshot.name}`, overwrites, now: ctx.clock.now() });
+  const names = all.map((s) => s.name);
+  const what = `${all.length} snapshot(s) of ${server.name}, leaves first: ${names.join(", ")}`;
+  if (dryRun)
+    return { visibility: "ephemeral", tone: "info", title: `Dry run: delete --subtree ${ref}`, lines: [`would delete ${what}`, "it would need an approver other than you", "Nothing was changed."] };
+  // The names approved are recorded: if the subtree differs when the approval comes, nothing is deleted.
+  const args = { subtree: true, snapshots: names };
+  const { approval, op } = ctx.engine.approvals.request({ kind: "delete", server, snapshot, args, user: ctx.user, channel: ctx.channel });
+  const reply = approvalRequest({ approval, op, server, snapshot, action: `delete --subtree ${ref}`, overwrites: `deleted: ${what}`, now: ctx.clock.now() });
   return { ...reply, onPosted: (at) => ctx.ledger.approvals.setMessage(approval.id, at) };
+}
+
+/** A single delete on a tree: what happens to the snapshot's children (they go to its parent). */
+function childrenLine(ctx: CommandContext, snapshot: SnapshotRow): string[] {
+  const kids = ctx.ledger.tree.children(snapshot.id);
+  if (kids.length === 0) return [];
+  const parent = snapshot.parent_id === null ? undefined : ctx.ledger.snapshots.get(snapshot.parent_id);
+  return [`its children ${kids.map((k) => k.name).join(", ")} would go under ${parent ? parent.name : "the root"}`];
 }
 
 /** Retention keeps what a pending request names; a delete does too, or the approval would later fail on a missing snapshot. */

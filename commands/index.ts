@@ -15,6 +15,7 @@ import { verify } from "./verify.ts";
 import { deleteCommand } from "./delete.ts";
 import { audit } from "./audit.ts";
 import { restore } from "./restore.ts";
+import { revert } from "./revert.ts";
 import { copy } from "./copy.ts";
 import { clone } from "./clone.ts";
 import { exportCommand } from "./export.ts";
@@ -40,6 +41,7 @@ registry.push(
   show,
   verify,
   restore,
+  revert,
   deleteCommand,
   copy,
   clone,

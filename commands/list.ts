@@ -1,8 +1,12 @@
-import type { Command } from "./types.ts";
+import type { Command, CommandContext } from "./types.ts";
+import type { ServerRow } from "../db/types.ts";
+import type { Reply } from "../src/reply.ts";
 import { expectPositionals } from "./parse.ts";
 import { historyServerOf, positiveInt } from "./lookup.ts";
 import { PAGE_SIZE, snapshotList, unregisteredLine } from "../src/replies/snapshot-replies.ts";
 import { UserError } from "../src/errors.ts";
+import { snapshotTree } from "../src/replies/tree-replies.ts";
+import { requireTree } from "../src/engine/operations/tree.ts";
 import type { SnapshotState } from "../db/states.ts";
 import { snapshotMachine } from "../db/states.ts";
 
@@ -22,8 +26,8 @@ export const list: Command = {
     const state = args.flags.state as string | undefined;
     if (state !== undefined && !STATES.includes(state as SnapshotState))
       throw new UserError("bad_state", `unknown state "${state}": use one of ${STATES.join(", ")}`);
-    if (args.flags.tree) throw new UserError("not_available", "list --tree needs snapshot trees (qemu), not available yet: drop --tree");
     const page = positiveInt(args.flags.page, "--page", 1_000_000, 1);
+    if (args.flags.tree) return tree(ctx, server, page, state !== undefined || !!args.flags.all);
     // An unregistered server's backend is not asked: its history is shown as the ledger kept it.
     if (server.removed_at === null) await ctx.engine.sync(server); // a backend with its own snapshots (LXD): made or deleted outside snapbot
     const { rows, total } = ctx.ledger.snapshots.list(server.id, {
@@ -38,3 +42,16 @@ export const list: Command = {
     return server.removed_at === null ? reply : { ...reply, lines: [unregisteredLine(server), ...(reply.lines ?? [])] };
   },
 };
+
+/** list --tree: every live snapshot drawn as the tree it is, ● on the current position, paged like list. */
+async function tree(ctx: CommandContext, server: ServerRow, page: number, filtered: boolean): Promise<Reply> {
+  requireTree(ctx, server, "list --tree", `use list ${server.name}`);
+  if (filtered) throw new UserError("bad_flags", `list --tree draws every live snapshot: drop --state and --all, or drop --tree`);
+  if (server.removed_at === null) await ctx.engine.sync(server); // made, deleted or applied outside snapbot (virsh)
+  const current = ctx.ledger.tree.currentId(server.id);
+  const nodes = ctx.ledger.tree.nodes(server.id).map((n) => ({
+    id: n.id, name: n.name, parentId: n.parent_id, current: n.id === current, state: n.state, createdAt: n.created_at, origin: n.origin,
+  }));
+  const reply = snapshotTree(nodes, page, server.name);
+  return server.removed_at === null ? reply : { ...reply, lines: [unregisteredLine(server), ...(reply.lines ?? [])] };
+}

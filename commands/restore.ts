@@ -4,11 +4,9 @@ import { serverOf, snapshotOf } from "./lookup.ts";
 import { UserError } from "../src/errors.ts";
 import { capabilityOf } from "../src/engine/operations/snapshot-handle.ts";
 import { refuseIfHostKeyChanged } from "../src/engine/host-keys/host-keys.ts";
-import { describeRestoreOn } from "../src/engine/operations/restore-options.ts";
 import type { RestoreOptions } from "../src/drivers/driver.ts";
 import type { ServerRow } from "../db/types.ts";
-import { approvalRequest } from "../src/replies/approval-replies.ts";
-import { snapshotLine } from "../src/replies/snapshot-replies.ts";
+import { requestRestore } from "./restore-request.ts";
 
 const usage = "restore <server>/<snap> [--to <server>] [--target <dir>] [--force] [--dry-run]";
 
@@ -39,21 +37,8 @@ export const restore: Command = {
       ...(dest === server ? {} : { to: dest.name }),
       ...(args.flags.force ? { force: true } : {}),
     };
-    // The destination's driver says what it will write (paths, device, image file, instance), never this command.
-    const plan = await describeRestoreOn(driver, dest, snapshot, opts);
-    if (args.flags["dry-run"])
-      return {
-        visibility: "ephemeral",
-        tone: "info",
-        title: `Dry run: restore ${snapshotLine(snapshot)}`,
-        lines: [`would write ${plan.writes}`, ...plan.notes, "it would need an approver other than you", "Nothing was changed."],
-      };
-    const request = { kind: "restore" as const, server, snapshot, args: { ...opts }, user: ctx.user, channel: ctx.channel };
-    const { approval, op } = ctx.engine.approvals.request(request);
     const action = `restore ${server.name}/${snapshot.name}${dest === server ? "" : ` --to ${dest.name}`}`;
-    const { writes: overwrites, notes, bytes } = plan;
-    const reply = approvalRequest({ approval, op, server, snapshot, action, overwrites, notes, bytes, now: ctx.clock.now() });
-    return { ...reply, onPosted: (at) => ctx.ledger.approvals.setMessage(approval.id, at) };
+    return requestRestore(ctx, { server, snapshot, dest, opts, action, dryRun: !!args.flags["dry-run"] });
   },
 };
 

@@ -1,7 +1,9 @@
-import type { Command } from "./types.ts";
+import type { Command, CommandContext } from "./types.ts";
+import type { ServerRow, SnapshotRow } from "../db/types.ts";
+import { hasTree } from "../src/engine/operations/tree.ts";
 import { expectPositionals } from "./parse.ts";
 import { snapshotOf } from "./lookup.ts";
-import { snapshotDetail } from "../src/replies/snapshot-replies.ts";
+import { snapshotDetail, type TreePlace } from "../src/replies/snapshot-replies.ts";
 
 const usage = "show <server>/<snap>";
 
@@ -14,6 +16,18 @@ export const show: Command = {
   run(ctx, args) {
     const [ref] = expectPositionals(args, 1, 1, usage);
     const { server, snapshot } = snapshotOf(ctx, ref!, usage, true);
-    return snapshotDetail(snapshot, ctx.clock.now(), server);
+    return snapshotDetail(snapshot, ctx.clock.now(), server, treePlace(ctx, server, snapshot));
   },
 };
+
+/** On a tree server, a live snapshot's parent, children and whether it is the current position. */
+function treePlace(ctx: CommandContext, server: ServerRow, snap: SnapshotRow): TreePlace | undefined {
+  if (["deleted", "failed", "expired"].includes(snap.state) || !ctx.drivers.module(server.driver)) return undefined;
+  if (!hasTree(ctx, server)) return undefined;
+  const parent = snap.parent_id === null ? undefined : ctx.ledger.snapshots.get(snap.parent_id);
+  return {
+    parent: parent?.name ?? null,
+    children: ctx.ledger.tree.children(snap.id).map((c) => c.name),
+    current: ctx.ledger.tree.currentId(server.id) === snap.id,
+  };
+}

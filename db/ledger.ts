@@ -10,6 +10,7 @@ import { hostKeyRepo } from "./host-key-repo.ts";
 import { statsRepo } from "./stats-repo.ts";
 import { scheduleRepo } from "./schedule-repo.ts";
 import { retentionRepo } from "./retention-repo.ts";
+import { treeRepo } from "./tree-repo.ts";
 import { ledgerHealth } from "./ledger-health.ts";
 import type { Clock } from "../src/clock.ts";
 
@@ -25,11 +26,14 @@ export function fromDb(db: Db, clock: Clock) {
   // A full disk: every repository call that fails to write throws one ledger_full error naming the file.
   const health = ledgerHealth(db, db.name, now);
   const g = <R extends object>(repo: R): R => guarded(repo, health.caught);
+  const snapshots = g(snapshotRepo(db, now));
   return {
     db,
     health,
     servers: g(serverRepo(db, now)),
-    snapshots: g(snapshotRepo(db, now)),
+    snapshots,
+    /** Snapshot trees: parents, children, each server's current position. */
+    tree: g(treeRepo(db, now, snapshots)),
     operations: g(operationRepo(db, now)),
     deliveries: g(deliveryRepo(db, now)),
     approvals: g(approvalRepo(db, now)),

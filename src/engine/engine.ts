@@ -18,6 +18,7 @@ import { serverTimeoutMs } from "./operations/server-timeout.ts";
 import { SnapbotError, UserError } from "../errors.ts";
 import { isLedgerFull } from "../../db/ledger-health.ts";
 import { mention } from "../replies/mention.ts";
+import { afterRemoved, moveCurrent, parentForNew } from "./operations/tree.ts";
 
 export interface CreateInput extends Asker {
   server: ServerRow;
@@ -136,7 +137,12 @@ export function createEngine(deps: EngineDeps) {
           // A failed create already removed what it wrote; its name may belong to a newer snapshot by now,
           // so the backend is not touched: only the ledger record is cleared.
           if (snap.state !== "failed") await driver.delete(handleOf(snap), ctx);
-          return { result: end, commit: () => ledger.snapshots.transition(snap.id, end, { deleted_at: clock.now(), deleted_by: asker.user }) };
+          const commit = () => {
+            const gone = ledger.snapshots.transition(snap.id, end, { deleted_at: clock.now(), deleted_by: asker.user });
+            afterRemoved(ledger, gone); // its children go to its parent (and the current position, if it was it)
+            return gone;
+          };
+          return { result: end, commit };
         },
         fail: (_id, message) => {
           if (ledger.snapshots.get(snap.id)?.state === "deleting") ledger.snapshots.transition(snap.id, "broken", { error: `delete failed: ${message}` });
@@ -163,6 +169,8 @@ export function createEngine(deps: EngineDeps) {
         note: input.note ?? null,
         stateful: input.stateful,
         origin: input.scheduleId ? "schedule" : "snapbot",
+        // On a tree, a child of the current position (the lease is held from here to the commit: it cannot move).
+        parent_id: parentForNew(deps, server),
       });
     const handle = runOperation<SnapshotRow>(
       { ...deps },
@@ -197,7 +205,9 @@ export function createEngine(deps: EngineDeps) {
             result: res.parts.length ? `${res.size} bytes in ${res.parts.length} part(s), ${res.checksum ?? "no checksum"}` : `created on the backend${res.size === null ? "" : `, ${res.size} bytes`}`,
             commit: () => {
               const t = clock.now();
-              return ledger.snapshots.transition(id, "done", { ...changes, finished_at: t, verified_at: check ? t : null });
+              const done = ledger.snapshots.transition(id, "done", { ...changes, finished_at: t, verified_at: check ? t : null });
+              moveCurrent(deps, server, id);
+              return done;
             },
             discard: (c) => driver.delete({ ...handleOf(snap), location: res.location }, c),
           };

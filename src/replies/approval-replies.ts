@@ -63,6 +63,7 @@ export function deniedApproval(a: ApprovalRow, op: OperationRow, action: string)
 /** How an operation awaiting approval is named to people: the command that asked for it. */
 export function actionOf(op: OperationRow): string {
   if (op.kind === "hostkeys_regen") return `hostkeys regen ${op.server}`;
+  if (op.args?.revert === true) return `revert ${op.server}`; // a restore of its current snapshot, asked as revert
   return `${op.kind}${op.args?.subtree ? " --subtree" : ""} ${op.server}/${String(op.args?.snapshot ?? "")}`;
 }
 

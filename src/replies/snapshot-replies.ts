@@ -36,11 +36,21 @@ export function snapshotList(server: ServerRow, rows: SnapshotRow[], page: Page,
 export const unregisteredLine = (server: ServerRow): string =>
   `${server.name} is no longer registered (unregistered ${utc(server.removed_at)}); its history is kept, read-only`;
 
-export function snapshotDetail(s: SnapshotRow, now: number, server?: ServerRow): Reply {
+/** Where a snapshot sits in its server's tree (drivers with features.trees). */
+export interface TreePlace {
+  parent: string | null; // null: a root
+  children: string[];
+  current: boolean; // the server's current position
+}
+
+export function snapshotDetail(s: SnapshotRow, now: number, server?: ServerRow, tree?: TreePlace): Reply {
+  const vmState = s.details?.vm_state_size;
   const fields: Array<[string, string]> = [
     ["state", s.state],
     ["origin", s.origin],
+    ...treeFields(s, tree),
     ["size", size(s.size)],
+    ...(typeof vmState === "number" ? [["vm state", vmState === 0 ? "none (disk only)" : size(vmState)] as [string, string]] : []),
     ["checksum", dash(s.checksum)],
     ["parts", s.checksums ? String(s.checksums.length) : "—"],
     ["created", `${utc(s.created_at)} (${ago(now, s.created_at)}) by ${mention(dash(s.created_by))}`],
@@ -61,6 +71,16 @@ export function snapshotDetail(s: SnapshotRow, now: number, server?: ServerRow):
   const reply: Reply = { visibility: "ephemeral", tone, title: `${s.server}/${s.name}`, fields, buttons };
   if (removed) reply.lines = [unregisteredLine(server)];
   return reply;
+}
+
+function treeFields(s: SnapshotRow, tree: TreePlace | undefined): Array<[string, string]> {
+  if (!tree) return [];
+  const placed = typeof s.details?.placed === "string" ? ` (made outside snapbot; placed ${s.details.placed})` : "";
+  return [
+    ["parent", (tree.parent ?? "none (a root)") + placed],
+    ["children", tree.children.length ? tree.children.join(", ") : "none"],
+    ...(tree.current ? [["current", "yes: the server's state now descends from it (revert returns here)"] as [string, string]] : []),
+  ];
 }
 
 export const snapshotLine = (s: SnapshotRow): string => `${s.server}/${s.name} (${s.state}, ${size(s.size)}, ${shortHash(s.checksum)})`;

@@ -1,11 +1,12 @@
 import type { OperationRow, ServerRow, SnapshotRow } from "../../../db/types.ts";
 import type { EngineDeps } from "../deps.ts";
 import type { Lease } from "../operations/job-runner.ts";
-import { runOperation, type OperationHandle } from "../operations/run-operation.ts";
+import { failureMessage, runOperation, type OperationHandle } from "../operations/run-operation.ts";
 import { capabilityOf, handleOf } from "../operations/snapshot-handle.ts";
 import { SnapbotError, UserError } from "../../errors.ts";
 import { errorMessage } from "../../errors.ts";
 import { restoreOptionsOf } from "../operations/restore-options.ts";
+import { afterRemoved, moveCurrent, subtreeOf } from "../operations/tree.ts";
 import { recordAfterRestoreTo, recordAndAlert, refuseIfHostKeyChanged, resolveIfUnique } from "../host-keys/host-keys.ts";
 
 // What runs once a request is approved: a restore, or a delete of a snapshot and everything below it.
@@ -64,7 +65,12 @@ export function runRestore(deps: EngineDeps, w: ApprovedWork & { target?: Server
       // A server re-imaged from a snapshot (its own, or another's: --to) may now present another server's host keys.
       const record = target === w.server ? recordAndAlert(deps, target, ctx) : recordAfterRestoreTo(deps, w.server, target, ctx);
       await record.catch((e: unknown) => ctx.log.warn({ err: errorMessage(e) }, "host keys not recorded after the restore"));
-      return { result: res.summary, commit: () => (ledger.snapshots.annotate(now.id, { verified_at: clock.now() }), res.summary) };
+      const commit = () => {
+        ledger.snapshots.annotate(now.id, { verified_at: clock.now() });
+        if (target === w.server) moveCurrent(deps, w.server, now.id); // CloudCIX "apply": the server now descends from it
+        return res.summary;
+      };
+      return { result: res.summary, commit };
     },
     fail: (_id, message, e) => {
       const cur = ledger.snapshots.get(w.snapshot.id)!;
@@ -78,6 +84,11 @@ export function runRestore(deps: EngineDeps, w: ApprovedWork & { target?: Server
   });
 }
 
+/**
+ * delete --subtree: the snapshot and every snapshot below it, leaves first (one backend delete each, never a
+ * backend's own recursive delete: libvirt 9.0 segfaults on --children for deep trees). Each removal commits on
+ * its own, so a failure stops there with the ledger true for what was removed; one operation in the audit log.
+ */
 export function runDeleteSubtree(deps: EngineDeps, w: ApprovedWork): OperationHandle<string> {
   const { ledger, clock } = deps;
   const driver = deps.drivers.get(w.server);
@@ -90,20 +101,35 @@ export function runDeleteSubtree(deps: EngineDeps, w: ApprovedWork): OperationHa
     user: w.op.requested_by,
     args: w.op.args ?? {},
     work: async (ctx) => {
-      const all = ledger.snapshots.subtree(w.snapshot.id); // deepest first: children before their parents
+      const root = ledger.snapshots.get(w.snapshot.id)!;
+      if (!["done", "broken", "failed"].includes(root.state)) throw new UserError("not_deletable", `${ref} is ${root.state} now: nothing was deleted`);
+      const all = subtreeOf(ledger, root);
+      refuseIfChanged(w.op.args, all, ref);
+      const removed: string[] = [];
       for (const s of all) {
-        // Each one is its own step in the ledger, so an interruption leaves every snapshot in a true state.
         if (s.state !== "failed") ledger.snapshots.transition(s.id, "deleting");
         try {
           if (s.state !== "failed") await driver.delete(handleOf(s), ctx);
         } catch (e) {
-          ledger.snapshots.transition(s.id, "broken", { error: `delete failed: ${String(e)}` });
-          throw e;
+          const message = failureMessage(e, ctx.signal);
+          ledger.snapshots.transition(s.id, "broken", { error: `delete failed: ${message}` });
+          const done = removed.length ? `; deleted before it: ${removed.join(", ")}` : "";
+          throw new SnapbotError("subtree_stopped", `delete --subtree ${ref} stopped at ${s.name}: ${message}${done}`, { cause: e });
         }
-        ledger.snapshots.transition(s.id, "deleted", { deleted_at: clock.now(), deleted_by: w.op.requested_by });
+        ledger.tx(() => afterRemoved(ledger, ledger.snapshots.transition(s.id, "deleted", { deleted_at: clock.now(), deleted_by: w.op.requested_by })));
+        removed.push(s.name);
       }
-      const summary = `deleted ${all.length} snapshot(s): ${all.map((s) => s.name).join(", ")}`;
+      const summary = `deleted ${all.length} snapshot(s), leaves first: ${removed.join(", ")}`;
       return { result: summary, commit: () => summary };
     },
   });
+}
+
+/** The approver approved a list of snapshots: if the subtree holds others now, nothing is deleted. */
+function refuseIfChanged(args: Record<string, unknown> | null, all: SnapshotRow[], ref: string): void {
+  const asked = args?.snapshots;
+  if (!Array.isArray(asked)) return; // requests recorded before the list was: the subtree as it is
+  const now = all.map((s) => s.name);
+  if ([...now].sort().join("\n") !== [...(asked as string[])].sort().join("\n"))
+    throw new UserError("subtree_changed", `the subtree of ${ref} changed since it was approved (now ${now.join(", ")}): nothing was deleted; ask again`);
 }

@@ -1,6 +1,8 @@
 import type { ServerRow, SnapshotRow } from "../../../db/types.ts";
 import type { EngineDeps } from "../deps.ts";
 import type { DriverContext } from "../../drivers/driver.ts";
+import { afterRemoved, hasTree } from "./tree.ts";
+import { reconcileTree } from "./tree-sync.ts";
 
 export interface SyncReport {
   imported: string[]; // made outside snapbot (by hand, or the backend's own schedule)
@@ -12,7 +14,8 @@ const LIVE: SnapshotRow["state"][] = ["done", "broken"];
 /**
  * Makes the ledger agree with a backend that keeps its own snapshots (LXD): snapshots found there that
  * snapbot did not make are imported as done with origin external; done or broken ones that are gone
- * are marked deleted. Snapshots being written or deleted right now are left to their operation.
+ * are marked deleted (their children handed to their parent). Snapshots being written or deleted right now
+ * are left to their operation. On a tree server, the backend's parents and current snapshot are reconciled too.
  */
 export async function syncBackend(deps: EngineDeps, server: ServerRow, ctx: DriverContext): Promise<SyncReport> {
   const driver = deps.drivers.get(server);
@@ -25,19 +28,21 @@ export async function syncBackend(deps: EngineDeps, server: ServerRow, ctx: Driv
     for (const b of found) {
       const known = ledger.snapshots.find(server.id, b.name);
       if (known && isLive(known)) continue;
-      ledger.snapshots.insert({
+      const row = ledger.snapshots.insert({
         server_id: server.id, name: b.name, created_by: null, origin: "external", state: "done",
         created_at: b.createdAt, finished_at: b.createdAt, expires_at: b.expiresAt, stateful: b.stateful, size: b.size,
       });
+      if (b.details) ledger.snapshots.annotate(row.id, { details: b.details }); // vm_state_size…, as a create records them
       report.imported.push(b.name);
     }
     for (const s of liveRows(deps, server)) {
       if (onBackend.has(s.name) || !LIVE.includes(s.state)) continue;
       ledger.snapshots.transition(s.id, "deleting");
       const gone = { deleted_at: clock.now(), deleted_by: "outside snapbot", error: "deleted outside snapbot" };
-      ledger.snapshots.transition(s.id, "deleted", gone);
+      afterRemoved(ledger, ledger.snapshots.transition(s.id, "deleted", gone)); // its children go to its parent
       report.vanished.push(s.name);
     }
+    if (hasTree(deps, server)) reconcileTree(deps, server, found, liveRows(deps, server), new Set(report.imported));
     return report;
   });
 }

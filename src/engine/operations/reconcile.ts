@@ -6,6 +6,7 @@ import type { Leftover } from "../../drivers/driver.ts";
 import { handleOf } from "./snapshot-handle.ts";
 import { errorMessage } from "../../errors.ts";
 import { isLedgerFull } from "../../../db/ledger-health.ts";
+import { afterRemoved } from "./tree.ts";
 
 export interface ReconcileReport {
   operations: Array<{ id: number; kind: string; server: string | null; was: string }>;
@@ -33,7 +34,8 @@ export async function reconcile(ledger: Ledger, drivers: DriverRegistry, log: Lo
       for (const op of interrupted) ledger.operations.transition(op.id, "failed", { error: INTERRUPTED });
       for (const { s, fate } of rows) {
         const gone = fate.to === "deleted" ? { deleted_at: now() } : {}; // the interrupted delete had removed everything
-        ledger.snapshots.transition(s.id, fate.to, { error: fate.reason, finished_at: s.finished_at ?? now(), ...gone });
+        const after = ledger.snapshots.transition(s.id, fate.to, { error: fate.reason, finished_at: s.finished_at ?? now(), ...gone });
+        if (fate.to === "deleted") afterRemoved(ledger, after); // its children go to its parent, as a finished delete does
       }
     });
   try {

@@ -7,6 +7,7 @@ import { recordingChat } from "../../helpers/recording-chat.ts";
 import { fakeClock } from "../../../src/clock.ts";
 import type { Reply } from "../../../src/reply.ts";
 import { formatBytes } from "../../../src/duration.ts";
+import { fakeTreeBackend, fakeTreeDriverModule } from "../../helpers/fake-tree-driver.ts";
 
 const root = tempDir("snapbot-approvals-");
 let n = 0;
@@ -21,6 +22,15 @@ async function setup(clock = fakeClock(Date.now())) {
   const chat = recordingChat();
   const t = await testApp(dir, { roles, alerts: { channel: "C0ALERTS" }, storage: { path: "snaps" }, servers: { web: { driver: "archive", paths: [src] } } }, clock, chat.port);
   return { ...t, dir, src, chat, clock };
+}
+/** A server whose driver keeps a snapshot tree (an in-memory hypervisor, as libvirt keeps it). */
+async function treeSetup(clock = fakeClock(Date.now())) {
+  const dir = join(root, `t${++n}`);
+  const backend = fakeTreeBackend();
+  const t = await testApp(dir, { roles, storage: { path: "snaps" }, servers: { vm: { driver: "faketree" } } }, clock, recordingChat().port, {
+    drivers: [fakeTreeDriverModule(backend)],
+  });
+  return { ...t, backend, clock };
 }
 const done = (r: Reply) => r.follow!.done;
 const VERIFIED = "every part is verified again before anything is written: a broken snapshot is never restored";
@@ -182,19 +192,18 @@ describe("restore: the dry run, the approval request and the result say the same
   });
 });
 
-describe("delete --subtree through the approval flow", () => {
+describe("delete --subtree through the approval flow (a server with a snapshot tree)", () => {
   it("deletes a snapshot and everything below it, children first, after approval", async () => {
-    const { app, run, dir } = await setup();
-    for (const s of ["root", "child", "grandchild", "other"]) await done(await run(`create web ${s}`, "U0OP"));
-    app.ledger.db.prepare("UPDATE snapshots SET parent_id = 1 WHERE name = 'child'").run();
-    app.ledger.db.prepare("UPDATE snapshots SET parent_id = 2 WHERE name = 'grandchild'").run();
-    expect((await run("delete web/root --subtree --dry-run", "U0OP")).lines![0]).toBe("would delete root, child, grandchild");
-    const id = approvalId(await run("delete web/root --subtree", "U0OP"));
+    const { app, run, backend } = await treeSetup();
+    for (const s of ["other", "root", "child", "grandchild"]) await done(await run(`create vm ${s}`, "U0OP")); // a chain: each under the last
+    expect((await run("delete vm/root --subtree --dry-run", "U0OP")).lines![0]).toBe("would delete 3 snapshot(s) of vm, leaves first: grandchild, child, root");
+    const id = approvalId(await run("delete vm/root --subtree", "U0OP"));
     const final = await done(await run(`approve ${id}`, "U0ALICE"));
-    expect(final.lines).toEqual(["deleted 3 snapshot(s): grandchild, child, root"]);
-    for (const s of ["root", "child", "grandchild"]) expect(existsSync(join(dir, "snaps/web", s))).toBe(false);
-    expect(existsSync(join(dir, "snaps/web/other/manifest.json"))).toBe(true);
-    expect(app.ledger.snapshots.list(1, { limit: 10, offset: 0 }).rows.map((s) => s.name)).toEqual(["other"]);
+    expect(final.lines).toEqual(["deleted 3 snapshot(s), leaves first: grandchild, child, root"]);
+    expect(backend.deletions).toEqual(["vm/grandchild", "vm/child", "vm/root"]);
+    expect([...backend.vm("vm").snaps.keys()]).toEqual(["other"]);
+    const vm = app.ledger.servers.get("vm")!;
+    expect(app.ledger.snapshots.list(vm.id, { limit: 10, offset: 0 }).rows.map((s) => s.name)).toEqual(["other"]);
     app.close();
   });
 });
@@ -239,14 +248,13 @@ describe("pending approvals: the approvals list, and delete waits for them", () 
 
   it("refuses delete --subtree when a snapshot below names a pending request, and allows a delete once the request expired", async () => {
     const clock = fakeClock(Date.now());
-    const { app, run } = await setup(clock);
-    for (const s of ["root", "child"]) await done(await run(`create web ${s}`, "U0OP"));
-    app.ledger.db.prepare("UPDATE snapshots SET parent_id = 1 WHERE name = 'child'").run();
-    const id = approvalId(await run("restore web/child", "U0OP"));
-    expect(await run("delete web/root --subtree", "U0OP")).toMatchObject({ tone: "error", title: expect.stringMatching(new RegExp(`^web/child is waiting on approval #${id} .*deny ${id} first`)) });
+    const { app, run } = await treeSetup(clock);
+    for (const s of ["root", "child"]) await done(await run(`create vm ${s}`, "U0OP")); // child is under root
+    const id = approvalId(await run("restore vm/child", "U0OP"));
+    expect(await run("delete vm/root --subtree", "U0OP")).toMatchObject({ tone: "error", title: expect.stringMatching(new RegExp(`^vm/child is waiting on approval #${id} .*deny ${id} first`)) });
     expect(app.ledger.approvals.pending().map((a) => a.id)).toEqual([id]); // no second request was recorded
     clock.advance(30 * 60_000 + 1); // past approval.ttl; the sweep that marks it expired has not run yet
-    expect((await done(await run("delete web/child", "U0OP"))).tone).toBe("success");
+    expect((await done(await run("delete vm/child", "U0OP"))).tone).toBe("success");
     app.close();
   });
 
@@ -257,7 +265,7 @@ describe("pending approvals: the approvals list, and delete waits for them", () 
     for (const s of ["s1", "s2"]) await done(await run(`create web ${s}`, "U0OP"));
     const restore = approvalId(await run("restore web/s1", "U0OP"));
     clock.advance(60_000);
-    const denied = approvalId(await run("delete web/s2 --subtree", "U0ALICE"));
+    const denied = approvalId(await run("restore web/s2", "U0ALICE"));
     await run(`deny ${denied}`, "U0BOB");
     const list = await run("approvals", "U0OP");
     expect(list.title).toBe("1 pending approval(s)");
