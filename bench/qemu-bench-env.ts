@@ -1,6 +1,7 @@
 import { spawn, spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
+import { qemuVmArgv } from "../test/helpers/qemu-argv.ts";
 
 // What the qemu bench runs on: a 1 GiB qcow2 with a few hundred MiB of real data (qemu-io pattern writes,
 // so every snapshot has clusters to refcount), and a running QEMU on such an image started the way
@@ -40,12 +41,7 @@ export interface BenchVm {
 
 export async function startBenchVm(dir: string, image: string): Promise<BenchVm> {
   const socket = join(dir, "qmp.sock");
-  const child = spawn("qemu-system-x86_64", [
-    "-machine", "pc,accel=kvm:tcg", "-nodefaults", "-display", "none", "-m", "64",
-    "-drive", `if=none,id=drive0,node-name=disk0,file=${image},format=qcow2`,
-    "-device", "virtio-blk-pci,drive=drive0,id=vd0",
-    "-qmp", `unix:${socket},server=on,wait=off`,
-  ], { stdio: ["ignore", "ignore", "pipe"] });
+  const child = spawn("qemu-system-x86_64", qemuVmArgv(image, socket), { stdio: ["ignore", "ignore", "pipe"] });
   let err = "";
   child.stderr.on("data", (c: Buffer) => (err += c.toString()));
   // A bench that throws or is interrupted must not leave a QEMU behind.

@@ -4,6 +4,7 @@ import { createConnection, createServer, type Server, type Socket } from "node:n
 import { join } from "node:path";
 import { describe, it } from "vitest";
 import { alive, track } from "./cleanup.ts";
+import { qemuVmArgv } from "./qemu-argv.ts";
 
 // A real QEMU for the qemu driver's tests (DESIGN.md §5): no guest OS, one qcow2 disk with node-name disk0,
 // a QMP socket. Content is proven with qemu-io patterns: offline on the file, and on the running VM through
@@ -82,12 +83,7 @@ export interface QemuVm {
 
 export async function startVm(dir: string, image: string): Promise<QemuVm> {
   const socket = join(dir, "qmp.sock");
-  const child = spawn("qemu-system-x86_64", [
-    "-machine", "pc,accel=kvm:tcg", "-nodefaults", "-display", "none", "-m", "64",
-    "-drive", `if=none,id=drive0,node-name=disk0,file=${image},format=qcow2`,
-    "-device", "virtio-blk-pci,drive=drive0,id=vd0",
-    "-qmp", `unix:${socket},server=on,wait=off`,
-  ], { stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn("qemu-system-x86_64", qemuVmArgv(image, socket), { stdio: ["ignore", "pipe", "pipe"] });
   let out = "";
   child.stdout.on("data", (c: Buffer) => (out += c.toString()));
   child.stderr.on("data", (c: Buffer) => (out += c.toString()));
