@@ -11,6 +11,7 @@ import { createJobRunner } from "./engine/operations/job-runner.ts";
 import { createDriverRegistry } from "./drivers/registry.ts";
 import { BUILTIN_DRIVERS } from "./drivers/index.ts";
 import type { DriverModule } from "./drivers/driver.ts";
+import { createStorageTargets } from "./storage/storage-targets.ts";
 import { createEngine } from "./engine/engine.ts";
 import { reconcile, type ReconcileReport } from "./engine/operations/reconcile.ts";
 import { durationMs, parseDuration, timeoutMs } from "./duration.ts";
@@ -42,6 +43,8 @@ export interface AppBuildDeps {
   chat: ChatPort;
   /** The drivers servers may use: BUILTIN_DRIVERS unless given (tests add a fake driver). */
   drivers?: readonly DriverModule[];
+  /** Where credentials named by the config (access_key_env…) are read: process.env unless given. */
+  env?: Record<string, string | undefined>;
 }
 
 export async function createApp(config: Config, deps: AppBuildDeps): Promise<App> {
@@ -60,13 +63,14 @@ export async function createApp(config: Config, deps: AppBuildDeps): Promise<App
       failed: (err) => `servers not updated from the config: ${errorMessage(err)}`,
     });
   }
-  const drivers = createDriverRegistry(deps.drivers ?? BUILTIN_DRIVERS, { runner: deps.runner, storageDir: config.storage.path, fsync: config.engine.fsync, log: deps.log });
+  const targets = createStorageTargets(config.storage, { fsync: config.engine.fsync, env: deps.env ?? process.env, log: deps.log });
+  const drivers = createDriverRegistry(deps.drivers ?? BUILTIN_DRIVERS, { runner: deps.runner, storageDir: config.storage.path, fsync: config.engine.fsync, log: deps.log, targets });
   const jobs = createJobRunner({ concurrency: config.engine.concurrency, timeoutMs: timeoutMs(config.engine.timeout), clock: deps.clock });
   // The console has one "channel": with no alerts.channel configured, alerts still show there.
   const defaultChannel = config.alerts.channel ?? (config.chat.mode === "console" ? "console" : null);
   const alerts = createAlertSink({ ledger, chat: deps.chat, log: deps.log, defaultChannel });
   const prober = watchLedger(ledger, alerts, deps.log);
-  const engine = createEngine({ config, ledger, jobs, drivers, clock: deps.clock, log: deps.log, alerts, chat: deps.chat });
+  const engine = createEngine({ config, ledger, jobs, drivers, clock: deps.clock, log: deps.log, alerts, chat: deps.chat, targets });
   const reconciled = await reconcile(ledger, drivers, deps.log, deps.clock.now);
   await engine.settleHostKeyAlerts().catch((e: unknown) => deps.log.warn({ err: e }, "could not re-check open host-key alerts"));
   // Loaded here, started by the adapter (scheduler.start()); tests tick it with a fake clock instead.

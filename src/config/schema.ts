@@ -5,6 +5,7 @@ import type { DriverModule } from "../drivers/driver.ts";
 import { BUILTIN_DRIVERS } from "../drivers/index.ts";
 import { durationSetting, timeoutSetting } from "../drivers/shared/common-settings.ts";
 import { PLANNED_DRIVERS } from "./planned-drivers.ts";
+import { storageSchema } from "./storage-schema.ts";
 
 // The configuration contract of DESIGN.md §3. A server's keys are its driver's: each DriverModule brings its
 // schema and they are composed here (plus the drivers of the contract not built yet, so a config written for
@@ -58,7 +59,7 @@ export function fileSchemaFor(modules: readonly DriverModule[] = BUILTIN_DRIVERS
       .strict()
       .default({ admins: [], approvers: [], operators: ["*"] }),
     approval: z.object({ ttl: duration.default("30M") }).strict().default({ ttl: "30M" }),
-    storage: z.object({ path: z.string().min(1).default("./data/snapshots") }).strict().default({ path: "./data/snapshots" }),
+    storage: storageSchema,
     engine: z
       .object({
         concurrency: z.number().int().positive().max(64).default(2),

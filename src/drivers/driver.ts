@@ -1,5 +1,6 @@
 import type { Logger } from "pino";
 import type { z } from "zod";
+import type { StorageTargets } from "../storage/storage-targets.ts";
 import type { PartStore } from "../storage/part-store.ts";
 import type { Runner } from "../transport/runner.ts";
 import type { SettingProblem } from "../config/setting-problem.ts";
@@ -228,6 +229,8 @@ export interface DriverDeps {
   log: Logger;
   /** Where stored snapshots (archive parts) go; absent: the local folder storageDir (with fsync as above). */
   store?: PartStore;
+  /** The named storage targets (storage.targets): a server's `store:` is one of them. */
+  targets?: StorageTargets;
 }
 
 /** One registered server as its driver's factory receives it: its name and its validated settings. */

@@ -22,7 +22,7 @@ export async function testApp(dir: string, file: unknown, clock: Clock = systemC
   const parsed = fileSchemaFor(drivers).parse(file);
   const config: Config = {
     ...parsed,
-    storage: { path: parsed.storage.path.startsWith("/") ? parsed.storage.path : join(dir, parsed.storage.path) },
+    storage: { ...parsed.storage, path: parsed.storage.path.startsWith("/") ? parsed.storage.path : join(dir, parsed.storage.path) },
     source: "test",
     demo: false,
     dbPath: join(dir, "ledger.db"),
