@@ -12,6 +12,7 @@ import { createDriverRegistry } from "./drivers/registry.ts";
 import { BUILTIN_DRIVERS } from "./drivers/index.ts";
 import type { DriverModule } from "./drivers/driver.ts";
 import { createStorageTargets } from "./storage/storage-targets.ts";
+import type { S3Tuning } from "./storage/s3-client.ts";
 import { createEngine } from "./engine/engine.ts";
 import { reconcile, type ReconcileReport } from "./engine/operations/reconcile.ts";
 import { durationMs, parseDuration, timeoutMs } from "./duration.ts";
@@ -45,9 +46,13 @@ export interface AppBuildDeps {
   drivers?: readonly DriverModule[];
   /** Where credentials named by the config (access_key_env…) are read: process.env unless given. */
   env?: Record<string, string | undefined>;
+  /** S3 targets' request sizes, retries and timeouts (defaults unless given). */
+  s3Tuning?: Partial<S3Tuning>;
 }
 
 export async function createApp(config: Config, deps: AppBuildDeps): Promise<App> {
+  // First: a target that cannot be built (a credential variable not set) stops start-up before anything opens.
+  const targets = createStorageTargets(config.storage, { fsync: config.engine.fsync, env: deps.env ?? process.env, log: deps.log, s3Tuning: deps.s3Tuning });
   const ledger = createLedger(config.dbPath, deps.clock, (m) => deps.log.warn(m));
   const servers = Object.entries(config.servers).map(([name, s]) => {
     const { driver, channel, ...settings } = s;
@@ -63,7 +68,6 @@ export async function createApp(config: Config, deps: AppBuildDeps): Promise<App
       failed: (err) => `servers not updated from the config: ${errorMessage(err)}`,
     });
   }
-  const targets = createStorageTargets(config.storage, { fsync: config.engine.fsync, env: deps.env ?? process.env, log: deps.log });
   const drivers = createDriverRegistry(deps.drivers ?? BUILTIN_DRIVERS, { runner: deps.runner, storageDir: config.storage.path, fsync: config.engine.fsync, log: deps.log, targets });
   const jobs = createJobRunner({ concurrency: config.engine.concurrency, timeoutMs: timeoutMs(config.engine.timeout), clock: deps.clock });
   // The console has one "channel": with no alerts.channel configured, alerts still show there.

@@ -3,6 +3,8 @@ import { LOCAL_TARGET, type StorageSettings, type TargetSettings } from "../conf
 import { UserError } from "../errors.ts";
 import { createLocalPartStore } from "./local-part-store.ts";
 import type { PartStore } from "./part-store.ts";
+import type { S3Tuning } from "./s3-client.ts";
+import { createS3PartStore } from "./s3-part-store.ts";
 
 // The named storage targets of `storage.targets` (DESIGN.md §3): each is a PartStore — a folder (a shared
 // mount) or an S3 bucket — with its own retention. A server stores to one of them (`store:`, storage.path by
@@ -32,6 +34,8 @@ export interface StorageTargetDeps {
   fsync: boolean;
   env: Record<string, string | undefined>;
   log: Logger;
+  /** Request sizes, retries and timeouts of S3 targets (the defaults unless given: tests shorten the timeouts). */
+  s3Tuning?: Partial<S3Tuning>;
 }
 
 export function createStorageTargets(settings: StorageSettings, deps: StorageTargetDeps): StorageTargets {
@@ -51,9 +55,17 @@ export function createStorageTargets(settings: StorageSettings, deps: StorageTar
 }
 
 function storeOf(name: string, t: TargetSettings, deps: StorageTargetDeps): PartStore {
-  if (t.path !== undefined) return createLocalPartStore(t.path, { fsync: deps.fsync, ownEntry: (e) => SIDE_FILES.includes(e) });
-  // Filled in by the S3 store (src/storage/s3-part-store.ts).
-  throw new UserError("bad_config", `storage.targets.${name}: s3 targets are not available in this build yet; use path: for now`);
+  const ownEntry = (e: string) => SIDE_FILES.includes(e);
+  if (t.path !== undefined || !t.s3) return createLocalPartStore(t.path ?? "", { fsync: deps.fsync, ownEntry });
+  const credentials = { accessKeyId: credential(name, "access_key_env", t.s3.access_key_env, deps.env), secretAccessKey: credential(name, "secret_key_env", t.s3.secret_key_env, deps.env) };
+  return createS3PartStore({ target: name, settings: t.s3, credentials, log: deps.log, ownEntry, tuning: deps.s3Tuning });
+}
+
+/** The value of the variable the config names; its absence stops start-up (the value is never shown). */
+function credential(target: string, key: string, variable: string, env: Record<string, string | undefined>): string {
+  const value = env[variable];
+  if (value) return value;
+  throw new UserError("bad_config", `storage.targets.${target}.s3.${key}: the environment variable ${variable} is not set: export it before starting snapbot`);
 }
 
 export { LOCAL_TARGET };

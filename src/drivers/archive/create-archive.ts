@@ -86,7 +86,7 @@ async function streamParts(
   // The C locale: tar's and dd's byte counts are read from their stderr.
   const pipe = deps.runner.pipeline(stages, { signal: ctx.signal, env: { LC_ALL: "C" } });
   // The disk failed: stop tar and zstd too.
-  const write = streamToParts(store, key, pipe.stdout, { partSize, highWaterMark: STREAM_BUFFER, onFailure: () => pipe.kill() });
+  const write = streamToParts(store, key, pipe.stdout, { partSize, highWaterMark: STREAM_BUFFER, onFailure: () => pipe.kill(), signal: ctx.signal });
   const ticker = startProgressTicker(ctx, "archiving", write.bytes);
   const [wrote, ran] = await Promise.allSettled([write.done, pipe.done]);
   ticker.stop();
