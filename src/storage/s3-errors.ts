@@ -81,10 +81,11 @@ export function describeS3Error(e: unknown, place: S3Place, what: string, attemp
     return fail("s3_denied", `${t}: ${place.endpoint} denied ${what} in bucket ${place.bucket} (${status ?? 403} ${name}): the bucket policy or the user's permissions forbid it`);
   if (CHECKSUM.has(name))
     return fail("s3_checksum", `${t}: the store rejected ${what}: the bytes it received do not match the checksum snapbot sent (${name})${tries}`);
-  if (TIMEOUTS.has(name) || (code && TIMEOUTS.has(code)))
-    return fail("s3_timeout", `${t}: ${place.endpoint} stopped answering during ${what}${tries}: check the network and the S3 service`);
+  // Before timeouts: the SDK names a reset connection "TimeoutError" too; its network code says what happened.
   if ((code && NETWORK_CUT.has(code)) || /socket hang up|premature close/i.test(sdk(e).message ?? ""))
     return fail("s3_disconnected", `${t}: the connection to ${place.endpoint} broke during ${what} (${code ?? "socket hang up"})${tries}`);
+  if (TIMEOUTS.has(name) || (code && TIMEOUTS.has(code)))
+    return fail("s3_timeout", `${t}: ${place.endpoint} stopped answering during ${what}${tries}: check the network and the S3 service`);
   return fail("s3_failed", `${t}: ${place.endpoint} failed ${what} (${status ? `${status} ` : ""}${name})${tries}`);
 }
 

@@ -4,6 +4,7 @@ import {
   CompleteMultipartUploadCommand,
   CreateMultipartUploadCommand,
   HeadObjectCommand,
+  ListMultipartUploadsCommand,
   PutObjectCommand,
   UploadPartCommand,
 } from "@aws-sdk/client-s3";
@@ -129,6 +130,14 @@ export function createS3PartSink(o: S3SinkOptions): PartSink {
     const expected = `${createHash("md5").update(Buffer.concat(parts.map((p) => p.md5))).digest("hex")}-${parts.length}`;
     if (head.ContentLength !== digest.size || (/^[0-9a-f]{32}-\d+$/.test(etag) && etag !== expected))
       throw new BackendError("s3_checksum", `storage target ${io.place.target}: ${o.what} was stored as ${head.ContentLength} bytes (ETag ${etag}), not the ${digest.size} bytes (ETag ${expected}) sent`);
+    await dropStrayUploads();
+  }
+  /** A start retried after a lost answer leaves an upload of its own behind: nothing would ever complete it. */
+  async function dropStrayUploads() {
+    const r = await io.client.send(new ListMultipartUploadsCommand({ Bucket, Prefix: Key }), { abortSignal: AbortSignal.timeout(5000) }).catch(() => null);
+    for (const u of r?.Uploads ?? [])
+      if (u.Key === Key && u.UploadId && u.UploadId !== uploadId)
+        await io.client.send(new AbortMultipartUploadCommand({ Bucket, Key, UploadId: u.UploadId }), { abortSignal: AbortSignal.timeout(5000) }).catch(() => undefined);
   }
 
   return {

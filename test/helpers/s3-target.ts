@@ -1,6 +1,9 @@
 import { CreateBucketCommand, ListMultipartUploadsCommand, ListObjectsV2Command, S3Client } from "@aws-sdk/client-s3";
 import { pino, type Logger } from "pino";
-import { Writable } from "node:stream";
+import { Readable, Writable } from "node:stream";
+import { writeManifest, type StoredManifest } from "../../src/storage/manifest.ts";
+import type { SnapshotKey } from "../../src/storage/part-store.ts";
+import { streamToParts } from "../../src/storage/stream-to-parts.ts";
 import { s3TargetSchema, type S3TargetSettings } from "../../src/config/storage-schema.ts";
 import { createS3PartStore, type S3PartStore } from "../../src/storage/s3-part-store.ts";
 import type { S3Tuning } from "../../src/storage/s3-client.ts";
@@ -45,8 +48,9 @@ export function s3Env(ceph: Pick<CephEnv, "accessKey" | "secretKey">): Record<st
   return { [S3_ENV.access]: ceph.accessKey, [S3_ENV.secret]: ceph.secretKey };
 }
 
-/** Short timeouts and backoff, so a fault is decided in seconds; 5 MiB chunks (S3's smallest multipart part). */
-export const FAST_TUNING: Partial<S3Tuning> = { chunkBytes: 5 * 1024 * 1024, attempts: 3, backoffMs: 50, idleTimeoutMs: 1500, connectTimeoutMs: 1500 };
+/** Short backoff, so a fault is decided in seconds; 5 MiB chunks (S3's smallest multipart part). */
+// Idle 10 s: Ceph's first write makes its pools (~4 s without a byte answered); stall tests shorten it further.
+export const FAST_TUNING: Partial<S3Tuning> = { chunkBytes: 5 * 1024 * 1024, attempts: 3, backoffMs: 50, idleTimeoutMs: 10_000, connectTimeoutMs: 2000 };
 
 export interface CapturedLog {
   log: Logger;
@@ -85,4 +89,20 @@ export async function keysIn(admin: S3Client, Bucket: string, Prefix = ""): Prom
 export async function uploadsIn(admin: S3Client, Bucket: string, Prefix = ""): Promise<string[]> {
   const r = await admin.send(new ListMultipartUploadsCommand({ Bucket, Prefix }));
   return (r.Uploads ?? []).map((u) => u.Key!).sort();
+}
+
+const MiB = 1024 * 1024;
+
+/** Writes `data` as a snapshot the way create does (parts, README, manifest last); returns the manifest. */
+export async function writeSnapshot(store: S3PartStore, key: SnapshotKey, data: Buffer, partSize: number, signal?: AbortSignal): Promise<StoredManifest> {
+  await store.create(key);
+  const input = Readable.from((function* () {
+    for (let at = 0; at < data.length; at += 3 * MiB + 17) yield data.subarray(at, at + 3 * MiB + 17); // odd chunks: boundaries inside writes
+  })());
+  const stored = await streamToParts(store, key, input, { partSize, highWaterMark: MiB, signal }).done;
+  const now = new Date().toISOString();
+  const manifest = { server: key.server, snapshot: key.name, created_at: now, finished_at: now, part_size: partSize, parts: stored.parts, total: stored.total };
+  await store.putFile(key, "README.txt", "by hand: cat .parts/part-* | …\n");
+  await writeManifest(store, key, manifest);
+  return manifest;
 }

@@ -1,37 +1,21 @@
 import { createHash, randomBytes } from "node:crypto";
-import { Readable } from "node:stream";
 import { DeleteObjectCommand, GetObjectCommand, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { storedManifestSchema, writeManifest, type StoredManifest } from "../../src/storage/manifest.ts";
-import { partFile, type SnapshotKey } from "../../src/storage/part-store.ts";
-import { streamToParts } from "../../src/storage/stream-to-parts.ts";
+import { storedManifestSchema } from "../../src/storage/manifest.ts";
+import { partFile } from "../../src/storage/part-store.ts";
 import { verifyParts } from "../../src/storage/verify-parts.ts";
 import type { S3PartStore } from "../../src/storage/s3-part-store.ts";
 import type { DriverContext } from "../../src/drivers/driver.ts";
 import { cephEnabled, type CephEnv } from "../helpers/ceph.ts";
 import { useCeph } from "../helpers/ceph-env.ts";
-import { adminClient, createBucket, keysIn, s3Settings, s3Store, uploadsIn } from "../helpers/s3-target.ts";
+import { adminClient, createBucket, keysIn, s3Settings, s3Store, uploadsIn, writeSnapshot } from "../helpers/s3-target.ts";
 
 // The S3 PartStore against Ceph's RADOS Gateway (real S3 semantics): the same stream → parts → manifest path
 // the archive driver uses, read back and verified, and the layout, listing, leftovers and guarded remove.
 
 const MiB = 1024 * 1024;
 const ctx = (signal = new AbortController().signal): DriverContext => ({ signal, progress: () => {}, log: pino({ level: "silent" }) }) as DriverContext;
-
-/** Writes `data` as a snapshot the way create does (parts, README, manifest last); returns the manifest. */
-export async function writeSnapshot(store: S3PartStore, key: SnapshotKey, data: Buffer, partSize: number, signal?: AbortSignal): Promise<StoredManifest> {
-  await store.create(key);
-  const input = Readable.from((function* () {
-    for (let at = 0; at < data.length; at += 3 * MiB + 17) yield data.subarray(at, at + 3 * MiB + 17); // odd chunks: boundaries inside writes
-  })());
-  const stored = await streamToParts(store, key, input, { partSize, highWaterMark: MiB, signal }).done;
-  const now = new Date().toISOString();
-  const manifest = { server: key.server, snapshot: key.name, created_at: now, finished_at: now, part_size: partSize, parts: stored.parts, total: stored.total };
-  await store.putFile(key, "README.txt", "by hand: cat .parts/part-* | …\n");
-  await writeManifest(store, key, manifest);
-  return manifest;
-}
 
 const sha = (b: Buffer) => createHash("sha256").update(b).digest("hex");
 
@@ -123,6 +107,17 @@ describe.runIf(cephEnabled())("S3 part store on Ceph's RADOS Gateway", () => {
     const r = await verifyParts(store, key, storedManifestSchema, ctx());
     expect(r.ok).toBe(false);
     expect(r.problems).toEqual(["part-000001 is missing", expect.stringMatching(/^part-000002 is corrupt: sha256 [0-9a-f]{12}…, manifest says/)]);
+  });
+
+  // Pinned so that the README's claim follows the gateway: if a Ceph upgrade starts checking the SHA-256
+  // header, this fails and the README's "what is checked" is updated.
+  it("what this gateway checks: a wrong Content-MD5 is refused, a wrong x-amz-checksum-sha256 is not (Ceph 16): snapbot sends both", async () => {
+    const Body = Buffer.from("a part's bytes");
+    const wrongSha = createHash("sha256").update("other bytes").digest("base64");
+    const wrongMd5 = createHash("md5").update("other bytes").digest("base64");
+    await expect(admin.send(new PutObjectCommand({ Bucket: bucket, Key: "probe/md5", Body, ContentMD5: wrongMd5 }))).rejects.toMatchObject({ name: "BadDigest" });
+    await admin.send(new PutObjectCommand({ Bucket: bucket, Key: "probe/sha", Body, ChecksumSHA256: wrongSha }));
+    expect(await keysIn(admin, bucket, "probe/")).toEqual(["probe/sha"]);
   });
 
   it("reads a snapshot recorded under another prefix from its recorded location", async () => {
