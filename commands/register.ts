@@ -3,7 +3,7 @@ import { expectPositionals } from "./parse.ts";
 import { checkName } from "../src/names.ts";
 import { driverKindsOf, serverSchemaFor, type ServerSettings } from "../src/config/schema.ts";
 import { isMissing, issueText, whatKeyHolds } from "../src/config/issue-text.ts";
-import { settingProblems } from "../src/config/setting-rules.ts";
+import { settingProblems, targetProblems } from "../src/config/setting-rules.ts";
 import { errorMessage, isUserError, UserError } from "../src/errors.ts";
 import { mention } from "../src/replies/mention.ts";
 
@@ -34,7 +34,8 @@ function validSettings(ctx: CommandContext, name: string, driver: string, pairs:
     if (isMissing(issue)) throw new UserError("bad_setting", `${at}: ${key}= is required (${whatKeyHolds(key)})`);
     throw new UserError("bad_setting", `${at}: ${key}: ${issueText(issue)}`);
   }
-  const problem = settingProblems(parsed.data, ctx.drivers.module(driver))[0];
+  const targets = Object.keys(ctx.config.storage.targets).sort();
+  const problem = [...settingProblems(parsed.data, ctx.drivers.module(driver)), ...targetProblems(parsed.data, targets)][0];
   if (problem) throw new UserError(problem.code, `${at}: ${problem.key}: ${problem.why}`);
   return parsed.data;
 }

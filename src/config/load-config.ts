@@ -7,7 +7,7 @@ import type { DriverModule } from "../drivers/driver.ts";
 import { BUILTIN_DRIVERS } from "../drivers/index.ts";
 import { demoConfig } from "./demo-config.ts";
 import { isMissing, issueText, whatKeyHolds } from "./issue-text.ts";
-import { settingProblems } from "./setting-rules.ts";
+import { settingProblems, targetProblems } from "./setting-rules.ts";
 import { errorMessage, SnapbotError } from "../errors.ts";
 
 export class ConfigError extends SnapbotError {
@@ -109,7 +109,8 @@ export function parseFile(path: string, text: string, modules: readonly DriverMo
   if (!parsed.success) throw new ConfigError(`${path}: ${describeIssue(parsed.error.issues[0]!, driverKindsOf(modules))}`);
   // Beyond the shape: the rules register and create apply too (paths exist, ssh:// has a key file…).
   for (const [name, server] of Object.entries(parsed.data.servers)) {
-    const p = settingProblems(server, modules.find((m) => m.kind === server.driver))[0];
+    const targets = Object.keys(parsed.data.storage.targets).sort();
+    const p = [...settingProblems(server, modules.find((m) => m.kind === server.driver)), ...targetProblems(server, targets)][0];
     if (p) throw new ConfigError(`${path}: servers.${name}.${p.key}: ${p.why}`);
   }
   return parsed.data;

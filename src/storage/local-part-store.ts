@@ -1,12 +1,11 @@
 import { createReadStream } from "node:fs";
 import { lstat, mkdir, open, readdir, readFile, realpath, rm, stat, type FileHandle } from "node:fs/promises";
 import { basename, dirname, join, resolve } from "node:path";
-import type { Leftover } from "../drivers/driver.ts";
 import { UserError } from "../errors.ts";
 import { checkName, NAME_PATTERN } from "../names.ts";
 import { fsyncDir, writeFileAtomic, writeNewFile } from "./durable.ts";
 import { MANIFEST_FILE } from "./manifest.ts";
-import { PART_FILE, PARTS_DIR, type PartDigest, type PartSink, type PartStore, type SnapshotKey } from "./part-store.ts";
+import { PART_FILE, PARTS_DIR, type Leftover, type PartDigest, type PartSink, type PartStore, type SnapshotKey } from "./part-store.ts";
 
 // The PartStore on a local folder: <root>/<server>/<snapshot>/{.parts/part-NNNNNN, manifest.json, …}, folders
 // 0700 and files 0600 from the moment they exist. With fsync on, "durable" means the data and the directory

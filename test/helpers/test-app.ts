@@ -1,5 +1,6 @@
 import { join } from "node:path";
-import { pino } from "pino";
+import { pino, type Logger } from "pino";
+import type { S3Tuning } from "../../src/storage/s3-client.ts";
 import { fileSchemaFor } from "../../src/config/schema.ts";
 import type { DriverModule } from "../../src/drivers/driver.ts";
 import { BUILTIN_DRIVERS } from "../../src/drivers/index.ts";
@@ -15,6 +16,12 @@ import { plainReply } from "./plain-reply.ts";
 export interface TestAppOptions {
   /** Drivers besides the built-in ones (a test's own DriverModule). */
   drivers?: readonly DriverModule[];
+  /** The environment credentials are read from (storage.targets' access_key_env…): none unless given. */
+  env?: Record<string, string | undefined>;
+  /** The app's logger (a test that captures pino output); silent unless given. */
+  log?: Logger;
+  /** S3 targets' request sizes, retries and timeouts (tests shorten them). */
+  s3Tuning?: Partial<S3Tuning>;
 }
 
 export async function testApp(dir: string, file: unknown, clock: Clock = systemClock, chat: ChatPort = silentChat, opts: TestAppOptions = {}) {
@@ -30,8 +37,8 @@ export async function testApp(dir: string, file: unknown, clock: Clock = systemC
     chat: { mode: "console", port: 0 },
     metricsPort: null,
   };
-  const log = pino({ level: "silent" });
-  const app = await createApp(config, { log, clock, runner: createLocalRunner(log), chat, drivers });
+  const log = opts.log ?? pino({ level: "silent" });
+  const app = await createApp(config, { log, clock, runner: createLocalRunner(log), chat, drivers, env: opts.env ?? {}, s3Tuning: opts.s3Tuning });
   // As the console shows it (people as plain ids); test/slack/ and block-kit tests check Slack's mentions.
   const run = async (text: string, user = "U1") => plainReply(await runCommand(app, { user, channel: "C1", text }));
   return { app, run };
