@@ -114,6 +114,7 @@ export async function createApp(config: Config, deps: AppBuildDeps): Promise<App
       clearInterval(sweeper);
       clearInterval(prober);
       void scheduler.stop();
+      targets.close();
       ledger.close();
     },
   };

@@ -28,6 +28,8 @@ export interface StorageTargets {
   get(name: string): StorageTarget | undefined;
   /** The target, or a UserError naming the ones there are (a copy to an unknown target). */
   need(name: string): StorageTarget;
+  /** Lets go of the targets' connections (S3 keep-alive sockets) when the app closes. */
+  close(): void;
 }
 
 export interface StorageTargetDeps {
@@ -40,10 +42,12 @@ export interface StorageTargetDeps {
 
 export function createStorageTargets(settings: StorageSettings, deps: StorageTargetDeps): StorageTargets {
   const targets = new Map<string, StorageTarget>();
-  for (const [name, t] of Object.entries(settings.targets)) targets.set(name, { name, kind: t.s3 ? "s3" : "local", store: storeOf(name, t, deps), keep: t.keep ?? null });
+  const closers: Array<() => void> = [];
+  for (const [name, t] of Object.entries(settings.targets)) targets.set(name, { name, kind: t.s3 ? "s3" : "local", store: storeOf(name, t, deps, closers), keep: t.keep ?? null });
   const names = [...targets.keys()].sort();
   return {
     names: () => names,
+    close: () => closers.splice(0).forEach((c) => c()),
     get: (name) => targets.get(name),
     need(name) {
       const t = targets.get(name);
@@ -54,11 +58,13 @@ export function createStorageTargets(settings: StorageSettings, deps: StorageTar
   };
 }
 
-function storeOf(name: string, t: TargetSettings, deps: StorageTargetDeps): PartStore {
+function storeOf(name: string, t: TargetSettings, deps: StorageTargetDeps, closers: Array<() => void>): PartStore {
   const ownEntry = (e: string) => SIDE_FILES.includes(e);
   if (t.path !== undefined || !t.s3) return createLocalPartStore(t.path ?? "", { fsync: deps.fsync, ownEntry });
   const credentials = { accessKeyId: credential(name, "access_key_env", t.s3.access_key_env, deps.env), secretAccessKey: credential(name, "secret_key_env", t.s3.secret_key_env, deps.env) };
-  return createS3PartStore({ target: name, settings: t.s3, credentials, log: deps.log, ownEntry, tuning: deps.s3Tuning });
+  const store = createS3PartStore({ target: name, settings: t.s3, credentials, log: deps.log, ownEntry, tuning: deps.s3Tuning });
+  closers.push(() => store.destroy());
+  return store;
 }
 
 /** The value of the variable the config names; its absence stops start-up (the value is never shown). */

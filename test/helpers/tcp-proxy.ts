@@ -22,6 +22,8 @@ export interface TcpProxy {
   set(fault: Fault, opts?: { times?: number }): void;
   /** Connections open now. */
   open(): number;
+  /** Connections the stall fault holds now (open, nothing forwarded). */
+  stalled(): number;
   /** Connections accepted since start. */
   accepted(): number;
   /** How often the current fault has fired since it was set. */
@@ -112,6 +114,7 @@ export async function startTcpProxy(target: { host?: string; port: number }): Pr
       fired = 0;
     },
     open: () => pairs.size,
+    stalled: () => [...pairs].filter((p) => p.stalled).length,
     accepted: () => accepted,
     fired: () => fired,
     close: () =>

@@ -100,7 +100,8 @@ function firstCause(wrote: PromiseSettledResult<unknown>, ran: PromiseSettledRes
   const writeError = wrote.status === "rejected" ? wrote.reason : null;
   const runError = ran.status === "rejected" ? ran.reason : null;
   if (signal.aborted && runError) return runError;
-  if (isFsError(writeError)) return writeError;
+  // The store refused (a full disk, an S3 target's quota, a broken connection): the kill that followed is its echo.
+  if (isFsError(writeError) || writeError instanceof SnapbotError) return writeError;
   return runError ?? writeError;
 }
 
