@@ -16,9 +16,10 @@ import type { PartDigest, PartSink } from "./part-store.ts";
 // tuning.chunkBytes; a part that fits in one chunk is one PUT, a bigger one a multipart upload whose chunks
 // go up while the next fill (at most tuning.inFlight at once: write() waits, which backs up into tar). No
 // part is ever held whole. Every request carries the chunk's SHA-256 (x-amz-checksum-sha256) and MD5
-// (Content-MD5): the store refuses a body that does not match — Ceph's RGW before Squid ignores the SHA-256
-// but checks the MD5, so the MD5 is the check that always happens. After a multipart upload, HEAD confirms the
-// size and the ETag S3 derives from the chunks' MD5s (RGW's CompleteMultipartUpload answers with no ETag).
+// (Content-MD5), and its SHA-256 is also the signed payload hash (x-amz-content-sha256, signedWith below). What
+// the store checks: Ceph 16's RGW ignores x-amz-checksum-sha256 (a wrong one is accepted) but refuses a body
+// whose Content-MD5 or signed payload SHA-256 does not match; AWS S3 checks all three. After a multipart
+// upload, HEAD confirms the size and the ETag S3 derives from the chunks' MD5s (RGW's Complete has no ETag).
 
 const MAX_CHUNKS = 10_000; // S3's limit on parts in one multipart upload
 const FIRST_BUFFER = 256 * 1024; // small parts (and the first bytes of big ones) do not need a whole chunk yet
@@ -80,7 +81,7 @@ export function createS3PartSink(o: S3SinkOptions): PartSink {
     const sums = digests(body);
     const what = `upload of ${o.what} (chunk ${PartNumber})`;
     const p = io
-      .call(what, (abortSignal) => io.client.send(new UploadPartCommand({ Bucket, Key, UploadId: uploadId!, PartNumber, Body: body, ContentMD5: sums.md5.toString("base64"), ChecksumSHA256: sums.sha256 }), { abortSignal }), signal)
+      .call(what, (abortSignal) => io.client.send(signedWith(sums.sha256, new UploadPartCommand({ Bucket, Key, UploadId: uploadId!, PartNumber, Body: body, ContentMD5: sums.md5.toString("base64"), ChecksumSHA256: sums.sha256 })), { abortSignal }), signal)
       .then((r) => {
         sent.push({ PartNumber, ETag: r.ETag ?? "", ChecksumSHA256: sums.sha256, md5: sums.md5 });
         if (body.length === chunk) free.push(body);
@@ -116,7 +117,7 @@ export function createS3PartSink(o: S3SinkOptions): PartSink {
     const body = buf.subarray(0, filled);
     const md5 = createHash("md5").update(body).digest("base64");
     const ChecksumSHA256 = Buffer.from(digest.sha256, "hex").toString("base64");
-    await io.call(`upload of ${o.what}`, (abortSignal) => io.client.send(new PutObjectCommand({ Bucket, Key, Body: body, ContentMD5: md5, ChecksumSHA256 }), { abortSignal }), signal);
+    await io.call(`upload of ${o.what}`, (abortSignal) => io.client.send(signedWith(ChecksumSHA256, new PutObjectCommand({ Bucket, Key, Body: body, ContentMD5: md5, ChecksumSHA256 })), { abortSignal }), signal);
   }
   async function completeUpload(digest: PartDigest) {
     if (filled > 0) await flush();
@@ -178,6 +179,26 @@ export function createS3PartSink(o: S3SinkOptions): PartSink {
     },
   };
 }
+
+/**
+ * SigV4 signs the body's SHA-256 (x-amz-content-sha256), which the store recomputes and checks: given the hash
+ * snapbot already has (the hash tap's, for a whole part), the SDK neither hashes the body again nor signs a
+ * hash of bytes other than the ones measured on the way in.
+ */
+export function signedWith<C extends { middlewareStack: { add: AddMiddleware } }>(sha256Base64: string, command: C): C {
+  const hex = Buffer.from(sha256Base64, "base64").toString("hex");
+  command.middlewareStack.add(
+    (next) => async (args) => {
+      const request = args.request as { headers?: Record<string, string> };
+      if (request.headers) request.headers["x-amz-content-sha256"] = hex;
+      return next(args);
+    },
+    { step: "build", name: "snapbotPayloadSha256" },
+  );
+  return command;
+}
+// The SDK types middleware per command; this one only sets a header, whatever the command.
+type AddMiddleware = (mw: (next: (args: any) => Promise<any>) => (args: any) => Promise<any>, opts: { step: "build"; name: string }) => void;
 
 function digests(body: Buffer): { sha256: string; md5: Buffer } {
   return { sha256: createHash("sha256").update(body).digest("base64"), md5: createHash("md5").update(body).digest() };

@@ -147,7 +147,7 @@ describe.runIf(cephEnabled())("S3 part store faults (Ceph RGW behind a TCP proxy
     const denied = s3Store(ceph, s3Settings(ceph.endpoint, locked));
     const k = key();
     const failure = await writeSnapshot(denied, k, randomBytes(64 * 1024), 32 * 1024).catch((e: Error) => e);
-    expect(failure).toMatchObject({ code: "s3_denied", message: expect.stringMatching(/denied upload of files-1\/\S+ \.parts\/part-000000 in bucket .*\(403 AccessDenied\): the bucket policy/) });
+    expect(failure).toMatchObject({ code: "s3_denied", message: expect.stringMatching(/denied upload of files-1\/\S+ \.parts\/part-00000\d in bucket .*\(403 AccessDenied\): the bucket policy/) });
     expect(await keysIn(admin, locked)).toEqual([]);
 
     const small = await createBucket(admin, "quota");

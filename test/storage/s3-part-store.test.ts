@@ -6,6 +6,7 @@ import { storedManifestSchema } from "../../src/storage/manifest.ts";
 import { partFile } from "../../src/storage/part-store.ts";
 import { verifyParts } from "../../src/storage/verify-parts.ts";
 import type { S3PartStore } from "../../src/storage/s3-part-store.ts";
+import { signedWith } from "../../src/storage/s3-part-sink.ts";
 import type { DriverContext } from "../../src/drivers/driver.ts";
 import { cephEnabled, type CephEnv } from "../helpers/ceph.ts";
 import { useCeph } from "../helpers/ceph-env.ts";
@@ -111,12 +112,14 @@ describe.runIf(cephEnabled())("S3 part store on Ceph's RADOS Gateway", () => {
 
   // Pinned so that the README's claim follows the gateway: if a Ceph upgrade starts checking the SHA-256
   // header, this fails and the README's "what is checked" is updated.
-  it("what this gateway checks: a wrong Content-MD5 is refused, a wrong x-amz-checksum-sha256 is not (Ceph 16): snapbot sends both", async () => {
+  it("what this gateway checks: a wrong Content-MD5 or signed payload SHA-256 is refused, a wrong x-amz-checksum-sha256 is not (Ceph 16)", async () => {
     const Body = Buffer.from("a part's bytes");
     const wrongSha = createHash("sha256").update("other bytes").digest("base64");
     const wrongMd5 = createHash("md5").update("other bytes").digest("base64");
     await expect(admin.send(new PutObjectCommand({ Bucket: bucket, Key: "probe/md5", Body, ContentMD5: wrongMd5 }))).rejects.toMatchObject({ name: "BadDigest" });
     await admin.send(new PutObjectCommand({ Bucket: bucket, Key: "probe/sha", Body, ChecksumSHA256: wrongSha }));
+    // The signed payload hash (x-amz-content-sha256, which snapbot sets to its own SHA-256) is checked.
+    await expect(admin.send(signedWith(wrongSha, new PutObjectCommand({ Bucket: bucket, Key: "probe/signed", Body })))).rejects.toMatchObject({ name: "XAmzContentSHA256Mismatch" });
     expect(await keysIn(admin, bucket, "probe/")).toEqual(["probe/sha"]);
   });
 
