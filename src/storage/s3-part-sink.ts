@@ -26,6 +26,8 @@ const FIRST_BUFFER = 256 * 1024; // small parts (and the first bytes of big ones
 
 export interface S3SinkOptions {
   io: S3Io;
+  /** The store's chunk buffers, shared by the parts being written and closed at once: bounds their memory together. */
+  pool: ChunkPool;
   objectKey: string;
   /** "files-1/s1 .parts/part-000002": for messages. */
   what: string;
@@ -56,7 +58,7 @@ export function createS3PartSink(o: S3SinkOptions): PartSink {
   let nextPart = 1;
   const sent: Sent[] = [];
   const running = new Set<Promise<void>>();
-  const free: Buffer[] = [];
+  let pooled = false; // whether buf came from the pool (and goes back to it)
   let failure: unknown = null;
   let finished = false;
 
@@ -74,32 +76,42 @@ export function createS3PartSink(o: S3SinkOptions): PartSink {
   };
   const next = async (): Promise<Buffer> => {
     while (running.size >= io.tuning.inFlight) await Promise.race(running);
-    return free.pop() ?? Buffer.allocUnsafe(chunk);
+    const b = await o.pool.take();
+    pooled = true;
+    return b;
+  };
+  const release = () => {
+    if (pooled) o.pool.give(buf);
+    pooled = false;
   };
 
-  const uploadChunk = (body: Buffer, PartNumber: number) => {
+  const uploadChunk = (body: Buffer, PartNumber: number, owner: Buffer | null) => {
     const sums = digests(body);
     const what = `upload of ${o.what} (chunk ${PartNumber})`;
     const p = io
       .call(what, (abortSignal) => io.client.send(signedWith(sums.sha256, new UploadPartCommand({ Bucket, Key, UploadId: uploadId!, PartNumber, Body: body, ContentMD5: sums.md5.toString("base64"), ChecksumSHA256: sums.sha256 })), { abortSignal }), signal)
       .then((r) => {
         sent.push({ PartNumber, ETag: r.ETag ?? "", ChecksumSHA256: sums.sha256, md5: sums.md5 });
-        if (body.length === chunk) free.push(body);
       })
       .catch(fail)
-      .finally(() => running.delete(p));
+      .finally(() => {
+        running.delete(p);
+        if (owner) o.pool.give(owner);
+      });
     running.add(p);
   };
-  const flush = async () => {
+  const flush = async (last = false) => {
     if (failure) throw failure;
     if (nextPart > MAX_CHUNKS)
       throw new BackendError("s3_part_too_big", `${o.what} needs more than ${MAX_CHUNKS} upload chunks: use a smaller part_size (at most ${(MAX_CHUNKS * chunk) / 1024 ** 3} GiB)`);
     uploadId ??= await startUpload();
     const body = filled === buf.length ? buf : buf.subarray(0, filled);
-    uploadChunk(body, nextPart++);
+    uploadChunk(body, nextPart++, pooled ? buf : null);
+    pooled = false;
     sentBytes += filled;
     filled = 0;
-    buf = await next();
+    buf = Buffer.alloc(0); // until the pool hands the next one out
+    if (!last) buf = await next();
   };
   const startUpload = async () => {
     const r = await io.call(`start of ${o.what}`, (abortSignal) => io.client.send(new CreateMultipartUploadCommand({ Bucket, Key, ChecksumAlgorithm: "SHA256" }), { abortSignal }), signal);
@@ -120,7 +132,7 @@ export function createS3PartSink(o: S3SinkOptions): PartSink {
     await io.call(`upload of ${o.what}`, (abortSignal) => io.client.send(signedWith(ChecksumSHA256, new PutObjectCommand({ Bucket, Key, Body: body, ContentMD5: md5, ChecksumSHA256 })), { abortSignal }), signal);
   }
   async function completeUpload(digest: PartDigest) {
-    if (filled > 0) await flush();
+    if (filled > 0) await flush(true);
     while (running.size > 0) await Promise.race(running);
     if (failure) throw failure;
     const parts = [...sent].sort((a, b) => a.PartNumber - b.PartNumber);
@@ -165,17 +177,45 @@ export function createS3PartSink(o: S3SinkOptions): PartSink {
         finished = true;
       } catch (e) {
         fail(e);
+        await Promise.allSettled([...running]);
         await abortUpload();
         throw e;
       } finally {
+        release();
         o.signal?.removeEventListener("abort", stop);
       }
     },
     async abort() {
       fail(new Error("abandoned"));
       await Promise.allSettled([...running]);
+      release();
       await abortUpload();
       o.signal?.removeEventListener("abort", stop);
+    },
+  };
+}
+
+/** Chunk buffers handed out at most `max` at a time, reused: `take` waits for one to come back. */
+export interface ChunkPool {
+  take(): Promise<Buffer>;
+  give(b: Buffer): void;
+}
+
+export function createChunkPool(size: number, max: number): ChunkPool {
+  const free: Buffer[] = [];
+  const waiting: Array<(b: Buffer) => void> = [];
+  let made = 0;
+  return {
+    async take() {
+      const b = free.pop();
+      if (b) return b;
+      if (made < max) return (made++, Buffer.allocUnsafe(size));
+      return new Promise<Buffer>((resolve) => waiting.push(resolve));
+    },
+    give(b) {
+      const waiter = waiting.shift();
+      if (waiter) waiter(b);
+      else free.push(b);
     },
   };
 }

@@ -16,7 +16,7 @@ import { MANIFEST_FILE } from "./manifest.ts";
 import { PART_FILE, PARTS_DIR, type Leftover, type PartStore, type SnapshotKey } from "./part-store.ts";
 import { createS3Io, DEFAULT_TUNING, type S3Credentials, type S3Io, type S3Tuning } from "./s3-client.ts";
 import { isNotFound, isPreconditionFailed } from "./s3-errors.ts";
-import { createS3PartSink } from "./s3-part-sink.ts";
+import { createChunkPool, createS3PartSink } from "./s3-part-sink.ts";
 import { objectChunks, objectStream } from "./s3-reader.ts";
 
 // The PartStore on an S3 bucket (Ceph's RGW, AWS, MinIO…): the local layout as object keys,
@@ -45,6 +45,8 @@ export function createS3PartStore(o: S3PartStoreOptions): S3PartStore {
   const Bucket = o.settings.bucket;
   const prefix = o.settings.prefix;
   const failed = new Set<string>(); // snapshot bases with a failed or abandoned part since create()
+  // The part being written and those still closing (part-writer keeps two) share inFlight + 2 chunk buffers.
+  const pool = createChunkPool(io.tuning.chunkBytes, io.tuning.inFlight + 2);
   const expected = (key: SnapshotKey) => `${prefix}${checkName("server", key.server)}/${checkName("snapshot", key.name)}/`;
   const base = (key: SnapshotKey) => recordedBase(key.location, Bucket) ?? expected(key);
   const where = (key: SnapshotKey) => `s3://${Bucket}/${base(key).slice(0, -1)}`;
@@ -107,7 +109,7 @@ export function createS3PartStore(o: S3PartStoreOptions): S3PartStore {
     async openPart(key, file, opts) {
       if (!PART_FILE.test(file)) throw new Error(`not a part name: ${JSON.stringify(file)}`);
       const at = base(key);
-      return createS3PartSink({ io, objectKey: at + file, what: ref(key, file), signal: opts?.signal, onFailed: () => failed.add(at) });
+      return createS3PartSink({ io, pool, objectKey: at + file, what: ref(key, file), signal: opts?.signal, onFailed: () => failed.add(at) });
     },
     async putFile(key, name, text) {
       await put(base(key) + plainName(name), text, `upload of ${ref(key, name)}`);
