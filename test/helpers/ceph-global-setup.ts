@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { TestProject } from "vitest/node";
 import { startCeph, type CephCluster } from "./ceph.ts";
+import { track } from "./cleanup.ts";
 
 // vitest globalSetup: one Ceph cluster for the whole run, started only when a test file first asks for it
 // (ceph-env.ts), so a run of files that never touch S3 pays nothing. The cluster is a child of vitest's own
@@ -28,10 +29,12 @@ export default async function setup(project: TestProject): Promise<() => Promise
     );
   });
   await listen(server, socket);
+  const release = track({ kind: "dir", dir: socket }); // a killed run leaves no socket file either
   project.provide("cephControl", socket);
   return async () => {
     server.close();
     rmSync(socket, { force: true });
+    release();
     const started = await cluster?.catch(() => null);
     started?.stop();
   };
