@@ -22,7 +22,7 @@ import type { PartDigest, PartSink } from "./part-store.ts";
 // upload, HEAD confirms the size and the ETag S3 derives from the chunks' MD5s (RGW's Complete has no ETag).
 
 const MAX_CHUNKS = 10_000; // S3's limit on parts in one multipart upload
-const FIRST_BUFFER = 256 * 1024; // small parts (and the first bytes of big ones) do not need a whole chunk yet
+const FIRST_BUFFER = 256 * 1024; // small parts (and the first bytes of big ones) do not take a whole chunk
 
 export interface S3SinkOptions {
   io: S3Io;
@@ -68,11 +68,12 @@ export function createS3PartSink(o: S3SinkOptions): PartSink {
     finished = true;
     stop();
   };
-  const room = (need: number) => {
-    if (buf.length >= Math.min(chunk, filled + need)) return;
-    const bigger = Buffer.allocUnsafe(Math.min(chunk, Math.max(buf.length * 2, filled + need)));
-    buf.copy(bigger, 0, 0, filled);
-    buf = bigger;
+  /** A part outgrowing its first small buffer moves into one of the pool's chunks (no doubling, no garbage). */
+  const room = async () => {
+    if (filled < buf.length || pooled) return;
+    const small = buf;
+    buf = await next();
+    small.copy(buf, 0, 0, filled);
   };
   const next = async (): Promise<Buffer> => {
     while (running.size >= io.tuning.inFlight) await Promise.race(running);
@@ -158,7 +159,7 @@ export function createS3PartSink(o: S3SinkOptions): PartSink {
       for (const b of buffers) {
         for (let at = 0; at < b.length; ) {
           if (failure) throw failure;
-          room(b.length - at);
+          await room();
           const n = Math.min(buf.length - filled, b.length - at);
           b.copy(buf, filled, at, at + n);
           filled += n;

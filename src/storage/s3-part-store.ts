@@ -45,8 +45,8 @@ export function createS3PartStore(o: S3PartStoreOptions): S3PartStore {
   const Bucket = o.settings.bucket;
   const prefix = o.settings.prefix;
   const failed = new Set<string>(); // snapshot bases with a failed or abandoned part since create()
-  // The part being written and those still closing (part-writer keeps two) share inFlight + 2 chunk buffers.
-  const pool = createChunkPool(io.tuning.chunkBytes, io.tuning.inFlight + 2);
+  // The part being written and those still closing (part-writer keeps two) share inFlight + 1 chunk buffers.
+  const pool = createChunkPool(io.tuning.chunkBytes, io.tuning.inFlight + 1);
   const expected = (key: SnapshotKey) => `${prefix}${checkName("server", key.server)}/${checkName("snapshot", key.name)}/`;
   const base = (key: SnapshotKey) => recordedBase(key.location, Bucket) ?? expected(key);
   const where = (key: SnapshotKey) => `s3://${Bucket}/${base(key).slice(0, -1)}`;
