@@ -14,7 +14,6 @@ import type { CopyTarget, DriverContext } from "../drivers/driver.ts";
 import { runOperation, type OperationHandle } from "./operations/run-operation.ts";
 import { defaultSnapshotName } from "./operations/snapshot-names.ts";
 import { createStoredSnapshots } from "./operations/stored-snapshots.ts";
-import { serverTimeoutMs } from "./operations/server-timeout.ts";
 import { SnapbotError, UserError } from "../errors.ts";
 import { isLedgerFull } from "../../db/ledger-health.ts";
 import { mention } from "../replies/mention.ts";
@@ -34,7 +33,6 @@ export interface CreateInput extends Asker {
 /** The snapshot operations; commands call these, drivers do the work, the ledger records it. */
 export function createEngine(deps: EngineDeps) {
   const { ledger, clock } = deps;
-  const timeoutOf = (server: ServerRow) => serverTimeoutMs(deps, server);
 
   return {
     lease: (server: string, label: string) => deps.jobs.lease(server, label),
@@ -95,7 +93,6 @@ export function createEngine(deps: EngineDeps) {
         label: `verify ${server.name}/${snap.name}`,
         ...asker,
         args: { snapshot: snap.name },
-        timeoutMs: timeoutOf(server),
         work: async (ctx) => {
           const res = await verify.call(driver, handleOf(snap), ctx);
           const result = res.ok ? `verified ${res.checkedBytes} bytes` : `broken: ${res.problems.join("; ")}`;
@@ -128,7 +125,6 @@ export function createEngine(deps: EngineDeps) {
         label: `${retention ? "prune" : "delete"} ${server.name}/${snap.name}`,
         ...asker,
         args: retention ? { snapshot: snap.name, reason: retention } : { snapshot: snap.name },
-        timeoutMs: timeoutOf(server),
         prepare: () => snap.id,
         begin: () => {
           if (snap.state !== "failed") ledger.snapshots.transition(snap.id, "deleting");
@@ -181,7 +177,6 @@ export function createEngine(deps: EngineDeps) {
         user: input.user,
         channel: input.channel,
         args: { name, expires_at: input.expiresAt ?? null, note: input.note ?? null, stateful: !!input.stateful, ...(input.scheduleId ? { schedule: input.scheduleId } : {}) },
-        timeoutMs: timeoutOf(server),
         prepare: () => (later ? null : (snapshot = record()).id),
         begin: () => {
           if (snapshot) ledger.snapshots.transition(snapshot.id, "running");

@@ -5,6 +5,8 @@ import type { DriverContext } from "../../drivers/driver.ts";
 import type { Job, JobRunner, Lease } from "./job-runner.ts";
 import type { DriverRegistry } from "../../drivers/registry.ts";
 import type { AlertSink } from "../../alerts/alert-sink.ts";
+import type { EngineDeps } from "../deps.ts";
+import { serverTimeoutMs } from "./server-timeout.ts";
 import { BackendError, errorMessage, SnapbotError } from "../../errors.ts";
 import { isLedgerFull } from "../../../db/ledger-health.ts";
 import type { JobContext } from "./job-runner.ts";
@@ -17,6 +19,8 @@ export interface OperationDeps {
   /** With these, a changed SSH host key blocks the server and raises hostkey_changed. */
   drivers?: DriverRegistry;
   alerts?: AlertSink;
+  /** With this, an operation without its own timeoutMs stops at its server's `timeout:` (else engine.timeout). */
+  config?: EngineDeps["config"];
 }
 
 export interface WorkOutcome<T> {
@@ -33,6 +37,7 @@ export interface OperationSpec<T> {
   user: string;
   channel?: string | null;
   args: Record<string, unknown>;
+  /** Absent: the server's `timeout:` setting, else engine.timeout (every operation kind alike). */
   timeoutMs?: number;
   /** Inside the transaction that records the operation (insert a pending snapshot…); returns a snapshot id. */
   prepare?: () => number | null;
@@ -109,7 +114,7 @@ export function runOperation<T>(deps: OperationDeps, spec: OperationSpec<T>): Op
       return settle.succeeded(out, ctx);
     },
     begin,
-    spec.timeoutMs,
+    spec.timeoutMs ?? (deps.config ? serverTimeoutMs({ config: deps.config }, spec.server) : undefined),
   );
   return { op, job };
 }
