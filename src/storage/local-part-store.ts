@@ -1,7 +1,7 @@
 import { createReadStream } from "node:fs";
 import { lstat, mkdir, open, readdir, readFile, realpath, rm, stat, type FileHandle } from "node:fs/promises";
 import { basename, dirname, join, resolve } from "node:path";
-import type { Leftover } from "../drivers/driver.ts";
+import type { Leftover } from "./part-store.ts";
 import { UserError } from "../errors.ts";
 import { checkName, NAME_PATTERN } from "../names.ts";
 import { fsyncDir, writeFileAtomic, writeNewFile } from "./durable.ts";
