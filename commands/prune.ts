@@ -72,7 +72,7 @@ async function plannedCopies(ctx: CommandContext, server: ServerRow, policy: Cop
 async function prunedCopies(ctx: CommandContext, server: ServerRow, policy: CopyRetention, asker: { user: string; channel: string | null }): Promise<CopiesView> {
   const base = { where: policy.where, keep: formatKeep(policy.keep) };
   try {
-    const out = await ctx.engine.pruneCopies(server, asker)?.job.done;
+    const out = await ctx.engine.pruneCopies(server, asker);
     return out ? { ...base, plan: out.plan, removed: out.removed } : { ...base, plan: EMPTY_PLAN, removed: [] };
   } catch (e) {
     return { ...base, error: errorMessage(e) };

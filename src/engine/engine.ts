@@ -49,8 +49,8 @@ export function createEngine(deps: EngineDeps) {
     copyRetention: (server: ServerRow) => copyRetentionOf(deps, server),
     /** prune --dry-run: what that policy would remove of the copies there now. */
     planCopies: (server: ServerRow) => planCopies(deps, server, quickContext(deps)),
-    /** Applies that policy to the copies there, as one operation; null when the server has none. */
-    pruneCopies: (server: ServerRow, asker: Asker) => pruneCopies(deps, server, asker),
+    /** Applies that policy to the copies there (removals as one operation); null when the server has none. */
+    pruneCopies: (server: ServerRow, asker: Asker) => pruneCopies(deps, server, asker, quickContext(deps)),
     clone: (server: ServerRow, snap: SnapshotRow, newName: string, asker: Asker) => cloneSnapshot(deps, server, snap, newName, asker),
     export: (server: ServerRow, snap: SnapshotRow, format: ExportFormat, asker: Asker) => exportSnapshot(deps, server, snap, format, asker),
     /** Ledger brought up to date with a backend that keeps its own snapshots (no-op for the others). */

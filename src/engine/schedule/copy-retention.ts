@@ -1,9 +1,9 @@
 import type { ServerRow } from "../../../db/types.ts";
 import type { Asker, EngineDeps } from "../deps.ts";
-import type { CopyRetention, DriverContext, RemoteCopy } from "../../drivers/driver.ts";
+import type { CopyRetention, DriverContext, RemoteCopy, SnapshotDriver } from "../../drivers/driver.ts";
 import { planRetention, type RetentionCandidate, type RetentionPlan } from "../../retention/apply-policy.ts";
 import { formatKeep } from "../../retention/keep-policy.ts";
-import { runOperation, type OperationHandle } from "../operations/run-operation.ts";
+import { runOperation } from "../operations/run-operation.ts";
 import { serverTimeoutMs } from "../operations/server-timeout.ts";
 import { BackendError, errorMessage } from "../../errors.ts";
 
@@ -45,13 +45,29 @@ export async function planCopies(deps: Pick<EngineDeps, "drivers">, server: Serv
   return { where: retention.where, keep: formatKeep(retention.keep), copies, plan: planRetention(candidates, retention.keep) };
 }
 
-/** Removes what the copy policy removes, as one audited operation; null when the server has no copy policy. */
-export function pruneCopies(deps: EngineDeps, server: ServerRow, asker: Asker): OperationHandle<CopyPruneOutcome> | null {
+/**
+ * Applies the copy policy. Most passes find nothing to remove: they only list (no operation, as local retention
+ * records none). Removals run as one audited "prune_copies" operation, which lists again under the server's lease.
+ * A failure either way raises limit_near ("copies on <where>"); a pass that lists and removes cleanly resolves it.
+ */
+export async function pruneCopies(deps: EngineDeps, server: ServerRow, asker: Asker, ctx: DriverContext): Promise<CopyPruneOutcome | null> {
   const retention = copyRetentionOf(deps, server);
   if (!retention) return null;
-  const driver = deps.drivers.get(server);
-  const { where } = retention;
+  const where = retention.where;
   const keep = formatKeep(retention.keep);
+  const alert = copyAlerts(deps, server, where, keep);
+  let planned: CopyPlan;
+  try {
+    planned = (await planCopies(deps, server, ctx))!;
+  } catch (e) {
+    alert.raise(errorMessage(e));
+    throw e;
+  }
+  if (planned.plan.remove.length === 0) {
+    alert.resolve(`nothing to remove on ${where}: ${planned.copies.length} copies, all kept by ${keep}`);
+    return { ...planned, removed: [] };
+  }
+  const driver = deps.drivers.get(server);
   return runOperation<CopyPruneOutcome>(deps, {
     server,
     kind: "prune_copies",
@@ -59,34 +75,48 @@ export function pruneCopies(deps: EngineDeps, server: ServerRow, asker: Asker): 
     ...asker,
     args: { on: where, keep },
     timeoutMs: serverTimeoutMs(deps, server),
-    work: async (ctx) => {
-      const p = (await planCopies(deps, server, ctx))!;
-      const removed: string[] = [];
-      const failed: string[] = [];
-      for (const r of p.plan.remove) {
-        try {
-          await driver.removeCopy!(p.copies[r.id - 1]!, ctx);
-          removed.push(r.name);
-        } catch (e) {
-          failed.push(`${r.name}: ${errorMessage(e).split("\n")[0]}`);
-        }
-      }
-      const kept = p.plan.keep.length + p.plan.protect.length;
+    work: async (opCtx) => {
+      const p = (await planCopies(deps, server, opCtx))!;
+      const { removed, failed } = await removePlanned(driver, p, opCtx);
       if (failed.length)
         throw new BackendError("prune_failed", `could not remove ${failed.length} of ${p.plan.remove.length} copies on ${where} (${keep}): ${failed.join("; ")}` +
           (removed.length ? `; removed ${removed.join(", ")}` : ""));
-      const result = removed.length ? `removed ${removed.length} copies on ${where} (${keep}), kept ${kept}: ${removed.join(", ")}` : `nothing to remove on ${where} (${keep}): kept ${kept}`;
+      const n = removed.length === 1 ? "1 copy" : `${removed.length} copies`;
+      const result = `removed ${n} on ${where} (${keep}), kept ${p.plan.keep.length + p.plan.protect.length}: ${removed.join(", ")}`;
       return { result, commit: () => ({ ...p, removed }) };
     },
-    afterFail: (message) =>
+    afterFail: (message) => alert.raise(message),
+    afterSuccess: (out) => alert.resolve(`the copies on ${where} were pruned (${out.removed.length} removed)`),
+  }).job.done;
+}
+
+/** Each copy the plan removes, oldest last as planned; one that fails does not stop the others. */
+async function removePlanned(driver: SnapshotDriver, p: CopyPlan, ctx: DriverContext): Promise<{ removed: string[]; failed: string[] }> {
+  const removed: string[] = [];
+  const failed: string[] = [];
+  for (const r of p.plan.remove) {
+    try {
+      await driver.removeCopy!(p.copies[r.id - 1]!, ctx);
+      removed.push(r.name);
+    } catch (e) {
+      failed.push(`${r.name}: ${errorMessage(e).split("\n")[0]}`);
+    }
+  }
+  return { removed, failed };
+}
+
+function copyAlerts(deps: Pick<EngineDeps, "alerts">, server: ServerRow, where: string, keep: string) {
+  const subject = copiesSubject(where);
+  return {
+    raise: (message: string) =>
       void deps.alerts.raise({
         kind: "limit_near",
         server,
-        snapshotName: copiesSubject(where),
+        snapshotName: subject,
         title: `${server.name}'s copies on ${where} were not pruned: those ${keep} does not keep stay there and fill it`,
         lines: [message.split("\n")[0]!],
         buttons: [{ label: "Prune again", command: `prune ${server.name}` }],
       }),
-    afterSuccess: (out) => void deps.alerts.resolve("limit_near", server, `the copies on ${where} were pruned (${out.removed.length} removed)`, copiesSubject(where)),
-  });
+    resolve: (why: string) => void deps.alerts.resolve("limit_near", server, why, subject),
+  };
 }

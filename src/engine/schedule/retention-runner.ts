@@ -37,9 +37,9 @@ export function createRetentionRunner(deps: SchedulerDeps, track: <T>(p: Promise
   async function pruneCopiesOf(server: ServerRow): Promise<CopyPruneOutcome | null> {
     if (!deps.engine.copyRetention(server)) return null;
     try {
-      return (await deps.engine.pruneCopies(server, SCHEDULER)?.job.done) ?? null;
+      return await deps.engine.pruneCopies(server, SCHEDULER);
     } catch (e) {
-      // Busy: the next pass. A failure is recorded on its operation and raised as an alert there.
+      // Busy: the next pass. A failure is raised as an alert by pruneCopies (and recorded, if it removed).
       log.warn({ server: server.name, err: errorMessage(e) }, "copies not pruned");
       return null;
     }
