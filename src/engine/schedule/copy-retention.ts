@@ -4,7 +4,6 @@ import type { CopyRetention, DriverContext, RemoteCopy, SnapshotDriver } from ".
 import { planRetention, type RetentionCandidate, type RetentionPlan } from "../../retention/apply-policy.ts";
 import { formatKeep } from "../../retention/keep-policy.ts";
 import { runOperation } from "../operations/run-operation.ts";
-import { serverTimeoutMs } from "../operations/server-timeout.ts";
 import { BackendError, errorMessage } from "../../errors.ts";
 
 // Copies a driver keeps on another backend under that backend's own keep policy (LXD: the snapshot server's
@@ -74,7 +73,6 @@ export async function pruneCopies(deps: EngineDeps, server: ServerRow, asker: As
     label: `prune the copies of ${server.name} on ${where}`,
     ...asker,
     args: { on: where, keep },
-    timeoutMs: serverTimeoutMs(deps, server),
     work: async (opCtx) => {
       const p = (await planCopies(deps, server, opCtx))!;
       const { removed, failed } = await removePlanned(driver, p, opCtx);
