@@ -18,6 +18,7 @@ import { SnapbotError, UserError } from "../errors.ts";
 import { isLedgerFull } from "../../db/ledger-health.ts";
 import { mention } from "../replies/mention.ts";
 import { afterRemoved, moveCurrent, parentForNew } from "./operations/tree.ts";
+import { copyRetentionOf, planCopies, pruneCopies } from "./schedule/copy-retention.ts";
 
 export interface CreateInput extends Asker {
   server: ServerRow;
@@ -44,6 +45,12 @@ export function createEngine(deps: EngineDeps) {
     copy: (server: ServerRow, snap: SnapshotRow, target: CopyTarget, asker: Asker) => copySnapshot(deps, server, snap, target, asker),
     /** copy's destination: what was typed, or the driver's default (LXD: the snapshot server). */
     copyTarget: (server: ServerRow, given: string | undefined) => copyTargetOf(deps, server, given),
+    /** The policy of the place the server's copies are kept (LXD: the snapshot server's); null when none. */
+    copyRetention: (server: ServerRow) => copyRetentionOf(deps, server),
+    /** prune --dry-run: what that policy would remove of the copies there now. */
+    planCopies: (server: ServerRow) => planCopies(deps, server, quickContext(deps)),
+    /** Applies that policy to the copies there (removals as one operation); null when the server has none. */
+    pruneCopies: (server: ServerRow, asker: Asker) => pruneCopies(deps, server, asker, quickContext(deps)),
     clone: (server: ServerRow, snap: SnapshotRow, newName: string, asker: Asker) => cloneSnapshot(deps, server, snap, newName, asker),
     export: (server: ServerRow, snap: SnapshotRow, format: ExportFormat, asker: Asker) => exportSnapshot(deps, server, snap, format, asker),
     /** Ledger brought up to date with a backend that keeps its own snapshots (no-op for the others). */

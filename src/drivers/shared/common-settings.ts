@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { durationMs, parseDuration } from "../../duration.ts";
+import { parseKeep } from "../../retention/keep-policy.ts";
 
 // The keys every server has whatever its driver (channel, limit, timeout), and the value shapes several
 // drivers and the config file share, so each driver's schema (in its own folder) says them in the same words.
@@ -15,6 +16,16 @@ export function fixedDuration(value: string, ctx: z.RefinementCtx): void {
   }
 }
 export const durationSetting = z.string().superRefine(fixedDuration);
+
+// A keep policy in schedule --keep's words (restic's forget --keep-* counts), checked at load by the same parser.
+export const KEEP_SETTING = "a keep policy like daily=30,monthly=12 (last, hourly, daily, weekly, monthly, yearly=N)";
+export const keepSetting = z.string().superRefine((value, ctx) => {
+  try {
+    parseKeep(value);
+  } catch {
+    ctx.addIssue({ code: "custom", message: `expected ${KEEP_SETTING}, got ${JSON.stringify(value)}` });
+  }
+});
 
 // A timeout is a duration ("6H", "30M") or a number of seconds.
 const TIMEOUT = `${FIXED_DURATION}, or a number of seconds`;
