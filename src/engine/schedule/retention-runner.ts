@@ -84,7 +84,8 @@ export function createRetentionRunner(deps: SchedulerDeps, track: <T>(p: Promise
         const out = await pruneServer(server, s).catch((e: unknown) => (log.warn({ server: s.server, err: errorMessage(e) }, "retention failed"), null));
         pruned += out?.pruned.length ?? 0;
       }
-      return pruned;
+      // Each storage target's own keep over the copies it holds (never a local snapshot).
+      return pruned + (await deps.engine.copies.pruneAll());
     },
     /** The planning half of a pass, with no deletions: what the benchmark times over a big ledger. */
     planAll(): { servers: number; candidates: number; remove: number } {
