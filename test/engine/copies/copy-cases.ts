@@ -103,6 +103,7 @@ export function copyCases(f: TargetFactory): void {
       expect(listed.table!.rows).toEqual([["offsite", "done", expect.stringMatching(/MiB$/), expect.stringMatching(/ago\)$/), expect.stringMatching(/ago$/), w.copyRow("s1")!.location]]);
       expect(listed.buttons).toEqual([{ label: "Verify on offsite", command: "verify files/s1 --from offsite" }]);
 
+      expect((await w.run("show files/s1")).fields).toContainEqual(["copies", expect.stringMatching(/^offsite: done, verified \d+m?s ago$/)]);
       const verified = await done(await w.run("verify files/s1 --from offsite"));
       expect(verified.title).toMatch(/^the copy of files\/s1 on offsite verified: [\d.]+ MiB checked in \d+m?s, every part matches \(operation #3\)$/);
       expect(w.app.ledger.operations.list({ limit: 5 }).map((o) => [o.kind, o.state, o.args])).toEqual([
