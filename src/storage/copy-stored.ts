@@ -67,9 +67,12 @@ async function copyPart(from: StoredPlace, to: StoredPlace, p: StoredManifest["p
         const next = await sourceStep(from, () => chunks.next());
         if (next.done) break;
         aborted(signal, from);
+        // The write runs in libuv's pool while this thread hashes the same (unchanged) bytes; the chunk's buffer
+        // is reused once the next chunk is asked for, so both finish first.
+        const written = targetStep(to, () => sink.write([next.value]));
         hash.update(next.value);
         size += next.value.length;
-        await targetStep(to, () => sink.write([next.value])); // the chunk is reused once the next is asked for
+        await written;
         onBytes(next.value.length);
       }
     } finally {
