@@ -25,7 +25,8 @@ export function approvalRequest(v: RequestView): Reply {
     ? [
         ["snapshot", `${s.server}/${s.name}, taken ${utc(s.created_at)} (${ago(v.now, s.created_at)})`],
         ["size", sizeField(v.bytes, s.size)],
-        ["verification", s.verified_at ? `${s.state}, last verified ${ago(v.now, s.verified_at)}` : `${s.state}, never verified`],
+        // From a copy, the local snapshot's state is context, not what is read.
+        [v.copy ? "local snapshot" : "verification", s.verified_at ? `${s.state}, last verified ${ago(v.now, s.verified_at)}` : `${s.state}, never verified`],
       ]
     : [];
   const c = v.copy;
