@@ -6,7 +6,7 @@ import { SIDE_FILES } from "../../storage/storage-targets.ts";
 import { copyStored, targetError } from "../../storage/copy-stored.ts";
 import { storedManifestSchema } from "../../storage/manifest.ts";
 import { verifyParts } from "../../storage/verify-parts.ts";
-import { runOperation, type OperationHandle } from "../operations/run-operation.ts";
+import { runOperation, type OperationHandle, type WorkOutcome } from "../operations/run-operation.ts";
 import { handleOf } from "../operations/snapshot-handle.ts";
 import { BackendError, errorMessage, UserError } from "../../errors.ts";
 import { ago } from "../../replies/format.ts";
@@ -25,20 +25,18 @@ export interface CopyAsker extends Asker {
 
 export function copyToTarget(deps: EngineDeps, server: ServerRow, snap: SnapshotRow, targetName: string, asker: CopyAsker): OperationHandle<CopyRow> {
   const ref = `${server.name}/${snap.name}`;
-  const target = deps.targets.need(targetName);
-  const driver = deps.drivers.get(server);
-  const access = storedAccess(driver, server, ref);
-  if (snap.state === "broken") throw new UserError("broken", `${ref} is broken: it will not be copied; run verify ${ref}, or copy another snapshot`);
-  if (snap.state !== "done") throw new UserError("not_done", `${ref} is ${snap.state}: only done snapshots can be copied`);
-  const source = access.storedIn(handleOf(snap));
-  if (source === target.store) throw new UserError("same_store", `${ref} is stored on ${target.name} already: there is nothing to copy`);
-  const replacing = heldPlace(deps, server, snap, target);
+  const { target, access, source, replacing } = copyable(deps, server, snap, targetName);
   const { ledger, clock } = deps;
-  const key = copyKey(server.name, snap.name);
   let copy: CopyRow | undefined;
-  const record = () =>
-    (copy = ledger.copies.insert({ snapshot_id: snap.id, server_id: server.id, name: snap.name, target: target.name, created_by: asker.user, snapshot_created_at: snap.created_at }));
-  const handle: OperationHandle<CopyRow> = runOperation<CopyRow>(deps, {
+  let handle: OperationHandle<CopyRow> | undefined; // known once runOperation returns: prepare runs inside it
+  const record = () => {
+    const row = { snapshot_id: snap.id, server_id: server.id, name: snap.name, target: target.name, created_by: asker.user };
+    copy = ledger.copies.insert({ ...row, snapshot_created_at: snap.created_at });
+    if (handle) ledger.copies.annotate(copy.id, { operation_id: handle.op.id });
+    return copy;
+  };
+  const retry = [{ label: "Retry", command: `copy ${ref} ${target.name}` }];
+  handle = runOperation<CopyRow>(deps, {
     server,
     kind: "copy",
     label: `copy ${ref} to ${target.name}`,
@@ -48,35 +46,58 @@ export function copyToTarget(deps: EngineDeps, server: ServerRow, snap: Snapshot
     args: { snapshot: snap.name, target: target.name, ...(asker.auto ? { auto: true } : {}) },
     // A broken copy holds the place until its objects are gone: the new copy is recorded once they are.
     prepare: () => (replacing ? ledger.copies.transition(replacing.id, "deleting", { deleted_by: asker.user }) : record(), snap.id),
-    begin: () => copy && ledger.copies.annotate(copy.id, { operation_id: handle.op.id }),
+    begin: () => copy && handle && ledger.copies.annotate(copy.id, { operation_id: handle.op.id }),
     work: async (ctx) => {
-      if (replacing) await replace(deps, target, replacing, () => (record(), ledger.copies.annotate(copy!.id, { operation_id: handle.op.id }), copy!));
-      const row = copy!;
-      const out = await writeCopy(deps, target, row, { store: source, key: { server: server.name, name: snap.name, location: snap.location } }, ctx, async () => {
-        const res = await readBack(access.withStore(target.store), target, { ...handleOf(snap), location: null }, ctx);
-        if (!res.ok) throw new BackendError("copy_unverified", `the copy on ${target.name} did not verify after writing: ${res.problems.slice(0, 3).join("; ")}`);
-      });
-      const m = out.manifest;
-      const changes = { size: m.total.size, checksum: `sha256:${m.total.sha256}`, parts: m.parts.length };
-      return {
-        result: `copied to ${target.name} (${target.store.where(key)}) and verified: ${m.total.size} bytes in ${m.parts.length} part(s)`,
-        commit: () => {
-          const t = clock.now();
-          return ledger.copies.transition(row.id, "done", { ...changes, finished_at: t, verified_at: t });
-        },
-        discard: () => target.store.remove(key),
-      };
+      if (replacing) await replace(deps, target, replacing, record);
+      const from = { store: source, key: { server: server.name, name: snap.name, location: snap.location } };
+      return copyWork(deps, target, copy!, from, ctx, () => readBack(access.withStore(target.store), target, { ...handleOf(snap), location: null }, ctx));
     },
     fail: (_id, message) => {
       if (copy && ledger.copies.get(copy.id)?.state === "running") ledger.copies.transition(copy.id, "failed", { error: message, finished_at: clock.now() });
-      if (replacing && ledger.copies.get(replacing.id)?.state === "deleting")
-        ledger.copies.transition(replacing.id, "broken", { error: `not replaced: ${message}` });
+      if (replacing && ledger.copies.get(replacing.id)?.state === "deleting") ledger.copies.transition(replacing.id, "broken", { error: `not replaced: ${message}` });
     },
-    afterFail: (message) =>
-      raiseCopyFailed(deps, server, snap, target.name, `copy of ${ref} to ${target.name} failed`, [message], [{ label: "Retry", command: `copy ${ref} ${target.name}` }]),
+    afterFail: (message) => raiseCopyFailed(deps, server, snap, target.name, `copy of ${ref} to ${target.name} failed`, [message], retry),
     afterSuccess: () => resolveCopyFailed(deps, server, target.name, `a later copy succeeded: ${ref}`),
   });
   return handle;
+}
+
+/** Everything refused before anything is written: the target, the driver, the snapshot's state, the place. */
+function copyable(deps: EngineDeps, server: ServerRow, snap: SnapshotRow, targetName: string) {
+  const ref = `${server.name}/${snap.name}`;
+  const target = deps.targets.need(targetName);
+  const access = storedAccess(deps.drivers.get(server), server, ref);
+  if (snap.state === "broken") throw new UserError("broken", `${ref} is broken: it will not be copied; run verify ${ref}, or copy another snapshot`);
+  if (snap.state !== "done") throw new UserError("not_done", `${ref} is ${snap.state}: only done snapshots can be copied`);
+  const source = access.storedIn(handleOf(snap));
+  if (source === target.store) throw new UserError("same_store", `${ref} is stored on ${target.name} already: there is nothing to copy`);
+  return { target, access, source, replacing: heldPlace(deps, server, snap, target) };
+}
+
+/** The copy written and read back; its commit says done with what the manifest says. */
+async function copyWork(
+  deps: EngineDeps,
+  target: StorageTarget,
+  copy: CopyRow,
+  from: Parameters<typeof copyStored>[0],
+  ctx: DriverContext,
+  verify: () => Promise<VerifyResult>,
+): Promise<WorkOutcome<CopyRow>> {
+  const key = copyKey(copy.server, copy.name);
+  const out = await writeCopy(deps, target, copy, from, ctx, async () => {
+    const res = await verify();
+    if (!res.ok) throw new BackendError("copy_unverified", `the copy on ${target.name} did not verify after writing: ${res.problems.slice(0, 3).join("; ")}`);
+  });
+  const m = out.manifest;
+  const changes = { size: m.total.size, checksum: `sha256:${m.total.sha256}`, parts: m.parts.length };
+  return {
+    result: `copied to ${target.name} (${target.store.where(key)}) and verified: ${m.total.size} bytes in ${m.parts.length} part(s)`,
+    commit: () => {
+      const t = deps.clock.now();
+      return deps.ledger.copies.transition(copy.id, "done", { ...changes, finished_at: t, verified_at: t });
+    },
+    discard: () => target.store.remove(key),
+  };
 }
 
 /**
@@ -97,7 +118,7 @@ function heldPlace(deps: EngineDeps, server: ServerRow, snap: SnapshotRow, targe
 }
 
 /** The broken copy's objects removed, then in one transaction it is deleted and the new copy recorded in its place. */
-async function replace(deps: EngineDeps, target: StorageTarget, old: CopyRow, record: () => CopyRow): Promise<void> {
+async function replace(deps: EngineDeps, target: StorageTarget, old: CopyRow, record: () => unknown): Promise<void> {
   await target.store.remove(copyKey(old.server, old.name));
   deps.ledger.tx(() => {
     deps.ledger.copies.transition(old.id, "deleted", { deleted_at: deps.clock.now(), error: "broken; replaced by a new copy" });
