@@ -7,14 +7,19 @@ import { keptParents, originsOf, planFor, type PruneOutcome } from "../src/engin
 import type { CopyRetention } from "../src/drivers/driver.ts";
 import { formatKeep } from "../src/retention/keep-policy.ts";
 import { prunedReply, prunePlanReply, type CopiesView } from "../src/replies/schedule-replies.ts";
+import { targetPlanLines, targetPrunedLines } from "../src/replies/copy-replies.ts";
 
 const usage = "prune <server> [--dry-run]";
+
+// prune <server> applies the server's own --keep and expiries, and each storage target's own keep to the server's
+// copies there: one command per server, whose reply says which snapshot or copy went where. A target's keep never
+// removes a local snapshot, and the local policy never removes a copy.
 const EMPTY_PLAN = { keep: [], remove: [], protect: [] };
 
 export const prune: Command = {
   name: "prune",
   usage,
-  summary: "apply the server's --keep policy and expiries now, and its copies' own policy where they are kept (--dry-run shows what would go)",
+  summary: "apply the server's --keep policy and expiries now, each storage target's keep to its copies, and the copies' own policy where a backend keeps them (--dry-run shows what would go)",
   role: "operator",
   flags: { "dry-run": "bool" },
   async run(ctx, args) {
@@ -26,7 +31,7 @@ export const prune: Command = {
     const expired = due.filter((s) => !parents.has(s.id));
     const held = due.filter((s) => parents.has(s.id)).map((s) => s.name); // past their expiry, with children
     const copyPolicy = ctx.engine.copyRetention(server); // copies kept elsewhere under that place's own policy
-    if (!schedule?.keep && due.length === 0 && !copyPolicy)
+    if (!schedule?.keep && due.length === 0 && !copyPolicy && !ctx.engine.copies.anyKeep())
       throw new UserError(
         "no_policy",
         `${server.name} has no --keep policy and nothing past its expiry: set one with schedule ${server.name} "@daily" --keep daily=7,weekly=4`,
@@ -36,7 +41,8 @@ export const prune: Command = {
     const planNow = () => (schedule?.keep ? planFor(ctx.ledger, server, schedule.keep, originsOf(schedule)) : EMPTY_PLAN);
     if (args.flags["dry-run"]) {
       const copies = copyPolicy ? await plannedCopies(ctx, server, copyPolicy) : undefined;
-      return prunePlanReply(server.name, planNow(), { expired: expired.map((s) => s.name), held }, keepText, copies);
+      const reply = prunePlanReply(server.name, planNow(), { expired: expired.map((s) => s.name), held }, keepText, copies);
+      return { ...reply, lines: [...(reply.lines ?? []), ...targetPlanLines(ctx.engine.copies.plans(server))] };
     }
 
     const asker = { user: ctx.user, channel: ctx.channel };
@@ -55,7 +61,10 @@ export const prune: Command = {
       ? ((await ctx.scheduler.retention.pruneServer(server, schedule, true)) ?? { plan: planNow(), pruned: [], failed: [], stopped: `${server.name} is being pruned already: try again in a moment` })
       : { plan: EMPTY_PLAN, pruned: [], failed: [], stopped: null };
     const copies = copyPolicy ? await prunedCopies(ctx, server, copyPolicy, asker) : undefined;
-    return prunedReply(server.name, out, gone, ctx.user, copies);
+    const reply = prunedReply(server.name, out, gone, ctx.user, copies);
+    const onTargets = await ctx.engine.copies.prune(server, asker);
+    const trouble = onTargets.some((t) => t.failed.length || t.stopped);
+    return { ...reply, ...(trouble ? { tone: "error" as const } : {}), lines: [...(reply.lines ?? []), ...targetPrunedLines(onTargets)] };
   },
 };
 

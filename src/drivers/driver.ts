@@ -168,6 +168,15 @@ export interface SnapshotDriver {
   acceptHostKeys?(keys: HostKey[]): Promise<void>;
   /** Where the server is reached (ssh: address:port per resolved address): servers sharing one are one machine. */
   endpoints?(): Promise<string[]>;
+  /**
+   * Stored snapshots (parts + manifest in a PartStore: archive now, consul and command with their drivers): the
+   * store holding this one. The engine asks for it instead of a driver's name: with it a snapshot can be copied to
+   * a storage target (copy, `copies:`); backend-native drivers (LXD, qemu) keep their snapshots on the backend and
+   * lack it, which is their one-line refusal.
+   */
+  storedIn?(snap: SnapshotHandle): PartStore;
+  /** With storedIn: this driver reading (and writing) its snapshots in another store, so restore|verify --from <target> use the copy there. */
+  withStore?(store: PartStore): SnapshotDriver;
   /** Every snapshot in the storage this driver writes to, whoever's (archive: <storage.path>/<server>/<snap>). */
   scanStorage?(ctx: DriverContext): Promise<StoredSnapshot[]>;
   /** Removes one stored snapshot scanStorage found (partial ones too); refuses anything it never writes. */

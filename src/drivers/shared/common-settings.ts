@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { durationMs, parseDuration } from "../../duration.ts";
 import { parseKeep } from "../../retention/keep-policy.ts";
+import { NAME_PATTERN } from "../../names.ts";
 
 // The keys every server has whatever its driver (channel, limit, timeout), and the value shapes several
 // drivers and the config file share, so each driver's schema (in its own folder) says them in the same words.
@@ -45,7 +46,15 @@ export const commonSettingsFields = {
   channel: z.string().min(1).optional(),
   limit: z.number().int().positive().default(50),
   timeout: timeoutSetting.optional(),
+  // Storage targets every new snapshot is copied to once it is done (storage.targets names; checked at start-up).
+  copies: z.array(z.string().regex(NAME_PATTERN, "a storage target's name, like offsite")).optional(),
 };
+
+/** A server's `copies:` (common to every driver; only drivers with stored snapshots can have them): [] when not set. */
+export function copiesSettingOf(settings: Record<string, unknown>): string[] {
+  const c = settings.copies;
+  return Array.isArray(c) ? c.filter((t): t is string => typeof t === "string") : [];
+}
 
 /** A server's timeout setting (common to every driver), for the engine: undefined when not set. */
 export function timeoutSettingOf(settings: Record<string, unknown>): string | number | undefined {

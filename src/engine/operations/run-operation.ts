@@ -39,6 +39,11 @@ export interface OperationSpec<T> {
   args: Record<string, unknown>;
   /** Absent: the server's `timeout:` setting, else engine.timeout (every operation kind alike). */
   timeoutMs?: number;
+  /**
+   * What the lease is taken on: the server's name unless given. A copy holds its own (`<server>/<snap>@<target>`):
+   * it only reads the server's snapshot, so the server's next snapshot or prune need not wait for an upload.
+   */
+  leaseKey?: string;
   /** Inside the transaction that records the operation (insert a pending snapshot…); returns a snapshot id. */
   prepare?: () => number | null;
   /** Inside the transaction that marks it running. */
@@ -67,7 +72,7 @@ export function runOperation<T>(deps: OperationDeps, spec: OperationSpec<T>): Op
   const { ledger, jobs } = deps;
   // A server whose host key changed is refused before anything is written (approved work: when it starts).
   if (!spec.existing) refuseIfHostKeyChanged(ledger, spec.server);
-  const lease = spec.existing?.lease ?? jobs.lease(spec.server.name, spec.label);
+  const lease = spec.existing?.lease ?? jobs.lease(spec.leaseKey ?? spec.server.name, spec.label);
   let op: OperationRow;
   let snapshotId: number | null = spec.existing?.op.snapshot_id ?? null;
   try {

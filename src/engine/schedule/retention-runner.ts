@@ -104,7 +104,8 @@ export function createRetentionRunner(deps: SchedulerDeps, track: <T>(p: Promise
         if (++seen % 200 === 0) await new Promise((r) => setImmediate(r)); // as above: timers and requests get in
         pruned += (await pruneCopiesOf(server))?.removed.length ?? 0;
       }
-      return pruned;
+      // Each storage target's own keep over the copies it holds (never a local snapshot).
+      return pruned + (await deps.engine.copies.pruneAll());
     },
     /** The planning half of a pass, with no deletions: what the benchmark times over a big ledger. */
     planAll(): { servers: number; candidates: number; remove: number } {
