@@ -3,12 +3,13 @@ import { expectPositionals } from "./parse.ts";
 import { checkName } from "../src/names.ts";
 import { driverKindsOf, serverSchemaFor, type ServerSettings } from "../src/config/schema.ts";
 import { isMissing, issueText, whatKeyHolds } from "../src/config/issue-text.ts";
-import { settingProblems, targetProblems } from "../src/config/setting-rules.ts";
+import { copiesProblem, settingProblems, targetProblems } from "../src/config/setting-rules.ts";
+import { copiesSettingOf } from "../src/drivers/shared/common-settings.ts";
 import { errorMessage, isUserError, UserError } from "../src/errors.ts";
 import { mention } from "../src/replies/mention.ts";
 
 const usage = "register <server> <driver> [key=value…]";
-const LIST_KEYS = new Set(["paths", "exclude", "create", "delete", "restore"]);
+const LIST_KEYS = new Set(["paths", "exclude", "create", "delete", "restore", "copies"]);
 const NUMBER_KEYS = new Set(["limit"]);
 
 /** key=value pairs as the config file would have them: lists comma-separated, numbers as numbers. */
@@ -34,8 +35,12 @@ function validSettings(ctx: CommandContext, name: string, driver: string, pairs:
     if (isMissing(issue)) throw new UserError("bad_setting", `${at}: ${key}= is required (${whatKeyHolds(key)})`);
     throw new UserError("bad_setting", `${at}: ${key}: ${issueText(issue)}`);
   }
-  const targets = Object.keys(ctx.config.storage.targets).sort();
-  const problem = [...settingProblems(parsed.data, ctx.drivers.module(driver)), ...targetProblems(parsed.data, targets)][0];
+  const copies = copiesSettingOf(parsed.data);
+  const stores = copies.length > 0 && typeof ctx.drivers.draft(name, driver, parsed.data)?.storedIn === "function";
+  const targets = ctx.engine.targets.names();
+  const problem =
+    [...settingProblems(parsed.data, ctx.drivers.module(driver)), ...targetProblems(parsed.data, targets)][0] ??
+    copiesProblem(copies, targets, stores, name, driver);
   if (problem) throw new UserError(problem.code, `${at}: ${problem.key}: ${problem.why}`);
   return parsed.data;
 }

@@ -13,6 +13,10 @@ import { BUILTIN_DRIVERS } from "./drivers/index.ts";
 import type { DriverModule } from "./drivers/driver.ts";
 import { createStorageTargets } from "./storage/storage-targets.ts";
 import type { S3Tuning } from "./storage/s3-client.ts";
+import { copiesSettingOf } from "./drivers/shared/common-settings.ts";
+import { copiesProblem } from "./config/setting-rules.ts";
+import { ConfigError } from "./config/load-config.ts";
+import type { DriverRegistry } from "./drivers/registry.ts";
 import { createEngine } from "./engine/engine.ts";
 import { reconcile, type ReconcileReport } from "./engine/operations/reconcile.ts";
 import { durationMs, parseDuration, timeoutMs } from "./duration.ts";
@@ -75,7 +79,13 @@ export async function createApp(config: Config, deps: AppBuildDeps): Promise<App
   const alerts = createAlertSink({ ledger, chat: deps.chat, log: deps.log, defaultChannel });
   const prober = watchLedger(ledger, alerts, deps.log);
   const engine = createEngine({ config, ledger, jobs, drivers, clock: deps.clock, log: deps.log, alerts, chat: deps.chat, targets });
-  const reconciled = await reconcile(ledger, drivers, deps.log, deps.clock.now);
+  try {
+    checkCopies(config, drivers, targets.names());
+  } catch (e) {
+    ledger.close();
+    throw e;
+  }
+  const reconciled = await reconcile(ledger, drivers, deps.log, deps.clock.now, targets);
   await engine.settleHostKeyAlerts().catch((e: unknown) => deps.log.warn({ err: e }, "could not re-check open host-key alerts"));
   // Loaded here, started by the adapter (scheduler.start()); tests tick it with a fake clock instead.
   const scheduler = createScheduler({ ledger, clock: deps.clock, log: deps.log, alerts, engine });
@@ -118,6 +128,19 @@ export async function createApp(config: Config, deps: AppBuildDeps): Promise<App
       ledger.close();
     },
   };
+}
+
+/**
+ * `copies:` names configured targets, on servers whose driver stores its snapshots as parts: checked with the
+ * servers' drivers made, so a copy that could never run stops start-up with the key named, not at 3 a.m.
+ */
+function checkCopies(config: Config, drivers: DriverRegistry, targets: string[]): void {
+  for (const [name, s] of Object.entries(config.servers)) {
+    const copies = copiesSettingOf(s);
+    if (copies.length === 0 || !drivers.available(s.driver)) continue;
+    const p = copiesProblem(copies, targets, typeof drivers.draft(name, s.driver, s)?.storedIn === "function", name, s.driver);
+    if (p) throw new ConfigError(`${config.source}: servers.${name}.${p.key}: ${p.why}`);
+  }
 }
 
 /** One warning and an alert when the ledger fills up, one when it writes again; a periodic probe while full. */

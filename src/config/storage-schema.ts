@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { NAME_PATTERN } from "../names.ts";
+import { parseKeep } from "../retention/keep-policy.ts";
 
 // storage: in snapbot.yml (DESIGN.md §3): the local folder every stored snapshot goes to by default, and the
 // named targets a snapshot can also live on (offsite S3, a shared folder). A target is exactly one place
@@ -21,11 +22,20 @@ export const s3TargetSchema = z
   .strict();
 export type S3TargetSettings = z.infer<typeof s3TargetSchema>;
 
+function keepRule(value: string, ctx: z.RefinementCtx): void {
+  try {
+    parseKeep(value);
+  } catch (e) {
+    ctx.addIssue({ code: "custom", message: (e as Error).message.replace(/--keep /g, "") });
+  }
+}
+
 export const targetSchema = z
   .object({
     s3: s3TargetSchema.optional(),
     path: z.string().min(1).optional(),
-    keep: z.string().min(1).optional(),
+    // Checked with the parser the target's retention uses, so a typo stops start-up instead of the first prune.
+    keep: z.string().min(1).superRefine(keepRule).optional(),
   })
   .strict()
   .refine((t) => (t.s3 === undefined) !== (t.path === undefined), "exactly one of s3: (an S3 bucket) or path: (a folder)");

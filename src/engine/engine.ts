@@ -14,11 +14,13 @@ import type { CopyTarget, DriverContext } from "../drivers/driver.ts";
 import { runOperation, type OperationHandle } from "./operations/run-operation.ts";
 import { defaultSnapshotName } from "./operations/snapshot-names.ts";
 import { createStoredSnapshots } from "./operations/stored-snapshots.ts";
-import { serverTimeoutMs } from "./operations/server-timeout.ts";
 import { SnapbotError, UserError } from "../errors.ts";
 import { isLedgerFull } from "../../db/ledger-health.ts";
 import { mention } from "../replies/mention.ts";
 import { afterRemoved, moveCurrent, parentForNew } from "./operations/tree.ts";
+import { copyRetentionOf, planCopies, pruneCopies } from "./schedule/copy-retention.ts";
+import { createCopies } from "./copies/copies.ts";
+import type { StartedCopy } from "./copies/auto-copies.ts";
 
 export interface CreateInput extends Asker {
   server: ServerRow;
@@ -34,7 +36,7 @@ export interface CreateInput extends Asker {
 /** The snapshot operations; commands call these, drivers do the work, the ledger records it. */
 export function createEngine(deps: EngineDeps) {
   const { ledger, clock } = deps;
-  const timeoutOf = (server: ServerRow) => serverTimeoutMs(deps, server);
+  const copies = createCopies(deps);
 
   return {
     lease: (server: string, label: string) => deps.jobs.lease(server, label),
@@ -43,9 +45,19 @@ export function createEngine(deps: EngineDeps) {
     approvals: createApprovals(deps),
     /** storage scan / adopt / remove: what storage holds that the ledger does not know. */
     storage: createStoredSnapshots(deps, () => quickContext(deps)),
+    /** Copies of stored snapshots on storage targets: copy, verify --from, `copies:`, each target's retention. */
+    copies,
+    /** The configured storage targets (storage.targets). */
+    targets: deps.targets,
     copy: (server: ServerRow, snap: SnapshotRow, target: CopyTarget, asker: Asker) => copySnapshot(deps, server, snap, target, asker),
     /** copy's destination: what was typed, or the driver's default (LXD: the snapshot server). */
     copyTarget: (server: ServerRow, given: string | undefined) => copyTargetOf(deps, server, given),
+    /** The policy of the place the server's copies are kept (LXD: the snapshot server's); null when none. */
+    copyRetention: (server: ServerRow) => copyRetentionOf(deps, server),
+    /** prune --dry-run: what that policy would remove of the copies there now. */
+    planCopies: (server: ServerRow) => planCopies(deps, server, quickContext(deps)),
+    /** Applies that policy to the copies there (removals as one operation); null when the server has none. */
+    pruneCopies: (server: ServerRow, asker: Asker) => pruneCopies(deps, server, asker, quickContext(deps)),
     clone: (server: ServerRow, snap: SnapshotRow, newName: string, asker: Asker) => cloneSnapshot(deps, server, snap, newName, asker),
     export: (server: ServerRow, snap: SnapshotRow, format: ExportFormat, asker: Asker) => exportSnapshot(deps, server, snap, format, asker),
     /** Ledger brought up to date with a backend that keeps its own snapshots (no-op for the others). */
@@ -70,9 +82,10 @@ export function createEngine(deps: EngineDeps) {
       return makeRoom(deps, server, asker, quickContext(deps), (snap) => this.delete(server, snap, asker));
     },
 
-    create(input: CreateInput): OperationHandle<SnapshotRow> & { snapshot: SnapshotRow } {
+    /** `copies`: the server's `copies:` started once the snapshot is done (none when it failed or has none). */
+    create(input: CreateInput): OperationHandle<SnapshotRow> & { snapshot: SnapshotRow; copies: Promise<StartedCopy[]> } {
       const out = startCreate(input, false);
-      return { op: out.op, job: out.job, snapshot: out.snapshot()! };
+      return { op: out.op, job: out.job, snapshot: out.snapshot()!, copies: out.copies };
     },
 
     /**
@@ -95,7 +108,6 @@ export function createEngine(deps: EngineDeps) {
         label: `verify ${server.name}/${snap.name}`,
         ...asker,
         args: { snapshot: snap.name },
-        timeoutMs: timeoutOf(server),
         work: async (ctx) => {
           const res = await verify.call(driver, handleOf(snap), ctx);
           const result = res.ok ? `verified ${res.checkedBytes} bytes` : `broken: ${res.problems.join("; ")}`;
@@ -121,6 +133,10 @@ export function createEngine(deps: EngineDeps) {
       const driver = deps.drivers.get(server);
       if (!["done", "broken", "failed"].includes(snap.state))
         throw new UserError("not_deletable", `${server.name}/${snap.name} is ${snap.state}: wait for it to finish, then delete it`);
+      // A copy reads the snapshot where it is stored; its copies elsewhere are not touched by a delete.
+      const copying = ledger.copies.ofSnapshot(snap.id).find((c) => c.state === "running");
+      if (copying)
+        throw new UserError("being_copied", `${server.name}/${snap.name} is being copied to ${copying.target} (operation #${copying.operation_id ?? "?"}): delete it once the copy is done`);
       const end = retention && snap.state === "done" ? "expired" : "deleted";
       return runOperation<SnapshotRow>(deps, {
         server,
@@ -128,7 +144,6 @@ export function createEngine(deps: EngineDeps) {
         label: `${retention ? "prune" : "delete"} ${server.name}/${snap.name}`,
         ...asker,
         args: retention ? { snapshot: snap.name, reason: retention } : { snapshot: snap.name },
-        timeoutMs: timeoutOf(server),
         prepare: () => snap.id,
         begin: () => {
           if (snap.state !== "failed") ledger.snapshots.transition(snap.id, "deleting");
@@ -151,7 +166,7 @@ export function createEngine(deps: EngineDeps) {
     },
   };
 
-  function startCreate(input: CreateInput, later: boolean): OperationHandle<SnapshotRow> & { snapshot: () => SnapshotRow | undefined } {
+  function startCreate(input: CreateInput, later: boolean): OperationHandle<SnapshotRow> & { snapshot: () => SnapshotRow | undefined; copies: Promise<StartedCopy[]> } {
     const { server } = input;
     const driver = deps.drivers.get(server);
     const name =
@@ -160,6 +175,7 @@ export function createEngine(deps: EngineDeps) {
     if (existing)
       throw new UserError("snapshot_exists", `${server.name}/${name} already exists (${existing.state}): pick another name, or omit it for a dated one`);
     let snapshot: SnapshotRow | undefined;
+    let started: StartedCopy[] = [];
     const record = () =>
       ledger.snapshots.insert({
         server_id: server.id,
@@ -181,7 +197,6 @@ export function createEngine(deps: EngineDeps) {
         user: input.user,
         channel: input.channel,
         args: { name, expires_at: input.expiresAt ?? null, note: input.note ?? null, stateful: !!input.stateful, ...(input.scheduleId ? { schedule: input.scheduleId } : {}) },
-        timeoutMs: timeoutOf(server),
         prepare: () => (later ? null : (snapshot = record()).id),
         begin: () => {
           if (snapshot) ledger.snapshots.transition(snapshot.id, "running");
@@ -215,7 +230,8 @@ export function createEngine(deps: EngineDeps) {
         fail: (_id, message) => {
           if (snapshot) ledger.snapshots.transition(snapshot.id, "failed", { error: message, finished_at: clock.now() });
         },
-        afterSuccess: () => {
+        afterSuccess: (done) => {
+          started = copies.afterCreate(server, done, { user: input.user, channel: input.channel });
           void warnNearLimit(deps, server).catch((e: unknown) => deps.log.warn({ err: e }, "limit check failed"));
           // Any earlier failure on this server is over, whatever name it had (a retry, or the next scheduled run).
           void deps.alerts.resolveAll("snapshot_failed", server, `a later snapshot succeeded: ${server.name}/${name}`);
@@ -232,7 +248,9 @@ export function createEngine(deps: EngineDeps) {
           }),
       },
     );
-    return { ...handle, snapshot: () => snapshot };
+    // Filled by afterSuccess, which runs before the job resolves.
+    const copiesStarted = handle.job.done.then(() => started, () => []);
+    return { ...handle, snapshot: () => snapshot, copies: copiesStarted };
   }
 
   function recordVerify(snap: SnapshotRow, res: VerifyResult): void {

@@ -129,6 +129,7 @@ export function createS3PartStore(o: S3PartStoreOptions): S3PartStore {
         throw new UserError("snapshot_exists", `${key.server}/${key.name} already has a manifest in ${where(key)}: delete it or pick another name`);
     },
     readManifest: (key) => getText(base(key) + MANIFEST_FILE, `read of ${ref(key, MANIFEST_FILE)}`),
+    getFile: (key, name) => getText(base(key) + plainName(name), `read of ${ref(key, name)}`),
     stat(key, file) {
       if (!PART_FILE.test(file)) throw new Error(`not a part name: ${JSON.stringify(file)}`);
       return head(base(key) + file, `check of ${ref(key, file)}`);

@@ -16,7 +16,7 @@ import { plainReply } from "./plain-reply.ts";
 export interface TestAppOptions {
   /** Drivers besides the built-in ones (a test's own DriverModule). */
   drivers?: readonly DriverModule[];
-  /** The environment credentials are read from (storage.targets' access_key_env…): none unless given. */
+  /** Where the config's credentials (a target's access_key_env…) are read; process.env unless given. */
   env?: Record<string, string | undefined>;
   /** The app's logger (a test that captures pino output); silent unless given. */
   log?: Logger;
@@ -38,7 +38,7 @@ export async function testApp(dir: string, file: unknown, clock: Clock = systemC
     metricsPort: null,
   };
   const log = opts.log ?? pino({ level: "silent" });
-  const app = await createApp(config, { log, clock, runner: createLocalRunner(log), chat, drivers, env: opts.env ?? {}, s3Tuning: opts.s3Tuning });
+  const app = await createApp(config, { log, clock, runner: createLocalRunner(log), chat, drivers, env: opts.env, s3Tuning: opts.s3Tuning });
   // As the console shows it (people as plain ids); test/slack/ and block-kit tests check Slack's mentions.
   const run = async (text: string, user = "U1") => plainReply(await runCommand(app, { user, channel: "C1", text }));
   return { app, run };

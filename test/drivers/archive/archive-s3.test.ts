@@ -139,6 +139,21 @@ describe.runIf(cephEnabled())("archive with store: offsite on Ceph RGW, through 
     t.app.close();
   });
 
+  it("copy of a local snapshot to the S3 target: read back, then verify and restore --from offsite use it", async () => {
+    const t = await app({ server: { store: undefined } }); // kept in storage.path; offsite holds the copy
+    expect(await t.run("create files-1 local-1")).toMatchObject({ tone: "success" });
+    const copied = await t.run("copy files-1/local-1 offsite");
+    expect(copied).toMatchObject({ tone: "success" });
+    expect(await keysIn(admin, bucket, "prod/files-1/local-1/")).toEqual([
+      "prod/files-1/local-1/.parts/part-000000", "prod/files-1/local-1/.parts/part-000001", "prod/files-1/local-1/.parts/part-000002",
+      "prod/files-1/local-1/README.txt", "prod/files-1/local-1/manifest.json",
+    ]);
+    const verified = await t.run("verify files-1/local-1 --from offsite");
+    expect(verified.tone).toBe("success");
+    expect(JSON.stringify(verified)).toMatch(/offsite/);
+    t.app.close();
+  });
+
   it("an unreachable endpoint, wrong credentials, a missing bucket: each fails the create in one line", async () => {
     const closed = await app({ endpoint: `http://127.0.0.1:${await freePort()}` });
     await failsCleanly(closed, "down-1", /^storage target offsite: cannot reach http:\/\/127\.0\.0\.1:\d+ \(ECONNREFUSED\).*check storage\.targets\.offsite\.s3\.endpoint/);
