@@ -5,7 +5,7 @@ import { benchLedger } from "./ledger-bench.ts";
 import { benchArchive } from "./archive-bench.ts";
 import { benchSlack } from "./slack-bench.ts";
 
-// npm run bench [-- ledger|archive|slack|lxd|ssh|scheduler|tree|qemu|copies|storage]: each figure is printed beside a baseline measured in the same run.
+// npm run bench [-- ledger|archive|storage|slack|lxd|ssh|scheduler|tree|qemu|copies]: each figure is printed beside a baseline measured in the same run.
 const dir = process.env.BENCH_DIR ?? join(tmpdir(), "snapbot-bench");
 mkdirSync(dir, { recursive: true });
 const only = process.argv[2];
@@ -18,6 +18,10 @@ function print(title: string, r: Record<string, number | string>): void {
 
 if (!only || only === "ledger") print("ledger", await benchLedger({ dir }));
 if (!only || only === "archive") print("archive", await benchArchive({ sizeMiB: Number(process.env.BENCH_ARCHIVE_MIB ?? 2048), dir }));
+if (!only || only === "storage") {
+  const storage = await import("./storage-local-bench.ts");
+  print("storage: local create vs tar | zstd > file", await storage.benchStorageLocal({ dir, sizeMiB: Number(process.env.BENCH_STORAGE_MIB ?? 2048) }));
+}
 if (!only || only === "slack") print("slack (ack latency, HTTP mode)", await benchSlack({ dir }));
 if (!only || only === "lxd") print("lxd (create through the bot vs lxc snapshot)", await (await import("./lxd-bench.ts")).benchLxd({ dir }));
 if (!only || only === "ssh") print("archive over ssh (loopback sshd)", await (await import("./ssh-bench.ts")).benchSsh({ sizeMiB: Number(process.env.BENCH_ARCHIVE_MIB ?? 2048), dir }));

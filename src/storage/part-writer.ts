@@ -15,8 +15,8 @@ export interface PartWriterOptions {
   highWaterMark: number;
   /** The operation's: stops the store's requests in flight (S3) on a cancel or timeout. */
   signal?: AbortSignal;
-  /** Part i's size and SHA-256 as the hash tap measured it, known by the time its last byte reaches here. */
-  digestOf(index: number): PartDigest | undefined;
+  /** Part i's size and SHA-256 as the hash tap measures it, off the main thread: it may come after the part's last byte. */
+  digestOf(index: number): Promise<PartDigest>;
 }
 
 export interface PartWriter {
@@ -30,28 +30,48 @@ export function createPartWriter(opts: PartWriterOptions): PartWriter {
   const closing: Array<Promise<void>> = [];
   let sink: PartSink | null = null;
   let inPart = 0;
+  // The stream can be destroyed (a hashing thread died, the input was cut) while a write is half-way, say in
+  // openPart: that write must stop and let go of what it opened before the snapshot is removed.
+  let stopped = false;
+  let busy: Promise<void> = Promise.resolve();
+  const gone = () => new Error("the stream was stopped");
 
   const openPart = async () => {
     const file = partFile(files.length);
     const s = await opts.store.openPart(opts.key, file, { signal: opts.signal });
+    if (stopped) {
+      await s.abort();
+      throw gone();
+    }
     files.push(file);
     return s;
   };
   const finishPart = async () => {
-    const s = sink!;
     const index = files.length - 1;
+    const closed = closeWhenHashed(sink!, index, inPart);
     sink = null;
     inPart = 0;
-    const digest = opts.digestOf(index);
-    const closed = digest ? s.close(digest) : s.abort().then(() => Promise.reject(new Error(`part ${index} was written but not hashed`)));
     closed.catch(() => {}); // awaited below or in finishAll; this only stops an "unhandled rejection" crash meanwhile
     closing.push(closed);
     while (closing.length > MAX_CLOSING) await closing.shift();
+  };
+  // The next part is written meanwhile: the digest is at most a slot of hashing behind the part's last byte.
+  const closeWhenHashed = async (s: PartSink, index: number, size: number) => {
+    let digest: PartDigest;
+    try {
+      digest = await opts.digestOf(index);
+      if (digest.size !== size) throw new Error(`part ${index} has ${size} bytes but ${digest.size} were hashed`);
+    } catch (e) {
+      await s.abort();
+      throw e;
+    }
+    await s.close(digest);
   };
   const writeChunks = async (chunks: Buffer[]) => {
     let batch: Buffer[] = [];
     for (let chunk of chunks) {
       while (chunk.length > 0) {
+        if (stopped) throw gone();
         sink ??= await openPart();
         const take = Math.min(opts.partSize - inPart, chunk.length);
         batch.push(take === chunk.length ? chunk : chunk.subarray(0, take));
@@ -68,17 +88,24 @@ export function createPartWriter(opts: PartWriterOptions): PartWriter {
 
   const stream = new Writable({
     highWaterMark: opts.highWaterMark,
-    write: (chunk: Buffer, _enc, cb) => void writeChunks([chunk]).then(() => cb(), cb),
-    writev: (items, cb) => void writeChunks(items.map((i) => i.chunk as Buffer)).then(() => cb(), cb),
-    final: (cb) => void finishAll().then(() => cb(), cb),
+    write: (chunk: Buffer, _enc, cb) => void track(writeChunks([chunk])).then(() => cb(), cb),
+    writev: (items, cb) => void track(writeChunks(items.map((i) => i.chunk as Buffer))).then(() => cb(), cb),
+    final: (cb) => void track(finishAll()).then(() => cb(), cb),
     destroy: (err, cb) => void abandon().then(() => cb(err), () => cb(err)),
   });
+
+  function track(work: Promise<void>): Promise<void> {
+    busy = work.catch(() => undefined);
+    return work;
+  }
 
   async function finishAll() {
     if (sink) await finishPart();
     await Promise.all(closing.splice(0));
   }
   async function abandon() {
+    stopped = true;
+    await busy; // settles: what it waits for (a write, a digest the hash tap now rejects) does
     const s = sink;
     sink = null;
     await Promise.allSettled([s?.abort(), ...closing.splice(0)]);

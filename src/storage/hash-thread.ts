@@ -1,0 +1,129 @@
+import { Worker } from "node:worker_threads";
+import type { PartDigest } from "./part-store.ts";
+import type { SlotRing } from "./slot-ring.ts";
+
+// One hashing thread reading the slot ring in place: hashes of the whole stream, and optionally SHA-256 per
+// part, cut at the same byte boundaries the part writer cuts at (it counts the same bytes in the same order).
+// It hands each slot back as soon as it has hashed it and each part's digest as soon as the part's last
+// byte is hashed, so the part writer, waiting for that digest to close the part, waits for one slot at most.
+
+export type HashAlgorithm = "sha256" | "md5";
+
+export interface HashJob {
+  /** Hashes of the whole stream, in this thread. */
+  whole: HashAlgorithm[];
+  /** SHA-256 per part of this many bytes (the last one shorter), in this thread; null: not here. */
+  partSize: number | null;
+}
+
+export interface HashThreadEvents {
+  released(slot: number): void;
+  part(index: number, digest: PartDigest): void;
+  /** The thread died or threw before its digests were in: the stream cannot be hashed. */
+  failed(e: Error): void;
+}
+
+export interface HashThread {
+  hash(slot: number, length: number): void;
+  /** After the last slot: the whole-stream digests (hex), once every part before them has been reported. */
+  finish(): Promise<Partial<Record<HashAlgorithm, string>>>;
+  /** Stops the thread (the stream failed or was cancelled); finish() rejects afterwards. */
+  abort(): void;
+  /** Resolves once the thread has exited, whichever way. */
+  exited: Promise<void>;
+}
+
+/** How a thread is started: tests pass one that adds a fault to the real source. */
+export type SpawnHashWorker = (source: string, workerData: unknown) => Worker;
+
+// Plain JavaScript evaluated in the worker: no loader (tsx, vitest, compiled) has to resolve a module file.
+export const HASH_WORKER_SOURCE = `
+const { parentPort, workerData } = require("node:worker_threads");
+const { createHash } = require("node:crypto");
+const { buffer, slotSize, whole, partSize } = workerData;
+const hashes = whole.map((a) => createHash(a));
+let part = null;
+let inPart = 0;
+let index = 0;
+const closePart = () => {
+  parentPort.postMessage({ part: { index: index++, size: inPart, sha256: part.digest("hex") } });
+  part = null;
+  inPart = 0;
+};
+const cutParts = (bytes) => {
+  for (let at = 0; at < bytes.length; ) {
+    part ??= createHash("sha256");
+    const take = Math.min(partSize - inPart, bytes.length - at);
+    part.update(take === bytes.length ? bytes : bytes.subarray(at, at + take));
+    inPart += take;
+    at += take;
+    if (inPart === partSize) closePart();
+  }
+};
+parentPort.on("message", (m) => {
+  if (m === null) {
+    if (part) closePart();
+    return parentPort.postMessage({ sums: Object.fromEntries(whole.map((a, i) => [a, hashes[i].digest("hex")])) });
+  }
+  const bytes = new Uint8Array(buffer, m.slot * slotSize, m.length);
+  for (const h of hashes) h.update(bytes);
+  if (partSize) cutParts(bytes);
+  parentPort.postMessage({ done: m.slot });
+});`;
+
+export const spawnHashWorker: SpawnHashWorker = (source, workerData) => new Worker(source, { eval: true, workerData });
+
+type Reply = { done: number } | { part: PartDigest & { index: number } } | { sums: Partial<Record<HashAlgorithm, string>> };
+
+export function startHashThread(
+  ring: Pick<SlotRing, "buffer" | "slotSize">,
+  job: HashJob,
+  events: HashThreadEvents,
+  spawn: SpawnHashWorker = spawnHashWorker,
+): HashThread {
+  const worker = spawn(HASH_WORKER_SOURCE, { buffer: ring.buffer, slotSize: ring.slotSize, ...job });
+  let finished: { resolve: (s: Partial<Record<HashAlgorithm, string>>) => void; reject: (e: Error) => void } | null = null;
+  let settled: Error | "done" | null = null;
+
+  const fail = (e: Error) => {
+    if (settled) return;
+    settled = e;
+    finished?.reject(e);
+    events.failed(e);
+  };
+  worker.on("message", (m: Reply) => {
+    if ("done" in m) events.released(m.done);
+    else if ("part" in m) events.part(m.part.index, { size: m.part.size, sha256: m.part.sha256 });
+    else if (!settled) {
+      settled = "done";
+      finished?.resolve(m.sums);
+      void worker.terminate();
+    }
+  });
+  worker.on("error", (e) => fail(new Error(`a hashing thread failed: ${e.message}`, { cause: e })));
+  const exited = new Promise<void>((resolve) =>
+    worker.on("exit", (code) => {
+      fail(new Error(`a hashing thread stopped (exit code ${code}) before the stream was hashed`));
+      resolve();
+    }),
+  );
+
+  return {
+    hash: (slot, length) => worker.postMessage({ slot, length }),
+    finish() {
+      if (settled instanceof Error) return Promise.reject(settled);
+      return new Promise((resolve, reject) => {
+        finished = { resolve, reject };
+        worker.postMessage(null);
+      });
+    },
+    abort() {
+      if (!settled) {
+        settled = new Error("hashing stopped: the stream failed");
+        finished?.reject(settled);
+      }
+      void worker.terminate();
+    },
+    exited,
+  };
+}
