@@ -5,7 +5,7 @@ import { benchLedger } from "./ledger-bench.ts";
 import { benchArchive } from "./archive-bench.ts";
 import { benchSlack } from "./slack-bench.ts";
 
-// npm run bench [-- ledger|archive|slack|lxd|ssh|scheduler|tree|qemu|copies]: each figure is printed beside a baseline measured in the same run.
+// npm run bench [-- ledger|archive|slack|lxd|ssh|scheduler|tree|qemu|copies|slices]: each figure is printed beside a baseline measured in the same run.
 const dir = process.env.BENCH_DIR ?? join(tmpdir(), "snapbot-bench");
 mkdirSync(dir, { recursive: true });
 const only = process.argv[2];
@@ -31,3 +31,5 @@ if (!only || only === "qemu") {
 }
 if (!only || only === "copies")
   print("copies (copy to a folder target through the engine vs cp -r + sha256sum)", await (await import("./copy-bench.ts")).benchCopies({ sizeMiB: Number(process.env.BENCH_COPY_MIB ?? 1024), dir }));
+if (!only || only === "slices")
+  print("verify --target (slices' balance; the whole target vs sha256sum of its parts)", await (await import("./slices-bench.ts")).benchSlices({ sizeMiB: Number(process.env.BENCH_SLICES_MIB ?? 1024), dir }));
