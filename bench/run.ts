@@ -5,7 +5,7 @@ import { benchLedger } from "./ledger-bench.ts";
 import { benchArchive } from "./archive-bench.ts";
 import { benchSlack } from "./slack-bench.ts";
 
-// npm run bench [-- ledger|archive|storage|slack|lxd|ssh|scheduler|tree|qemu|copies]: each figure is printed beside a baseline measured in the same run.
+// npm run bench [-- ledger|archive|storage|slack|lxd|ssh|scheduler|tree|qemu|copies|slices]: each figure is printed beside a baseline measured in the same run.
 const dir = process.env.BENCH_DIR ?? join(tmpdir(), "snapbot-bench");
 mkdirSync(dir, { recursive: true });
 const only = process.argv[2];
@@ -40,3 +40,5 @@ if (!only || only === "storage")
     "storage (S3 target on Ceph RGW: snapbot create vs @aws-sdk/lib-storage Upload of the same bytes)",
     await (await import("./storage-s3-bench.ts")).benchStorageS3({ dir, sizeMiB: Number(process.env.BENCH_STORAGE_MIB ?? 2048) }),
   );
+if (!only || only === "slices")
+  print("verify --target (slices' balance; the whole target vs sha256sum of its parts)", await (await import("./slices-bench.ts")).benchSlices({ sizeMiB: Number(process.env.BENCH_SLICES_MIB ?? 1024), dir }));

@@ -1,4 +1,5 @@
 import type { Command } from "./types.ts";
+import type { OperationRow } from "../db/types.ts";
 import { expectPositionals } from "./parse.ts";
 import { historyServerOf, positiveInt } from "./lookup.ts";
 import { clip, dash, utc } from "../src/replies/format.ts";
@@ -34,7 +35,7 @@ export const audit: Command = {
           String(o.id),
           utc(o.created_at),
           mention(o.requested_by) + (o.approved_by ? ` (${o.state === "denied" ? "denied" : "approved"} by ${mention(o.approved_by)})` : ""),
-          `${o.kind} ${dash(o.server)}${o.args && typeof o.args.name === "string" ? `/${o.args.name}` : o.args && typeof o.args.snapshot === "string" ? `/${o.args.snapshot}` : ""}`,
+          whatOf(o),
           o.state,
           clip((o.error ?? o.result ?? "").split("\n")[0]!, 120),
         ]),
@@ -42,3 +43,12 @@ export const audit: Command = {
     };
   },
 };
+
+/** "create web-1/s1"; an operation on no one server says its target: "verify_target offsite 2/7". */
+function whatOf(o: OperationRow): string {
+  const a = o.args ?? {};
+  const str = (k: string) => (typeof a[k] === "string" ? (a[k] as string) : null);
+  if (o.server === null && str("target")) return `${o.kind} ${str("target")}${str("slice") ? ` ${str("slice")}` : ""}`;
+  const snap = str("name") ?? str("snapshot");
+  return `${o.kind} ${dash(o.server)}${snap ? `/${snap}` : ""}`;
+}

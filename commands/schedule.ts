@@ -6,8 +6,10 @@ import { parseKeep } from "../src/retention/keep-policy.ts";
 import { setSchedule } from "../src/engine/schedule/schedules.ts";
 import { thresholds } from "../src/engine/schedule/freshness.ts";
 import { scheduledReply } from "../src/replies/schedule-replies.ts";
+import { scheduleTargetReply } from "./schedule-target.ts";
 
-const usage = 'schedule <server> "<cron>" [--pattern <p>] [--expiry <dur>] [--keep last=N,daily=N,…,parents=prune] [--warn <dur>] [--crit <dur>] [--native]';
+const usage =
+  'schedule <server> "<cron>" [--pattern <p>] [--expiry <dur>] [--keep last=N,daily=N,…,parents=prune] [--warn <dur>] [--crit <dur>] [--native] | schedule --target <target> "<cron>" [--slices m]';
 
 const text = (v: string | true | undefined, flag: string): string | null => {
   if (v === undefined) return null;
@@ -18,10 +20,13 @@ const text = (v: string | true | undefined, flag: string): string | null => {
 export const schedule: Command = {
   name: "schedule",
   usage,
-  summary: "take snapshots on a schedule (cron or @daily…), with LXD-style names and expiry and restic-style --keep",
+  summary: "take snapshots on a schedule (cron or @daily…), with LXD-style names and expiry and restic-style --keep; --target: re-read a storage target in slices",
   role: "operator",
-  flags: { pattern: "value", expiry: "value", keep: "value", warn: "value", crit: "value", native: "bool" },
+  flags: { pattern: "value", expiry: "value", keep: "value", warn: "value", crit: "value", native: "bool", target: "value", slices: "value" },
   async run(ctx, args) {
+    if (args.flags.target !== undefined) return scheduleTargetReply(ctx, args, usage);
+    if (args.flags.slices !== undefined)
+      throw new UserError("slices_need_target", `--slices goes with --target: schedule --target <target> "<cron>" --slices m re-reads a storage target in slices; usage: ${usage}`);
     const [serverName, ...cronWords] = args.positionals;
     // The cron is quoted ("0 3 * * *"); five unquoted fields are taken as typed too.
     if (!serverName || (cronWords.length !== 1 && cronWords.length !== 5))

@@ -6,7 +6,7 @@ import { schedulesReply } from "../src/replies/schedule-replies.ts";
 export const schedules: Command = {
   name: "schedules",
   usage: "schedules",
-  summary: "list the schedules: next and last run, retention, expiry",
+  summary: "list the schedules: next and last run, retention, expiry; and each storage target's verification schedule",
   role: "operator",
   readOnly: true,
   run(ctx, args) {
@@ -15,6 +15,7 @@ export const schedules: Command = {
       const e = ctx.scheduler.entry(row.server_id);
       return { row, next: e && !row.native ? e.next : null, ...(e ? thresholds(e) : { warnMs: 0, critMs: 0 }) };
     });
-    return schedulesReply(views, ctx.clock.now());
+    const targets = ctx.ledger.targetSchedules.live().map((row) => ({ row, next: ctx.scheduler.rounds.entry(row.target)?.next ?? null }));
+    return schedulesReply(views, ctx.clock.now(), targets);
   },
 };

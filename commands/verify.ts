@@ -7,16 +7,21 @@ import { jobReply } from "../src/replies/job-replies.ts";
 import { formatAge, formatBytes } from "../src/duration.ts";
 import { clip } from "../src/replies/format.ts";
 import { LOCAL_TARGET } from "../src/storage/storage-targets.ts";
+import { UserError } from "../src/errors.ts";
+import { verifyTargetReply } from "./verify-target.ts";
 
-const usage = "verify <server>/<snap> [--from <target>]";
+const usage = "verify <server>/<snap> [--from <target>] | verify --target <target> [--slice n/m]";
 
 export const verify: Command = {
   name: "verify",
   usage,
-  summary: "re-read a snapshot and check every part against its manifest (--from: its copy on a storage target)",
+  summary: "re-read a snapshot and check every part against its manifest (--from: its copy on a storage target; --target: a whole target, or one --slice of it)",
   role: "operator",
-  flags: { from: "value" },
+  flags: { from: "value", target: "value", slice: "value" },
   run(ctx, args) {
+    if (args.flags.target !== undefined) return verifyTargetReply(ctx, args, usage);
+    if (args.flags.slice !== undefined)
+      throw new UserError("slice_needs_target", `--slice needs --target: verify --target <target> --slice n/m reads one slice of a whole target; usage: ${usage}`);
     const [ref] = expectPositionals(args, 1, 1, usage);
     const { server, snapshot } = snapshotOf(ctx, ref!, usage);
     const from = args.flags.from === LOCAL_TARGET ? undefined : (args.flags.from as string | undefined);

@@ -46,6 +46,7 @@ export function copyRepo(db: Db, now: () => number) {
   const serversOn = db.prepare(`SELECT DISTINCT v.name FROM copies c JOIN servers v ON v.id = c.server_id
     WHERE c.target = ? AND c.state IN ('done','broken') ORDER BY v.name`).pluck();
   const unfinished = db.prepare(`${SELECT} WHERE c.state IN ('running','deleting')`);
+  const onTarget = db.prepare(`${SELECT} WHERE c.target = ? AND c.state IN ('done','broken') ORDER BY c.id`);
 
   return {
     get(id: number): CopyRow | undefined {
@@ -98,6 +99,10 @@ export function copyRepo(db: Db, now: () => number) {
     /** Servers with done or broken copies on the target (registered or not: copies outlive their server's registration). */
     serversOn(target: string): string[] {
       return serversOn.all(target) as string[];
+    },
+    /** Every done and broken copy on the target, whichever server (registered or not): what verify --target reads. */
+    onTarget(target: string): CopyRow[] {
+      return onTarget.all(target) as CopyRow[];
     },
     /** Copies some writer or remover was working on: after a crash, start-up reconciliation settles them. */
     unfinished(): CopyRow[] {

@@ -12,6 +12,7 @@ import { scheduleRepo } from "./schedule-repo.ts";
 import { retentionRepo } from "./retention-repo.ts";
 import { treeRepo } from "./tree-repo.ts";
 import { copyRepo } from "./copy-repo.ts";
+import { targetScheduleRepo } from "./target-schedule-repo.ts";
 import { ledgerHealth } from "./ledger-health.ts";
 import type { Clock } from "../src/clock.ts";
 
@@ -44,6 +45,8 @@ export function fromDb(db: Db, clock: Clock) {
     hostKeys: g(hostKeyRepo(db, now)),
     stats: g(statsRepo(db, now)),
     schedules: g(scheduleRepo(db, now)),
+    /** Schedules that re-read a whole storage target in slices (verify --target), with their rolling round. */
+    targetSchedules: g(targetScheduleRepo(db, now)),
     retention: g(retentionRepo(db)),
     /** Runs fn in one transaction: several state changes commit together or not at all. */
     tx<T>(fn: () => T): T {

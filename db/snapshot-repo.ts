@@ -61,6 +61,7 @@ export function snapshotRepo(db: Db, now: () => number) {
   // Same WHERE as the partial index snapshots_live_name: a count read from the index alone.
   const liveCount = db.prepare("SELECT count(*) FROM snapshots WHERE server_id = ? AND state NOT IN ('deleted','failed','expired')").pluck();
   const inTx = transactional(db);
+  const verifiable = db.prepare(`${SELECT} WHERE s.server_id = ? AND s.state IN ('done','broken') ORDER BY s.id`);
 
   return {
     get(id: number): SnapshotRow | undefined {
@@ -148,6 +149,10 @@ export function snapshotRepo(db: Db, now: () => number) {
     /** The same for one server, oldest expiry first, filtered in SQLite (not every server's rows read). */
     expiredOf(serverId: number, at: number): ExpiredRef[] {
       return expiredOfStmt.all(at, serverId) as ExpiredRef[];
+    },
+    /** The server's done and broken snapshots, oldest first: what a whole-store verify (verify --target local) reads. */
+    verifiable(serverId: number): SnapshotRow[] {
+      return (verifiable.all(serverId) as Raw[]).map((r) => row(r)!);
     },
     /** Snapshots some writer or deleter was working on: after a crash, reconciliation decides their fate. */
     unfinished(): SnapshotRow[] {

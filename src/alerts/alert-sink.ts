@@ -184,6 +184,20 @@ export function createAlertSink(deps: AlertSinkDeps) {
       const detail = { title: a.title, lines: a.lines ?? [], buttons: a.buttons };
       record({ kind: a.kind, key, server_id: a.server.id, snapshot_id: a.snapshotId ?? null, message, channel }, detail, a.title);
     },
+    /**
+     * An alert about a whole storage target rather than one server (its scheduled verification ran late, or could
+     * not read the target): keyed `<kind>:@<target>:`, which alerts shows as "@offsite"; to the default channel.
+     */
+    async raiseOnTarget(a: Omit<AlertInput, "server" | "snapshotId" | "snapshotName"> & { target: string }): Promise<void> {
+      const key = alertKey(a.kind, `@${a.target}`);
+      const message = [a.title, ...(a.lines ?? [])].join("\n");
+      const detail = { title: a.title, lines: a.lines ?? [], buttons: a.buttons };
+      record({ kind: a.kind, key, server_id: null, snapshot_id: null, message, channel: deps.defaultChannel }, detail, a.title);
+    },
+    /** Closes the target's open alert of this kind (raiseOnTarget's); false if none was open. */
+    async resolveOnTarget(kind: AlertKind, target: string, why: string): Promise<boolean> {
+      return resolveKey(alertKey(kind, `@${target}`), why);
+    },
     /** The ledger cannot write: the alert is held (posted to the default channel) until it can. */
     ledgerFull(error: string): void {
       const title = error.split(":")[0]!;

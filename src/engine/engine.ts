@@ -21,6 +21,7 @@ import { afterRemoved, moveCurrent, parentForNew } from "./operations/tree.ts";
 import { copyRetentionOf, planCopies, pruneCopies } from "./schedule/copy-retention.ts";
 import { createCopies } from "./copies/copies.ts";
 import type { StartedCopy } from "./copies/auto-copies.ts";
+import { announceSnapshotVerify, recordSnapshotVerify } from "./operations/verify-outcome.ts";
 
 export interface CreateInput extends Asker {
   server: ServerRow;
@@ -113,18 +114,7 @@ export function createEngine(deps: EngineDeps) {
           const result = res.ok ? `verified ${res.checkedBytes} bytes` : `broken: ${res.problems.join("; ")}`;
           return { result, commit: () => (recordVerify(snap, res), res) };
         },
-        afterSuccess: (res) => {
-          if (!res.ok)
-            void deps.alerts.raise({
-              kind: "snapshot_broken",
-              server,
-              snapshotId: snap.id,
-              snapshotName: snap.name,
-              title: `${server.name}/${snap.name} is broken: it will not be used to restore`,
-              lines: res.problems.slice(0, 10),
-              buttons: [{ label: "Delete", command: `delete ${server.name}/${snap.name}`, style: "danger" }],
-            });
-        },
+        afterSuccess: (res) => announceSnapshotVerify(deps, server, snap, res),
       });
     },
 
@@ -254,12 +244,7 @@ export function createEngine(deps: EngineDeps) {
   }
 
   function recordVerify(snap: SnapshotRow, res: VerifyResult): void {
-    const cur = ledger.snapshots.get(snap.id)!;
-    const t = clock.now();
-    if (res.ok && cur.state === "broken") ledger.snapshots.transition(snap.id, "done", { verified_at: t, error: null });
-    else if (res.ok) ledger.snapshots.annotate(snap.id, { verified_at: t });
-    else if (cur.state === "done") ledger.snapshots.transition(snap.id, "broken", { verified_at: t, error: res.problems.join("; ") });
-    else ledger.snapshots.annotate(snap.id, { verified_at: t, error: res.problems.join("; ") });
+    recordSnapshotVerify(deps, snap, res);
   }
 }
 

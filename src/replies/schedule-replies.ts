@@ -6,6 +6,7 @@ import { formatKeep } from "../retention/keep-policy.ts";
 import { formatSpan } from "../duration.ts";
 import { ago, clip, dash, utc } from "./format.ts";
 import { mention } from "./mention.ts";
+import { targetScheduleLine, type TargetScheduleView } from "./target-schedule-replies.ts";
 
 // Pure builders for schedule, schedules and prune.
 
@@ -32,14 +33,17 @@ export function scheduledReply(v: ScheduleView, replaced: ScheduleRow | undefine
   };
 }
 
-export function schedulesReply(views: ScheduleView[], now: number): Reply {
-  if (views.length === 0)
+/** The servers' schedules as a table; the storage targets' verification schedules as lines below the title. */
+export function schedulesReply(views: ScheduleView[], now: number, targets: TargetScheduleView[] = []): Reply {
+  if (views.length === 0 && targets.length === 0)
     return { visibility: "ephemeral", tone: "info", title: 'no schedules yet: e.g. schedule <server> "@daily" --keep daily=7,weekly=4,monthly=6' };
+  const lines = targets.map((t) => targetScheduleLine(t, now));
   return {
     visibility: "ephemeral",
     tone: "info",
-    title: `${views.length} schedule(s)`,
-    table: {
+    title: `${views.length + targets.length} schedule(s)`,
+    ...(lines.length ? { lines } : {}),
+    table: views.length === 0 ? undefined : {
       columns: ["server", "cron", "next run", "last run", "keep", "expiry", "names"],
       rows: views.map((v) => [
         v.row.server,

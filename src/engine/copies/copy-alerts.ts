@@ -1,4 +1,5 @@
-import type { ServerRow } from "../../../db/types.ts";
+import type { ServerRow, SnapshotRow } from "../../../db/types.ts";
+import type { VerifyResult } from "../../drivers/driver.ts";
 import type { EngineDeps } from "../deps.ts";
 import type { Button } from "../../reply.ts";
 
@@ -21,4 +22,15 @@ export function resolveCopyFailed(deps: AlertDeps, server: ServerRow, target: st
     const subject = key.split(":")[2] ?? "";
     if (subject.endsWith(suffix)) void deps.alerts.resolve("copy_failed", server, why, subject);
   }
+}
+
+/**
+ * After a copy's verify is committed (verify --from, verify --target): a failure raises copy_failed (with "Copy
+ * again" while the local snapshot can be copied), a pass resolves the copy's open one.
+ */
+export function announceCopyVerify(deps: AlertDeps, server: ServerRow, snap: Pick<SnapshotRow, "id" | "name" | "state">, target: string, res: VerifyResult): void {
+  const ref = `${server.name}/${snap.name}`;
+  if (res.ok) return void deps.alerts.resolve("copy_failed", server, `the copy verified again: ${ref} on ${target}`, copySubject(snap.name, target));
+  const again = snap.state === "done" ? [{ label: "Copy again", command: `copy ${ref} ${target}` }] : undefined;
+  raiseCopyFailed(deps, server, snap, target, `the copy of ${ref} on ${target} is broken: it will not be used to restore`, res.problems.slice(0, 10), again);
 }

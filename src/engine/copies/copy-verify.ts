@@ -4,7 +4,7 @@ import type { VerifyResult } from "../../drivers/driver.ts";
 import { runOperation, type OperationHandle } from "../operations/run-operation.ts";
 import { copySource } from "./copy-source.ts";
 import { copyLease } from "./stored-access.ts";
-import { raiseCopyFailed, copySubject } from "./copy-alerts.ts";
+import { announceCopyVerify } from "./copy-alerts.ts";
 import { readBack } from "./copy-snapshot.ts";
 
 // verify <server>/<snap> --from <target>: every byte of the copy there re-read and hashed. A copy that fails is
@@ -31,13 +31,7 @@ export function verifyCopy(deps: EngineDeps, server: ServerRow, snap: SnapshotRo
       const result = `${res.ok ? `verified ${res.checkedBytes} bytes` : `broken: ${res.problems.join("; ")}`} on ${t}`;
       return { result, commit: () => (record(deps, src.copy, res), { ...res, target: t }) };
     },
-    afterSuccess: (res) => {
-      if (res.ok) void deps.alerts.resolve("copy_failed", server, `the copy verified again: ${ref} on ${t}`, copySubject(snap.name, t));
-      else {
-        const again = snap.state === "done" ? [{ label: "Copy again", command: `copy ${ref} ${t}` }] : undefined;
-        raiseCopyFailed(deps, server, snap, t, `the copy of ${ref} on ${t} is broken: it will not be used to restore`, res.problems.slice(0, 10), again);
-      }
-    },
+    afterSuccess: (res) => announceCopyVerify(deps, server, snap, t, res),
   });
 }
 
@@ -49,3 +43,6 @@ function record(deps: EngineDeps, copy: CopyRow, res: VerifyResult): void {
   else if (cur.state === "done") deps.ledger.copies.transition(cur.id, "broken", { verified_at: t, error: res.problems.join("; ") });
   else deps.ledger.copies.annotate(cur.id, { verified_at: t, error: res.problems.join("; ") });
 }
+
+/** The copy's verdict in the ledger, as verify --from records it: verify --target records each copy it reads so. */
+export const recordCopyVerify = record;

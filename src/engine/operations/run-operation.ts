@@ -31,7 +31,8 @@ export interface WorkOutcome<T> {
 }
 
 export interface OperationSpec<T> {
-  server: ServerRow;
+  /** null: work on no one server (a whole storage target's verification); it then names its own leaseKey. */
+  server: ServerRow | null;
   kind: string;
   label: string; // "create demo/nightly": shown when the server is busy
   user: string;
@@ -71,8 +72,10 @@ export interface OperationHandle<T> {
 export function runOperation<T>(deps: OperationDeps, spec: OperationSpec<T>): OperationHandle<T> {
   const { ledger, jobs } = deps;
   // A server whose host key changed is refused before anything is written (approved work: when it starts).
-  if (!spec.existing) refuseIfHostKeyChanged(ledger, spec.server);
-  const lease = spec.existing?.lease ?? jobs.lease(spec.leaseKey ?? spec.server.name, spec.label);
+  if (!spec.existing && spec.server) refuseIfHostKeyChanged(ledger, spec.server);
+  const leaseKey = spec.leaseKey ?? spec.server?.name;
+  if (leaseKey === undefined) throw new SnapbotError("internal", `${spec.label}: an operation on no server needs its own lease key`);
+  const lease = spec.existing?.lease ?? jobs.lease(leaseKey, spec.label);
   let op: OperationRow;
   let snapshotId: number | null = spec.existing?.op.snapshot_id ?? null;
   try {
@@ -80,7 +83,7 @@ export function runOperation<T>(deps: OperationDeps, spec: OperationSpec<T>): Op
       snapshotId = spec.prepare?.() ?? null;
       return ledger.operations.insert({
         kind: spec.kind,
-        server_id: spec.server.id,
+        server_id: spec.server?.id ?? null,
         snapshot_id: snapshotId,
         requested_by: spec.user,
         channel: spec.channel ?? null,
@@ -92,7 +95,7 @@ export function runOperation<T>(deps: OperationDeps, spec: OperationSpec<T>): Op
     throw e;
   }
   lease.opId = op.id;
-  const log = deps.log.child({ op: op.id, kind: spec.kind, server: spec.server.name, user: spec.user });
+  const log = deps.log.child({ op: op.id, kind: spec.kind, server: spec.server?.name ?? null, user: spec.user });
   const settle = outcomes(deps, spec, op, () => snapshotId, log);
   const begin = () => {
     try {
@@ -111,7 +114,7 @@ export function runOperation<T>(deps: OperationDeps, spec: OperationSpec<T>): Op
     async (ctx) => {
       let out: WorkOutcome<T>;
       try {
-        if (spec.existing) refuseIfHostKeyChanged(ledger, spec.server);
+        if (spec.existing && spec.server) refuseIfHostKeyChanged(ledger, spec.server);
         out = await spec.work({ ...ctx, log }, snapshotId);
       } catch (e) {
         return settle.failed(e, ctx);
@@ -119,7 +122,7 @@ export function runOperation<T>(deps: OperationDeps, spec: OperationSpec<T>): Op
       return settle.succeeded(out, ctx);
     },
     begin,
-    spec.timeoutMs ?? (deps.config ? serverTimeoutMs({ config: deps.config }, spec.server) : undefined),
+    spec.timeoutMs ?? (deps.config && spec.server ? serverTimeoutMs({ config: deps.config }, spec.server) : undefined),
   );
   return { op, job };
 }
@@ -164,7 +167,7 @@ function outcomes<T>(deps: OperationDeps, spec: OperationSpec<T>, op: OperationR
       deferFailure(message, e); // the state change already logged it: no line per failed write
     }
     spec.afterFail?.(message, e);
-    if (isHostKeyChanged(e) && deps.drivers && deps.alerts)
+    if (isHostKeyChanged(e) && deps.drivers && deps.alerts && spec.server)
       await hostKeyChanged({ ledger, drivers: deps.drivers, alerts: deps.alerts, log }, spec.server, { ...ctx, log }).catch((err: unknown) =>
         log.error({ err: errorMessage(err) }, "could not record the changed host key"),
       );

@@ -7,6 +7,7 @@ import { addDuration, formatAge, parseDuration } from "../../duration.ts";
 import { errorMessage } from "../../errors.ts";
 import { createFreshness, type Freshness } from "./freshness.ts";
 import { createRetentionRunner, type RetentionRunner } from "./retention-runner.ts";
+import { createTargetRounds, type TargetRounds } from "./target-rounds.ts";
 import type { ScheduleEntry, SchedulerDeps } from "./scheduler-deps.ts";
 export type { ScheduleEntry, SchedulerDeps } from "./scheduler-deps.ts";
 
@@ -31,6 +32,7 @@ export function createScheduler(deps: SchedulerDeps) {
   const pending = new Set<Promise<unknown>>();
   const freshness: Freshness = createFreshness(deps, track);
   const retention: RetentionRunner = createRetentionRunner(deps, track);
+  const rounds: TargetRounds = createTargetRounds(deps, track); // verify --target on a schedule
   let task: ScheduledTask | null = null;
   let lastTick: number | null = null;
 
@@ -66,6 +68,7 @@ export function createScheduler(deps: SchedulerDeps) {
     entries.clear();
     parsed.clear();
     for (const row of ledger.schedules.live()) add(row);
+    rounds.load();
     warmDrivers();
     freshness.load([...entries.values()]);
     return entries.size;
@@ -101,6 +104,10 @@ export function createScheduler(deps: SchedulerDeps) {
           else report.skipped++;
         }
       });
+    const verified = rounds.tick(now);
+    report.fired += verified.fired;
+    report.skipped += verified.skipped;
+    report.missed += verified.missed;
     freshness.check([...entries.values()], now);
     retention.expireDue(now);
     return report;
@@ -192,6 +199,8 @@ export function createScheduler(deps: SchedulerDeps) {
     },
     entries: () => [...entries.values()],
     retention,
+    /** The storage targets' verification schedules (schedule --target). */
+    rounds,
     lastTick: () => lastTick,
     /** Loads the schedules, catches up missed runs now, then ticks at second 0 of every minute. */
     start(): void {

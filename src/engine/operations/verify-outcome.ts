@@ -1,0 +1,33 @@
+import type { ServerRow, SnapshotRow } from "../../../db/types.ts";
+import type { EngineDeps } from "../deps.ts";
+import type { VerifyResult } from "../../drivers/driver.ts";
+
+// What a verify of a snapshot where it is stored leaves behind, the same for `verify <server>/<snap>` and for
+// `verify --target local` reading every stored snapshot: the ledger's verdict, and snapshot_broken when it fails.
+
+type Deps = Pick<EngineDeps, "ledger" | "clock">;
+
+/** verified_at set; done → broken on a failure, broken → done when it passes again (a part restored by hand). */
+export function recordSnapshotVerify(deps: Deps, snap: SnapshotRow, res: VerifyResult): void {
+  const { ledger } = deps;
+  const cur = ledger.snapshots.get(snap.id)!;
+  const t = deps.clock.now();
+  if (res.ok && cur.state === "broken") ledger.snapshots.transition(snap.id, "done", { verified_at: t, error: null });
+  else if (res.ok) ledger.snapshots.annotate(snap.id, { verified_at: t });
+  else if (cur.state === "done") ledger.snapshots.transition(snap.id, "broken", { verified_at: t, error: res.problems.join("; ") });
+  else ledger.snapshots.annotate(snap.id, { verified_at: t, error: res.problems.join("; ") });
+}
+
+/** After the verdict is committed: a failed verify raises snapshot_broken (with a Delete button). */
+export function announceSnapshotVerify(deps: Pick<EngineDeps, "alerts">, server: ServerRow, snap: Pick<SnapshotRow, "id" | "name">, res: VerifyResult): void {
+  if (res.ok) return;
+  void deps.alerts.raise({
+    kind: "snapshot_broken",
+    server,
+    snapshotId: snap.id,
+    snapshotName: snap.name,
+    title: `${server.name}/${snap.name} is broken: it will not be used to restore`,
+    lines: res.problems.slice(0, 10),
+    buttons: [{ label: "Delete", command: `delete ${server.name}/${snap.name}`, style: "danger" }],
+  });
+}
