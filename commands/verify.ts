@@ -5,18 +5,20 @@ import { jobReply } from "../src/replies/job-replies.ts";
 import { formatAge, formatBytes } from "../src/duration.ts";
 import { clip } from "../src/replies/format.ts";
 
-const usage = "verify <server>/<snap>";
+const usage = "verify <server>/<snap> [--full]";
 
 export const verify: Command = {
   name: "verify",
   usage,
-  summary: "re-read a snapshot and check every part against its manifest",
+  summary: "re-read a snapshot and check every part against its manifest (--full: also decrypt and decompress it)",
   role: "operator",
+  flags: { full: "bool" },
   run(ctx, args) {
     const [ref] = expectPositionals(args, 1, 1, usage);
     const { server, snapshot } = snapshotOf(ctx, ref!, usage);
-    const { op, job } = ctx.engine.verify(server, snapshot, { user: ctx.user, channel: ctx.channel });
-    const what = `verify ${server.name}/${snapshot.name}`;
+    const full = args.flags.full === true;
+    const { op, job } = ctx.engine.verify(server, snapshot, { user: ctx.user, channel: ctx.channel }, { full });
+    const what = `verify ${server.name}/${snapshot.name}${full ? " --full" : ""}`;
     return jobReply(job, {
       what,
       who: ctx.user,
@@ -24,7 +26,11 @@ export const verify: Command = {
       now: ctx.clock.now,
       done: (res, tookMs) =>
         res.ok
-          ? { tone: "success", title: `${server.name}/${snapshot.name} verified: ${formatBytes(res.checkedBytes)} checked in ${formatAge(tookMs)}, every part matches (operation #${op.id})` }
+          ? {
+              tone: "success",
+              title: `${server.name}/${snapshot.name} verified: ${formatBytes(res.checkedBytes)} checked in ${formatAge(tookMs)}, every part matches (operation #${op.id})`,
+              ...(res.notes?.length ? { lines: res.notes } : {}),
+            }
           : {
               tone: "error",
               title: `${server.name}/${snapshot.name} is broken (operation #${op.id}): it will not be used to restore`,

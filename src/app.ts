@@ -60,7 +60,13 @@ export async function createApp(config: Config, deps: AppBuildDeps): Promise<App
       failed: (err) => `servers not updated from the config: ${errorMessage(err)}`,
     });
   }
-  const drivers = createDriverRegistry(deps.drivers ?? BUILTIN_DRIVERS, { runner: deps.runner, storageDir: config.storage.path, fsync: config.engine.fsync, log: deps.log });
+  const drivers = createDriverRegistry(deps.drivers ?? BUILTIN_DRIVERS, {
+    runner: deps.runner,
+    storageDir: config.storage.path,
+    fsync: config.engine.fsync,
+    encryption: config.storage.encryption,
+    log: deps.log,
+  });
   const jobs = createJobRunner({ concurrency: config.engine.concurrency, timeoutMs: timeoutMs(config.engine.timeout), clock: deps.clock });
   // The console has one "channel": with no alerts.channel configured, alerts still show there.
   const defaultChannel = config.alerts.channel ?? (config.chat.mode === "console" ? "console" : null);

@@ -5,6 +5,7 @@ import type { DriverModule } from "../drivers/driver.ts";
 import { BUILTIN_DRIVERS } from "../drivers/index.ts";
 import { durationSetting, timeoutSetting } from "../drivers/shared/common-settings.ts";
 import { PLANNED_DRIVERS } from "./planned-drivers.ts";
+import { recipientProblem } from "../storage/encryption/age-keys.ts";
 
 // The configuration contract of DESIGN.md §3. A server's keys are its driver's: each DriverModule brings its
 // schema and they are composed here (plus the drivers of the contract not built yet, so a config written for
@@ -48,6 +49,20 @@ const heartbeatSchema = z
   })
   .strict();
 
+// storage.encryption: age recipients (public keys, checked here) and the identity file (a path, checked by
+// the loader once resolved: it reads the file).
+const recipient = z.string().superRefine((r, ctx) => {
+  const problem = recipientProblem(r);
+  if (problem) ctx.addIssue({ code: "custom", message: problem });
+});
+const encryptionSchema = z
+  .object({ recipients: z.array(recipient).default([]), identity_file: z.string().min(1).optional() })
+  .strict();
+const storageSchema = z
+  .object({ path: z.string().min(1).default("./data/snapshots"), encryption: encryptionSchema.optional() })
+  .strict()
+  .default({ path: "./data/snapshots" });
+
 /** The whole snapbot.yml, with the servers of these drivers. */
 export function fileSchemaFor(modules: readonly DriverModule[] = BUILTIN_DRIVERS) {
   return z
@@ -58,7 +73,7 @@ export function fileSchemaFor(modules: readonly DriverModule[] = BUILTIN_DRIVERS
       .strict()
       .default({ admins: [], approvers: [], operators: ["*"] }),
     approval: z.object({ ttl: duration.default("30M") }).strict().default({ ttl: "30M" }),
-    storage: z.object({ path: z.string().min(1).default("./data/snapshots") }).strict().default({ path: "./data/snapshots" }),
+    storage: storageSchema,
     engine: z
       .object({
         concurrency: z.number().int().positive().max(64).default(2),

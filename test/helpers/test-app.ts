@@ -1,5 +1,5 @@
 import { join } from "node:path";
-import { pino } from "pino";
+import { pino, type Logger } from "pino";
 import { fileSchemaFor } from "../../src/config/schema.ts";
 import type { DriverModule } from "../../src/drivers/driver.ts";
 import { BUILTIN_DRIVERS } from "../../src/drivers/index.ts";
@@ -15,6 +15,8 @@ import { plainReply } from "./plain-reply.ts";
 export interface TestAppOptions {
   /** Drivers besides the built-in ones (a test's own DriverModule). */
   drivers?: readonly DriverModule[];
+  /** Where the app logs (a test that reads the log lines); silent when absent. */
+  log?: Logger;
 }
 
 export async function testApp(dir: string, file: unknown, clock: Clock = systemClock, chat: ChatPort = silentChat, opts: TestAppOptions = {}) {
@@ -22,7 +24,7 @@ export async function testApp(dir: string, file: unknown, clock: Clock = systemC
   const parsed = fileSchemaFor(drivers).parse(file);
   const config: Config = {
     ...parsed,
-    storage: { path: parsed.storage.path.startsWith("/") ? parsed.storage.path : join(dir, parsed.storage.path) },
+    storage: { ...parsed.storage, path: parsed.storage.path.startsWith("/") ? parsed.storage.path : join(dir, parsed.storage.path) },
     source: "test",
     demo: false,
     dbPath: join(dir, "ledger.db"),
@@ -30,7 +32,7 @@ export async function testApp(dir: string, file: unknown, clock: Clock = systemC
     chat: { mode: "console", port: 0 },
     metricsPort: null,
   };
-  const log = pino({ level: "silent" });
+  const log = opts.log ?? pino({ level: "silent" });
   const app = await createApp(config, { log, clock, runner: createLocalRunner(log), chat, drivers });
   // As the console shows it (people as plain ids); test/slack/ and block-kit tests check Slack's mentions.
   const run = async (text: string, user = "U1") => plainReply(await runCommand(app, { user, channel: "C1", text }));

@@ -34,6 +34,8 @@ export const commonSettingsFields = {
   channel: z.string().min(1).optional(),
   limit: z.number().int().positive().default(50),
   timeout: timeoutSetting.optional(),
+  // Encrypted at rest (storage.encryption); unset: the driver's own default (features.sensitive).
+  sensitive: z.boolean().optional(),
 };
 
 /** A server's timeout setting (common to every driver), for the engine: undefined when not set. */
@@ -45,4 +47,9 @@ export function timeoutSettingOf(settings: Record<string, unknown>): string | nu
 /** A server's snapshot limit (common to every driver; only drivers with features.limit use it). */
 export function limitSettingOf(settings: Record<string, unknown>): number {
   return typeof settings.limit === "number" ? settings.limit : 50;
+}
+
+/** Whether a server's new snapshots are encrypted at rest: its `sensitive:` setting, else its driver's default. */
+export function sensitiveSettingOf(settings: Record<string, unknown>, features: { sensitive?: boolean } | undefined): boolean {
+  return typeof settings.sensitive === "boolean" ? settings.sensitive : features?.sensitive === true;
 }
