@@ -5,7 +5,7 @@ import { benchLedger } from "./ledger-bench.ts";
 import { benchArchive } from "./archive-bench.ts";
 import { benchSlack } from "./slack-bench.ts";
 
-// npm run bench [-- ledger|archive|slack|lxd|ssh|scheduler|tree|qemu]: each figure is printed beside a baseline measured in the same run.
+// npm run bench [-- ledger|archive|slack|lxd|ssh|scheduler|tree|qemu|storage]: each figure is printed beside a baseline measured in the same run.
 const dir = process.env.BENCH_DIR ?? join(tmpdir(), "snapbot-bench");
 mkdirSync(dir, { recursive: true });
 const only = process.argv[2];
@@ -29,3 +29,8 @@ if (!only || only === "qemu") {
   print("qemu image (create through the bot vs qemu-img snapshot -c, 1 GiB qcow2)", await qemu.benchQemuImage({ dir }));
   print("qemu qmp (create through the bot vs QMP snapshot-save, running VM)", await qemu.benchQemuQmp({ dir }));
 }
+if (!only || only === "storage")
+  print(
+    "storage: local create, age-encrypted vs not (same source, alternated)",
+    await (await import("./storage-encrypt-bench.ts")).benchStorageEncrypt({ dir, sizeMiB: Number(process.env.BENCH_STORAGE_MIB ?? 2048) }),
+  );

@@ -100,7 +100,7 @@ describe("start-up checks of storage.encryption and sensitive:", () => {
     expect(failure(empty.file)).toMatch(/empty\.key holds no age identity \(AGE-SECRET-KEY-1…\): write one with age-keygen -o /);
     const damaged = withIdentity("damaged.key");
     const key = await ageKey(damaged.dir, "damaged");
-    const typo = `${key.identity.slice(0, 30)}X${key.identity.slice(31)}`;
+    const typo = `${key.identity.slice(0, 30)}${key.identity[30] === "X" ? "Y" : "X"}${key.identity.slice(31)}`; // never the same letter
     writeFileSync(key.file, `# public key: ${key.recipient}\n${typo}\n`, { mode: 0o600 });
     const msg = failure(damaged.file);
     expect(msg).toMatch(/damaged\.key line 2 is not an age X25519 identity \(AGE-SECRET-KEY-1…\): it must be a file age-keygen wrote$/);

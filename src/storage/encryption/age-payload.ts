@@ -35,28 +35,32 @@ export function payloadSealer(key: Buffer): PayloadCipher {
   let used = 0;
   let counter = 0;
   let bytesIn = 0;
-  const seal = (plain: Buffer, last: boolean, out: Buffer[]) => {
+  // Each update's sealed chunks go out as one buffer: one write downstream per write in, not two per chunk.
+  const seal = (plain: Buffer, last: boolean, out: Buffer, at: number): number => {
     const c = createCipheriv("chacha20-poly1305", key, nonce(counter++, last), { authTagLength: TAG });
-    out.push(c.update(plain));
+    at += c.update(plain).copy(out, at);
     c.final();
-    out.push(c.getAuthTag());
+    return at + c.getAuthTag().copy(out, at);
   };
   return {
     get bytesIn() {
       return bytesIn;
     },
     update(chunk) {
-      const out: Buffer[] = [];
       bytesIn += chunk.length;
+      // Chunks sealed now: all the full ones except the last, which waits for more bytes (it may be the final one).
+      const sealedNow = Math.max(0, Math.ceil((used + chunk.length) / CHUNK) - 1);
+      const out = Buffer.allocUnsafe(sealedNow * SEALED);
+      let pos = 0;
       let at = 0;
       while (at < chunk.length) {
         if (used === CHUNK) {
-          seal(held, false, out);
+          pos = seal(held, false, out, pos);
           used = 0;
         }
-        // Whole chunks straight from the input (no copy) when more bytes follow them in it.
+        // Whole chunks straight from the input (no copy into `held`) when more bytes follow them in it.
         if (used === 0 && chunk.length - at > CHUNK) {
-          seal(chunk.subarray(at, at + CHUNK), false, out);
+          pos = seal(chunk.subarray(at, at + CHUNK), false, out, pos);
           at += CHUNK;
           continue;
         }
@@ -65,12 +69,13 @@ export function payloadSealer(key: Buffer): PayloadCipher {
         used += n;
         at += n;
       }
-      return out;
+      if (pos !== out.length) throw new Error(`sealed ${pos} bytes where ${out.length} were expected`); // never silently short
+      return pos ? [out] : [];
     },
     end() {
-      const out: Buffer[] = [];
-      seal(held.subarray(0, used), true, out);
-      return out;
+      const out = Buffer.allocUnsafe(used + TAG);
+      seal(held.subarray(0, used), true, out, 0);
+      return [out];
     },
   };
 }

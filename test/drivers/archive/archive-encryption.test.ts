@@ -75,6 +75,11 @@ describe("a sensitive server's snapshots are age-encrypted at rest", () => {
     expect(filesContaining(join(root, "snaps"), "AGE-SECRET-KEY-1")).toEqual([]);
   });
 
+  it("show says it is encrypted and to whom; a plain snapshot says nothing of it", async () => {
+    expect((await t.run("show vault-1/s1")).fields).toContainEqual(["encrypted", `age, to ${key.recipient} (restore and verify --full need an identity of one)`]);
+    expect((await t.run("show plain-1/s1")).fields?.map(([k]) => k)).not.toContain("encrypted");
+  });
+
   it.runIf(ageCli)("the age CLI decrypts the concatenated parts into the zstd stream of the sources (README's restore by hand)", () => {
     const zst = ageDecryptParts(folder("vault-1", "s1"), key.file);
     const listing = execFileSync("bash", ["-c", "zstd -d | tar -t"], { input: zst, encoding: "utf8" });
@@ -151,7 +156,8 @@ describe("the identity never leaves its file", () => {
     expect(JSON.stringify(open)).toContain(`storage.encryption.identity_file: ${key.file} is readable by others (mode 0644): it must be 0600 (chmod 600 ${key.file})`);
     chmodSync(key.file, 0o600);
     const good = readFileSync(key.file, "utf8");
-    writeFileSync(key.file, good.replace(key.identity, `${key.identity.slice(0, -1)}Q`)); // a typo: still mostly the secret
+    const typo = `${key.identity.slice(0, -1)}${key.identity.endsWith("Q") ? "P" : "Q"}`; // a typo: still mostly the secret
+    writeFileSync(key.file, good.replace(key.identity, typo));
     const mangled = await done(await t.run("verify vault-1/s1 --full"));
     expect(JSON.stringify(mangled)).toContain(`${key.file} line 3 is not an age X25519 identity (AGE-SECRET-KEY-1…)`);
     writeFileSync(key.file, good);
