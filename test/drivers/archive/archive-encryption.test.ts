@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createLogger } from "../../../src/log/logger.ts";
 import type { Reply } from "../../../src/reply.ts";
 import { testApp } from "../../helpers/test-app.ts";
+import { fakeBackend, fakeDriverModule } from "../../helpers/fake-driver.ts";
 import { recordingChat } from "../../helpers/recording-chat.ts";
 import { waitFor } from "../../helpers/process-tree.ts";
 import { tempDir } from "../../helpers/temp-dir.ts";
@@ -174,5 +175,24 @@ describe("the identity never leaves its file", () => {
     for (const f of readdirSync(root).filter((n) => n.startsWith("ledger.db"))) expect(readFileSync(join(root, f)).includes(secret)).toBe(false);
     expect(JSON.stringify(chat.calls)).not.toMatch(/AGE-SECRET-KEY-1[0-9A-Z]{10}/);
     expect(log).not.toContain(secret.slice(16, 50)); // the mangled key's body either
+  });
+});
+
+describe("verify --full where it means nothing", () => {
+  it("a driver without a stored stream refuses it in one line, and plain verify still runs", async () => {
+    const backend = fakeBackend();
+    backend.data.set("f1", "hello");
+    const dir = join(root, "fake");
+    mkdirSync(dir);
+    const fake = await testApp(dir, { servers: { f1: { driver: "fake" } } }, undefined, undefined, { drivers: [fakeDriverModule(backend)] });
+    try {
+      expect((await done(await fake.run("create f1 s1"))).tone).toBe("success");
+      expect((await fake.run("verify f1/s1 --full")).title).toBe(
+        "f1 (fake) cannot verify --full (it keeps no stored stream to decrypt and decompress): run verify without --full",
+      );
+      expect((await done(await fake.run("verify f1/s1"))).tone).toBe("success");
+    } finally {
+      fake.app.close();
+    }
   });
 });
