@@ -1,3 +1,4 @@
+import { createStorageTargets } from "../src/storage/storage-targets.ts";
 import { join } from "node:path";
 import { repoFile } from "./measure.ts";
 import { createScheduler } from "../src/engine/schedule/scheduler.ts";
@@ -59,7 +60,7 @@ export async function benchLedger(o: { dir: string; servers?: number; snapshots?
   const drivers = createDriverRegistry(BUILTIN_DRIVERS, { runner: createLocalRunner(log), storageDir: o.dir, fsync: false, log });
   const jobs = createJobRunner({ concurrency: 1, timeoutMs: 60_000, clock });
   const alerts = createAlertSink({ ledger, chat: silentChat, log, defaultChannel: null });
-  const engine = createEngine({ config, ledger, jobs, drivers, clock, log, alerts, chat: silentChat });
+  const engine = createEngine({ config, ledger, jobs, drivers, clock, log, alerts, chat: silentChat, targets: createStorageTargets(config.storage, { fsync: false, env: {}, log }) });
   const scheduler = createScheduler({ ledger, clock, log, alerts, engine });
   const deps = { config, ledger, engine, drivers, clock, log, chat: silentChat, scheduler };
 

@@ -5,7 +5,7 @@ import { benchLedger } from "./ledger-bench.ts";
 import { benchArchive } from "./archive-bench.ts";
 import { benchSlack } from "./slack-bench.ts";
 
-// npm run bench [-- ledger|archive|slack|lxd|ssh|scheduler|tree|qemu|storage]: each figure is printed beside a baseline measured in the same run.
+// npm run bench [-- ledger|archive|slack|lxd|ssh|scheduler|tree|qemu|copies|storage]: each figure is printed beside a baseline measured in the same run.
 const dir = process.env.BENCH_DIR ?? join(tmpdir(), "snapbot-bench");
 mkdirSync(dir, { recursive: true });
 const only = process.argv[2];
@@ -29,6 +29,8 @@ if (!only || only === "qemu") {
   print("qemu image (create through the bot vs qemu-img snapshot -c, 1 GiB qcow2)", await qemu.benchQemuImage({ dir }));
   print("qemu qmp (create through the bot vs QMP snapshot-save, running VM)", await qemu.benchQemuQmp({ dir }));
 }
+if (!only || only === "copies")
+  print("copies (copy to a folder target through the engine vs cp -r + sha256sum)", await (await import("./copy-bench.ts")).benchCopies({ sizeMiB: Number(process.env.BENCH_COPY_MIB ?? 1024), dir }));
 if (!only || only === "storage")
   print(
     "storage: local create, age-encrypted vs not (same source, alternated)",

@@ -1,3 +1,4 @@
+import { createStorageTargets } from "../src/storage/storage-targets.ts";
 import { join } from "node:path";
 import { rmSync } from "node:fs";
 import { pino } from "pino";
@@ -73,7 +74,7 @@ export async function benchTree(o: { dir: string; snapshots?: number; runs?: num
   const drivers = registryFor(driver);
   const jobs = createJobRunner({ concurrency: 1, timeoutMs: 60_000, clock });
   const alerts = createAlertSink({ ledger, chat: silentChat, log, defaultChannel: null });
-  const engine = createEngine({ config, ledger, jobs, drivers, clock, log, alerts, chat: silentChat });
+  const engine = createEngine({ config, ledger, jobs, drivers, clock, log, alerts, chat: silentChat, targets: createStorageTargets(config.storage, { fsync: false, env: {}, log }) });
   const scheduler = createScheduler({ ledger, clock, log, alerts, engine });
   const deps = { config, ledger, engine, drivers, clock, log, chat: silentChat, scheduler };
   const ask = (text: string) => runCommand(deps, { user: "U1", channel: "C1", text });

@@ -5,6 +5,7 @@ import { checkName } from "../src/names.ts";
 import { addDuration, parseExpiry } from "../src/duration.ts";
 import { UserError } from "../src/errors.ts";
 import { jobReply } from "../src/replies/job-replies.ts";
+import { withCopies } from "../src/replies/copy-replies.ts";
 import { size, shortHash, utc } from "../src/replies/format.ts";
 import { formatAge } from "../src/duration.ts";
 import { mention } from "../src/replies/mention.ts";
@@ -27,8 +28,9 @@ export const create: Command = {
       throw new UserError("not_capable", `${server.name} (${server.driver}) cannot take stateful snapshots: drop --stateful`);
     const note = typeof args.flags.note === "string" ? args.flags.note.slice(0, 500) : null;
     await ctx.engine.makeRoom(server, { user: ctx.user, channel: ctx.channel });
-    const { op, job, snapshot } = ctx.engine.create({ server, name, expiresAt, note, stateful: !!args.flags.stateful, user: ctx.user, channel: ctx.channel });
-    return jobReply(job, {
+    const { op, job, snapshot, copies } = ctx.engine.create({ server, name, expiresAt, note, stateful: !!args.flags.stateful, user: ctx.user, channel: ctx.channel });
+    // With `copies:`, the same message goes on to tell each copy's progress once the snapshot is done.
+    const reply = jobReply(job, {
       what: `create ${server.name}/${snapshot.name}`,
       who: ctx.user,
       opId: op.id,
@@ -40,5 +42,6 @@ export const create: Command = {
         lines: [`checksum ${shortHash(s.checksum)}, ${s.checksums?.length ?? 0} part(s)${s.expires_at ? `, expires ${utc(s.expires_at)}` : ""}`],
       }),
     });
+    return withCopies(reply, `${server.name}/${snapshot.name}`, copies);
   },
 };

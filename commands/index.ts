@@ -17,6 +17,7 @@ import { audit } from "./audit.ts";
 import { restore } from "./restore.ts";
 import { revert } from "./revert.ts";
 import { copy } from "./copy.ts";
+import { copies } from "./copies.ts";
 import { clone } from "./clone.ts";
 import { exportCommand } from "./export.ts";
 import { hostkeys } from "./hostkeys.ts";
@@ -44,6 +45,7 @@ registry.push(
   revert,
   deleteCommand,
   copy,
+  copies,
   clone,
   exportCommand,
   schedule,

@@ -3,14 +3,15 @@ import { expectPositionals } from "./parse.ts";
 import { checkName } from "../src/names.ts";
 import { driverKindsOf, serverSchemaFor, type ServerSettings } from "../src/config/schema.ts";
 import { isMissing, issueText, whatKeyHolds } from "../src/config/issue-text.ts";
-import { settingProblems } from "../src/config/setting-rules.ts";
+import { copiesProblem, settingProblems } from "../src/config/setting-rules.ts";
+import { copiesSettingOf } from "../src/drivers/shared/common-settings.ts";
 import { errorMessage, isUserError, UserError } from "../src/errors.ts";
 import { mention } from "../src/replies/mention.ts";
 import { sensitiveSettingOf } from "../src/drivers/shared/common-settings.ts";
 import { noRecipients } from "../src/storage/encryption/at-rest.ts";
 
 const usage = "register <server> <driver> [key=value…]";
-const LIST_KEYS = new Set(["paths", "exclude", "create", "delete", "restore"]);
+const LIST_KEYS = new Set(["paths", "exclude", "create", "delete", "restore", "copies"]);
 const NUMBER_KEYS = new Set(["limit"]);
 const BOOLEAN_KEYS = new Set(["sensitive"]);
 
@@ -39,7 +40,9 @@ function validSettings(ctx: CommandContext, name: string, driver: string, pairs:
     throw new UserError("bad_setting", `${at}: ${key}: ${issueText(issue)}`);
   }
   const module = ctx.drivers.module(driver);
-  const problem = settingProblems(parsed.data, module)[0];
+  const copies = copiesSettingOf(parsed.data);
+  const stores = copies.length > 0 && typeof ctx.drivers.draft(name, driver, parsed.data)?.storedIn === "function";
+  const problem = settingProblems(parsed.data, module)[0] ?? copiesProblem(copies, ctx.engine.targets.names(), stores, name, driver);
   if (problem) throw new UserError(problem.code, `${at}: ${problem.key}: ${problem.why}`);
   // The same refusal as at start-up: a sensitive server's snapshots would have no one to be encrypted to.
   if (sensitiveSettingOf(parsed.data, module?.features) && !ctx.config.storage.encryption?.recipients.length)

@@ -7,15 +7,17 @@ import { refuseIfHostKeyChanged } from "../src/engine/host-keys/host-keys.ts";
 import type { RestoreOptions } from "../src/drivers/driver.ts";
 import type { ServerRow } from "../db/types.ts";
 import { requestRestore } from "./restore-request.ts";
+import { copySource } from "../src/engine/copies/copy-source.ts";
+import { LOCAL_TARGET } from "../src/storage/storage-targets.ts";
 
-const usage = "restore <server>/<snap> [--to <server>] [--target <dir>] [--force] [--dry-run]";
+const usage = "restore <server>/<snap> [--from <target>] [--to <server>] [--target <dir>] [--force] [--dry-run]";
 
 export const restore: Command = {
   name: "restore",
   usage,
   summary: "put a snapshot back over its server, or onto another with --to (needs another person's approval)",
   role: "operator",
-  flags: { to: "value", target: "value", force: "bool", "dry-run": "bool" },
+  flags: { from: "value", to: "value", target: "value", force: "bool", "dry-run": "bool" },
   async run(ctx, args) {
     const [ref] = expectPositionals(args, 1, 1, usage);
     const { server, snapshot } = snapshotOf(ctx, ref!, usage);
@@ -30,15 +32,22 @@ export const restore: Command = {
       );
     const target = args.flags.target as string | undefined;
     if (target !== undefined && !target.startsWith("/")) throw new UserError("bad_target", `--target must be an absolute folder, e.g. --target /srv/restore`);
-    if (snapshot.state === "broken") throw new UserError("broken", `${server.name}/${snapshot.name} is broken: it will never be used to restore; pick another with list ${server.name}`);
-    if (snapshot.state !== "done") throw new UserError("not_restorable", `${server.name}/${snapshot.name} is ${snapshot.state}: only done snapshots can be restored`);
+    const name = `${server.name}/${snapshot.name}`;
+    // --from: the copy on that target is what is read (the local one may be deleted or broken): its state counts.
+    const fromName = args.flags.from === LOCAL_TARGET ? undefined : (args.flags.from as string | undefined);
+    const from = fromName === undefined ? undefined : copySource({ targets: ctx.engine.targets, drivers: ctx.drivers, ledger: ctx.ledger }, snapshot, dest, fromName);
+    const copies = ctx.ledger.copies.ofSnapshot(snapshot.id).filter((c) => c.state === "done").map((c) => c.target);
+    const useCopy = copies.length ? `; its copy on ${copies[0]} can be: restore ${name} --from ${copies[0]}` : `; pick another with list ${server.name}`;
+    if (!from && snapshot.state === "broken") throw new UserError("broken", `${name} is broken: it will never be used to restore${useCopy}`);
+    if (!from && snapshot.state !== "done") throw new UserError("not_restorable", `${name} is ${snapshot.state}: only done snapshots can be restored${copies.length ? useCopy : ""}`);
     const opts: RestoreOptions = {
       ...(target ? { target } : {}),
       ...(dest === server ? {} : { to: dest.name }),
       ...(args.flags.force ? { force: true } : {}),
     };
-    const action = `restore ${server.name}/${snapshot.name}${dest === server ? "" : ` --to ${dest.name}`}`;
-    return requestRestore(ctx, { server, snapshot, dest, opts, action, dryRun: !!args.flags["dry-run"] });
+    const action = `restore ${name}${dest === server ? "" : ` --to ${dest.name}`}${from ? ` from the copy on ${from.target.name}` : ""}`;
+    const extra = from ? { from: from.target.name } : undefined;
+    return requestRestore(ctx, { server, snapshot, dest, opts, action, dryRun: !!args.flags["dry-run"], from, args: extra });
   },
 };
 

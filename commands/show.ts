@@ -4,6 +4,7 @@ import { hasTree } from "../src/engine/operations/tree.ts";
 import { expectPositionals } from "./parse.ts";
 import { snapshotOf } from "./lookup.ts";
 import { snapshotDetail, type TreePlace } from "../src/replies/snapshot-replies.ts";
+import { ago } from "../src/replies/format.ts";
 
 const usage = "show <server>/<snap>";
 
@@ -16,7 +17,7 @@ export const show: Command = {
   run(ctx, args) {
     const [ref] = expectPositionals(args, 1, 1, usage);
     const { server, snapshot } = snapshotOf(ctx, ref!, usage, true);
-    return snapshotDetail(snapshot, ctx.clock.now(), server, treePlace(ctx, server, snapshot));
+    return snapshotDetail(snapshot, ctx.clock.now(), server, treePlace(ctx, server, snapshot), copiesLine(ctx, snapshot));
   },
 };
 
@@ -30,4 +31,12 @@ function treePlace(ctx: CommandContext, server: ServerRow, snap: SnapshotRow): T
     children: ctx.ledger.tree.children(snap.id).map((c) => c.name),
     current: ctx.ledger.tree.currentId(server.id) === snap.id,
   };
+}
+
+/** Its live copies on storage targets, for one line of show (copies <server>/<snap> has the whole story). */
+function copiesLine(ctx: CommandContext, snap: SnapshotRow): string | undefined {
+  const now = ctx.clock.now();
+  const live = ctx.ledger.copies.ofSnapshot(snap.id).filter((c) => ["running", "done", "broken", "deleting"].includes(c.state));
+  if (live.length === 0) return undefined;
+  return live.map((c) => `${c.target}: ${c.state}${c.verified_at ? `, verified ${ago(now, c.verified_at)}` : ""}`).join("; ");
 }

@@ -1,42 +1,67 @@
 import type { Command } from "./types.ts";
+import type { VerifyResult } from "../src/drivers/driver.ts";
+import type { Reply } from "../src/reply.ts";
 import { expectPositionals } from "./parse.ts";
 import { snapshotOf } from "./lookup.ts";
 import { jobReply } from "../src/replies/job-replies.ts";
 import { formatAge, formatBytes } from "../src/duration.ts";
 import { clip } from "../src/replies/format.ts";
+import { LOCAL_TARGET } from "../src/storage/storage-targets.ts";
 
-const usage = "verify <server>/<snap> [--full]";
+const usage = "verify <server>/<snap> [--full] [--from <target>]";
 
 export const verify: Command = {
   name: "verify",
   usage,
-  summary: "re-read a snapshot and check every part against its manifest (--full: also decrypt and decompress it)",
+  summary: "re-read a snapshot and check every part against its manifest (--full: also decrypt and decompress it; --from: its copy on a storage target)",
   role: "operator",
-  flags: { full: "bool" },
+  flags: { full: "bool", from: "value" },
   run(ctx, args) {
     const [ref] = expectPositionals(args, 1, 1, usage);
     const { server, snapshot } = snapshotOf(ctx, ref!, usage);
-    const full = args.flags.full === true;
-    const { op, job } = ctx.engine.verify(server, snapshot, { user: ctx.user, channel: ctx.channel }, { full });
-    const what = `verify ${server.name}/${snapshot.name}${full ? " --full" : ""}`;
-    return jobReply(job, {
-      what,
+    const from = args.flags.from === LOCAL_TARGET ? undefined : (args.flags.from as string | undefined);
+    const asker = { user: ctx.user, channel: ctx.channel };
+    const opts = { full: args.flags.full === true };
+    const { op, job } = from ? ctx.engine.copies.verify(server, snapshot, from, asker, opts) : ctx.engine.verify(server, snapshot, asker, opts);
+    const name = `${server.name}/${snapshot.name}`;
+    return jobReply<VerifyResult>(job, {
+      what: `verify ${name}${opts.full ? " --full" : ""}${from ? ` --from ${from}` : ""}`,
       who: ctx.user,
       opId: op.id,
       now: ctx.clock.now,
-      done: (res, tookMs) =>
-        res.ok
-          ? {
-              tone: "success",
-              title: `${server.name}/${snapshot.name} verified: ${formatBytes(res.checkedBytes)} checked in ${formatAge(tookMs)}, every part matches (operation #${op.id})`,
-              ...(res.notes?.length ? { lines: res.notes } : {}),
-            }
-          : {
-              tone: "error",
-              title: `${server.name}/${snapshot.name} is broken (operation #${op.id}): it will not be used to restore`,
-              lines: res.problems.slice(0, 20).map((p) => clip(p, 300)).concat(res.problems.length > 20 ? [`…and ${res.problems.length - 20} more`] : []),
-              buttons: [{ label: "Delete", command: `delete ${server.name}/${snapshot.name}`, style: "danger" }],
-            },
+      done: (res, tookMs) => (from ? copyVerified(name, from, op.id, res, tookMs) : verified(name, op.id, res, tookMs)),
     });
   },
 };
+
+// verify --full says what it read beyond the hashes (decrypted, decompressed) as the reply's lines.
+const notes = (res: VerifyResult) => (res.notes?.length ? { lines: res.notes } : {});
+
+function verified(name: string, opId: number, res: VerifyResult, tookMs: number): Omit<Reply, "visibility"> {
+  if (res.ok)
+    return { tone: "success", title: `${name} verified: ${formatBytes(res.checkedBytes)} checked in ${formatAge(tookMs)}, every part matches (operation #${opId})`, ...notes(res) };
+  return {
+    tone: "error",
+    title: `${name} is broken (operation #${opId}): it will not be used to restore`,
+    lines: problemLines(res),
+    buttons: [{ label: "Delete", command: `delete ${name}`, style: "danger" }],
+  };
+}
+
+/** The reply says which copy was read: the one on the target, not the local one. */
+function copyVerified(name: string, from: string, opId: number, res: VerifyResult, tookMs: number): Omit<Reply, "visibility"> {
+  if (res.ok)
+    return {
+      tone: "success",
+      title: `the copy of ${name} on ${from} verified: ${formatBytes(res.checkedBytes)} checked in ${formatAge(tookMs)}, every part matches (operation #${opId})`,
+      ...notes(res),
+    };
+  return {
+    tone: "error",
+    title: `the copy of ${name} on ${from} is broken (operation #${opId}): it will not be used to restore`,
+    lines: problemLines(res),
+    buttons: [{ label: "Copy again", command: `copy ${name} ${from}` }],
+  };
+}
+
+const problemLines = (res: VerifyResult) => res.problems.slice(0, 20).map((p) => clip(p, 300)).concat(res.problems.length > 20 ? [`…and ${res.problems.length - 20} more`] : []);

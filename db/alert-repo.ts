@@ -11,7 +11,8 @@ export type AlertKind =
   | "schedule_missed"
   | "snapshot_stale"
   | "limit_near"
-  | "ledger_full";
+  | "ledger_full"
+  | "copy_failed";
 
 export interface AlertRow {
   id: number;

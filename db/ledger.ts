@@ -11,6 +11,7 @@ import { statsRepo } from "./stats-repo.ts";
 import { scheduleRepo } from "./schedule-repo.ts";
 import { retentionRepo } from "./retention-repo.ts";
 import { treeRepo } from "./tree-repo.ts";
+import { copyRepo } from "./copy-repo.ts";
 import { ledgerHealth } from "./ledger-health.ts";
 import type { Clock } from "../src/clock.ts";
 
@@ -34,6 +35,8 @@ export function fromDb(db: Db, clock: Clock) {
     snapshots,
     /** Snapshot trees: parents, children, each server's current position. */
     tree: g(treeRepo(db, now, snapshots)),
+    /** Copies of stored snapshots on storage targets (their own state machine: db/states.ts copyMachine). */
+    copies: g(copyRepo(db, now)),
     operations: g(operationRepo(db, now)),
     deliveries: g(deliveryRepo(db, now)),
     approvals: g(approvalRepo(db, now)),

@@ -58,6 +58,8 @@ export function snapshotRepo(db: Db, now: () => number) {
     WHERE s.state = 'done' AND s.expires_at IS NOT NULL AND s.expires_at <= ? AND s.server_id = ? ORDER BY s.expires_at`);
   const prepared = statementCache(db);
   const liveNames = db.prepare("SELECT name FROM snapshots WHERE server_id = ? AND state NOT IN ('deleted','failed','expired')").pluck();
+  // Same WHERE as the partial index snapshots_live_name: a count read from the index alone.
+  const liveCount = db.prepare("SELECT count(*) FROM snapshots WHERE server_id = ? AND state NOT IN ('deleted','failed','expired')").pluck();
   const inTx = transactional(db);
 
   return {
@@ -130,6 +132,10 @@ export function snapshotRepo(db: Db, now: () => number) {
         .all(params) as Raw[];
       const total = (prepared(`SELECT count(*) AS n FROM snapshots s WHERE ${w}`).get(params) as { n: number }).n;
       return { rows: rows.map((r) => row(r)!), total };
+    },
+    /** How many of the server's snapshots still exist (what `list` shows): the limit's count. */
+    liveCount(serverId: number): number {
+      return liveCount.get(serverId) as number;
     },
     /** Names of the server's snapshots that still exist (for LXD's %d numbering: highest + 1). */
     liveNames(serverId: number): string[] {

@@ -15,6 +15,8 @@ export type OperationState =
   | "expired"
   | "cancelled";
 export type ApprovalState = "pending" | "approved" | "denied" | "expired";
+/** A copy of a stored snapshot on a storage target (db/copy-repo.ts). */
+export type CopyState = "running" | "done" | "failed" | "broken" | "deleting" | "deleted" | "expired";
 
 type Machine<S extends string> = Record<S, readonly S[]>;
 
@@ -38,6 +40,19 @@ export const operationMachine: Machine<OperationState> = {
   denied: [],
   expired: [],
   cancelled: [],
+};
+
+// DESIGN.md §4's copy machine, with the snapshot machine's own additions: broken → done (a later verify passes),
+// broken → deleting (a broken copy is replaced by a new copy, or removed by the target's retention) and
+// deleting → broken (a removal that failed part-way). A failed copy left nothing behind: it is final.
+export const copyMachine: Machine<CopyState> = {
+  running: ["done", "failed"],
+  done: ["broken", "deleting"],
+  broken: ["deleting", "done"],
+  failed: [],
+  deleting: ["deleted", "expired", "broken"],
+  deleted: [],
+  expired: [],
 };
 
 export const approvalMachine: Machine<ApprovalState> = {

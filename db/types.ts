@@ -1,4 +1,4 @@
-import type { ApprovalState, OperationState, SnapshotState } from "./states.ts";
+import type { ApprovalState, CopyState, OperationState, SnapshotState } from "./states.ts";
 
 export interface ServerRow {
   id: number;
@@ -66,4 +66,28 @@ export interface ApprovalRow {
   expires_at: number;
   decided_at: number | null;
   message_ref: { channel: string; ts: string } | null;
+}
+
+/** A copy of a stored snapshot on a storage target (migration 014). */
+export interface CopyRow {
+  id: number;
+  snapshot_id: number;
+  server_id: number;
+  server: string;
+  name: string; // the snapshot's name
+  target: string;
+  state: CopyState;
+  location: string | null; // set once its place on the target is claimed
+  size: number | null;
+  checksum: string | null;
+  parts: number | null;
+  error: string | null;
+  operation_id: number | null;
+  created_by: string | null;
+  created_at: number;
+  snapshot_created_at: number;
+  finished_at: number | null;
+  verified_at: number | null;
+  deleted_at: number | null;
+  deleted_by: string | null;
 }

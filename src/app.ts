@@ -11,6 +11,11 @@ import { createJobRunner } from "./engine/operations/job-runner.ts";
 import { createDriverRegistry } from "./drivers/registry.ts";
 import { BUILTIN_DRIVERS } from "./drivers/index.ts";
 import type { DriverModule } from "./drivers/driver.ts";
+import { createStorageTargets } from "./storage/storage-targets.ts";
+import { copiesSettingOf } from "./drivers/shared/common-settings.ts";
+import { copiesProblem } from "./config/setting-rules.ts";
+import { ConfigError } from "./config/load-config.ts";
+import type { DriverRegistry } from "./drivers/registry.ts";
 import { createEngine } from "./engine/engine.ts";
 import { reconcile, type ReconcileReport } from "./engine/operations/reconcile.ts";
 import { durationMs, parseDuration, timeoutMs } from "./duration.ts";
@@ -42,6 +47,8 @@ export interface AppBuildDeps {
   chat: ChatPort;
   /** The drivers servers may use: BUILTIN_DRIVERS unless given (tests add a fake driver). */
   drivers?: readonly DriverModule[];
+  /** Where credentials named by the config (access_key_env…) are read: process.env unless given. */
+  env?: Record<string, string | undefined>;
 }
 
 export async function createApp(config: Config, deps: AppBuildDeps): Promise<App> {
@@ -60,20 +67,28 @@ export async function createApp(config: Config, deps: AppBuildDeps): Promise<App
       failed: (err) => `servers not updated from the config: ${errorMessage(err)}`,
     });
   }
+  const targets = createStorageTargets(config.storage, { fsync: config.engine.fsync, env: deps.env ?? process.env, log: deps.log });
   const drivers = createDriverRegistry(deps.drivers ?? BUILTIN_DRIVERS, {
     runner: deps.runner,
     storageDir: config.storage.path,
     fsync: config.engine.fsync,
-    encryption: config.storage.encryption,
     log: deps.log,
+    targets,
+    encryption: config.storage.encryption,
   });
   const jobs = createJobRunner({ concurrency: config.engine.concurrency, timeoutMs: timeoutMs(config.engine.timeout), clock: deps.clock });
   // The console has one "channel": with no alerts.channel configured, alerts still show there.
   const defaultChannel = config.alerts.channel ?? (config.chat.mode === "console" ? "console" : null);
   const alerts = createAlertSink({ ledger, chat: deps.chat, log: deps.log, defaultChannel });
   const prober = watchLedger(ledger, alerts, deps.log);
-  const engine = createEngine({ config, ledger, jobs, drivers, clock: deps.clock, log: deps.log, alerts, chat: deps.chat });
-  const reconciled = await reconcile(ledger, drivers, deps.log, deps.clock.now);
+  const engine = createEngine({ config, ledger, jobs, drivers, clock: deps.clock, log: deps.log, alerts, chat: deps.chat, targets });
+  try {
+    checkCopies(config, drivers, targets.names());
+  } catch (e) {
+    ledger.close();
+    throw e;
+  }
+  const reconciled = await reconcile(ledger, drivers, deps.log, deps.clock.now, targets);
   await engine.settleHostKeyAlerts().catch((e: unknown) => deps.log.warn({ err: e }, "could not re-check open host-key alerts"));
   // Loaded here, started by the adapter (scheduler.start()); tests tick it with a fake clock instead.
   const scheduler = createScheduler({ ledger, clock: deps.clock, log: deps.log, alerts, engine });
@@ -115,6 +130,19 @@ export async function createApp(config: Config, deps: AppBuildDeps): Promise<App
       ledger.close();
     },
   };
+}
+
+/**
+ * `copies:` names configured targets, on servers whose driver stores its snapshots as parts: checked with the
+ * servers' drivers made, so a copy that could never run stops start-up with the key named, not at 3 a.m.
+ */
+function checkCopies(config: Config, drivers: DriverRegistry, targets: string[]): void {
+  for (const [name, s] of Object.entries(config.servers)) {
+    const copies = copiesSettingOf(s);
+    if (copies.length === 0 || !drivers.available(s.driver)) continue;
+    const p = copiesProblem(copies, targets, typeof drivers.draft(name, s.driver, s)?.storedIn === "function", name, s.driver);
+    if (p) throw new ConfigError(`${config.source}: servers.${name}.${p.key}: ${p.why}`);
+  }
 }
 
 /** One warning and an alert when the ledger fills up, one when it writes again; a periodic probe while full. */

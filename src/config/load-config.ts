@@ -45,6 +45,7 @@ export function loadConfig(env: Env, cwd = process.cwd(), modules: readonly Driv
   if (existsSync(path)) {
     file = parseFile(path, readConfigFile(path, explicit !== undefined), modules);
     file.storage.path = resolve(dirname(path), file.storage.path);
+    for (const t of Object.values(file.storage.targets)) if (t.path !== undefined) t.path = resolve(dirname(path), t.path);
     checkIdentityFile(path, file);
     source = path;
   } else if (explicit) {
@@ -133,6 +134,7 @@ function checkIdentityFile(path: string, file: FileConfig): void {
 function describeIssue(issue: z.core.$ZodIssue, kinds: readonly string[]): string {
   const key = issue.path.map(String).join(".") || "(top level)";
   if (issue.path.at(-1) === "driver") return `${key}: expected one of ${kinds.join(", ")}`;
+  if (issue.code === "invalid_key" && issue.path[0] !== "servers" && issue.issues[0]) return `${key}: not a valid name: ${issue.issues[0].message}`;
   if (issue.code === "invalid_key") return `${key}: not a valid server name: use letters, digits, '.', '_' or '-', starting with a letter or digit (e.g. web-1)`;
   if (issue.code === "unrecognized_keys") return `${key}: unknown key ${issue.keys.join(", ")}: remove it or check its spelling`;
   if (isMissing(issue)) return `${key} is required (${whatKeyHolds(String(issue.path.at(-1)))})`;

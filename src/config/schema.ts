@@ -5,7 +5,7 @@ import type { DriverModule } from "../drivers/driver.ts";
 import { BUILTIN_DRIVERS } from "../drivers/index.ts";
 import { durationSetting, timeoutSetting } from "../drivers/shared/common-settings.ts";
 import { PLANNED_DRIVERS } from "./planned-drivers.ts";
-import { recipientProblem } from "../storage/encryption/age-keys.ts";
+import { storageSchema } from "./storage-schema.ts";
 
 // The configuration contract of DESIGN.md §3. A server's keys are its driver's: each DriverModule brings its
 // schema and they are composed here (plus the drivers of the contract not built yet, so a config written for
@@ -48,20 +48,6 @@ const heartbeatSchema = z
     every: z.string().refine(atLeastAMinute, "a duration of at least a minute, like 5M or 1H").default("5M"),
   })
   .strict();
-
-// storage.encryption: age recipients (public keys, checked here) and the identity file (a path, checked by
-// the loader once resolved: it reads the file).
-const recipient = z.string().superRefine((r, ctx) => {
-  const problem = recipientProblem(r);
-  if (problem) ctx.addIssue({ code: "custom", message: problem });
-});
-const encryptionSchema = z
-  .object({ recipients: z.array(recipient).default([]), identity_file: z.string().min(1).optional() })
-  .strict();
-const storageSchema = z
-  .object({ path: z.string().min(1).default("./data/snapshots"), encryption: encryptionSchema.optional() })
-  .strict()
-  .default({ path: "./data/snapshots" });
 
 /** The whole snapbot.yml, with the servers of these drivers. */
 export function fileSchemaFor(modules: readonly DriverModule[] = BUILTIN_DRIVERS) {

@@ -53,3 +53,17 @@ export function settingProblems(s: ServerSettings, module?: { settingProblems?(s
 export function problemError(server: string, p: SettingProblem): UserError {
   return new UserError(p.code, `${server}: ${p.why}`);
 }
+
+/**
+ * `copies:` names storage targets that exist, on a server whose driver stores its snapshots as parts (`stores`:
+ * the driver has storedIn). Checked at start-up (the registry's drivers exist then) and by register.
+ */
+export function copiesProblem(copies: readonly string[], targets: readonly string[], stores: boolean, server: string, kind: string): SettingProblem | null {
+  if (copies.length === 0) return null;
+  if (!stores) return problem("copies_unsupported", "copies", `${server} (${kind}) keeps its snapshots on its backend: they cannot be copied to storage targets; remove copies:`);
+  const known = targets.length ? `targets: ${targets.join(", ")}` : "no storage.targets are configured";
+  const unknown = copies.find((t) => !targets.includes(t));
+  if (unknown !== undefined) return problem("unknown_target", "copies", `no storage target "${unknown}" (${known}): name one of storage.targets, or add it there`);
+  const twice = copies.find((t, i) => copies.indexOf(t) !== i);
+  return twice === undefined ? null : problem("repeated_target", "copies", `${twice} is listed twice: name each target once`);
+}

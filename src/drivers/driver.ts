@@ -1,9 +1,11 @@
 import type { Logger } from "pino";
 import type { z } from "zod";
+import type { StorageTargets } from "../storage/storage-targets.ts";
 import type { PartStore } from "../storage/part-store.ts";
 import type { StorageEncryption } from "../storage/encryption/at-rest.ts";
 import type { Runner } from "../transport/runner.ts";
 import type { SettingProblem } from "../config/setting-problem.ts";
+import type { KeepPolicy } from "../retention/keep-policy.ts";
 
 // One interface for every backend (DESIGN.md §1). Optional capabilities are optional methods: the engine
 // answers "web-1 (lxd) cannot export" from their absence, never from a crash.
@@ -149,6 +151,15 @@ export interface SnapshotDriver {
   copy?(snap: SnapshotHandle, target: CopyTarget, ctx: DriverContext): Promise<CopyResult>;
   /** With copy: where `copy <snap> [<given>]` goes (`<remote>[:<name>]`, or the server's default); throws a UserError if none. */
   copyTarget?(given: string | undefined): CopyTarget;
+  /**
+   * With copy: the keep policy of the place copies go by default, its own and not the server's schedule's
+   * (LXD: snapshot_server_keep for the snapshot server); null when that place has none.
+   */
+  copyRetention?(): CopyRetention | null;
+  /** With copyRetention: the server's copies there, as that place lists them (the ledger does not hold them). */
+  listCopies?(ctx: DriverContext): Promise<RemoteCopy[]>;
+  /** With copyRetention: removes one copy listCopies gave; never a snapshot of the server itself. Gone already is done. */
+  removeCopy?(copy: RemoteCopy, ctx: DriverContext): Promise<void>;
   /** A new instance from the snapshot; returns the settings to register it as a server. */
   clone?(snap: SnapshotHandle, newServer: string, ctx: DriverContext): Promise<{ settings: Record<string, unknown> }>;
   export?(snap: SnapshotHandle, format: ExportFormat, ctx: DriverContext): Promise<ExportResult>;
@@ -168,6 +179,15 @@ export interface SnapshotDriver {
   acceptHostKeys?(keys: HostKey[]): Promise<void>;
   /** Where the server is reached (ssh: address:port per resolved address): servers sharing one are one machine. */
   endpoints?(): Promise<string[]>;
+  /**
+   * Stored snapshots (parts + manifest in a PartStore: archive now, consul and command with their drivers): the
+   * store holding this one. The engine asks for it instead of a driver's name: with it a snapshot can be copied to
+   * a storage target (copy, `copies:`); backend-native drivers (LXD, qemu) keep their snapshots on the backend and
+   * lack it, which is their one-line refusal.
+   */
+  storedIn?(snap: SnapshotHandle): PartStore;
+  /** With storedIn: this driver reading (and writing) its snapshots in another store, so restore|verify --from <target> use the copy there. */
+  withStore?(store: PartStore): SnapshotDriver;
   /** Every snapshot in the storage this driver writes to, whoever's (archive: <storage.path>/<server>/<snap>). */
   scanStorage?(ctx: DriverContext): Promise<StoredSnapshot[]>;
   /** Removes one stored snapshot scanStorage found (partial ones too); refuses anything it never writes. */
@@ -205,6 +225,19 @@ export interface CopyResult {
   warnings: string[]; // e.g. a profile that differs on the target (reported, not overwritten)
 }
 
+/** Where a driver's copies are kept under a policy of their own (copyRetention). */
+export interface CopyRetention {
+  where: string; // "snap": the LXD remote, for replies and the audit log
+  keep: KeepPolicy;
+}
+
+/** One copy of a snapshot kept on another backend (LXD: the snapshot server), outside the ledger. */
+export interface RemoteCopy {
+  where: string; // how the backend names it: "snap:web-1/s1", "snap:web-1-s1"
+  snapshot: string; // the name of the snapshot it is a copy of
+  createdAt: number; // when that snapshot was taken (ms): retention periods count from it, as for the snapshot
+}
+
 export interface BackendSnapshot {
   name: string;
   createdAt: number;
@@ -239,6 +272,8 @@ export interface DriverDeps {
   log: Logger;
   /** Where stored snapshots (archive parts) go; absent: the local folder storageDir (with fsync as above). */
   store?: PartStore;
+  /** The named storage targets (storage.targets): a server's `store:` is one of them. */
+  targets?: StorageTargets;
   /** storage.encryption: the recipients new sensitive snapshots are encrypted to, the identity that reads them back. */
   encryption?: StorageEncryption;
   /** This server's new snapshots are encrypted at rest (its `sensitive:` setting, else features.sensitive). */

@@ -1,3 +1,4 @@
+import type { StorageTargets } from "../storage/storage-targets.ts";
 import type { Logger } from "pino";
 import type { Ledger } from "../../db/ledger.ts";
 import type { Config } from "../config/load-config.ts";
@@ -19,6 +20,8 @@ export interface EngineDeps {
   log: Logger;
   alerts: AlertSink;
   chat: ChatPort;
+  /** The named storage targets (storage.targets) snapshots are copied to. */
+  targets: StorageTargets;
 }
 
 export interface Asker {

@@ -2,7 +2,7 @@ import type { Asker, EngineDeps } from "./deps.ts";
 import type { ServerRow, SnapshotRow } from "../../db/types.ts";
 import type { Lease } from "./operations/job-runner.ts";
 import type { VerifyOptions, VerifyResult } from "../drivers/driver.ts";
-import { capabilityOf, handleOf } from "./operations/snapshot-handle.ts";
+import { capabilityOf, handleOf, refuseFullVerify } from "./operations/snapshot-handle.ts";
 import { createApprovals } from "./approvals/approvals.ts";
 import { cloneSnapshot, copySnapshot, copyTargetOf } from "./operations/copy-clone.ts";
 import { exportSnapshot } from "./operations/export-op.ts";
@@ -14,11 +14,13 @@ import type { CopyTarget, DriverContext } from "../drivers/driver.ts";
 import { runOperation, type OperationHandle } from "./operations/run-operation.ts";
 import { defaultSnapshotName } from "./operations/snapshot-names.ts";
 import { createStoredSnapshots } from "./operations/stored-snapshots.ts";
-import { serverTimeoutMs } from "./operations/server-timeout.ts";
 import { SnapbotError, UserError } from "../errors.ts";
 import { isLedgerFull } from "../../db/ledger-health.ts";
 import { mention } from "../replies/mention.ts";
 import { afterRemoved, moveCurrent, parentForNew } from "./operations/tree.ts";
+import { copyRetentionOf, planCopies, pruneCopies } from "./schedule/copy-retention.ts";
+import { createCopies } from "./copies/copies.ts";
+import type { StartedCopy } from "./copies/auto-copies.ts";
 
 export interface CreateInput extends Asker {
   server: ServerRow;
@@ -34,7 +36,7 @@ export interface CreateInput extends Asker {
 /** The snapshot operations; commands call these, drivers do the work, the ledger records it. */
 export function createEngine(deps: EngineDeps) {
   const { ledger, clock } = deps;
-  const timeoutOf = (server: ServerRow) => serverTimeoutMs(deps, server);
+  const copies = createCopies(deps);
 
   return {
     lease: (server: string, label: string) => deps.jobs.lease(server, label),
@@ -43,9 +45,19 @@ export function createEngine(deps: EngineDeps) {
     approvals: createApprovals(deps),
     /** storage scan / adopt / remove: what storage holds that the ledger does not know. */
     storage: createStoredSnapshots(deps, () => quickContext(deps)),
+    /** Copies of stored snapshots on storage targets: copy, verify --from, `copies:`, each target's retention. */
+    copies,
+    /** The configured storage targets (storage.targets). */
+    targets: deps.targets,
     copy: (server: ServerRow, snap: SnapshotRow, target: CopyTarget, asker: Asker) => copySnapshot(deps, server, snap, target, asker),
     /** copy's destination: what was typed, or the driver's default (LXD: the snapshot server). */
     copyTarget: (server: ServerRow, given: string | undefined) => copyTargetOf(deps, server, given),
+    /** The policy of the place the server's copies are kept (LXD: the snapshot server's); null when none. */
+    copyRetention: (server: ServerRow) => copyRetentionOf(deps, server),
+    /** prune --dry-run: what that policy would remove of the copies there now. */
+    planCopies: (server: ServerRow) => planCopies(deps, server, quickContext(deps)),
+    /** Applies that policy to the copies there (removals as one operation); null when the server has none. */
+    pruneCopies: (server: ServerRow, asker: Asker) => pruneCopies(deps, server, asker, quickContext(deps)),
     clone: (server: ServerRow, snap: SnapshotRow, newName: string, asker: Asker) => cloneSnapshot(deps, server, snap, newName, asker),
     export: (server: ServerRow, snap: SnapshotRow, format: ExportFormat, asker: Asker) => exportSnapshot(deps, server, snap, format, asker),
     /** Ledger brought up to date with a backend that keeps its own snapshots (no-op for the others). */
@@ -70,9 +82,10 @@ export function createEngine(deps: EngineDeps) {
       return makeRoom(deps, server, asker, quickContext(deps), (snap) => this.delete(server, snap, asker));
     },
 
-    create(input: CreateInput): OperationHandle<SnapshotRow> & { snapshot: SnapshotRow } {
+    /** `copies`: the server's `copies:` started once the snapshot is done (none when it failed or has none). */
+    create(input: CreateInput): OperationHandle<SnapshotRow> & { snapshot: SnapshotRow; copies: Promise<StartedCopy[]> } {
       const out = startCreate(input, false);
-      return { op: out.op, job: out.job, snapshot: out.snapshot()! };
+      return { op: out.op, job: out.job, snapshot: out.snapshot()!, copies: out.copies };
     },
 
     /**
@@ -87,8 +100,7 @@ export function createEngine(deps: EngineDeps) {
     verify(server: ServerRow, snap: SnapshotRow, asker: Asker, opts: VerifyOptions = {}): OperationHandle<VerifyResult> {
       const driver = deps.drivers.get(server);
       const verify = capabilityOf(driver, "verify", server);
-      if (opts.full && !deps.drivers.features(server).verifyFull)
-        throw new UserError("not_capable", `${server.name} (${server.driver}) cannot verify --full (it keeps no stored stream to decrypt and decompress): run verify without --full`);
+      if (opts.full) refuseFullVerify(deps.drivers.features(server), server);
       if (snap.state !== "done" && snap.state !== "broken")
         throw new UserError("not_verifiable", `${server.name}/${snap.name} is ${snap.state}: only done or broken snapshots can be verified`);
       const full = opts.full === true;
@@ -98,7 +110,6 @@ export function createEngine(deps: EngineDeps) {
         label: `verify ${server.name}/${snap.name}${full ? " --full" : ""}`,
         ...asker,
         args: full ? { snapshot: snap.name, full } : { snapshot: snap.name },
-        timeoutMs: timeoutOf(server),
         work: async (ctx) => {
           const res = await verify.call(driver, handleOf(snap), ctx, full ? { full } : undefined);
           const result = res.ok ? `verified ${res.checkedBytes} bytes` : `broken: ${res.problems.join("; ")}`;
@@ -124,6 +135,10 @@ export function createEngine(deps: EngineDeps) {
       const driver = deps.drivers.get(server);
       if (!["done", "broken", "failed"].includes(snap.state))
         throw new UserError("not_deletable", `${server.name}/${snap.name} is ${snap.state}: wait for it to finish, then delete it`);
+      // A copy reads the snapshot where it is stored; its copies elsewhere are not touched by a delete.
+      const copying = ledger.copies.ofSnapshot(snap.id).find((c) => c.state === "running");
+      if (copying)
+        throw new UserError("being_copied", `${server.name}/${snap.name} is being copied to ${copying.target} (operation #${copying.operation_id ?? "?"}): delete it once the copy is done`);
       const end = retention && snap.state === "done" ? "expired" : "deleted";
       return runOperation<SnapshotRow>(deps, {
         server,
@@ -131,7 +146,6 @@ export function createEngine(deps: EngineDeps) {
         label: `${retention ? "prune" : "delete"} ${server.name}/${snap.name}`,
         ...asker,
         args: retention ? { snapshot: snap.name, reason: retention } : { snapshot: snap.name },
-        timeoutMs: timeoutOf(server),
         prepare: () => snap.id,
         begin: () => {
           if (snap.state !== "failed") ledger.snapshots.transition(snap.id, "deleting");
@@ -154,7 +168,7 @@ export function createEngine(deps: EngineDeps) {
     },
   };
 
-  function startCreate(input: CreateInput, later: boolean): OperationHandle<SnapshotRow> & { snapshot: () => SnapshotRow | undefined } {
+  function startCreate(input: CreateInput, later: boolean): OperationHandle<SnapshotRow> & { snapshot: () => SnapshotRow | undefined; copies: Promise<StartedCopy[]> } {
     const { server } = input;
     const driver = deps.drivers.get(server);
     const name =
@@ -163,6 +177,7 @@ export function createEngine(deps: EngineDeps) {
     if (existing)
       throw new UserError("snapshot_exists", `${server.name}/${name} already exists (${existing.state}): pick another name, or omit it for a dated one`);
     let snapshot: SnapshotRow | undefined;
+    let started: StartedCopy[] = [];
     const record = () =>
       ledger.snapshots.insert({
         server_id: server.id,
@@ -184,7 +199,6 @@ export function createEngine(deps: EngineDeps) {
         user: input.user,
         channel: input.channel,
         args: { name, expires_at: input.expiresAt ?? null, note: input.note ?? null, stateful: !!input.stateful, ...(input.scheduleId ? { schedule: input.scheduleId } : {}) },
-        timeoutMs: timeoutOf(server),
         prepare: () => (later ? null : (snapshot = record()).id),
         begin: () => {
           if (snapshot) ledger.snapshots.transition(snapshot.id, "running");
@@ -218,7 +232,8 @@ export function createEngine(deps: EngineDeps) {
         fail: (_id, message) => {
           if (snapshot) ledger.snapshots.transition(snapshot.id, "failed", { error: message, finished_at: clock.now() });
         },
-        afterSuccess: () => {
+        afterSuccess: (done) => {
+          started = copies.afterCreate(server, done, { user: input.user, channel: input.channel });
           void warnNearLimit(deps, server).catch((e: unknown) => deps.log.warn({ err: e }, "limit check failed"));
           // Any earlier failure on this server is over, whatever name it had (a retry, or the next scheduled run).
           void deps.alerts.resolveAll("snapshot_failed", server, `a later snapshot succeeded: ${server.name}/${name}`);
@@ -235,7 +250,9 @@ export function createEngine(deps: EngineDeps) {
           }),
       },
     );
-    return { ...handle, snapshot: () => snapshot };
+    // Filled by afterSuccess, which runs before the job resolves.
+    const copiesStarted = handle.job.done.then(() => started, () => []);
+    return { ...handle, snapshot: () => snapshot, copies: copiesStarted };
   }
 
   function recordVerify(snap: SnapshotRow, res: VerifyResult): void {

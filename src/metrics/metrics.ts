@@ -36,6 +36,7 @@ const ALERT_KINDS: Record<AlertKind, true> = {
   snapshot_stale: true,
   limit_near: true,
   ledger_full: true,
+  copy_failed: true,
 };
 
 export function createMetrics({ ledger, clock, graceMs = GRACE_MS, lastTick }: MetricsDeps): Metrics {

@@ -1,4 +1,4 @@
-import type { ApprovalRow, OperationRow, ServerRow, SnapshotRow } from "../../db/types.ts";
+import type { ApprovalRow, CopyRow, OperationRow, ServerRow, SnapshotRow } from "../../db/types.ts";
 import type { Reply } from "../reply.ts";
 import { ago, size, utc } from "./format.ts";
 import { formatAge, formatBytes } from "../duration.ts";
@@ -14,6 +14,8 @@ export interface RequestView {
   notes?: string[]; // more to know before deciding (restore: the driver's notes, e.g. "--target / writes over the root…")
   bytes?: number | null; // what the work writes (restore: the uncompressed size), shown rather than the stored size
   now: number;
+  /** restore --from: the copy that is read, on its target. */
+  copy?: CopyRow;
 }
 
 /** The message in the channel asking a second person to decide. */
@@ -23,9 +25,12 @@ export function approvalRequest(v: RequestView): Reply {
     ? [
         ["snapshot", `${s.server}/${s.name}, taken ${utc(s.created_at)} (${ago(v.now, s.created_at)})`],
         ["size", sizeField(v.bytes, s.size)],
-        ["verification", s.verified_at ? `${s.state}, last verified ${ago(v.now, s.verified_at)}` : `${s.state}, never verified`],
+        // From a copy, the local snapshot's state is context, not what is read.
+        [v.copy ? "local snapshot" : "verification", s.verified_at ? `${s.state}, last verified ${ago(v.now, s.verified_at)}` : `${s.state}, never verified`],
       ]
     : [];
+  const c = v.copy;
+  if (c) about.push(["reads", `the copy on ${c.target}: ${c.state}, last verified ${c.verified_at ? ago(v.now, c.verified_at) : "never"} (${c.location ?? "—"})`]);
   return {
     visibility: "channel",
     tone: "info",
@@ -64,7 +69,8 @@ export function deniedApproval(a: ApprovalRow, op: OperationRow, action: string)
 export function actionOf(op: OperationRow): string {
   if (op.kind === "hostkeys_regen") return `hostkeys regen ${op.server}`;
   if (op.args?.revert === true) return `revert ${op.server}`; // a restore of its current snapshot, asked as revert
-  return `${op.kind}${op.args?.subtree ? " --subtree" : ""} ${op.server}/${String(op.args?.snapshot ?? "")}`;
+  const from = typeof op.args?.from === "string" ? ` from the copy on ${op.args.from}` : "";
+  return `${op.kind}${op.args?.subtree ? " --subtree" : ""} ${op.server}/${String(op.args?.snapshot ?? "")}${from}`;
 }
 
 export function expiredApproval(a: ApprovalRow, op: OperationRow, ttl: string): Reply {

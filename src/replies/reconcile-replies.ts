@@ -3,14 +3,16 @@ import type { Reply } from "../reply.ts";
 
 /** What the previous run left half-done, said once at start-up; nothing when all was clean. */
 export function reconcileReply(r: ReconcileReport): Reply | null {
-  if (r.operations.length === 0 && r.snapshots.length === 0) return null;
+  if (r.operations.length === 0 && r.snapshots.length === 0 && r.copies.length === 0) return null;
+  const copies = r.copies.length ? `, ${r.copies.length} copy(ies)` : "";
   return {
     visibility: "channel",
     tone: "error",
-    title: `snapbot restarted after an interruption: ${r.operations.length} operation(s) and ${r.snapshots.length} snapshot(s) were left unfinished`,
+    title: `snapbot restarted after an interruption: ${r.operations.length} operation(s)${copies} and ${r.snapshots.length} snapshot(s) were left unfinished`,
     lines: [
       ...r.operations.map((o) => `operation #${o.id} ${o.kind} ${o.server ?? ""} was ${o.was}: now failed`),
       ...r.snapshots.map((s) => `${s.ref} was ${s.was}: now ${s.now}${s.reason ? ` (${s.reason})` : ""}`),
+      ...r.copies.map((c) => `the copy ${c.ref} was ${c.was}: now ${c.now} (${c.reason})`),
     ],
   };
 }

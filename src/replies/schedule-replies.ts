@@ -64,22 +64,46 @@ export interface ExpiryPlan {
   held: string[];
 }
 
+/** The copies part of a prune (copies kept elsewhere under that place's own policy): the plan or outcome, or why not. */
+export type CopiesView = { where: string; keep: string; plan: RetentionPlan; removed?: string[] } | { where: string; keep: string; error: string };
+
+const copiesHead = (c: CopiesView) => `copies on ${c.where} (${c.keep})`;
+
+function copiesPlanned(c: CopiesView | undefined): { title: string; lines: string[]; kept: string[][] } {
+  if (!c) return { title: "", lines: [], kept: [] };
+  if ("error" in c) return { title: `; ${copiesHead(c)}: not listed`, lines: [`${copiesHead(c)}: could not list them: ${c.error.split("\n")[0]}`], kept: [] };
+  const lines = [...c.plan.remove.map((r) => `remove copy ${r.name}: ${r.why}`), ...c.plan.protect.map((r) => `keep copy ${r.name}: ${r.why}`)];
+  const title = `; ${copiesHead(c)}: would remove ${c.plan.remove.length}, keep ${c.plan.keep.length + c.plan.protect.length}`;
+  return { title, lines, kept: c.plan.keep.map((k) => [k.name, k.reasons.join(", ")]) };
+}
+
+function copiesPruned(c: CopiesView | undefined): { title: string; lines: string[]; failed: boolean } {
+  if (!c) return { title: "", lines: [], failed: false };
+  if ("error" in c) return { title: `; ${copiesHead(c)}: failed`, lines: [`failed ${copiesHead(c)}: ${c.error.split("\n")[0]}`], failed: true };
+  const removed = c.removed ?? [];
+  const lines = removed.length ? [`removed copies: ${clip(removed.join(", "), 2500)}`] : [`no copy to remove on ${c.where}`];
+  return { title: `; ${copiesHead(c)}: removed ${removed.length}, kept ${c.plan.keep.length + c.plan.protect.length}`, lines, failed: false };
+}
+
 const heldLine = (verb: string, name: string) => `${verb} ${name}: ${HAS_CHILDREN} (would be removed: past its expiry)`;
 
-export function prunePlanReply(server: string, plan: RetentionPlan, expiry: ExpiryPlan, keep: string): Reply {
+export function prunePlanReply(server: string, plan: RetentionPlan, expiry: ExpiryPlan, keep: string, copies?: CopiesView): Reply {
+  const c = copiesPlanned(copies);
   const lines = [
     ...plan.remove.map((r) => `remove ${r.name}: ${r.why}`),
     ...expiry.expired.map((n) => `remove ${n}: past its expiry`),
     ...plan.protect.map((r) => `keep ${r.name}: ${r.why}`),
     ...expiry.held.map((n) => heldLine("keep", n)),
+    ...c.lines,
   ];
   const kept = plan.keep.length + plan.protect.length + expiry.held.length;
+  const rows = [...plan.keep.map((k) => [k.name, k.reasons.join(", ")]), ...c.kept];
   return {
     visibility: "ephemeral",
     tone: "info",
-    title: `prune ${server} --dry-run (${keep}): would remove ${plan.remove.length + expiry.expired.length}, keep ${kept}`,
+    title: `prune ${server} --dry-run (${keep}): would remove ${plan.remove.length + expiry.expired.length}, keep ${kept}${c.title}`,
     lines: lines.length > 40 ? [...lines.slice(0, 40), `… and ${lines.length - 40} more`] : lines,
-    table: plan.keep.length ? { columns: ["kept", "because"], rows: plan.keep.slice(0, 30).map((k) => [k.name, k.reasons.join(", ")]) } : undefined,
+    table: rows.length ? { columns: ["kept", "because"], rows: rows.slice(0, 30) } : undefined,
   };
 }
 
@@ -90,16 +114,18 @@ export interface ExpiryOutcome {
   held: string[];
 }
 
-export function prunedReply(server: string, out: PruneOutcome, expired: ExpiryOutcome, user: string): Reply {
+export function prunedReply(server: string, out: PruneOutcome, expired: ExpiryOutcome, user: string, copies?: CopiesView): Reply {
   const removed = [...out.pruned, ...expired.pruned];
   const failed = [...out.failed.map((f) => `${f.name}: ${f.error}`), ...expired.failed];
   const kept = out.plan.keep.length + out.plan.protect.length + expired.held.length;
+  const c = copiesPruned(copies);
   return {
     visibility: "channel",
-    tone: failed.length || out.stopped ? "error" : "success",
-    title: `prune ${server} (asked by ${user}): removed ${removed.length}, kept ${kept}${failed.length ? `, ${failed.length} failed` : ""}`,
+    tone: failed.length || out.stopped || c.failed ? "error" : "success",
+    title: `prune ${server} (asked by ${user}): removed ${removed.length}, kept ${kept}${failed.length ? `, ${failed.length} failed` : ""}${c.title}`,
     lines: [
       ...(removed.length ? [`removed: ${clip(removed.join(", "), 2500)}`] : ["nothing to remove"]),
+      ...c.lines,
       ...failed.slice(0, 10).map((f) => `failed ${f}`),
       ...(out.stopped ? [`stopped: ${out.stopped}`] : []),
       ...out.plan.protect.slice(0, 10).map((p) => `kept ${p.name}: ${p.why}`),

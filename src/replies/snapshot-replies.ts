@@ -43,7 +43,8 @@ export interface TreePlace {
   current: boolean; // the server's current position
 }
 
-export function snapshotDetail(s: SnapshotRow, now: number, server?: ServerRow, tree?: TreePlace): Reply {
+/** `copies`: its live copies on storage targets, one line ("offsite: done, verified 2m ago; nas: broken"), absent when none. */
+export function snapshotDetail(s: SnapshotRow, now: number, server?: ServerRow, tree?: TreePlace, copies?: string): Reply {
   const vmState = s.details?.vm_state_size;
   const fields: Array<[string, string]> = [
     ["state", s.state],
@@ -59,6 +60,7 @@ export function snapshotDetail(s: SnapshotRow, now: number, server?: ServerRow, 
     ["expires", utc(s.expires_at)],
     ["last verified", s.verified_at ? `${utc(s.verified_at)} (${ago(now, s.verified_at)})` : "never"],
     ["location", dash(s.location)],
+    ...(copies ? [["copies", copies] as [string, string]] : []),
   ];
   // The creation facts above stay; when and by whom it went is its own line.
   if (s.deleted_at !== null) fields.push([s.state, `${utc(s.deleted_at)} (${ago(now, s.deleted_at)}) by ${dash(s.deleted_by)}`]);

@@ -1,12 +1,11 @@
 import { createReadStream } from "node:fs";
 import { lstat, mkdir, open, readdir, readFile, realpath, rm, stat, type FileHandle } from "node:fs/promises";
 import { basename, dirname, join, resolve } from "node:path";
-import type { Leftover } from "../drivers/driver.ts";
 import { UserError } from "../errors.ts";
 import { checkName, NAME_PATTERN } from "../names.ts";
 import { fsyncDir, writeFileAtomic, writeNewFile } from "./durable.ts";
 import { MANIFEST_FILE } from "./manifest.ts";
-import { PART_FILE, PARTS_DIR, type PartDigest, type PartSink, type PartStore, type SnapshotKey } from "./part-store.ts";
+import { PART_FILE, PARTS_DIR, type Leftover, type PartDigest, type PartSink, type PartStore, type SnapshotKey } from "./part-store.ts";
 
 // The PartStore on a local folder: <root>/<server>/<snapshot>/{.parts/part-NNNNNN, manifest.json, …}, folders
 // 0700 and files 0600 from the moment they exist. With fsync on, "durable" means the data and the directory
@@ -45,6 +44,7 @@ export function createLocalPartStore(root: string, opts: LocalPartStoreOptions):
       if (opts.fsync) await fsyncDir(dirname(dir)); // the snapshot folder's own entry in <root>/<server>/
     },
     readManifest: (key) => readFile(join(folder(key), MANIFEST_FILE), "utf8").catch(orNull),
+    getFile: (key, name) => readFile(join(folder(key), plainName(name)), "utf8").catch(orNull),
     stat: async (key, file) => sizeOf(partPath(folder(key), file)),
     async listParts(key) {
       const names = await readdir(join(folder(key), PARTS_DIR)).catch(() => [] as string[]);
@@ -93,7 +93,9 @@ async function makeSnapshotFolder(root: string, key: SnapshotKey): Promise<void>
   const dir = snapshotFolder(root, key.server, key.name);
   const code = (e: unknown) => (e as NodeJS.ErrnoException).code;
   try {
-    await mkdir(dirname(dir), { recursive: true, mode: 0o700 });
+    await mkdir(dirname(dir), { recursive: true, mode: 0o700 }).catch(async (e: unknown) => {
+      throw code(e) === "ENOENT" ? await realMkdirError(dirname(dir), e) : e;
+    });
   } catch (e) {
     // A file where the server's folder (or a folder above it) should be: saying "already exists" would mislead.
     if (code(e) === "EEXIST" || code(e) === "ENOTDIR")
@@ -119,6 +121,19 @@ async function makeSnapshotFolder(root: string, key: SnapshotKey): Promise<void>
     await rm(dir, { recursive: true, force: true }).catch(() => undefined);
     throw e;
   }
+}
+
+/**
+ * Node's recursive mkdir reports ENOENT when a parent cannot be made (a read-only mount, a refused folder): the
+ * first missing folder made on its own gives the real reason (EROFS, EACCES), which is what the user must fix.
+ */
+async function realMkdirError(path: string, reported: unknown): Promise<unknown> {
+  let missing = path;
+  while ((await sizeOf(dirname(missing)).catch(() => null)) === null && dirname(missing) !== missing) missing = dirname(missing);
+  return mkdir(missing, { mode: 0o700 }).then(
+    () => reported,
+    (real: unknown) => real,
+  );
 }
 
 function localSink(h: FileHandle, fsync: boolean): PartSink {

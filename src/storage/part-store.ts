@@ -72,6 +72,8 @@ export interface PartStore {
 
   // Reading.
   readManifest(key: SnapshotKey): Promise<ManifestText>;
+  /** A small file beside the parts (README.txt), or null when it is not there: a copy takes it along. */
+  getFile(key: SnapshotKey, name: string): Promise<string | null>;
   /** The part's size in bytes, or null when it is missing. */
   stat(key: SnapshotKey, file: string): Promise<number | null>;
   /** The parts present (`.parts/…` names, sorted), whatever the manifest lists: verify reports strays. */

@@ -72,6 +72,8 @@ describe("loadConfig", () => {
     ["part-size-one.yml", /part-size-one\.yml: servers\.files-1\.part_size: 1 is out of range: use a whole size between 4KiB and 1TiB/],
     ["missing-image.yml", /missing-image\.yml: servers\.vm-1\.image: exactly one of image \(the qcow2 file of a stopped VM\), qmp \(the QMP socket of a running QEMU\) or domain \(a libvirt domain\)$/],
     ["paths-not-list.yml", /paths-not-list\.yml: servers\.files-1\.paths: expected a list$/],
+    ["bad-snapshot-server-keep.yml", /bad-snapshot-server-keep\.yml: servers\.web-1\.snapshot_server_keep: expected a keep policy like daily=30,monthly=12 \(.*\), got "daily=forever"$/],
+    ["keep-without-snapshot-server.yml", /keep-without-snapshot-server\.yml: servers\.web-1\.snapshot_server_keep: there is no snapshot_server to keep copies on: set snapshot_server/],
   ])("rejects %s with one line naming the file and key", (name, pattern) => {
     const msg = failure(name);
     expect(msg).toMatch(pattern);

@@ -132,6 +132,7 @@ describe("queries", () => {
     }
     const page1 = ledger.snapshots.list(server.id, { limit: 50, offset: 0 });
     expect(page1.total).toBe(108);
+    expect(ledger.snapshots.liveCount(server.id)).toBe(108); // the limit's count: what list shows
     expect(page1.rows[0]!.name).toBe("s119");
     const page3 = ledger.snapshots.list(server.id, { limit: 50, offset: 100 });
     expect(page3.rows).toHaveLength(8);

@@ -17,6 +17,8 @@ export interface FakeBackend {
   fail: string | null;
   /** Set: every create hangs in a child process whose argv carries this marker. */
   hang: string | null;
+  /** Set: every restore hangs the same way (an approved operation, run later, must keep its server's timeout). */
+  hangRestore?: string | null;
 }
 
 export function fakeBackend(): FakeBackend {
@@ -86,7 +88,8 @@ function fakeDriver(server: string, backend: FakeBackend, runner: Runner): Snaps
     async describeRestore(snap) {
       return { writes: `the data of ${server} (replaced by ${snap.name}'s)`, notes: [], bytes: Buffer.byteLength(held(snap)) };
     },
-    async restore(snap) {
+    async restore(snap, _opts, ctx) {
+      if (backend.hangRestore) await runner.run("sh", ["-c", "sleep 3600", backend.hangRestore], { signal: ctx.signal });
       backend.data.set(server, held(snap));
       return { summary: `restored the data of ${server} from ${snap.name}` };
     },

@@ -15,6 +15,8 @@ import { plainReply } from "./plain-reply.ts";
 export interface TestAppOptions {
   /** Drivers besides the built-in ones (a test's own DriverModule). */
   drivers?: readonly DriverModule[];
+  /** Where the config's credentials (a target's access_key_env…) are read; process.env unless given. */
+  env?: Record<string, string | undefined>;
   /** Where the app logs (a test that reads the log lines); silent when absent. */
   log?: Logger;
 }
@@ -33,7 +35,7 @@ export async function testApp(dir: string, file: unknown, clock: Clock = systemC
     metricsPort: null,
   };
   const log = opts.log ?? pino({ level: "silent" });
-  const app = await createApp(config, { log, clock, runner: createLocalRunner(log), chat, drivers });
+  const app = await createApp(config, { log, clock, runner: createLocalRunner(log), chat, drivers, env: opts.env });
   // As the console shows it (people as plain ids); test/slack/ and block-kit tests check Slack's mentions.
   const run = async (text: string, user = "U1") => plainReply(await runCommand(app, { user, channel: "C1", text }));
   return { app, run };

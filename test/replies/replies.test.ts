@@ -47,8 +47,11 @@ describe("reply builders (pure, pinned)", () => {
   });
 
   it("reports nothing after a clean stop, and each settled item after a crash", () => {
-    expect(reconcileReply({ operations: [], snapshots: [] })).toBeNull();
-    const r = reconcileReply({ operations: [{ id: 3, kind: "create", server: "demo", was: "running" }], snapshots: [{ id: 9, ref: "demo/s9", was: "running", now: "broken", reason: "parts without manifest" }] })!;
+    expect(reconcileReply({ operations: [], snapshots: [], copies: [] })).toBeNull();
+    const r = reconcileReply({ operations: [{ id: 3, kind: "create", server: "demo", was: "running" }], snapshots: [{ id: 9, ref: "demo/s9", was: "running", now: "broken", reason: "parts without manifest" }], copies: [] })!;
     expect(r.lines).toEqual(["operation #3 create demo was running: now failed", "demo/s9 was running: now broken (parts without manifest)"]);
+    const c = reconcileReply({ operations: [], snapshots: [], copies: [{ id: 2, ref: "demo/s9@offsite", was: "running", now: "failed", reason: "interrupted" }] })!;
+    expect(c.title).toBe("snapbot restarted after an interruption: 0 operation(s), 1 copy(ies) and 0 snapshot(s) were left unfinished");
+    expect(c.lines).toEqual(["the copy demo/s9@offsite was running: now failed (interrupted)"]);
   });
 });

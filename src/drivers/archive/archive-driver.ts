@@ -53,6 +53,8 @@ export function createArchiveDriver(settings: ArchiveServer, deps: DriverDeps): 
       rawOnly(snap);
       return exportArchive(store, snap, format, local, ctx, atRest);
     },
+    storedIn: () => store,
+    withStore: (other) => createArchiveDriver(settings, { ...deps, store: other }),
     scanStorage: () => scanStorage(store, manifestSchema, detailsOf),
     // The same guarded removal as delete: exactly <storage>/<server>/<snap>, holding only files snapbot writes.
     removeStored: (found) => store.remove({ server: found.server, name: found.name }),

@@ -21,6 +21,7 @@ const instanceSchema = z.object({
   status: z.string(), // "Running", "Stopped", "Frozen"…
   profiles: z.array(z.string()).default([]),
   config: z.record(z.string(), z.string()).default({}),
+  created_at: z.string().nullish(),
 });
 export type LxdInstance = z.infer<typeof instanceSchema>;
 
@@ -48,6 +49,11 @@ export async function getInstance(lxc: LxcClient, remote: string | undefined, na
   return instanceSchema.parse(await lxc.query(instancePath(remote, name), call));
 }
 
+/** Every instance of a daemon with its config, in one call (`?recursion=1`). */
+export async function listInstances(lxc: LxcClient, remote: string | undefined, call: LxcCall): Promise<LxdInstance[]> {
+  return z.array(instanceSchema).parse(await lxc.query(apiPath(remote, "/1.0/instances?recursion=1"), call));
+}
+
 export async function findInstance(lxc: LxcClient, remote: string | undefined, name: string, call: LxcCall): Promise<LxdInstance | undefined> {
   const raw = await lxc.find(instancePath(remote, name), call, "instance_missing");
   return raw === undefined ? undefined : instanceSchema.parse(raw);
@@ -58,9 +64,12 @@ export async function findProfile(lxc: LxcClient, remote: string | undefined, na
   return raw === undefined ? undefined : profileSchema.parse(raw);
 }
 
-/** Sets a snapshot's expiry (LXD's own, so LXD prunes it even if the bot is down). */
-export async function setSnapshotExpiry(lxc: LxcClient, at: InstanceRef, name: string, expiresAt: number, call: LxcCall): Promise<void> {
-  const data = JSON.stringify({ expires_at: new Date(expiresAt).toISOString() });
+/** LXD's "never" for an expiry: the zero time. */
+export const NO_EXPIRY = "0001-01-01T00:00:00Z";
+
+/** Sets a snapshot's expiry (LXD's own, so LXD prunes it even if the bot is down); null: never. */
+export async function setSnapshotExpiry(lxc: LxcClient, at: InstanceRef, name: string, expiresAt: number | null, call: LxcCall): Promise<void> {
+  const data = JSON.stringify({ expires_at: expiresAt === null ? NO_EXPIRY : new Date(expiresAt).toISOString() });
   await lxc.run(["query", "--wait", "-X", "PATCH", snapshotPath(at, name), "--data", data], call);
 }
 

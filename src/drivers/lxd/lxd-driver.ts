@@ -10,7 +10,9 @@ import { cloneSnapshot } from "./lxd-clone.ts";
 import { readHostKeys, regenerateHostKeys } from "./host-keys.ts";
 import { setNativeSchedule } from "./native-schedule.ts";
 import { findInstance } from "./lxd-api.ts";
+import { listKeptCopies, removeKeptCopy } from "./kept-copies.ts";
 import { UserError } from "../../errors.ts";
+import { parseKeep } from "../../retention/keep-policy.ts";
 
 // The LXD driver: snapshots live in LXD (`lxc snapshot`), copies go to an LXD remote (the seed's snapshot
 // server), clones are new instances. Every call is `lxc` through the Runner; answers are LXD's JSON.
@@ -21,6 +23,12 @@ export function createLxdDriver(settings: LxdServer, deps: DriverDeps): Snapshot
   // Results of a create() that LXD's own operation confirmed (status Success): that is the check, and a
   // second round-trip would add an lxc call (~15 ms) to every create for nothing. Any other result asks LXD.
   const readBack = new WeakSet<CreateResult>();
+  // The snapshot server's remote, where copies go by default and where snapshot_server_keep applies.
+  const copiesOn = () => {
+    if (!settings.snapshot_server) throw new UserError("no_snapshot_server", `${settings.name} has no snapshot_server in the config: there are no copies to look at`);
+    return settings.snapshot_server.split(":", 1)[0]!;
+  };
+  const keep = settings.snapshot_server_keep === undefined ? null : parseKeep(settings.snapshot_server_keep);
   return {
     kind: "lxd",
     features: LXD_FEATURES,
@@ -49,6 +57,9 @@ export function createLxdDriver(settings: LxdServer, deps: DriverDeps): Snapshot
       const [remote, name] = to.split(":", 2) as [string, string | undefined];
       return { remote: checkName("server", remote), name: name ? checkName("server", name) : at.instance };
     },
+    copyRetention: () => (keep ? { where: copiesOn(), keep } : null),
+    listCopies: (ctx) => listKeptCopies(lxc, at, copiesOn(), ctx),
+    removeCopy: (copy, ctx) => removeKeptCopy(lxc, at, copiesOn(), copy, ctx),
     clone: (snap, newServer, ctx) => cloneSnapshot(lxc, settings, at, snap, newServer, ctx),
     hostKeys: (ctx) => readHostKeys(lxc, at, ctx),
     regenHostKeys: (ctx) => regenerateHostKeys(lxc, at, settings.name, ctx),

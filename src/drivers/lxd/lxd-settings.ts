@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { NAME_PATTERN } from "../../names.ts";
-import { commonSettingsFields } from "../shared/common-settings.ts";
+import { commonSettingsFields, keepSetting } from "../shared/common-settings.ts";
 
 // The settings of `driver: lxd` (DESIGN.md §3), owned by the driver's folder and composed into the config schema.
 export const lxdSettingsSchema = z
@@ -9,6 +9,8 @@ export const lxdSettingsSchema = z
     instance: z.string().regex(NAME_PATTERN, "a name of letters, digits, '.', '_' or '-' (e.g. web-1)").optional(),
     remote: z.string().optional(),
     snapshot_server: z.string().optional(),
+    // The snapshot server's own retention for the copies there (restic semantics), independent of the source's.
+    snapshot_server_keep: keepSetting.optional(),
     lxd_conf: z.string().optional(),
     lxd_dir: z.string().optional(),
     ...commonSettingsFields,

@@ -7,7 +7,8 @@ import { readQcow2Snapshots } from "./qcow2-table.ts";
 // `shared` adds -U (force-share), which a running VM's image needs for any read; it is never passed to a
 // command that writes, and image mode reads without it too, so a VM that holds the file is noticed.
 
-interface InfoSnapshot {
+/** A snapshot as qemu-img info and QMP's query-block (ImageInfo.snapshots) both describe it. */
+export interface InfoSnapshot {
   name: string;
   "date-sec": number;
   "date-nsec": number;
@@ -30,7 +31,11 @@ export async function readSnapshotTable(runner: Runner, file: string, o: ReadOpt
   }
   if (info.format !== "qcow2")
     throw new UserError("not_qcow2", `${file} is a ${info.format ?? "unknown"} image, not qcow2: internal snapshots need a qcow2 file`);
-  return (info.snapshots ?? []).map((s) => ({
+  return fromInfoSnapshots(info.snapshots ?? []);
+}
+
+export function fromInfoSnapshots(list: InfoSnapshot[]): QemuSnapshot[] {
+  return list.map((s) => ({
     name: s.name,
     createdAt: s["date-sec"] * 1000 + Math.floor(s["date-nsec"] / 1_000_000),
     vmStateSize: s["vm-state-size"],

@@ -2,15 +2,17 @@ import { BackendError, errorMessage, UserError } from "../../errors.ts";
 import type { Runner } from "../../transport/runner.ts";
 import type { DriverContext } from "../driver.ts";
 import { found } from "./image-backend.ts";
-import type { QemuBackend } from "./qemu-backend.ts";
-import { assertTag, checkImage, quickSnapshotTable, readSnapshotTable } from "./qemu-img.ts";
+import type { QemuBackend, QemuSnapshot } from "./qemu-backend.ts";
+import { assertTag, checkImage, fromInfoSnapshots, quickSnapshotTable, readSnapshotTable, type InfoSnapshot } from "./qemu-img.ts";
 import { withQmp, type QmpSession } from "./qmp-client.ts";
 import type { OpenQmpLink } from "./qmp-link.ts";
 
 // `qmp:` — a running QEMU, through the snapshot-save / snapshot-load / snapshot-delete jobs (QEMU 6.0+):
 // VM state included, every qcow2 disk in the snapshot. HMP savevm is not used: it silently overwrites an
-// existing tag and reports errors as a successful reply. The table is read back with `qemu-img info -U`
-// (force-share, a read) on the disk's file, since QMP itself has no snapshot list per node.
+// existing tag and reports errors as a successful reply. create reads the new entry back from QEMU itself
+// (query-block's image info lists the open image's snapshot table: the one the job just wrote, no process and
+// no file read); list and verify read the file with `qemu-img info -U` (force-share, a read), the disk's own
+// account.
 
 interface Disks {
   nodes: string[]; // the qcow2 format nodes the snapshot covers; the VM state goes into the first
@@ -19,7 +21,7 @@ interface Disks {
 
 interface BlockInfo {
   device: string;
-  inserted?: { "node-name": string; drv: string; ro: boolean; file: string };
+  inserted?: { "node-name": string; drv: string; ro: boolean; file: string; image?: { snapshots?: InfoSnapshot[] } };
 }
 
 /** `local`: the disk's file is on this machine, so create reads its table without starting qemu-img (qcow2-table.ts). */
@@ -47,7 +49,7 @@ export function createQmpBackend(
       assertTag(name);
       // A running VM's snapshot always carries its state: snapshot-save has no disk-only form.
       // snapshot-save itself refuses an existing tag (unlike HMP savevm, which overwrites): no read first.
-      const file = await session(ctx, async (s, d) => {
+      const after = await session(ctx, async (s, d) => {
         try {
           await s.job("snapshot-save", { tag: name, vmstate: d.nodes[0], devices: d.nodes });
         } catch (e) {
@@ -55,9 +57,9 @@ export function createQmpBackend(
             throw new UserError("snapshot_exists", `${server} already has a snapshot ${name}: pick another name, or delete ${server}/${name} first`);
           throw e;
         }
-        return d.file;
+        return { file: d.file, table: await liveTable(s, d.nodes[0]!) };
       });
-      return found(await quick(file, ctx), name, what);
+      return found(after.table ?? (await quick(after.file, ctx)), name, what);
     },
     apply: (name, ctx) =>
       session(ctx, async (s, d) => {
@@ -88,6 +90,13 @@ async function disks(s: QmpSession, server: string, what: string): Promise<Disks
   if (qcow2.length === 0)
     throw new UserError("no_qcow2_disk", `the VM behind ${what} has no writable qcow2 disk, so ${server} cannot hold internal snapshots`);
   return { nodes: qcow2.map((b) => b["node-name"]), file: qcow2[0]!.file };
+}
+
+// The snapshot table of the open image behind `node`, as QEMU holds it; null when this QEMU does not say.
+async function liveTable(s: QmpSession, node: string): Promise<QemuSnapshot[] | null> {
+  const blocks = await s.execute<BlockInfo[]>("query-block");
+  const snapshots = blocks.find((b) => b.inserted?.["node-name"] === node)?.inserted?.image?.snapshots;
+  return snapshots ? fromInfoSnapshots(snapshots) : null;
 }
 
 // A socket that is not there is a setting to fix, not a failed operation.

@@ -1,5 +1,7 @@
 import { z } from "zod";
 import { durationMs, parseDuration } from "../../duration.ts";
+import { parseKeep } from "../../retention/keep-policy.ts";
+import { NAME_PATTERN } from "../../names.ts";
 
 // The keys every server has whatever its driver (channel, limit, timeout), and the value shapes several
 // drivers and the config file share, so each driver's schema (in its own folder) says them in the same words.
@@ -15,6 +17,16 @@ export function fixedDuration(value: string, ctx: z.RefinementCtx): void {
   }
 }
 export const durationSetting = z.string().superRefine(fixedDuration);
+
+// A keep policy in schedule --keep's words (restic's forget --keep-* counts), checked at load by the same parser.
+export const KEEP_SETTING = "a keep policy like daily=30,monthly=12 (last, hourly, daily, weekly, monthly, yearly=N)";
+export const keepSetting = z.string().superRefine((value, ctx) => {
+  try {
+    parseKeep(value);
+  } catch {
+    ctx.addIssue({ code: "custom", message: `expected ${KEEP_SETTING}, got ${JSON.stringify(value)}` });
+  }
+});
 
 // A timeout is a duration ("6H", "30M") or a number of seconds.
 const TIMEOUT = `${FIXED_DURATION}, or a number of seconds`;
@@ -34,9 +46,17 @@ export const commonSettingsFields = {
   channel: z.string().min(1).optional(),
   limit: z.number().int().positive().default(50),
   timeout: timeoutSetting.optional(),
+  // Storage targets every new snapshot is copied to once it is done (storage.targets names; checked at start-up).
+  copies: z.array(z.string().regex(NAME_PATTERN, "a storage target's name, like offsite")).optional(),
   // Encrypted at rest (storage.encryption); unset: the driver's own default (features.sensitive).
   sensitive: z.boolean().optional(),
 };
+
+/** A server's `copies:` (common to every driver; only drivers with stored snapshots can have them): [] when not set. */
+export function copiesSettingOf(settings: Record<string, unknown>): string[] {
+  const c = settings.copies;
+  return Array.isArray(c) ? c.filter((t): t is string => typeof t === "string") : [];
+}
 
 /** A server's timeout setting (common to every driver), for the engine: undefined when not set. */
 export function timeoutSettingOf(settings: Record<string, unknown>): string | number | undefined {

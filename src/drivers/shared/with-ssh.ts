@@ -21,16 +21,21 @@ export function withSsh(
 ): SnapshotDriver {
   if (settings.host === "local") return build(deps);
   const ssh = createSshHost({ server, host: settings.host, sshKey: settings.ssh_key, storageDir: deps.storageDir, local: deps.runner, log: deps.log });
-  const driver = trustedFirst(build({ ...deps, runner: ssh.runner }), ssh, talks);
   const keys = sshHostKeys(ssh, deps.runner, server, settings.hostkey_root ?? "/");
-  return {
-    ...driver,
-    hostKeys: keys.current,
-    regenHostKeys: keys.regenerate,
-    presentedHostKeys: () => keys.presented(),
-    acceptHostKeys: keys.accept,
-    endpoints: keys.endpoints,
+  const make = (d: DriverDeps): SnapshotDriver => {
+    const driver = trustedFirst(build({ ...d, runner: ssh.runner }), ssh, talks);
+    return {
+      ...driver,
+      // A copy read from another store (restore --from) still talks to this server: built the same way.
+      ...(driver.withStore ? { withStore: (store) => make({ ...d, store }) } : {}),
+      hostKeys: keys.current,
+      regenHostKeys: keys.regenerate,
+      presentedHostKeys: () => keys.presented(),
+      acceptHostKeys: keys.accept,
+      endpoints: keys.endpoints,
+    };
   };
+  return make(deps);
 }
 
 /** The host key is recorded (first use) before the methods that talk to the server (`talks`) run. */

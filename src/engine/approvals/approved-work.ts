@@ -8,6 +8,8 @@ import { errorMessage } from "../../errors.ts";
 import { restoreOptionsOf } from "../operations/restore-options.ts";
 import { afterRemoved, moveCurrent, subtreeOf } from "../operations/tree.ts";
 import { recordAfterRestoreTo, recordAndAlert, refuseIfHostKeyChanged, resolveIfUnique } from "../host-keys/host-keys.ts";
+import { copySource } from "../copies/copy-source.ts";
+import { raiseCopyFailed } from "../copies/copy-alerts.ts";
 
 // What runs once a request is approved: a restore, or a delete of a snapshot and everything below it.
 // Both re-check the snapshot when they start, since the world may have moved while people decided.
@@ -47,8 +49,9 @@ export function runRestore(deps: EngineDeps, w: ApprovedWork & { target?: Server
   const target = w.target ?? w.server;
   // The destination's driver, given the source's snapshot handle: its recorded location says where the parts are.
   const driver = deps.drivers.get(target);
-  const restore = capabilityOf(driver, "restore", target);
+  capabilityOf(driver, "restore", target);
   const ref = `${w.server.name}/${w.snapshot.name}`;
+  const from = typeof w.op.args?.from === "string" ? w.op.args.from : null;
   const onto = target === w.server ? "" : ` --to ${target.name}`;
   return runOperation<string>(deps, {
     existing: { op: w.op, lease: w.lease },
@@ -59,27 +62,36 @@ export function runRestore(deps: EngineDeps, w: ApprovedWork & { target?: Server
     args: w.op.args ?? {},
     work: async (ctx) => {
       const now = ledger.snapshots.get(w.snapshot.id)!;
-      if (now.state !== "done") throw new UserError("not_restorable", `${ref} is ${now.state} now: it will not be restored`);
+      // --from: the copy on that target is read (the local one may be gone or broken), by the same driver on its store.
+      const src = from === null ? null : copySource(deps, now, target, from);
+      if (!src && now.state !== "done") throw new UserError("not_restorable", `${ref} is ${now.state} now: it will not be restored`);
       if (target !== w.server) refuseIfHostKeyChanged(ledger, target);
-      const res = await restore.call(driver, handleOf(now), restoreOptionsOf(w.op.args), ctx);
+      const reader = src?.driver ?? driver;
+      const done = await capabilityOf(reader, "restore", target).call(reader, src?.handle ?? handleOf(now), restoreOptionsOf(w.op.args), ctx);
+      const res = { summary: src ? `${done.summary}, from the copy on ${from}` : done.summary };
       // A server re-imaged from a snapshot (its own, or another's: --to) may now present another server's host keys.
       const record = target === w.server ? recordAndAlert(deps, target, ctx) : recordAfterRestoreTo(deps, w.server, target, ctx);
       await record.catch((e: unknown) => ctx.log.warn({ err: errorMessage(e) }, "host keys not recorded after the restore"));
       const commit = () => {
-        ledger.snapshots.annotate(now.id, { verified_at: clock.now() });
+        // Every part was verified before anything was written: of the copy, or of the local snapshot.
+        if (src) ledger.copies.annotate(src.copy.id, { verified_at: clock.now() });
+        else ledger.snapshots.annotate(now.id, { verified_at: clock.now() });
         if (target === w.server) moveCurrent(deps, w.server, now.id); // CloudCIX "apply": the server now descends from it
         return res.summary;
       };
       return { result: res.summary, commit };
     },
     fail: (_id, message, e) => {
+      if (!(e instanceof SnapbotError && e.code === "snapshot_broken")) return;
+      const copy = from === null ? undefined : ledger.copies.live(w.snapshot.id, from);
+      if (copy?.state === "done") ledger.copies.transition(copy.id, "broken", { error: message, verified_at: clock.now() });
       const cur = ledger.snapshots.get(w.snapshot.id)!;
-      if (e instanceof SnapbotError && e.code === "snapshot_broken" && cur.state === "done")
-        ledger.snapshots.transition(cur.id, "broken", { error: message, verified_at: clock.now() });
+      if (from === null && cur.state === "done") ledger.snapshots.transition(cur.id, "broken", { error: message, verified_at: clock.now() });
     },
     afterFail: (message, e) => {
-      if (e instanceof SnapbotError && e.code === "snapshot_broken")
-        void deps.alerts.raise({ kind: "snapshot_broken", server: w.server, snapshotId: w.snapshot.id, snapshotName: w.snapshot.name, title: `${ref} is broken: a restore from it was refused`, lines: [message] });
+      if (!(e instanceof SnapbotError && e.code === "snapshot_broken")) return;
+      if (from !== null) raiseCopyFailed(deps, w.server, w.snapshot, from, `the copy of ${ref} on ${from} is broken: a restore from it was refused`, [message]);
+      else void deps.alerts.raise({ kind: "snapshot_broken", server: w.server, snapshotId: w.snapshot.id, snapshotName: w.snapshot.name, title: `${ref} is broken: a restore from it was refused`, lines: [message] });
     },
   });
 }

@@ -2,7 +2,6 @@ import type { ServerRow, SnapshotRow } from "../../../db/types.ts";
 import type { Asker, EngineDeps } from "../deps.ts";
 import { runOperation, type OperationHandle } from "./run-operation.ts";
 import { capabilityOf, handleOf } from "./snapshot-handle.ts";
-import { serverTimeoutMs } from "./server-timeout.ts";
 import type { ExportFormat } from "../../drivers/driver.ts";
 import { UserError } from "../../errors.ts";
 
@@ -29,7 +28,6 @@ export function exportSnapshot(deps: EngineDeps, server: ServerRow, snap: Snapsh
     label: `export ${ref} to ${format}`,
     ...asker,
     args: { snapshot: snap.name, format },
-    timeoutMs: serverTimeoutMs(deps, server),
     work: async (ctx) => {
       const res = await exportTo.call(driver, handleOf(snap), format, ctx);
       return { result: `exported to ${res.file} (sha256 ${res.sha256})`, commit: () => res };

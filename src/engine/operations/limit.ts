@@ -17,7 +17,7 @@ import { limitSettingOf } from "../../drivers/shared/common-settings.ts";
 export const hasLimit = (deps: Pick<EngineDeps, "drivers">, server: ServerRow): boolean =>
   deps.drivers.get(server).features?.limit === true;
 const limitOf = (server: ServerRow) => limitSettingOf(server.settings);
-const liveCount = (deps: EngineDeps, server: ServerRow) => deps.ledger.snapshots.list(server.id, { limit: 1, offset: 0 }).total;
+const liveCount = (deps: EngineDeps, server: ServerRow) => deps.ledger.snapshots.liveCount(server.id);
 
 export interface Room {
   pruned: string | null;

@@ -7,10 +7,14 @@ import { handleOf } from "./snapshot-handle.ts";
 import { errorMessage } from "../../errors.ts";
 import { isLedgerFull } from "../../../db/ledger-health.ts";
 import { afterRemoved } from "./tree.ts";
+import type { StorageTargets } from "../../storage/storage-targets.ts";
+import { settleCopies } from "../copies/settle-copies.ts";
 
 export interface ReconcileReport {
   operations: Array<{ id: number; kind: string; server: string | null; was: string }>;
   snapshots: Array<{ id: number; ref: string; was: string; now: string; reason: string }>;
+  /** Copies on storage targets left running or being removed: `ref` is <server>/<snap>@<target>. */
+  copies: Array<{ id: number; ref: string; was: string; now: string; reason: string }>;
 }
 
 const INTERRUPTED = "interrupted: snapbot stopped while this was in progress (crash, kill or power loss)";
@@ -19,10 +23,12 @@ const INTERRUPTED = "interrupted: snapbot stopped while this was in progress (cr
  * Start-up: whatever a previous process left half-done is settled before any new work starts, so the
  * ledger never shows work "running" that nobody runs, and never "done" for a snapshot that is not.
  */
-export async function reconcile(ledger: Ledger, drivers: DriverRegistry, log: Logger, now: () => number): Promise<ReconcileReport> {
-  const report: ReconcileReport = { operations: [], snapshots: [] };
+export async function reconcile(ledger: Ledger, drivers: DriverRegistry, log: Logger, now: () => number, targets?: StorageTargets): Promise<ReconcileReport> {
+  const report: ReconcileReport = { operations: [], snapshots: [], copies: [] };
   const fates = new Map<number, { to: SnapshotRow["state"]; reason: string }>();
   for (const s of ledger.snapshots.unfinished()) fates.set(s.id, await fateOf(s, ledger, drivers, log));
+  const copies = await settleCopies(ledger, targets, log, INTERRUPTED);
+  for (const c of copies) report.copies.push({ id: c.row.id, ref: `${c.row.server}/${c.row.name}@${c.row.target}`, was: c.row.state, now: c.to, reason: c.reason });
 
   // Read now, before any new work starts: a settling deferred by a full ledger must not touch that work.
   const interrupted = ledger.operations.interrupted();
@@ -37,17 +43,18 @@ export async function reconcile(ledger: Ledger, drivers: DriverRegistry, log: Lo
         const after = ledger.snapshots.transition(s.id, fate.to, { error: fate.reason, finished_at: s.finished_at ?? now(), ...gone });
         if (fate.to === "deleted") afterRemoved(ledger, after); // its children go to its parent, as a finished delete does
       }
+      for (const c of copies) ledger.copies.transition(c.row.id, c.to, { error: c.reason, finished_at: c.row.finished_at ?? now(), ...(c.to === "deleted" ? { deleted_at: now() } : {}) });
     });
   try {
     settle();
   } catch (e) {
     if (!isLedgerFull(e)) throw e;
     ledger.health.defer({
-      write: () => (settle(), `start-up reconciliation: ${report.operations.length} operation(s) and ${report.snapshots.length} snapshot(s) settled`),
+      write: () => (settle(), `start-up reconciliation: ${report.operations.length} operation(s), ${report.snapshots.length} snapshot(s) and ${report.copies.length} copy(ies) settled`),
       failed: (err) => (log.warn({ err: errorMessage(err) }, "start-up reconciliation could not be recorded"), `start-up reconciliation failed: ${errorMessage(err)}`),
     });
   }
-  if (report.operations.length || report.snapshots.length) log.warn(report, "start-up reconciliation settled interrupted work");
+  if (report.operations.length || report.snapshots.length || report.copies.length) log.warn(report, "start-up reconciliation settled interrupted work");
   return report;
 }
 

@@ -5,6 +5,8 @@ import type { DriverContext } from "../../drivers/driver.ts";
 import type { Job, JobRunner, Lease } from "./job-runner.ts";
 import type { DriverRegistry } from "../../drivers/registry.ts";
 import type { AlertSink } from "../../alerts/alert-sink.ts";
+import type { EngineDeps } from "../deps.ts";
+import { serverTimeoutMs } from "./server-timeout.ts";
 import { BackendError, errorMessage, SnapbotError } from "../../errors.ts";
 import { isLedgerFull } from "../../../db/ledger-health.ts";
 import type { JobContext } from "./job-runner.ts";
@@ -17,6 +19,8 @@ export interface OperationDeps {
   /** With these, a changed SSH host key blocks the server and raises hostkey_changed. */
   drivers?: DriverRegistry;
   alerts?: AlertSink;
+  /** With this, an operation without its own timeoutMs stops at its server's `timeout:` (else engine.timeout). */
+  config?: EngineDeps["config"];
 }
 
 export interface WorkOutcome<T> {
@@ -33,7 +37,13 @@ export interface OperationSpec<T> {
   user: string;
   channel?: string | null;
   args: Record<string, unknown>;
+  /** Absent: the server's `timeout:` setting, else engine.timeout (every operation kind alike). */
   timeoutMs?: number;
+  /**
+   * What the lease is taken on: the server's name unless given. A copy holds its own (`<server>/<snap>@<target>`):
+   * it only reads the server's snapshot, so the server's next snapshot or prune need not wait for an upload.
+   */
+  leaseKey?: string;
   /** Inside the transaction that records the operation (insert a pending snapshot…); returns a snapshot id. */
   prepare?: () => number | null;
   /** Inside the transaction that marks it running. */
@@ -62,7 +72,7 @@ export function runOperation<T>(deps: OperationDeps, spec: OperationSpec<T>): Op
   const { ledger, jobs } = deps;
   // A server whose host key changed is refused before anything is written (approved work: when it starts).
   if (!spec.existing) refuseIfHostKeyChanged(ledger, spec.server);
-  const lease = spec.existing?.lease ?? jobs.lease(spec.server.name, spec.label);
+  const lease = spec.existing?.lease ?? jobs.lease(spec.leaseKey ?? spec.server.name, spec.label);
   let op: OperationRow;
   let snapshotId: number | null = spec.existing?.op.snapshot_id ?? null;
   try {
@@ -109,7 +119,7 @@ export function runOperation<T>(deps: OperationDeps, spec: OperationSpec<T>): Op
       return settle.succeeded(out, ctx);
     },
     begin,
-    spec.timeoutMs,
+    spec.timeoutMs ?? (deps.config ? serverTimeoutMs({ config: deps.config }, spec.server) : undefined),
   );
   return { op, job };
 }

@@ -3,9 +3,11 @@ import type { ScheduleRow } from "../../../db/schedule-repo.ts";
 import type { SchedulerDeps } from "./scheduler-deps.ts";
 import { executePlan, keptParents, originsOf, planFor, type PruneOutcome } from "./retention.ts";
 import { errorMessage } from "../../errors.ts";
+import type { CopyPruneOutcome } from "./copy-retention.ts";
 
 // When retention runs on its own: a schedule's --keep policy after each of its successful runs and in a
-// pass over every schedule (at start-up, then hourly); snapshots past their expiry at every tick. One
+// pass over every schedule (at start-up, then hourly); snapshots past their expiry at every tick; in the
+// same pass, each server's copies by the policy of the place they are kept (copy-retention.ts). One
 // prune at a time per server; a busy server is left for the next time.
 
 const SCHEDULER = { user: "scheduler", channel: null };
@@ -31,8 +33,21 @@ export function createRetentionRunner(deps: SchedulerDeps, track: <T>(p: Promise
     }
   }
 
+  /** The server's copies pruned by their place's own policy; null when it has none or the server is busy. */
+  async function pruneCopiesOf(server: ServerRow): Promise<CopyPruneOutcome | null> {
+    if (!deps.engine.copyRetention(server)) return null;
+    try {
+      return await deps.engine.pruneCopies(server, SCHEDULER);
+    } catch (e) {
+      // Busy: the next pass. A failure is raised as an alert by pruneCopies (and recorded, if it removed).
+      log.warn({ server: server.name, err: errorMessage(e) }, "copies not pruned");
+      return null;
+    }
+  }
+
   return {
     pruneServer,
+    pruneCopiesOf,
     /** Snapshots past their expiry (fixed at creation, as LXD does), removed one by one per server. */
     expireDue(now: number): void {
       const due = ledger.snapshots.expired(now);
@@ -84,7 +99,13 @@ export function createRetentionRunner(deps: SchedulerDeps, track: <T>(p: Promise
         const out = await pruneServer(server, s).catch((e: unknown) => (log.warn({ server: s.server, err: errorMessage(e) }, "retention failed"), null));
         pruned += out?.pruned.length ?? 0;
       }
-      return pruned;
+      let seen = 0;
+      for (const server of ledger.servers.list()) {
+        if (++seen % 200 === 0) await new Promise((r) => setImmediate(r)); // as above: timers and requests get in
+        pruned += (await pruneCopiesOf(server))?.removed.length ?? 0;
+      }
+      // Each storage target's own keep over the copies it holds (never a local snapshot).
+      return pruned + (await deps.engine.copies.pruneAll());
     },
     /** The planning half of a pass, with no deletions: what the benchmark times over a big ledger. */
     planAll(): { servers: number; candidates: number; remove: number } {

@@ -48,7 +48,11 @@ beforeAll(async () => {
   const file = {
     roles: { admins: ["U0ADMIN"], approvers: ["U0ALICE"], operators: ["*"] },
     alerts: { channel: "C0ALERTS" },
-    storage: { path: "snaps", encryption: { recipients: [key.recipient], identity_file: key.file } },
+    storage: {
+      path: "snaps",
+      encryption: { recipients: [key.recipient], identity_file: key.file },
+      targets: { offsite: { path: join(root, "offsite") } },
+    },
     servers: {
       "vault-1": { driver: "archive", paths: [site], part_size: "64KiB", sensitive: true },
       "plain-1": { driver: "archive", paths: [site], part_size: "64KiB" },
@@ -109,6 +113,26 @@ describe("a sensitive server's snapshots are age-encrypted at rest", () => {
     const final = await done(await t.run(`approve ${approvalOf(request)}`, "U0ALICE"));
     expect(final.tone).toBe("success");
     expect(appConf()).toBe("version = A\n");
+  });
+});
+
+describe("a copy on a storage target", () => {
+  it("holds the same ciphertext (no marker), and verify --full --from reads it through age there", async () => {
+    expect((await done(await t.run("copy vault-1/s1 offsite", "U0OP"))).tone).toBe("success");
+    expect(readdirSync(join(root, "offsite", "vault-1", "s1", ".parts")).length).toBeGreaterThanOrEqual(5);
+    expect(filesContaining(join(root, "offsite"), MARKER)).toEqual([]);
+    const full = await done(await t.run("verify vault-1/s1 --full --from offsite"));
+    expect(full).toMatchObject({ tone: "success", title: expect.stringMatching(/^the copy of vault-1\/s1 on offsite verified: /) });
+    expect(full.lines).toEqual([expect.stringMatching(/^decrypted \(age's MAC checked on every chunk\), decompressed and listed by tar to its end/)]);
+  });
+
+  it("a copy altered there with its hashes rewritten: plain verify --from passes, --full makes the copy broken", async () => {
+    alterAndRehash(join(root, "offsite", "vault-1", "s1"), 1, 333);
+    expect((await done(await t.run("verify vault-1/s1 --from offsite"))).tone).toBe("success");
+    const full = await done(await t.run("verify vault-1/s1 --full --from offsite"));
+    expect(full).toMatchObject({ tone: "error", title: expect.stringMatching(/^the copy of vault-1\/s1 on offsite is broken/) });
+    expect(full.lines?.[0]).toMatch(/^the stored stream does not decrypt: age's MAC does not match/);
+    expect(stateOf("vault-1", "s1")).toBe("done"); // the local snapshot is another place, untouched
   });
 });
 

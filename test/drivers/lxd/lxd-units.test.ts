@@ -9,6 +9,7 @@ import { profileDiff } from "../../../src/drivers/lxd/profile-sync.ts";
 import { parsePublicKey } from "../../../src/drivers/shared/public-key.ts";
 import { lxdDriver } from "../../../src/drivers/lxd/lxd-module.ts";
 import { lxdSettingsSchema } from "../../../src/drivers/lxd/lxd-settings.ts";
+import { doomedBy, keptInstanceName, readTimes } from "../../../src/drivers/lxd/kept-copies.ts";
 import { commandFailed } from "../../../src/transport/command-error.ts";
 import type { Runner, RunOptions } from "../../../src/transport/runner.ts";
 import { context, handle, log, request } from "./lxd-fixture.ts";
@@ -53,6 +54,35 @@ describe("profile comparison", () => {
     expect(profileDiff(a, b)).toEqual(["config limits.cpu"]);
     expect(profileDiff(a, { config: a.config, devices: {} })).toEqual(["device eth0"]);
     expect(profileDiff(a, { ...a })).toEqual([]);
+  });
+});
+
+describe("copies kept on the snapshot server", () => {
+  const snap = (name: string, created_at: string) => ({ name, created_at, stateful: false, profiles: [] });
+
+  it("are the target's snapshots LXD's refresh would delete: gone from the source, or re-made there under the same name", () => {
+    const source = [snap("s2", "2027-01-08T00:00:00.918Z"), snap("s3", "2027-01-09T00:00:00Z"), snap("s4", "2027-01-10T00:00:00Z")];
+    const target = [snap("s1", "2027-01-07T00:00:00Z"), snap("s2", "2027-01-08T00:00:00Z"), snap("s3", "2027-01-09T00:00:05Z")];
+    // s2 is the same snapshot (LXD keeps a copy's time to the second); s3 was re-made on the source.
+    expect(doomedBy(target, source).map((s) => s.name)).toEqual(["s1", "s3"]);
+    expect(doomedBy(target, target)).toEqual([]);
+  });
+
+  it("become instances with names LXD accepts, never two snapshots on one name", () => {
+    expect(keptInstanceName("web-1", "s1")).toBe("web-1-s1");
+    const dated = keptInstanceName("web-1", "snap-2027-01-07_03-00-00");
+    expect(dated).toMatch(/^web-1-snap-2027-01-07-03-0-[0-9a-f]{8}$/);
+    expect(keptInstanceName("web-1", "snap-2027-01-07.03-00-00")).not.toBe(dated);
+    const long = keptInstanceName("a".repeat(60), "b".repeat(60));
+    for (const n of [dated, long, keptInstanceName("web-1", "x__y"), keptInstanceName("web-1", "9.")])
+      expect(n).toMatch(/^[A-Za-z][A-Za-z0-9-]{0,61}[A-Za-z0-9]$/); // LXD: letters, digits, '-', at most 63, no '-' at an end
+  });
+
+  it("take their times from the copy's record, and ignore one edited into something else", () => {
+    expect(readTimes({ "user.snapbot.created": '{"s1":"2027-01-07T00:00:00.000Z","s2":42,"s3":"soon"}' })).toEqual({ s1: "2027-01-07T00:00:00.000Z" });
+    expect(readTimes({ "user.snapbot.created": "not json" })).toEqual({});
+    expect(readTimes({ "user.snapbot.created": "[1]" })).toEqual({});
+    expect(readTimes({})).toEqual({});
   });
 });
 
@@ -126,7 +156,9 @@ describe("every lxc call", () => {
       ["delete", "web-1/s1"],
       ["restore", "web-1", "s1"],
       ["copy", "web-1/s1", "snap:web-1", "-c", "boot.autostart=0", "-c", "user.snapbot.source=web-1"],
-      ["config", "set", "snap:web-1", "boot.autostart=0", "user.snapbot.source=web-1"],
+      ["copy", "web-1", "snap:web-1", "--refresh"], // the first copy too: s1 is then a snapshot there, kept by later copies
+      ["restore", "snap:web-1", "s1"],
+      ["config", "set", "snap:web-1", "boot.autostart=0", "user.snapbot.source=web-1", expect.stringMatching(/^user\.snapbot\.created=\{"s1":"\d{4}-\d\d-\d\dT[\d:.]+Z"\}$/)],
       ["copy", "web-1/s1", "web-2"],
       ["start", "web-2"],
       ["file", "pull", "web-1/etc/ssh/ssh_host_ed25519_key.pub", "-"],

@@ -6,6 +6,7 @@ import type { Reply } from "../../../src/reply.ts";
 import { hasPattern, sh } from "../../helpers/qemu-vm.ts";
 import { recordingChat } from "../../helpers/recording-chat.ts";
 import { testApp } from "../../helpers/test-app.ts";
+import type { Clock } from "../../../src/clock.ts";
 import { waitFor } from "../../helpers/process-tree.ts";
 
 // The CloudCIX walk-through (issue 11) through the whole bot — the command layer, engine, ledger and the real
@@ -41,11 +42,11 @@ export const text = (r: Reply) =>
 const currentOf = (tree: string) => /●\s*(\S+)/.exec(tree)?.[1];
 
 /** A fresh app on `servers` (its own ledger) with a recording chat for the alerts. */
-export async function qemuApp(dir: string, servers: Record<string, Record<string, unknown>>) {
+export async function qemuApp(dir: string, servers: Record<string, Record<string, unknown>>, clock?: Clock) {
   mkdirSync(dir, { recursive: true });
   const chat = recordingChat();
   const file = { roles: ROLES, alerts: { channel: "C0ALERTS" }, storage: { path: "snaps" }, servers };
-  const t = await testApp(dir, file, undefined, chat.port);
+  const t = await testApp(dir, file, clock, chat.port);
   const rows = (server: string) => {
     const id = t.app.ledger.servers.get(server)!.id;
     return t.app.ledger.snapshots.list(id, { all: true, limit: 100, offset: 0 }).rows;

@@ -28,8 +28,11 @@ describeQemu("qemu QMP backend: jobs on a running QEMU", () => {
     expect(s1.name).toBe("s1");
     expect(s1.vmStateSize).toBeGreaterThan(0);
     await vm.writePattern(0xb2);
-    await b.create("s2", true, context());
-    expect((await b.list(context())).map((s) => s.name)).toEqual(["s1", "s2"]);
+    const s2 = await b.create("s2", true, context());
+    // create read the entry from QEMU's own table (query-block); the file, read by qemu-img -U, says the same.
+    const onDisk = await b.list(context());
+    expect(onDisk.map((s) => s.name)).toEqual(["s1", "s2"]);
+    expect(onDisk.map(({ name, createdAt, vmStateSize }) => ({ name, createdAt, vmStateSize }))).toEqual([s1, s2].map(({ name, createdAt, vmStateSize }) => ({ name, createdAt, vmStateSize })));
     await b.apply("s1", context());
     expect(await vm.hasPattern(0xa1)).toBe(true);
     expect(await vm.hasPattern(0xb2)).toBe(false);

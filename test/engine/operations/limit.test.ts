@@ -1,3 +1,4 @@
+import { createStorageTargets } from "../../../src/storage/storage-targets.ts";
 import { describe, expect, it } from "vitest";
 import { join } from "node:path";
 import { pino } from "pino";
@@ -50,7 +51,7 @@ function setup(limit: number, driver: SnapshotDriver) {
   const alerts = createAlertSink({ ledger, chat: chat.port, log, defaultChannel: "console" });
   const drivers = registryFor(driver);
   const jobs = createJobRunner({ concurrency: 2, timeoutMs: 60_000, clock });
-  const engine = createEngine({ config, ledger, jobs, drivers, clock, log, alerts, chat: chat.port });
+  const engine = createEngine({ config, ledger, jobs, drivers, clock, log, alerts, chat: chat.port, targets: createStorageTargets(config.storage, { fsync: false, env: {}, log }) });
   /** A done snapshot written straight into the ledger, `hours` old, expired `expiredHoursAgo` ago (or never). */
   const row = (name: string, hours: number, o: { parent?: number; expiredHoursAgo?: number } = {}) =>
     ledger.snapshots.insert({
