@@ -1,11 +1,11 @@
 import { hkdfSync, randomBytes } from "node:crypto";
-import { Decrypter, Encrypter } from "age-encryption";
 import { BackendError, UserError } from "../../errors.ts";
 
 // The header of an age file is age-encryption's (the reference TypeScript implementation): it makes the file
 // key, wraps it for each X25519 recipient and MACs the header; with an identity it unwraps the key and checks
 // that MAC. The payload key is then derived from the file key and a 16-byte nonce, as age-encryption.org/v1
-// says (HKDF-SHA256, info "payload"), for age-payload.ts.
+// says (HKDF-SHA256, info "payload"), for age-payload.ts. The library (and its post-quantum and curve code) is
+// imported the first time a header is made or opened, not when snapbot starts.
 
 export const NONCE_BYTES = 16;
 /** A header is ~120 bytes a recipient: one that has not ended by then is not an age header. */
@@ -21,6 +21,7 @@ export interface SealedStart {
 
 /** A new file key wrapped for these recipients (age1…, already checked), and the payload key it gives. */
 export async function newHeader(recipients: readonly string[]): Promise<SealedStart> {
+  const { Encrypter } = await import("age-encryption");
   const enc = new Encrypter();
   for (const r of recipients) enc.addRecipient(r);
   let fileKey: Uint8Array | null = null;
@@ -60,8 +61,14 @@ export function headerLength(start: Buffer): number | null {
  * matches, age_header_corrupt when the header fails its MAC or does not parse.
  */
 export async function openHeader(header: Buffer, nonce: Buffer, identities: readonly string[]): Promise<Buffer> {
+  const { Decrypter } = await import("age-encryption");
   const dec = new Decrypter();
-  for (const id of identities) dec.addIdentity(id); // checked when the identity file was read
+  try {
+    for (const id of identities) dec.addIdentity(id); // checked when the identity file was read
+  } catch {
+    // Never the library's message (nor the error as a cause): it may quote the key.
+    throw new UserError("bad_identity_file", "the identity file holds a key age-encryption cannot use: write it again with age-keygen");
+  }
   let fileKey: Uint8Array;
   try {
     fileKey = await dec.decryptHeader(new Uint8Array(header));
