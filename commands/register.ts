@@ -3,7 +3,7 @@ import { expectPositionals } from "./parse.ts";
 import { checkName } from "../src/names.ts";
 import { driverKindsOf, serverSchemaFor, type ServerSettings } from "../src/config/schema.ts";
 import { isMissing, issueText, whatKeyHolds } from "../src/config/issue-text.ts";
-import { copiesProblem, settingProblems } from "../src/config/setting-rules.ts";
+import { copiesProblem, settingProblems, targetProblems } from "../src/config/setting-rules.ts";
 import { copiesSettingOf } from "../src/drivers/shared/common-settings.ts";
 import { errorMessage, isUserError, UserError } from "../src/errors.ts";
 import { mention } from "../src/replies/mention.ts";
@@ -42,7 +42,9 @@ function validSettings(ctx: CommandContext, name: string, driver: string, pairs:
   const module = ctx.drivers.module(driver);
   const copies = copiesSettingOf(parsed.data);
   const stores = copies.length > 0 && typeof ctx.drivers.draft(name, driver, parsed.data)?.storedIn === "function";
-  const problem = settingProblems(parsed.data, module)[0] ?? copiesProblem(copies, ctx.engine.targets.names(), stores, name, driver);
+  const targets = ctx.engine.targets.names();
+  const problem =
+    [...settingProblems(parsed.data, module), ...targetProblems(parsed.data, targets)][0] ?? copiesProblem(copies, targets, stores, name, driver);
   if (problem) throw new UserError(problem.code, `${at}: ${problem.key}: ${problem.why}`);
   // The same refusal as at start-up: a sensitive server's snapshots would have no one to be encrypted to.
   if (sensitiveSettingOf(parsed.data, module?.features) && !ctx.config.storage.encryption?.recipients.length)

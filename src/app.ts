@@ -12,6 +12,7 @@ import { createDriverRegistry } from "./drivers/registry.ts";
 import { BUILTIN_DRIVERS } from "./drivers/index.ts";
 import type { DriverModule } from "./drivers/driver.ts";
 import { createStorageTargets } from "./storage/storage-targets.ts";
+import type { S3Tuning } from "./storage/s3-client.ts";
 import { copiesSettingOf } from "./drivers/shared/common-settings.ts";
 import { copiesProblem } from "./config/setting-rules.ts";
 import { ConfigError } from "./config/load-config.ts";
@@ -49,9 +50,13 @@ export interface AppBuildDeps {
   drivers?: readonly DriverModule[];
   /** Where credentials named by the config (access_key_env…) are read: process.env unless given. */
   env?: Record<string, string | undefined>;
+  /** S3 targets' request sizes, retries and timeouts (defaults unless given). */
+  s3Tuning?: Partial<S3Tuning>;
 }
 
 export async function createApp(config: Config, deps: AppBuildDeps): Promise<App> {
+  // First: a target that cannot be built (a credential variable not set) stops start-up before anything opens.
+  const targets = createStorageTargets(config.storage, { fsync: config.engine.fsync, env: deps.env ?? process.env, log: deps.log, s3Tuning: deps.s3Tuning });
   const ledger = createLedger(config.dbPath, deps.clock, (m) => deps.log.warn(m));
   const servers = Object.entries(config.servers).map(([name, s]) => {
     const { driver, channel, ...settings } = s;
@@ -67,7 +72,6 @@ export async function createApp(config: Config, deps: AppBuildDeps): Promise<App
       failed: (err) => `servers not updated from the config: ${errorMessage(err)}`,
     });
   }
-  const targets = createStorageTargets(config.storage, { fsync: config.engine.fsync, env: deps.env ?? process.env, log: deps.log });
   const drivers = createDriverRegistry(deps.drivers ?? BUILTIN_DRIVERS, {
     runner: deps.runner,
     storageDir: config.storage.path,
@@ -127,6 +131,7 @@ export async function createApp(config: Config, deps: AppBuildDeps): Promise<App
       clearInterval(sweeper);
       clearInterval(prober);
       void scheduler.stop();
+      targets.close();
       ledger.close();
     },
   };

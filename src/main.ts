@@ -14,6 +14,7 @@ import { runCommand } from "../commands/index.ts";
 import { DEMO_READ_ONLY } from "../commands/roles.ts";
 import { reconcileReply } from "./replies/reconcile-replies.ts";
 import { LedgerPathError } from "../db/ledger-file.ts";
+import { SnapbotError } from "./errors.ts";
 import { listenForStop, within, type StopSignals } from "./stop-signals.ts";
 
 const GRACE_MS = 25_000; // a stop waits this long for running operations (Slack mode's stopTimeoutMs too)
@@ -25,6 +26,8 @@ let forced = false; // a forced stop exits 130, even when the graceful one finis
 
 // The one place process.env is read.
 async function main(): Promise<number> {
+  // The AWS SDK warns on stderr about Node versions it will stop supporting; snapbot's own stderr lines are its to write.
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
   const config = loadConfig(process.env);
   const signals = listenForStop(() => process.exit(130));
   if (config.chat.mode !== "console") return slackMain(config, createLogger({ level: config.logLevel }), signals);
@@ -111,7 +114,7 @@ async function exit(code: number): Promise<never> {
 main().then(
   (code) => exit(code),
   (e: unknown) => {
-    const usage = e instanceof ConfigError || e instanceof LedgerPathError;
+    const usage = e instanceof ConfigError || e instanceof LedgerPathError || (e instanceof SnapbotError && e.code === "bad_config");
     stderr.write(`snapbot: ${usage ? "" : "failed to start: "}${e instanceof Error ? e.message : String(e)}\n`);
     return exit(usage ? 2 : 1);
   },

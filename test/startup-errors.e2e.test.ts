@@ -80,6 +80,20 @@ describe("src/main.ts refuses a bad config with one line and exit 2", () => {
     );
   });
 
+  it("an S3 target whose credential variable is not set, and a store: naming no target: one line each", async () => {
+    const cwd = workdir();
+    const target = `storage:\n  targets:\n    offsite:\n      s3: { endpoint: "http://127.0.0.1:9", bucket: snapbot, access_key_env: SNAPBOT_E2E_S3_ACCESS, secret_key_env: SNAPBOT_E2E_S3_SECRET }\n`;
+    writeFileSync(join(cwd, "s3.yml"), `${target}servers:\n  files-1: { driver: archive, paths: [${cwd}], store: offsite }\n`);
+    expect(await startFails({ SNAPBOT_CONFIG: "s3.yml", SNAPBOT_E2E_S3_ACCESS: "AKIDEXAMPLE" }, cwd)).toBe(
+      "storage.targets.offsite.s3.secret_key_env: the environment variable SNAPBOT_E2E_S3_SECRET is not set: export it before starting snapbot",
+    );
+    expect(readdirSync(cwd)).toEqual(["s3.yml"]); // stopped before the ledger was made
+    writeFileSync(join(cwd, "typo.yml"), `${target}servers:\n  files-1: { driver: archive, paths: [${cwd}], store: ofsite }\n`);
+    expect(await startFails({ SNAPBOT_CONFIG: "typo.yml" }, cwd)).toBe(
+      `${cwd}/typo.yml: servers.files-1.store: no storage target "ofsite" (targets: offsite): add it under storage.targets, or remove store: to keep the snapshots in storage.path`,
+    );
+  });
+
   it("malformed YAML names the line and the column", async () => {
     expect(await startFails({ SNAPBOT_CONFIG: fixture("malformed.yml") })).toMatch(/malformed\.yml:3:3: malformed YAML: /);
   });

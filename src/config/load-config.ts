@@ -7,7 +7,7 @@ import type { DriverModule } from "../drivers/driver.ts";
 import { BUILTIN_DRIVERS } from "../drivers/index.ts";
 import { demoConfig } from "./demo-config.ts";
 import { isMissing, issueText, whatKeyHolds } from "./issue-text.ts";
-import { settingProblems } from "./setting-rules.ts";
+import { settingProblems, targetProblems } from "./setting-rules.ts";
 import { errorMessage, SnapbotError } from "../errors.ts";
 import { sensitiveSettingOf } from "../drivers/shared/common-settings.ts";
 import { noRecipients } from "../storage/encryption/at-rest.ts";
@@ -114,7 +114,8 @@ export function parseFile(path: string, text: string, modules: readonly DriverMo
   // Beyond the shape: the rules register and create apply too (paths exist, ssh:// has a key file…).
   for (const [name, server] of Object.entries(parsed.data.servers)) {
     const module = modules.find((m) => m.kind === server.driver);
-    const p = settingProblems(server, module)[0];
+    const targets = Object.keys(parsed.data.storage.targets).sort();
+    const p = [...settingProblems(server, module), ...targetProblems(server, targets)][0];
     if (p) throw new ConfigError(`${path}: servers.${name}.${p.key}: ${p.why}`);
     if (sensitiveSettingOf(server, module?.features) && !parsed.data.storage.encryption?.recipients.length)
       throw new ConfigError(`${path}: ${noRecipients(name).message}`);

@@ -49,6 +49,16 @@ export function settingProblems(s: ServerSettings, module?: { settingProblems?(s
   return found.filter((p): p is SettingProblem => p !== null);
 }
 
+/**
+ * `store:` names a storage target that is configured (storage.targets), whichever driver has the key: a
+ * typo would otherwise send every snapshot nowhere, found out at the first create.
+ */
+export function targetProblems(s: ServerSettings, targets: readonly string[]): SettingProblem[] {
+  if (typeof s.store !== "string" || targets.includes(s.store)) return [];
+  const known = targets.length ? `targets: ${targets.join(", ")}` : "no storage.targets are configured";
+  return [problem("unknown_target", "store", `no storage target "${s.store}" (${known}): add it under storage.targets, or remove store: to keep the snapshots in storage.path`)];
+}
+
 /** A problem at create time, as the user sees it: "files-1: …". */
 export function problemError(server: string, p: SettingProblem): UserError {
   return new UserError(p.code, `${server}: ${p.why}`);

@@ -57,11 +57,11 @@ async function sourceManifest(from: StoredPlace): Promise<{ text: string; manife
 }
 
 async function copyPart(from: StoredPlace, to: StoredPlace, p: StoredManifest["parts"][number], signal: AbortSignal, onBytes: (n: number) => void): Promise<void> {
-  const sink: PartSink = await targetStep(to, () => to.store.openPart(to.key, p.file));
+  const sink: PartSink = await targetStep(to, () => to.store.openPart(to.key, p.file, { signal }));
   const hash = createHash("sha256");
   let size = 0;
   try {
-    const chunks = from.store.readChunks(from.key, p.file)[Symbol.asyncIterator]();
+    const chunks = from.store.readChunks(from.key, p.file, { signal })[Symbol.asyncIterator]();
     try {
       for (;;) {
         const next = await sourceStep(from, () => chunks.next());

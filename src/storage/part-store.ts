@@ -39,6 +39,11 @@ export interface PartSink {
   abort(): Promise<void>;
 }
 
+/** The operation's signal, for stores whose requests can hang on a network (S3). */
+export interface IoOptions {
+  signal?: AbortSignal;
+}
+
 /** manifest.json as stored: its text, or null when there is none. Unreadable ones throw. */
 export type ManifestText = string | null;
 
@@ -59,8 +64,11 @@ export interface PartStore {
    * storage_blocked) when something is there already. Nothing is left behind when it throws.
    */
   create(key: SnapshotKey): Promise<void>;
-  /** A new part under its final name (`.parts/part-000000`, see partFile()); it must not exist yet. */
-  openPart(key: SnapshotKey, file: string): Promise<PartSink>;
+  /**
+   * A new part under its final name (`.parts/part-000000`, see partFile()); it must not exist yet. `signal`
+   * (the operation's) stops a store's uploads in flight at once, as a cancel or timeout must.
+   */
+  openPart(key: SnapshotKey, file: string, opts?: IoOptions): Promise<PartSink>;
   /** A small file beside the parts (README.txt), written whole, readable by its owner only. */
   putFile(key: SnapshotKey, name: string, text: string): Promise<void>;
   /**
@@ -84,7 +92,7 @@ export interface PartStore {
    * A part in large chunks, each valid only until the next is asked for (buffers are reused, so hashing
    * gigabytes allocates nothing); the next read is already under way while a chunk is being hashed.
    */
-  readChunks(key: SnapshotKey, file: string): AsyncIterable<Buffer>;
+  readChunks(key: SnapshotKey, file: string, opts?: IoOptions): AsyncIterable<Buffer>;
   /** What a writer that died left: nothing, parts without a manifest (partial), or a complete snapshot. */
   leftover(key: SnapshotKey): Promise<Leftover>;
   /** Every snapshot the store holds under names snapbot could have written, sorted by server then name. */

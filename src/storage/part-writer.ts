@@ -13,6 +13,8 @@ export interface PartWriterOptions {
   key: SnapshotKey; // created already (store.create)
   partSize: number;
   highWaterMark: number;
+  /** The operation's: stops the store's requests in flight (S3) on a cancel or timeout. */
+  signal?: AbortSignal;
   /** Part i's size and SHA-256 as the hash tap measured it, known by the time its last byte reaches here. */
   digestOf(index: number): PartDigest | undefined;
 }
@@ -31,7 +33,7 @@ export function createPartWriter(opts: PartWriterOptions): PartWriter {
 
   const openPart = async () => {
     const file = partFile(files.length);
-    const s = await opts.store.openPart(opts.key, file);
+    const s = await opts.store.openPart(opts.key, file, { signal: opts.signal });
     files.push(file);
     return s;
   };

@@ -28,11 +28,13 @@ export interface StreamToPartsOptions {
   highWaterMark: number;
   /** Called at once when writing fails, before the parts are removed (stop the producer: tar, zstd). */
   onFailure?: (e: unknown) => void;
+  /** The operation's signal, handed to the store's parts (S3 uploads stop at once on a cancel or timeout). */
+  signal?: AbortSignal;
 }
 
 export function streamToParts(store: PartStore, key: SnapshotKey, input: Readable, opts: StreamToPartsOptions): PartsWrite {
   const tap = createHashTap(opts.partSize, opts.highWaterMark);
-  const writer = createPartWriter({ store, key, partSize: opts.partSize, highWaterMark: opts.highWaterMark, digestOf: tap.part });
+  const writer = createPartWriter({ store, key, partSize: opts.partSize, highWaterMark: opts.highWaterMark, digestOf: tap.part, signal: opts.signal });
   const written = pipeline(input, tap.stream, writer.stream).then(() => {
     const digest = tap.digest();
     const files = writer.files();

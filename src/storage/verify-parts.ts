@@ -80,7 +80,7 @@ async function hashPart(
   signal: AbortSignal,
   onBytes: (n: number) => void,
 ): Promise<void> {
-  for await (const chunk of store.readChunks(key, file)) {
+  for await (const chunk of store.readChunks(key, file, { signal })) {
     if (signal.aborted) throw new BackendError("aborted", `verify of ${store.where(key)}/${file} was cancelled`, { cause: signal.reason });
     for (const hash of hashes) hash.update(chunk);
     onBytes(chunk.length);

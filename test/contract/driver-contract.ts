@@ -61,6 +61,9 @@ export interface DriverCase {
   };
   lacks: Capability[];
   drivers?(): DriverModule[];
+  /** More of storage: than the local folder (storage.targets, for a server with store:), and the env it reads. */
+  storage?(): Record<string, unknown>;
+  env?(): Record<string, string>;
 }
 
 // How each capability is asked for, and the start of its one-line refusal.
@@ -105,8 +108,9 @@ export function driverContract(c: DriverCase): void {
       const dir = join(root, `app-${++n}`);
       mkdirSync(dir, { recursive: true });
       const chat = recordingChat();
-      const file = { roles: ROLES, alerts: { channel: "C0ALERTS" }, storage: { path: "snaps" }, servers: Object.fromEntries(servers.map((s) => [s.name, s.config])) };
-      const t = await testApp(dir, file, undefined, chat.port, { drivers: c.drivers?.() ?? [] });
+      const storage = { path: "snaps", ...c.storage?.() };
+      const file = { roles: ROLES, alerts: { channel: "C0ALERTS" }, storage, servers: Object.fromEntries(servers.map((s) => [s.name, s.config])) };
+      const t = await testApp(dir, file, undefined, chat.port, { drivers: c.drivers?.() ?? [], env: c.env?.() });
       const serverId = (name: string) => t.app.ledger.servers.get(name)!.id;
       const rows = (server: string, name: string) =>
         t.app.ledger.snapshots.list(serverId(server), { all: true, limit: 100, offset: 0 }).rows.filter((r) => r.name === name);

@@ -1,5 +1,6 @@
 import { join } from "node:path";
 import { pino, type Logger } from "pino";
+import type { S3Tuning } from "../../src/storage/s3-client.ts";
 import { fileSchemaFor } from "../../src/config/schema.ts";
 import type { DriverModule } from "../../src/drivers/driver.ts";
 import { BUILTIN_DRIVERS } from "../../src/drivers/index.ts";
@@ -17,8 +18,10 @@ export interface TestAppOptions {
   drivers?: readonly DriverModule[];
   /** Where the config's credentials (a target's access_key_env…) are read; process.env unless given. */
   env?: Record<string, string | undefined>;
-  /** Where the app logs (a test that reads the log lines); silent when absent. */
+  /** The app's logger (a test that captures pino output); silent unless given. */
   log?: Logger;
+  /** S3 targets' request sizes, retries and timeouts (tests shorten them). */
+  s3Tuning?: Partial<S3Tuning>;
 }
 
 export async function testApp(dir: string, file: unknown, clock: Clock = systemClock, chat: ChatPort = silentChat, opts: TestAppOptions = {}) {
@@ -35,7 +38,7 @@ export async function testApp(dir: string, file: unknown, clock: Clock = systemC
     metricsPort: null,
   };
   const log = opts.log ?? pino({ level: "silent" });
-  const app = await createApp(config, { log, clock, runner: createLocalRunner(log), chat, drivers, env: opts.env });
+  const app = await createApp(config, { log, clock, runner: createLocalRunner(log), chat, drivers, env: opts.env, s3Tuning: opts.s3Tuning });
   // As the console shows it (people as plain ids); test/slack/ and block-kit tests check Slack's mentions.
   const run = async (text: string, user = "U1") => plainReply(await runCommand(app, { user, channel: "C1", text }));
   return { app, run };

@@ -20,7 +20,7 @@ import { verifyFull } from "./full-verify.ts";
 
 export function createArchiveDriver(settings: ArchiveServer, deps: DriverDeps): SnapshotDriver {
   const partSize = parsePartSize(settings.part_size); // a bad size fails at start-up, not at 3 a.m.
-  const store = deps.store ?? archiveStore(deps);
+  const store = deps.store ?? (settings.store ? targetStore(settings.store, deps) : archiveStore(deps));
   // Export reads the parts where they are stored, on this machine, whichever host the snapshot came from.
   const local = settings.host === "local" ? deps.runner : createLocalRunner(deps.log);
   const dest = { name: settings.name, mode: settings.mode, device: settings.device };
@@ -65,6 +65,12 @@ export function createArchiveDriver(settings: ArchiveServer, deps: DriverDeps): 
 function rawOnly(snap: SnapshotHandle): void {
   if (snap.details?.mode === "tar")
     throw new UserError("not_raw", `export needs a raw snapshot (mode: raw); ${snap.server}/${snap.name} is a tar archive`);
+}
+
+/** `store: <target>`: the snapshots live on that storage target (its own PartStore, S3 or a folder). */
+function targetStore(name: string, deps: DriverDeps): PartStore {
+  if (!deps.targets) throw new UserError("unknown_target", `no storage target "${name}": storage.targets is not available here`);
+  return deps.targets.need(name).store;
 }
 
 /** The local folder store, knowing the files the archive adds beside the parts (README.txt, exports). */

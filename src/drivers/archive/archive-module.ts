@@ -16,7 +16,7 @@ export const archiveDriver: DriverModule<ArchiveSettings> = {
   // verify --full decrypts (sensitive servers) and decompresses the stored stream to its end.
   features: { exportFormats: EXPORT_FORMATS, verifyFull: true },
   create: (server, deps) => withSsh(server.name, server.settings, deps, (d) => createArchiveDriver({ ...server.settings, name: server.name }, d)),
-  describe: (s) => [s.mode, s.mode === "tar" ? s.paths.join(", ") : s.device, whereText(s)].filter(Boolean).join(" "),
+  describe: (s) => [s.mode, s.mode === "tar" ? s.paths.join(", ") : s.device, whereText(s), s.store ? `→ ${s.store}` : ""].filter(Boolean).join(" "),
   settingProblems(s): SettingProblem[] {
     const paths: Array<[string, string]> = s.mode === "tar" ? s.paths.map((p) => ["paths", p]) : s.device ? [["device", s.device]] : [];
     const found = paths.map(([key, p]) => absolutePathProblem(key, p) ?? localPathProblem(key, p, s.host));

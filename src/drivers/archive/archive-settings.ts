@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { commonSettingsFields, sizeSetting } from "../shared/common-settings.ts";
 import { sshSettingsFields } from "../shared/ssh-settings.ts";
+import { NAME_PATTERN } from "../../names.ts";
 
 // The settings of `driver: archive` (DESIGN.md §3), owned by the driver's folder and composed into the
 // config schema by the platform: folders as tar (mode tar, paths) or a block device as a raw image (mode raw).
@@ -15,6 +16,8 @@ export const archiveSettingsSchema = z
     ...sshSettingsFields,
     part_size: sizeSetting.optional(),
     compression: z.enum(["auto", "zstd", "gzip"]).default("auto"),
+    // Where its snapshots are kept: a storage target (storage.targets.<name>, e.g. offsite S3) instead of storage.path.
+    store: z.string().regex(NAME_PATTERN, "the name of a storage target under storage.targets (e.g. offsite)").optional(),
     ...commonSettingsFields,
   })
   .strict()

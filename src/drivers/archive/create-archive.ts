@@ -93,7 +93,7 @@ async function streamParts(
   const pipe = deps.runner.pipeline(stages, { signal: ctx.signal, env: { LC_ALL: "C" } });
   const input = sealing ? readThrough(pipe.stdout, sealing.stream) : pipe.stdout;
   // The disk failed: stop tar and zstd too.
-  const write = streamToParts(store, key, input, { partSize, highWaterMark: STREAM_BUFFER, onFailure: () => pipe.kill() });
+  const write = streamToParts(store, key, input, { partSize, highWaterMark: STREAM_BUFFER, onFailure: () => pipe.kill(), signal: ctx.signal });
   const ticker = startProgressTicker(ctx, "archiving", write.bytes);
   const [wrote, ran] = await Promise.allSettled([write.done, pipe.done]);
   ticker.stop();
@@ -107,7 +107,8 @@ function firstCause(wrote: PromiseSettledResult<unknown>, ran: PromiseSettledRes
   const writeError = wrote.status === "rejected" ? wrote.reason : null;
   const runError = ran.status === "rejected" ? ran.reason : null;
   if (signal.aborted && runError) return runError;
-  if (isFsError(writeError)) return writeError;
+  // The store refused (a full disk, an S3 target's quota, a broken connection): the kill that followed is its echo.
+  if (isFsError(writeError) || writeError instanceof SnapbotError) return writeError;
   return runError ?? writeError;
 }
 

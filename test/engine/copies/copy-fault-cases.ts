@@ -86,10 +86,11 @@ export function copyFaultCases(f: TargetFactory): void {
       const dir = join(root, `startup-${++n}`);
       const storage = { path: "snaps", targets: { offsite: f.config(`startup-${n}`) } };
       const src = join(dir, "src");
-      await expect(testApp(dir, { storage, servers: { files: { driver: "archive", paths: [src], copies: ["nowhere"] } } })).rejects.toThrow(
+      const env = { env: f.env?.() }; // the target's credentials: only the copies: key may be what is refused
+      await expect(testApp(dir, { storage, servers: { files: { driver: "archive", paths: [src], copies: ["nowhere"] } } }, undefined, undefined, env)).rejects.toThrow(
         'test: servers.files.copies: no storage target "nowhere" (targets: offsite): name one of storage.targets, or add it there',
       );
-      await expect(testApp(join(dir, "b"), { storage, servers: { web: { driver: "lxd", copies: ["offsite"] } } })).rejects.toThrow(
+      await expect(testApp(join(dir, "b"), { storage, servers: { web: { driver: "lxd", copies: ["offsite"] } } }, undefined, undefined, env)).rejects.toThrow(
         "test: servers.web.copies: web (lxd) keeps its snapshots on its backend: they cannot be copied to storage targets; remove copies:",
       );
       const w = await fresh();
