@@ -35,10 +35,15 @@ if (!only || only === "qemu") {
 }
 if (!only || only === "copies")
   print("copies (copy to a folder target through the engine vs cp -r + sha256sum)", await (await import("./copy-bench.ts")).benchCopies({ sizeMiB: Number(process.env.BENCH_COPY_MIB ?? 1024), dir }));
-if (!only || only === "storage")
+if (!only || only === "storage") {
   print(
     "storage (S3 target on Ceph RGW: snapbot create vs @aws-sdk/lib-storage Upload of the same bytes)",
     await (await import("./storage-s3-bench.ts")).benchStorageS3({ dir, sizeMiB: Number(process.env.BENCH_STORAGE_MIB ?? 2048) }),
   );
+  print(
+    "storage: local create, age-encrypted vs not (same source, alternated)",
+    await (await import("./storage-encrypt-bench.ts")).benchStorageEncrypt({ dir, sizeMiB: Number(process.env.BENCH_STORAGE_MIB ?? 2048) }),
+  );
+}
 if (!only || only === "slices")
   print("verify --target (slices' balance; the whole target vs sha256sum of its parts)", await (await import("./slices-bench.ts")).benchSlices({ sizeMiB: Number(process.env.BENCH_SLICES_MIB ?? 1024), dir }));

@@ -7,17 +7,21 @@ import { copiesProblem, settingProblems, targetProblems } from "../src/config/se
 import { copiesSettingOf } from "../src/drivers/shared/common-settings.ts";
 import { errorMessage, isUserError, UserError } from "../src/errors.ts";
 import { mention } from "../src/replies/mention.ts";
+import { sensitiveSettingOf } from "../src/drivers/shared/common-settings.ts";
+import { noRecipients } from "../src/storage/encryption/at-rest.ts";
 
 const usage = "register <server> <driver> [key=value…]";
 const LIST_KEYS = new Set(["paths", "exclude", "create", "delete", "restore", "copies"]);
 const NUMBER_KEYS = new Set(["limit"]);
+const BOOLEAN_KEYS = new Set(["sensitive"]);
 
-/** key=value pairs as the config file would have them: lists comma-separated, numbers as numbers. */
+/** key=value pairs as the config file would have them: lists comma-separated, numbers as numbers, true/false. */
 export function settingsFromPairs(pairs: Record<string, string>): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(pairs)) {
     if (LIST_KEYS.has(k)) out[k] = v.split(",").filter(Boolean);
     else if (NUMBER_KEYS.has(k) && /^\d+$/.test(v)) out[k] = Number(v);
+    else if (BOOLEAN_KEYS.has(k) && (v === "true" || v === "false")) out[k] = v === "true";
     else out[k] = v;
   }
   return out;
@@ -35,13 +39,16 @@ function validSettings(ctx: CommandContext, name: string, driver: string, pairs:
     if (isMissing(issue)) throw new UserError("bad_setting", `${at}: ${key}= is required (${whatKeyHolds(key)})`);
     throw new UserError("bad_setting", `${at}: ${key}: ${issueText(issue)}`);
   }
+  const module = ctx.drivers.module(driver);
   const copies = copiesSettingOf(parsed.data);
   const stores = copies.length > 0 && typeof ctx.drivers.draft(name, driver, parsed.data)?.storedIn === "function";
   const targets = ctx.engine.targets.names();
   const problem =
-    [...settingProblems(parsed.data, ctx.drivers.module(driver)), ...targetProblems(parsed.data, targets)][0] ??
-    copiesProblem(copies, targets, stores, name, driver);
+    [...settingProblems(parsed.data, module), ...targetProblems(parsed.data, targets)][0] ?? copiesProblem(copies, targets, stores, name, driver);
   if (problem) throw new UserError(problem.code, `${at}: ${problem.key}: ${problem.why}`);
+  // The same refusal as at start-up: a sensitive server's snapshots would have no one to be encrypted to.
+  if (sensitiveSettingOf(parsed.data, module?.features) && !ctx.config.storage.encryption?.recipients.length)
+    throw new UserError("no_recipients", `${at}: ${noRecipients(name).message}`);
   return parsed.data;
 }
 

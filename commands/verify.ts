@@ -10,14 +10,14 @@ import { LOCAL_TARGET } from "../src/storage/storage-targets.ts";
 import { UserError } from "../src/errors.ts";
 import { verifyTargetReply } from "./verify-target.ts";
 
-const usage = "verify <server>/<snap> [--from <target>] | verify --target <target> [--slice n/m]";
+const usage = "verify <server>/<snap> [--full] [--from <target>] | verify --target <target> [--slice n/m]";
 
 export const verify: Command = {
   name: "verify",
   usage,
-  summary: "re-read a snapshot and check every part against its manifest (--from: its copy on a storage target; --target: a whole target, or one --slice of it)",
+  summary: "re-read a snapshot and check every part against its manifest (--full: also decrypt and decompress it; --from: its copy on a storage target; --target: a whole target, or one --slice of it)",
   role: "operator",
-  flags: { from: "value", target: "value", slice: "value" },
+  flags: { full: "bool", from: "value", target: "value", slice: "value" },
   run(ctx, args) {
     if (args.flags.target !== undefined) return verifyTargetReply(ctx, args, usage);
     if (args.flags.slice !== undefined)
@@ -26,10 +26,11 @@ export const verify: Command = {
     const { server, snapshot } = snapshotOf(ctx, ref!, usage);
     const from = args.flags.from === LOCAL_TARGET ? undefined : (args.flags.from as string | undefined);
     const asker = { user: ctx.user, channel: ctx.channel };
-    const { op, job } = from ? ctx.engine.copies.verify(server, snapshot, from, asker) : ctx.engine.verify(server, snapshot, asker);
+    const opts = { full: args.flags.full === true };
+    const { op, job } = from ? ctx.engine.copies.verify(server, snapshot, from, asker, opts) : ctx.engine.verify(server, snapshot, asker, opts);
     const name = `${server.name}/${snapshot.name}`;
     return jobReply<VerifyResult>(job, {
-      what: `verify ${name}${from ? ` --from ${from}` : ""}`,
+      what: `verify ${name}${opts.full ? " --full" : ""}${from ? ` --from ${from}` : ""}`,
       who: ctx.user,
       opId: op.id,
       now: ctx.clock.now,
@@ -38,8 +39,12 @@ export const verify: Command = {
   },
 };
 
+// verify --full says what it read beyond the hashes (decrypted, decompressed) as the reply's lines.
+const notes = (res: VerifyResult) => (res.notes?.length ? { lines: res.notes } : {});
+
 function verified(name: string, opId: number, res: VerifyResult, tookMs: number): Omit<Reply, "visibility"> {
-  if (res.ok) return { tone: "success", title: `${name} verified: ${formatBytes(res.checkedBytes)} checked in ${formatAge(tookMs)}, every part matches (operation #${opId})` };
+  if (res.ok)
+    return { tone: "success", title: `${name} verified: ${formatBytes(res.checkedBytes)} checked in ${formatAge(tookMs)}, every part matches (operation #${opId})`, ...notes(res) };
   return {
     tone: "error",
     title: `${name} is broken (operation #${opId}): it will not be used to restore`,
@@ -51,7 +56,11 @@ function verified(name: string, opId: number, res: VerifyResult, tookMs: number)
 /** The reply says which copy was read: the one on the target, not the local one. */
 function copyVerified(name: string, from: string, opId: number, res: VerifyResult, tookMs: number): Omit<Reply, "visibility"> {
   if (res.ok)
-    return { tone: "success", title: `the copy of ${name} on ${from} verified: ${formatBytes(res.checkedBytes)} checked in ${formatAge(tookMs)}, every part matches (operation #${opId})` };
+    return {
+      tone: "success",
+      title: `the copy of ${name} on ${from} verified: ${formatBytes(res.checkedBytes)} checked in ${formatAge(tookMs)}, every part matches (operation #${opId})`,
+      ...notes(res),
+    };
   return {
     tone: "error",
     title: `the copy of ${name} on ${from} is broken (operation #${opId}): it will not be used to restore`,

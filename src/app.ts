@@ -72,7 +72,14 @@ export async function createApp(config: Config, deps: AppBuildDeps): Promise<App
       failed: (err) => `servers not updated from the config: ${errorMessage(err)}`,
     });
   }
-  const drivers = createDriverRegistry(deps.drivers ?? BUILTIN_DRIVERS, { runner: deps.runner, storageDir: config.storage.path, fsync: config.engine.fsync, log: deps.log, targets });
+  const drivers = createDriverRegistry(deps.drivers ?? BUILTIN_DRIVERS, {
+    runner: deps.runner,
+    storageDir: config.storage.path,
+    fsync: config.engine.fsync,
+    log: deps.log,
+    targets,
+    encryption: config.storage.encryption,
+  });
   const jobs = createJobRunner({ concurrency: config.engine.concurrency, timeoutMs: timeoutMs(config.engine.timeout), clock: deps.clock });
   // The console has one "channel": with no alerts.channel configured, alerts still show there.
   const defaultChannel = config.alerts.channel ?? (config.chat.mode === "console" ? "console" : null);

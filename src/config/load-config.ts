@@ -9,6 +9,9 @@ import { demoConfig } from "./demo-config.ts";
 import { isMissing, issueText, whatKeyHolds } from "./issue-text.ts";
 import { settingProblems, targetProblems } from "./setting-rules.ts";
 import { errorMessage, SnapbotError } from "../errors.ts";
+import { sensitiveSettingOf } from "../drivers/shared/common-settings.ts";
+import { noRecipients } from "../storage/encryption/at-rest.ts";
+import { identityFileProblem } from "../storage/encryption/age-keys.ts";
 
 export class ConfigError extends SnapbotError {
   constructor(message: string) {
@@ -43,6 +46,7 @@ export function loadConfig(env: Env, cwd = process.cwd(), modules: readonly Driv
     file = parseFile(path, readConfigFile(path, explicit !== undefined), modules);
     file.storage.path = resolve(dirname(path), file.storage.path);
     for (const t of Object.values(file.storage.targets)) if (t.path !== undefined) t.path = resolve(dirname(path), t.path);
+    checkIdentityFile(path, file);
     source = path;
   } else if (explicit) {
     throw new ConfigError(`${path}: file not found (SNAPBOT_CONFIG names it): create it or unset SNAPBOT_CONFIG`);
@@ -109,11 +113,23 @@ export function parseFile(path: string, text: string, modules: readonly DriverMo
   if (!parsed.success) throw new ConfigError(`${path}: ${describeIssue(parsed.error.issues[0]!, driverKindsOf(modules))}`);
   // Beyond the shape: the rules register and create apply too (paths exist, ssh:// has a key file…).
   for (const [name, server] of Object.entries(parsed.data.servers)) {
+    const module = modules.find((m) => m.kind === server.driver);
     const targets = Object.keys(parsed.data.storage.targets).sort();
-    const p = [...settingProblems(server, modules.find((m) => m.kind === server.driver)), ...targetProblems(server, targets)][0];
+    const p = [...settingProblems(server, module), ...targetProblems(server, targets)][0];
     if (p) throw new ConfigError(`${path}: servers.${name}.${p.key}: ${p.why}`);
+    if (sensitiveSettingOf(server, module?.features) && !parsed.data.storage.encryption?.recipients.length)
+      throw new ConfigError(`${path}: ${noRecipients(name).message}`);
   }
   return parsed.data;
+}
+
+/** storage.encryption.identity_file, relative to the config file: present, 0600, an age identity (when set). */
+function checkIdentityFile(path: string, file: FileConfig): void {
+  const enc = file.storage.encryption;
+  if (!enc?.identity_file) return;
+  enc.identity_file = resolve(dirname(path), enc.identity_file);
+  const problem = identityFileProblem(enc.identity_file);
+  if (problem) throw new ConfigError(`${path}: ${problem}`);
 }
 
 function describeIssue(issue: z.core.$ZodIssue, kinds: readonly string[]): string {

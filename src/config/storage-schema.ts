@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { NAME_PATTERN } from "../names.ts";
 import { parseKeep } from "../retention/keep-policy.ts";
+import { recipientProblem } from "../storage/encryption/age-keys.ts";
 
 // storage: in snapbot.yml (DESIGN.md §3): the local folder every stored snapshot goes to by default, and the
 // named targets a snapshot can also live on (offsite S3, a shared folder). A target is exactly one place
@@ -48,10 +49,21 @@ const targetName = z
   .regex(NAME_PATTERN, "a name of letters, digits, '.', '_' or '-' (e.g. offsite)")
   .refine((n) => n !== LOCAL_TARGET, `"${LOCAL_TARGET}" is storage.path itself: choose another name, like offsite`);
 
+// storage.encryption: age recipients (public keys, checked here) and the identity file (a path, checked by
+// the loader once resolved: it reads the file).
+const recipient = z.string().superRefine((r, ctx) => {
+  const problem = recipientProblem(r);
+  if (problem) ctx.addIssue({ code: "custom", message: problem });
+});
+const encryptionSchema = z
+  .object({ recipients: z.array(recipient).default([]), identity_file: z.string().min(1).optional() })
+  .strict();
+
 export const storageSchema = z
   .object({
     path: z.string().min(1).default("./data/snapshots"),
     targets: z.record(targetName, targetSchema).default({}),
+    encryption: encryptionSchema.optional(),
   })
   .strict()
   .default({ path: "./data/snapshots", targets: {} });

@@ -2,6 +2,7 @@ import type { Logger } from "pino";
 import type { z } from "zod";
 import type { StorageTargets } from "../storage/storage-targets.ts";
 import type { PartStore } from "../storage/part-store.ts";
+import type { StorageEncryption } from "../storage/encryption/at-rest.ts";
 import type { Runner } from "../transport/runner.ts";
 import type { SettingProblem } from "../config/setting-problem.ts";
 import type { KeepPolicy } from "../retention/keep-policy.ts";
@@ -62,6 +63,14 @@ export interface VerifyResult {
   ok: boolean;
   problems: string[]; // one line each: "part-000001 is missing", "manifest.json is missing"…
   checkedBytes: number;
+  /** verify --full: what was read beyond the parts' hashes ("decrypted (age MAC checked) and decompressed: …"). */
+  notes?: string[];
+}
+
+/** verify's options as typed. */
+export interface VerifyOptions {
+  /** --full: also decrypt the whole stream (age's MAC) and decompress it, not only re-hash the parts. */
+  full?: boolean;
 }
 
 /** restore's options as the command was typed (DESIGN.md §1a), not the audit log's JSON. */
@@ -96,6 +105,8 @@ export interface DriverFeatures {
   limit?: boolean;
   /** Snapshots hold secrets: encrypted at rest by default (Consul, command; issue 12). */
   sensitive?: boolean;
+  /** verify --full means something: the stored stream can be decrypted and decompressed to its end. */
+  verifyFull?: boolean;
   /** export --format: the formats this driver writes (absent or empty: it cannot export). */
   exportFormats?: readonly ExportFormat[];
 }
@@ -121,7 +132,7 @@ export interface SnapshotDriver {
   delete(snap: SnapshotHandle, ctx: DriverContext): Promise<void>;
   /** Cheap structural check after create (files present, sizes right): the ledger says done only if it passes. */
   check?(snap: SnapshotHandle, result: CreateResult): Promise<VerifyResult>;
-  verify?(snap: SnapshotHandle, ctx: DriverContext): Promise<VerifyResult>;
+  verify?(snap: SnapshotHandle, ctx: DriverContext, opts?: VerifyOptions): Promise<VerifyResult>;
   leftover?(snap: SnapshotHandle): Promise<Leftover>;
   /**
    * At register: a cheap look at the backend that the settings name something real (LXD: the instance
@@ -263,6 +274,10 @@ export interface DriverDeps {
   store?: PartStore;
   /** The named storage targets (storage.targets): a server's `store:` is one of them. */
   targets?: StorageTargets;
+  /** storage.encryption: the recipients new sensitive snapshots are encrypted to, the identity that reads them back. */
+  encryption?: StorageEncryption;
+  /** This server's new snapshots are encrypted at rest (its `sensitive:` setting, else features.sensitive). */
+  sensitive?: boolean;
 }
 
 /** One registered server as its driver's factory receives it: its name and its validated settings. */

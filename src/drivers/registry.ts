@@ -2,6 +2,7 @@ import type { Logger } from "pino";
 import type { ServerRow } from "../../db/types.ts";
 import type { DriverDeps, DriverFeatures, DriverModule, SnapshotDriver } from "./driver.ts";
 import { UserError } from "../errors.ts";
+import { sensitiveSettingOf } from "./shared/common-settings.ts";
 
 // Server rows → driver instances, from the modules it is given (BUILTIN_DRIVERS in the bot; tests add their
 // own): one instance per server and settings version, made on first use with the settings the module's own
@@ -30,7 +31,8 @@ export function createDriverRegistry(modules: readonly DriverModule[], deps: Reg
   const cache = new Map<string, { key: string; driver: SnapshotDriver }>();
   const make = (m: DriverModule, name: string, settings: Record<string, unknown>): SnapshotDriver => {
     const valid = m.settings.parse({ ...settings, driver: m.kind });
-    const driver = m.create({ name, settings: valid }, { ...deps, log: deps.log.child({ server: name, driver: m.kind }) });
+    const sensitive = sensitiveSettingOf(valid, m.features);
+    const driver = m.create({ name, settings: valid }, { ...deps, sensitive, log: deps.log.child({ server: name, driver: m.kind }) });
     return driver.features ? driver : { ...driver, features: m.features };
   };
   return {

@@ -1,8 +1,8 @@
 import type { Asker, EngineDeps } from "./deps.ts";
 import type { ServerRow, SnapshotRow } from "../../db/types.ts";
 import type { Lease } from "./operations/job-runner.ts";
-import type { VerifyResult } from "../drivers/driver.ts";
-import { capabilityOf, handleOf } from "./operations/snapshot-handle.ts";
+import type { VerifyOptions, VerifyResult } from "../drivers/driver.ts";
+import { capabilityOf, handleOf, refuseFullVerify } from "./operations/snapshot-handle.ts";
 import { createApprovals } from "./approvals/approvals.ts";
 import { cloneSnapshot, copySnapshot, copyTargetOf } from "./operations/copy-clone.ts";
 import { exportSnapshot } from "./operations/export-op.ts";
@@ -98,19 +98,21 @@ export function createEngine(deps: EngineDeps) {
       return { op: out.op, job: out.job };
     },
 
-    verify(server: ServerRow, snap: SnapshotRow, asker: Asker): OperationHandle<VerifyResult> {
+    verify(server: ServerRow, snap: SnapshotRow, asker: Asker, opts: VerifyOptions = {}): OperationHandle<VerifyResult> {
       const driver = deps.drivers.get(server);
       const verify = capabilityOf(driver, "verify", server);
+      if (opts.full) refuseFullVerify(deps.drivers.features(server), server);
       if (snap.state !== "done" && snap.state !== "broken")
         throw new UserError("not_verifiable", `${server.name}/${snap.name} is ${snap.state}: only done or broken snapshots can be verified`);
+      const full = opts.full === true;
       return runOperation<VerifyResult>(deps, {
         server,
         kind: "verify",
-        label: `verify ${server.name}/${snap.name}`,
+        label: `verify ${server.name}/${snap.name}${full ? " --full" : ""}`,
         ...asker,
-        args: { snapshot: snap.name },
+        args: full ? { snapshot: snap.name, full } : { snapshot: snap.name },
         work: async (ctx) => {
-          const res = await verify.call(driver, handleOf(snap), ctx);
+          const res = await verify.call(driver, handleOf(snap), ctx, full ? { full } : undefined);
           const result = res.ok ? `verified ${res.checkedBytes} bytes` : `broken: ${res.problems.join("; ")}`;
           return { result, commit: () => (recordVerify(snap, res), res) };
         },

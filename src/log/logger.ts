@@ -11,8 +11,8 @@ export const REDACT_PATHS = [
   'headers["x-slack-signature"]', "env.SLACK_BOT_TOKEN", "env.SLACK_APP_TOKEN", "env.SLACK_SIGNING_SECRET",
 ];
 
-/** Token shapes Slack uses; scrubbed from free text (error messages) as well. */
-const TOKEN_TEXT = /\bxox[abposr]-[A-Za-z0-9-]+|\bxapp-[A-Za-z0-9-]+/g;
+/** Token shapes Slack uses, and age's secret keys; scrubbed from free text (error messages) as well. */
+const TOKEN_TEXT = /\bxox[abposr]-[A-Za-z0-9-]+|\bxapp-[A-Za-z0-9-]+|AGE-SECRET-KEY-(?:PQ-)?1[0-9A-Z]{20,}/g;
 export const scrub = (s: string): string => s.replace(TOKEN_TEXT, "[Redacted]");
 
 export interface LoggerOptions {

@@ -54,6 +54,7 @@ export function snapshotDetail(s: SnapshotRow, now: number, server?: ServerRow, 
     ...(typeof vmState === "number" ? [["vm state", vmState === 0 ? "none (disk only)" : size(vmState)] as [string, string]] : []),
     ["checksum", dash(s.checksum)],
     ["parts", s.checksums ? String(s.checksums.length) : "—"],
+    ...encryptedField(s),
     ["created", `${utc(s.created_at)} (${ago(now, s.created_at)}) by ${mention(dash(s.created_by))}`],
     ["finished", s.finished_at ? `${utc(s.finished_at)} (took ${formatAge(s.finished_at - s.created_at)})` : "—"],
     ["expires", utc(s.expires_at)],
@@ -73,6 +74,13 @@ export function snapshotDetail(s: SnapshotRow, now: number, server?: ServerRow, 
   const reply: Reply = { visibility: "ephemeral", tone, title: `${s.server}/${s.name}`, fields, buttons };
   if (removed) reply.lines = [unregisteredLine(server)];
   return reply;
+}
+
+/** Sensitive servers' snapshots: encrypted with age, to these recipients (public keys; the identity is never here). */
+function encryptedField(s: SnapshotRow): Array<[string, string]> {
+  const enc = s.details?.encryption as { recipients?: unknown } | undefined;
+  if (!enc || !Array.isArray(enc.recipients)) return [];
+  return [["encrypted", `age, to ${enc.recipients.map(String).join(", ")} (restore and verify --full need an identity of one)`]];
 }
 
 function treeFields(s: SnapshotRow, tree: TreePlace | undefined): Array<[string, string]> {

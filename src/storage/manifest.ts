@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { PART_FILE, type PartStore, type SnapshotKey } from "./part-store.ts";
+import { encryptionField } from "./encryption/at-rest.ts";
 
 // manifest.json is written last and atomically: its presence is what makes a snapshot complete
 // (leftover() and start-up reconciliation rely on that), and restore reads parts from it in order.
@@ -20,6 +21,8 @@ export const storedFields = {
   part_size: z.number().int().positive(),
   parts: z.array(z.object({ file: z.string().regex(PART_FILE), size, sha256 })),
   total: z.object({ size, sha256, md5: z.string().regex(/^[0-9a-f]{32}$/).optional() }),
+  // Present when the stream was age-encrypted before it was cut into parts (parts and total are ciphertext).
+  encryption: encryptionField.optional(),
 };
 export const byteCount = size;
 

@@ -31,6 +31,7 @@ const settings = z
     channel: z.string().min(1).optional(),
     limit: z.number().int().positive().default(50),
     timeout: z.union([z.number(), z.string()]).optional(),
+    sensitive: z.boolean().optional(),
   })
   .strict();
 export type FakeSettings = z.infer<typeof settings>;

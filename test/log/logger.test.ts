@@ -21,4 +21,15 @@ describe("logger", () => {
     const first = JSON.parse(out.split("\n")[0]!);
     expect(first).toMatchObject({ level: 30, msg: "starting" });
   });
+
+  it("scrubs an age secret key from messages and errors (X25519 and post-quantum shapes)", () => {
+    const { log, text } = capture();
+    const x25519 = "AGE-SECRET-KEY-1QYQSZQGPQYQSZQGPQYQSZQGPQYQSZQGPQYQSZQGPQYQSZQGPQYQS4UG6C3";
+    log.warn(`identity file says ${x25519}`);
+    log.error({ err: new Error(`bad key AGE-SECRET-KEY-PQ-1ABCDEF${x25519.slice(16)}`) }, "failed");
+    const out = text();
+    expect(out).not.toContain("SECRET-KEY-1QYQ");
+    expect(out).not.toContain("ABCDEF");
+    expect(out.match(/\[Redacted\]/g)!.length).toBeGreaterThanOrEqual(2); // the message, the error (and its stack)
+  });
 });

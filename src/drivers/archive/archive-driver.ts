@@ -11,6 +11,8 @@ import { EXPORT_FILES, EXPORT_TEMP_PREFIX, exportArchive } from "./export-archiv
 import { README_FILE } from "./readme.ts";
 import { createLocalRunner } from "../../transport/local-runner.ts";
 import { UserError } from "../../errors.ts";
+import { createAtRest } from "../../storage/encryption/at-rest.ts";
+import { verifyFull } from "./full-verify.ts";
 
 // The archive driver: tar (or dd) of a host's folders, compressed, cut into checksummed parts in a PartStore
 // (src/storage/; by default the folder <storage>/<server>/<snapshot>/) with a manifest written last.
@@ -22,29 +24,34 @@ export function createArchiveDriver(settings: ArchiveServer, deps: DriverDeps): 
   // Export reads the parts where they are stored, on this machine, whichever host the snapshot came from.
   const local = settings.host === "local" ? deps.runner : createLocalRunner(deps.log);
   const dest = { name: settings.name, mode: settings.mode, device: settings.device };
+  const atRest = createAtRest(deps.encryption);
   return {
     kind: "archive",
-    create: (req, ctx) => createArchive(settings, deps, store, partSize, req, ctx),
+    create: (req, ctx) => createArchive(settings, deps, store, partSize, req, ctx, atRest),
     async delete(snap: SnapshotHandle, ctx) {
       ctx.progress({ stage: "deleting" });
       await store.remove(snap);
     },
     check: (snap, result) => checkParts(store, snap, manifestSchema, result),
-    verify: (snap, ctx) => verifyParts(store, snap, manifestSchema, ctx),
+    // --full also reads the stream as a restore would (decrypted, decompressed), on this machine like export.
+    async verify(snap, ctx, opts) {
+      const hashed = await verifyParts(store, snap, manifestSchema, ctx);
+      return opts?.full ? verifyFull(store, snap, hashed, local, atRest, ctx) : hashed;
+    },
     leftover: (snap) => store.leftover(snap),
     // restore --to: another server's snapshot (read where its parts are stored) written onto this server.
     async restore(snap, opts, ctx) {
-      const done = await restoreArchive(store, snap, opts, dest, deps.runner, ctx);
+      const done = await restoreArchive(store, snap, opts, dest, deps.runner, ctx, atRest);
       return { summary: `restored ${done.writes}` };
     },
     async describeRestore(snap, opts) {
-      const { writes, notes, bytes } = await describeArchiveRestore(store, snap, opts, dest);
+      const { writes, notes, bytes } = await describeArchiveRestore(store, snap, opts, dest, atRest);
       return { writes, notes, bytes };
     },
     checkExport: rawOnly,
     export(snap, format, ctx) {
       rawOnly(snap);
-      return exportArchive(store, snap, format, local, ctx);
+      return exportArchive(store, snap, format, local, ctx, atRest);
     },
     storedIn: () => store,
     withStore: (other) => createArchiveDriver(settings, { ...deps, store: other }),
@@ -73,5 +80,12 @@ export function archiveStore(deps: Pick<DriverDeps, "storageDir" | "fsync">): Pa
 }
 
 function detailsOf(m: Manifest): Record<string, unknown> {
-  return { format: m.format, mode: m.mode, compression: m.compression, part_size: m.part_size, source: m.source };
+  return {
+    format: m.format,
+    mode: m.mode,
+    compression: m.compression,
+    part_size: m.part_size,
+    source: m.source,
+    ...(m.encryption ? { encryption: m.encryption } : {}),
+  };
 }

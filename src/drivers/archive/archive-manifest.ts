@@ -27,6 +27,8 @@ export const manifestSchema = z.object({
   // The bytes of the stream before compression (the tar archive, the image): what a restore writes.
   // Absent in manifests written before it was recorded.
   uncompressed_size: byteCount.optional(),
+  // Sensitive servers: the stream was age-encrypted after compression, before it was cut into parts.
+  encryption: storedFields.encryption,
 });
 
 export type Manifest = z.infer<typeof manifestSchema>;

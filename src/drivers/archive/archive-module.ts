@@ -13,7 +13,8 @@ export const archiveDriver: DriverModule<ArchiveSettings> = {
   summary: "folders (tar) or a block device (raw) of a machine, local or over SSH, as verified parts",
   settings: archiveSettingsSchema,
   // Raw snapshots export as disk images; a tar one is refused by the driver, which knows its mode.
-  features: { exportFormats: EXPORT_FORMATS },
+  // verify --full decrypts (sensitive servers) and decompresses the stored stream to its end.
+  features: { exportFormats: EXPORT_FORMATS, verifyFull: true },
   create: (server, deps) => withSsh(server.name, server.settings, deps, (d) => createArchiveDriver({ ...server.settings, name: server.name }, d)),
   describe: (s) => [s.mode, s.mode === "tar" ? s.paths.join(", ") : s.device, whereText(s), s.store ? `→ ${s.store}` : ""].filter(Boolean).join(" "),
   settingProblems(s): SettingProblem[] {

@@ -12,9 +12,10 @@ import { streamToParts, type StoredStream } from "../../storage/stream-to-parts.
 import { MANIFEST_FORMAT, type Manifest } from "./archive-manifest.ts";
 import { README_FILE, renderReadme } from "./readme.ts";
 import { streamSizeFrom } from "./stream-size.ts";
+import { readThrough, type AtRest, type Sealing } from "../../storage/encryption/at-rest.ts";
 
-// create: check the source, then tar → zstd (kernel pipes) → Node (hash + cut into parts, src/storage/) →
-// the store, manifest last. Any failure kills the pipeline and removes the snapshot, so a manifest always
+// create: check the source, then tar → zstd (kernel pipes) → Node (age, for a sensitive server; then hash +
+// cut into parts, src/storage/) → the store, manifest last. Any failure kills the pipeline and removes the snapshot, so a manifest always
 // means a whole snapshot.
 
 const STREAM_BUFFER = 1024 * 1024; // per stream stage: bounds memory, and batches disk writes into ~1 MiB writev calls
@@ -28,21 +29,24 @@ export async function createArchive(
   partSize: number,
   req: CreateRequest,
   ctx: DriverContext,
+  atRest: AtRest,
 ): Promise<CreateResult> {
   if (ctx.signal.aborted) throw new BackendError("command_aborted", `create of ${req.server}/${req.name} was cancelled before it started`);
   // Everything that can be refused is refused before the first byte is written.
   const source = await archiveSource(settings, deps.runner, deps.storageDir, ctx.signal);
   const compression = await chooseCompression(settings.compression, deps.runner, settings.name);
+  // Encrypted before the stream is cut: every store holds ciphertext, and the parts' hashes are of it.
+  const sealing = deps.sensitive ? await atRest.seal(settings.name, STREAM_BUFFER) : null;
   const key: SnapshotKey = { server: req.server, name: req.name };
   // Outside the try: a snapshot that is already there (or a file in the way) must not be removed.
   await store.create(key).catch((e: unknown) => Promise.reject(describeFailure(e, req, deps.storageDir)));
   try {
-    const stream = await streamParts([source.stage, compression.stage], store, key, partSize, deps, ctx);
+    const stream = await streamParts([source.stage, compression.stage], store, key, partSize, deps, ctx, sealing);
     const logical = streamSizeFrom(settings.mode, stream.stderr);
     if (logical === null) ctx.log.warn({ snapshot: `${req.server}/${req.name}` }, "tar --totals / dd did not report the uncompressed size");
     // Cancelled after the last byte but before the manifest: still cancelled, so nothing may look complete.
     if (ctx.signal.aborted) throw new BackendError("command_aborted", `create of ${req.server}/${req.name} was cancelled`);
-    const manifest = buildManifest(settings, req, compression, partSize, stream, { logical, resolved: source.resolved });
+    const manifest = buildManifest(settings, req, compression, partSize, stream, { logical, resolved: source.resolved, sealing });
     await writeLast(store, key, manifest);
     ctx.log.info({ snapshot: `${req.server}/${req.name}`, parts: stream.parts.length, bytes: stream.total.size, compression: compression.name }, "archive written");
     return {
@@ -57,6 +61,7 @@ export async function createArchive(
         part_size: partSize,
         source: manifest.source,
         uncompressed_size: logical,
+        ...(sealing ? { encryption: sealing.info } : {}),
       },
     };
   } catch (e) {
@@ -82,11 +87,13 @@ async function streamParts(
   partSize: number,
   deps: DriverDeps,
   ctx: DriverContext,
+  sealing: Sealing | null,
 ): Promise<StreamedParts> {
   // The C locale: tar's and dd's byte counts are read from their stderr.
   const pipe = deps.runner.pipeline(stages, { signal: ctx.signal, env: { LC_ALL: "C" } });
+  const input = sealing ? readThrough(pipe.stdout, sealing.stream) : pipe.stdout;
   // The disk failed: stop tar and zstd too.
-  const write = streamToParts(store, key, pipe.stdout, { partSize, highWaterMark: STREAM_BUFFER, onFailure: () => pipe.kill(), signal: ctx.signal });
+  const write = streamToParts(store, key, input, { partSize, highWaterMark: STREAM_BUFFER, onFailure: () => pipe.kill(), signal: ctx.signal });
   const ticker = startProgressTicker(ctx, "archiving", write.bytes);
   const [wrote, ran] = await Promise.allSettled([write.done, pipe.done]);
   ticker.stop();
@@ -123,6 +130,7 @@ function describeFailure(e: unknown, req: CreateRequest, storageDir: string): un
 interface Measured {
   logical: number | null; // the uncompressed stream's bytes
   resolved: string[]; // the source paths as the host resolved them
+  sealing: Sealing | null; // how it was encrypted, for sensitive servers
 }
 
 function buildManifest(s: ArchiveServer, req: CreateRequest, c: Compression, partBytes: number, stream: StreamedParts, at: Measured): Manifest {
@@ -140,5 +148,6 @@ function buildManifest(s: ArchiveServer, req: CreateRequest, c: Compression, par
     parts: stream.parts,
     total: stream.total,
     ...(at.logical === null ? {} : { uncompressed_size: at.logical }),
+    ...(at.sealing ? { encryption: at.sealing.info } : {}),
   };
 }

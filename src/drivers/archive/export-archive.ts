@@ -10,6 +10,7 @@ import type { PartStore, SnapshotKey } from "../../storage/part-store.ts";
 import { verifyParts } from "../../storage/verify-parts.ts";
 import { manifestSchema, type Manifest } from "./archive-manifest.ts";
 import { unpackParts } from "./parts-stream.ts";
+import type { AtRest } from "../../storage/encryption/at-rest.ts";
 
 // Export = a raw snapshot as a disk image another hypervisor opens: verify every part first (a broken
 // snapshot is never used), decompress the parts into a temporary raw image beside them, let
@@ -35,6 +36,7 @@ export async function exportArchive(
   format: string,
   runner: Runner,
   ctx: DriverContext,
+  atRest: AtRest,
 ): Promise<ExportDone> {
   const ref = `${key.server}/${key.name}`;
   if (!Object.hasOwn(QEMU_FORMATS, format)) throw new UserError("bad_format", `cannot export to "${format}": pick vmdk, vhd or qcow2`);
@@ -59,7 +61,7 @@ export async function exportArchive(
   const file = join(folder, `export.${format}`);
   try {
     await writeFile(raw, "", { mode: 0o600, flag: "wx" }); // dd keeps the mode of a file that exists
-    await decompressInto(store, key, m, raw, runner, ctx);
+    await decompressInto(store, key, m, raw, runner, ctx, atRest);
     ctx.progress({ stage: "converting", message: `qemu-img convert to ${format}` });
     await runner.run("qemu-img", ["convert", "-f", "raw", "-O", qemuFormat, raw, converted], { signal: ctx.signal });
     await rm(raw, { force: true });
@@ -78,9 +80,11 @@ function refuseTar(m: Manifest, ref: string): void {
   if (m.mode !== "raw") throw new UserError("not_raw", `export needs a raw snapshot (mode: raw); ${ref} is a tar archive`);
 }
 
-async function decompressInto(store: PartStore, key: SnapshotKey, m: Manifest, raw: string, runner: Runner, ctx: DriverContext): Promise<void> {
+// An encrypted snapshot is decrypted on the way: a stream that fails age's MAC fails the export, and the
+// temporary image is removed (only a complete, converted image ever carries the final name).
+async function decompressInto(store: PartStore, key: SnapshotKey, m: Manifest, raw: string, runner: Runner, ctx: DriverContext, atRest: AtRest) {
   const sink = { cmd: "dd", args: [`of=${raw}`, "bs=4M", "conv=sparse", "status=none"] };
-  await unpackParts(store, key, m, sink, runner, ctx, { stage: "exporting", code: "export_failed", verb: "exporting" });
+  await unpackParts(store, key, m, sink, runner, ctx, { stage: "exporting", code: "export_failed", verb: "exporting" }, atRest);
 }
 
 async function sha256Of(path: string, signal: AbortSignal): Promise<string> {

@@ -48,6 +48,8 @@ export const commonSettingsFields = {
   timeout: timeoutSetting.optional(),
   // Storage targets every new snapshot is copied to once it is done (storage.targets names; checked at start-up).
   copies: z.array(z.string().regex(NAME_PATTERN, "a storage target's name, like offsite")).optional(),
+  // Encrypted at rest (storage.encryption); unset: the driver's own default (features.sensitive).
+  sensitive: z.boolean().optional(),
 };
 
 /** A server's `copies:` (common to every driver; only drivers with stored snapshots can have them): [] when not set. */
@@ -65,4 +67,9 @@ export function timeoutSettingOf(settings: Record<string, unknown>): string | nu
 /** A server's snapshot limit (common to every driver; only drivers with features.limit use it). */
 export function limitSettingOf(settings: Record<string, unknown>): number {
   return typeof settings.limit === "number" ? settings.limit : 50;
+}
+
+/** Whether a server's new snapshots are encrypted at rest: its `sensitive:` setting, else its driver's default. */
+export function sensitiveSettingOf(settings: Record<string, unknown>, features: { sensitive?: boolean } | undefined): boolean {
+  return typeof settings.sensitive === "boolean" ? settings.sensitive : features?.sensitive === true;
 }

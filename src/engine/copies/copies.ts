@@ -8,6 +8,7 @@ import { copiesAfterCreate, type StartedCopy } from "./auto-copies.ts";
 import { formatKeep, parseKeep } from "../../retention/keep-policy.ts";
 import type { RetentionPlan } from "../../retention/apply-policy.ts";
 import { verifyTarget, type TargetVerified, type TargetVerifyInput } from "./verify-target.ts";
+import type { VerifyOptions } from "../../drivers/driver.ts";
 
 // Copies of stored snapshots on storage targets (issue 12), as the engine offers them: copy, verify --from, the
 // `copies:` after each create, and each target's own retention. restore --from is an approved restore
@@ -23,8 +24,9 @@ export function createCopies(deps: EngineDeps) {
   return {
     /** copy <server>/<snap> <target>. */
     copy: (server: ServerRow, snap: SnapshotRow, target: string, asker: Asker): OperationHandle<CopyRow> => copyToTarget(deps, server, snap, target, asker),
-    /** verify <server>/<snap> --from <target>. */
-    verify: (server: ServerRow, snap: SnapshotRow, target: string, asker: Asker): OperationHandle<CopyVerified> => verifyCopy(deps, server, snap, target, asker),
+    /** verify <server>/<snap> --from <target> [--full]. */
+    verify: (server: ServerRow, snap: SnapshotRow, target: string, asker: Asker, opts: VerifyOptions = {}): OperationHandle<CopyVerified> =>
+      verifyCopy(deps, server, snap, target, asker, opts),
     /** verify --target <t> [--slice n/m]: every copy (and stored snapshot) there, or one slice, re-read. */
     verifyTarget: (input: TargetVerifyInput, asker: Asker): OperationHandle<TargetVerified> => verifyTarget(deps, input, asker),
     /** After a create commits: the server's `copies:` targets, each started as its own operation. */

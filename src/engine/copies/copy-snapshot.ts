@@ -1,6 +1,6 @@
 import type { CopyRow, ServerRow, SnapshotRow } from "../../../db/types.ts";
 import type { Asker, EngineDeps } from "../deps.ts";
-import type { DriverContext, SnapshotDriver, SnapshotHandle, VerifyResult } from "../../drivers/driver.ts";
+import type { DriverContext, SnapshotDriver, SnapshotHandle, VerifyOptions, VerifyResult } from "../../drivers/driver.ts";
 import type { StorageTarget } from "../../storage/storage-targets.ts";
 import { SIDE_FILES } from "../../storage/storage-targets.ts";
 import { copyStored, targetError } from "../../storage/copy-stored.ts";
@@ -160,7 +160,7 @@ async function writeCopy(
 }
 
 /** The copy read back where it is: the driver's own verify on that store (its manifest schema), else the stored parts alone. */
-export function readBack(reader: SnapshotDriver, target: StorageTarget, snap: SnapshotHandle, ctx: DriverContext): Promise<VerifyResult> {
-  if (reader.verify) return reader.verify(snap, ctx);
+export function readBack(reader: SnapshotDriver, target: StorageTarget, snap: SnapshotHandle, ctx: DriverContext, opts?: VerifyOptions): Promise<VerifyResult> {
+  if (reader.verify) return reader.verify(snap, ctx, opts);
   return verifyParts(target.store, copyKey(snap.server, snap.name), storedManifestSchema, ctx);
 }

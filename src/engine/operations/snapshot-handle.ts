@@ -1,5 +1,5 @@
 import type { ServerRow, SnapshotRow } from "../../../db/types.ts";
-import type { SnapshotDriver, SnapshotHandle } from "../../drivers/driver.ts";
+import type { DriverFeatures, SnapshotDriver, SnapshotHandle } from "../../drivers/driver.ts";
 import { UserError } from "../../errors.ts";
 
 export const handleOf = (s: SnapshotRow): SnapshotHandle => ({
@@ -31,4 +31,10 @@ export function capabilityOf<K extends Cap>(driver: SnapshotDriver, cap: K, serv
   const fn = driver[cap];
   if (typeof fn !== "function") throw new UserError("not_capable", `${server.name} (${server.driver}) cannot ${CAN[cap]}`);
   return fn as NonNullable<SnapshotDriver[K]>;
+}
+
+/** verify --full where the driver has no stored stream to read through (LXD, qemu): one line, before any work. */
+export function refuseFullVerify(features: DriverFeatures, server: ServerRow): void {
+  if (!features.verifyFull)
+    throw new UserError("not_capable", `${server.name} (${server.driver}) cannot verify --full (it keeps no stored stream to decrypt and decompress): run verify without --full`);
 }
