@@ -21,7 +21,8 @@ export function scheduleTargetReply(ctx: CommandContext, args: ParsedArgs, usage
     throw new UserError("usage", `schedule --target takes the target and "<cron>", no server (e.g. schedule --target offsite "@daily" --slices 7); usage: ${usage}`);
   const slices = parseSliceCount(args.flags.slices, usage);
   const input = { target, cron: cronWords.join(" ").trim(), slices };
-  const { schedule: row, replaced } = withUsage(usage, () => setTargetSchedule({ ...ctx, targets: ctx.engine.targets }, input, { user: ctx.user, channel: ctx.channel }));
+  const asker = { user: ctx.user, channel: ctx.channel };
+  const { schedule: row, replaced } = withUsage(usage, () => setTargetSchedule({ ...ctx, targets: ctx.engine.targets }, input, asker));
   return targetScheduledReply({ row, next: ctx.scheduler.rounds.entry(row.target)?.next ?? null }, replaced);
 }
 

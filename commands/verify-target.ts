@@ -14,7 +14,10 @@ export function verifyTargetReply(ctx: CommandContext, args: ParsedArgs, usage: 
   const target = args.flags.target as string;
   const [ref] = args.positionals;
   if (target.includes("/"))
-    throw new UserError("bad_target", `--target takes a storage target (offsite, or local), not a snapshot: verify ${target} --from <target> reads one copy; usage: ${usage}`);
+    throw new UserError(
+      "bad_target",
+      `--target takes a storage target (offsite, or local), not a snapshot: verify ${target} --from <target> reads one copy; usage: ${usage}`,
+    );
   if (ref !== undefined)
     throw new UserError("extra_argument", `verify --target reads a whole target: drop ${ref}, or drop --target to verify that one snapshot; usage: ${usage}`);
   if (args.flags.from !== undefined)

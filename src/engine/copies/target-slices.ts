@@ -45,7 +45,10 @@ export function slicesOf<T extends Sized>(units: readonly T[], m: number): Map<T
 /** --slice n/m as typed: one line saying what to type instead. */
 export function parseSlice(text: string, usage: string): Slice {
   const bad = (why: string) =>
-    new UserError("bad_slice", `--slice ${text.slice(0, 20)}: ${why}: give n/m, the n-th of m slices, 1 ≤ n ≤ m ≤ ${MAX_SLICES} (e.g. --slice 2/7); usage: ${usage}`);
+    new UserError(
+      "bad_slice",
+      `--slice ${text.slice(0, 20)}: ${why}: give n/m, the n-th of m slices, 1 ≤ n ≤ m ≤ ${MAX_SLICES} (e.g. --slice 2/7); usage: ${usage}`,
+    );
   const match = /^(\d{1,7})\/(\d{1,7})$/.exec(text);
   if (!match) throw bad("that is not n/m");
   const [n, m] = [Number(match[1]), Number(match[2])];
@@ -61,5 +64,6 @@ export function parseSliceCount(text: string | true | undefined, usage: string):
   if (text === undefined) return 1;
   const n = typeof text === "string" && /^\d{1,7}$/.test(text) ? Number(text) : NaN;
   if (n >= 1 && n <= MAX_SLICES) return n;
-  throw new UserError("bad_slice", `--slices takes a whole number from 1 to ${MAX_SLICES}: each run reads the next slice, the whole target every that many runs (e.g. --slices 7); usage: ${usage}`);
+  const what = "each run reads the next slice, the whole target every that many runs (e.g. --slices 7)";
+  throw new UserError("bad_slice", `--slices takes a whole number from 1 to ${MAX_SLICES}: ${what}; usage: ${usage}`);
 }

@@ -100,7 +100,8 @@ export function createTargetRounds(deps: SchedulerDeps, track: <T>(p: Promise<T>
     if (wasLate) void deps.alerts.resolveOnTarget("schedule_missed", t, "the catch-up run succeeded");
     if (v.unreadable.length === 0) return void deps.alerts.resolveOnTarget("copy_failed", t, `a later scheduled verification read all it meant to (operation #${opId})`);
     const lines = v.unreadable.slice(0, 10).map((u) => `${u.place} could not be read: ${u.error}`);
-    void deps.alerts.raiseOnTarget({ kind: "copy_failed", target: t, title: `the scheduled verification of ${t} could not read ${v.unreadable.length} (operation #${opId})`, lines });
+    const title = `the scheduled verification of ${t} could not read ${v.unreadable.length} (operation #${opId})`;
+    void deps.alerts.raiseOnTarget({ kind: "copy_failed", target: t, title, lines });
   }
 
   function failed(e: RoundEntry, opId: number, message: string): void {

@@ -22,7 +22,8 @@ export function setTargetSchedule(deps: Deps, input: TargetScheduleInput, asker:
   const out = deps.ledger.tx(() => {
     const r = deps.ledger.targetSchedules.set({ target: name, cron: input.cron, slices: input.slices, created_by: asker.user });
     const result = r.replaced ? `replaced "${r.replaced.cron}" (${r.replaced.slices} slices)` : "scheduled";
-    deps.ledger.operations.insert({ kind: "schedule", server_id: null, requested_by: asker.user, channel: asker.channel ?? null, args: { ...input, target: name }, state: "succeeded", result });
+    const who = { requested_by: asker.user, channel: asker.channel ?? null };
+    deps.ledger.operations.insert({ kind: "schedule", server_id: null, ...who, args: { ...input, target: name }, state: "succeeded", result });
     return r;
   });
   deps.scheduler.rounds.upsert(out.schedule);
@@ -36,7 +37,8 @@ export function removeTargetSchedule(deps: Deps, target: string, asker: Asker): 
   deps.ledger.tx(() => {
     deps.ledger.targetSchedules.remove(target);
     const args = { target, cron: existing.cron, slices: existing.slices };
-    deps.ledger.operations.insert({ kind: "unschedule", server_id: null, requested_by: asker.user, channel: asker.channel ?? null, args, state: "succeeded", result: "unscheduled" });
+    const who = { requested_by: asker.user, channel: asker.channel ?? null };
+    deps.ledger.operations.insert({ kind: "unschedule", server_id: null, ...who, args, state: "succeeded", result: "unscheduled" });
   });
   deps.scheduler.rounds.remove(target);
   return existing;
