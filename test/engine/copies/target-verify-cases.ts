@@ -137,7 +137,7 @@ export function targetVerifyCases(f: TargetFactory): void {
 
     it("each mistake is one line with the usage, and nothing runs", async () => {
       const w = await fresh();
-      const usage = "usage: verify <server>/<snap> [--from <target>] | verify --target <target> [--slice n/m]";
+      const usage = "usage: verify <server>/<snap> [--full] [--from <target>] | verify --target <target> [--slice n/m]";
       const cases: Array<[string, string]> = [
         ["verify --target nowhere", `no storage target "nowhere" (targets: offsite): add it under storage.targets in snapbot.yml; local is storage.path; ${usage}`],
         ["verify --target offsite --slice 0/7", `--slice 0/7: slices count from 1: give n/m, the n-th of m slices, 1 ≤ n ≤ m ≤ 1000 (e.g. --slice 2/7); ${usage}`],
