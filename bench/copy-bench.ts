@@ -1,5 +1,5 @@
-import { randomFillSync } from "node:crypto";
-import { mkdir, open, rm } from "node:fs/promises";
+
+import { rm } from "node:fs/promises";
 import { join } from "node:path";
 import { execa } from "execa";
 import { pino } from "pino";
@@ -10,7 +10,7 @@ import type { Config } from "../src/config/load-config.ts";
 import { systemClock } from "../src/clock.ts";
 import { createLocalRunner } from "../src/transport/local-runner.ts";
 import { silentChat } from "../src/chat/chat-port.ts";
-import { median, round } from "./measure.ts";
+import { median, randomTree, round, timedSeconds as timed } from "./measure.ts";
 
 // copy <snap> <target> to a folder target through the engine (every part streamed and hashed on the way, then
 // read back and hashed again before done) against what a person would do by hand in the same run: `cp -r` of
@@ -64,19 +64,3 @@ export async function benchCopies(opts: { sizeMiB: number; dir: string }): Promi
   }
 }
 
-async function timed(fn: () => Promise<unknown>): Promise<number> {
-  const t = performance.now();
-  await fn();
-  return (performance.now() - t) / 1000;
-}
-
-/** Incompressible files of 64 MiB each: the archive is as big as the source. */
-async function randomTree(dir: string, sizeMiB: number): Promise<void> {
-  await mkdir(dir, { recursive: true });
-  const block = Buffer.allocUnsafe(MiB);
-  for (let f = 0; f * 64 < sizeMiB; f++) {
-    const h = await open(join(dir, `blob-${f}`), "w");
-    for (let i = 0; i < Math.min(64, sizeMiB - f * 64); i++) await h.write(randomFillSync(block));
-    await h.close();
-  }
-}

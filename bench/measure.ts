@@ -1,3 +1,5 @@
+import { randomFillSync } from "node:crypto";
+import { mkdir, open } from "node:fs/promises";
 import { readFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -81,4 +83,23 @@ export function siblingArgv(name: string): string[] {
 /** A file of the repository (fixtures), wherever this module runs from. */
 export function repoFile(rel: string): string {
   return resolve(HERE, COMPILED ? "../.." : "..", rel);
+}
+
+/** How long `fn` takes, in seconds. */
+export async function timedSeconds(fn: () => Promise<unknown>): Promise<number> {
+  const t = performance.now();
+  await fn();
+  return (performance.now() - t) / 1000;
+}
+
+/** Incompressible files of up to 64 MiB each (random bytes): an archive of them is as big as the source. */
+export async function randomTree(dir: string, sizeMiB: number): Promise<void> {
+  const MiB = 1024 * 1024;
+  await mkdir(dir, { recursive: true });
+  const block = Buffer.allocUnsafe(MiB);
+  for (let f = 0; f * 64 < sizeMiB; f++) {
+    const h = await open(join(dir, `blob-${f}`), "w");
+    for (let i = 0; i < Math.min(64, sizeMiB - f * 64); i++) await h.write(randomFillSync(block));
+    await h.close();
+  }
 }

@@ -1,5 +1,5 @@
-import { createHash, randomFillSync } from "node:crypto";
-import { mkdir, open, rm } from "node:fs/promises";
+import { createHash } from "node:crypto";
+import { rm } from "node:fs/promises";
 import { join } from "node:path";
 import { execa } from "execa";
 import { pino } from "pino";
@@ -11,7 +11,7 @@ import { systemClock } from "../src/clock.ts";
 import { createLocalRunner } from "../src/transport/local-runner.ts";
 import { silentChat } from "../src/chat/chat-port.ts";
 import { slicesOf, type Sized } from "../src/engine/copies/target-slices.ts";
-import { median, round } from "./measure.ts";
+import { median, randomTree, round, timedSeconds as timed } from "./measure.ts";
 
 // verify --target, two figures against baselines of the same run. Balance: on simulated targets of 300 copies
 // (sizes log-uniform from 1 KiB to 10 GiB, as a target holding small configs and large disks does), the heaviest
@@ -95,19 +95,3 @@ async function speed(opts: { sizeMiB: number; dir: string }): Promise<Record<str
   }
 }
 
-async function timed(fn: () => Promise<unknown>): Promise<number> {
-  const t = performance.now();
-  await fn();
-  return (performance.now() - t) / 1000;
-}
-
-/** Incompressible files of up to 64 MiB each: the archive is as big as the source. */
-async function randomTree(dir: string, sizeMiB: number): Promise<void> {
-  await mkdir(dir, { recursive: true });
-  const block = Buffer.allocUnsafe(MiB);
-  for (let f = 0; f * 64 < sizeMiB; f++) {
-    const h = await open(join(dir, `blob-${f}`), "w");
-    for (let i = 0; i < Math.min(64, sizeMiB - f * 64); i++) await h.write(randomFillSync(block));
-    await h.close();
-  }
-}
