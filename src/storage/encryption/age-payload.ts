@@ -31,8 +31,7 @@ export interface PayloadCipher {
  * is full when the plaintext is a multiple of 64 KiB (only an empty plaintext ends on an empty chunk).
  */
 export function payloadSealer(key: Buffer): PayloadCipher {
-  const held = Buffer.allocUnsafe(CHUNK);
-  let used = 0;
+  const chunks = chunker(CHUNK);
   let counter = 0;
   let bytesIn = 0;
   // Each update's sealed chunks go out as one buffer: one write downstream per write in, not two per chunk.
@@ -49,32 +48,17 @@ export function payloadSealer(key: Buffer): PayloadCipher {
     update(chunk) {
       bytesIn += chunk.length;
       // Chunks sealed now: all the full ones except the last, which waits for more bytes (it may be the final one).
-      const sealedNow = Math.max(0, Math.ceil((used + chunk.length) / CHUNK) - 1);
+      const sealedNow = Math.max(0, Math.ceil((chunks.held().length + chunk.length) / CHUNK) - 1);
       const out = Buffer.allocUnsafe(sealedNow * SEALED);
       let pos = 0;
-      let at = 0;
-      while (at < chunk.length) {
-        if (used === CHUNK) {
-          pos = seal(held, false, out, pos);
-          used = 0;
-        }
-        // Whole chunks straight from the input (no copy into `held`) when more bytes follow them in it.
-        if (used === 0 && chunk.length - at > CHUNK) {
-          pos = seal(chunk.subarray(at, at + CHUNK), false, out, pos);
-          at += CHUNK;
-          continue;
-        }
-        const n = Math.min(CHUNK - used, chunk.length - at);
-        chunk.copy(held, used, at, at + n);
-        used += n;
-        at += n;
-      }
+      chunks.push(chunk, (full) => (pos = seal(full, false, out, pos)));
       if (pos !== out.length) throw new Error(`sealed ${pos} bytes where ${out.length} were expected`); // never silently short
       return pos ? [out] : [];
     },
     end() {
-      const out = Buffer.allocUnsafe(used + TAG);
-      seal(held.subarray(0, used), true, out, 0);
+      const rest = chunks.held();
+      const out = Buffer.allocUnsafe(rest.length + TAG);
+      seal(rest, true, out, 0);
       return [out];
     },
   };
@@ -82,8 +66,7 @@ export function payloadSealer(key: Buffer): PayloadCipher {
 
 /** Opens sealed chunks, checking each one's Poly1305 tag (age's MAC): a chunk that fails is an error, never output. */
 export function payloadOpener(key: Buffer): PayloadCipher {
-  const held = Buffer.allocUnsafe(SEALED);
-  let used = 0;
+  const chunks = chunker(SEALED);
   let counter = 0;
   let bytesIn = 0;
   const open = (sealed: Buffer, last: boolean, out: Buffer[]) => {
@@ -105,31 +88,49 @@ export function payloadOpener(key: Buffer): PayloadCipher {
     update(chunk) {
       const out: Buffer[] = [];
       bytesIn += chunk.length;
+      chunks.push(chunk, (full) => open(full, false, out));
+      return out;
+    },
+    end() {
+      const rest = chunks.held();
+      if (rest.length < TAG || (rest.length === TAG && counter > 0))
+        throw new BackendError("age_truncated", `the encrypted stream ends inside chunk ${counter} (after ${bytesIn} payload bytes): it was cut short`);
+      const out: Buffer[] = [];
+      open(rest, true, out);
+      return out;
+    },
+  };
+}
+
+/**
+ * Cuts a stream into chunks of `size` for both directions: each full chunk goes to `full` (to be used before it
+ * returns: the held buffer is reused), except the last one seen, which stays held until more bytes show it was not
+ * the final chunk (the final one carries age's last-chunk flag). Whole chunks go straight from the input, uncopied.
+ */
+function chunker(size: number) {
+  const held = Buffer.allocUnsafe(size);
+  let used = 0;
+  return {
+    push(chunk: Buffer, full: (c: Buffer) => void): void {
       let at = 0;
       while (at < chunk.length) {
-        if (used === SEALED) {
-          open(held, false, out);
+        if (used === size) {
+          full(held);
           used = 0;
         }
-        if (used === 0 && chunk.length - at > SEALED) {
-          open(chunk.subarray(at, at + SEALED), false, out);
-          at += SEALED;
+        if (used === 0 && chunk.length - at > size) {
+          full(chunk.subarray(at, at + size));
+          at += size;
           continue;
         }
-        const n = Math.min(SEALED - used, chunk.length - at);
+        const n = Math.min(size - used, chunk.length - at);
         chunk.copy(held, used, at, at + n);
         used += n;
         at += n;
       }
-      return out;
     },
-    end() {
-      if (used < TAG || (used === TAG && counter > 0))
-        throw new BackendError("age_truncated", `the encrypted stream ends inside chunk ${counter} (after ${bytesIn} payload bytes): it was cut short`);
-      const out: Buffer[] = [];
-      open(held.subarray(0, used), true, out);
-      return out;
-    },
+    /** What is held: the chunk that may be the last. */
+    held: () => held.subarray(0, used),
   };
 }
 
