@@ -9,7 +9,7 @@ import type { S3PartStore } from "../../src/storage/s3-part-store.ts";
 import { cephEnabled, freePort, radosgwAdmin, CEPH_USER, type CephEnv } from "../helpers/ceph.ts";
 import { useCeph } from "../helpers/ceph-env.ts";
 import { startTcpProxy, type TcpProxy } from "../helpers/tcp-proxy.ts";
-import { adminClient, capturedLog, createBucket, keysIn, s3Settings, s3Store, uploadsIn, writeSnapshot, type CapturedLog } from "../helpers/s3-target.ts";
+import { adminClient, bucketSettled, capturedLog, createBucket, keysIn, s3Settings, s3Store, uploadsIn, writeSnapshot, type CapturedLog } from "../helpers/s3-target.ts";
 import { pino } from "pino";
 
 // Faults between snapbot and a real gateway, each one clear line and nothing half-written: no manifest after
@@ -153,6 +153,7 @@ describe.runIf(cephEnabled())("S3 part store faults (Ceph RGW behind a TCP proxy
     const small = await createBucket(admin, "quota");
     radosgwAdmin(ceph, ["quota", "set", "--quota-scope=bucket", `--bucket=${small}`, "--max-size=2M"]);
     radosgwAdmin(ceph, ["quota", "enable", "--quota-scope=bucket", `--bucket=${small}`]);
+    await bucketSettled(admin, small);
     const full = s3Store(ceph, s3Settings(ceph.endpoint, small));
     const k2 = key();
     const refused = await writeSnapshot(full, k2, randomBytes(4 * MiB), MiB).catch((e: Error) => e);
