@@ -1,4 +1,4 @@
-import { CreateBucketCommand, HeadBucketCommand, ListMultipartUploadsCommand, ListObjectsV2Command, S3Client } from "@aws-sdk/client-s3";
+import { CreateBucketCommand, ListMultipartUploadsCommand, ListObjectsV2Command, S3Client } from "@aws-sdk/client-s3";
 import { pino, type Logger } from "pino";
 import { Readable, Writable } from "node:stream";
 import { writeManifest, type StoredManifest } from "../../src/storage/manifest.ts";
@@ -36,23 +36,6 @@ export async function createBucket(admin: S3Client, tag: string): Promise<string
   const Bucket = bucketName(tag);
   await admin.send(new CreateBucketCommand({ Bucket }));
   return Bucket;
-}
-
-/**
- * Waits until the gateway answers for the bucket again: radosgw-admin rewrites the bucket's metadata (a quota
- * set), and a loaded gateway can answer NoSuchBucket for a moment while its cache catches up.
- */
-export async function bucketSettled(admin: S3Client, Bucket: string, withinMs = 20_000): Promise<void> {
-  const until = Date.now() + withinMs;
-  for (;;) {
-    try {
-      await admin.send(new HeadBucketCommand({ Bucket }));
-      return;
-    } catch (e) {
-      if (Date.now() > until) throw new Error(`bucket ${Bucket} still unknown to the gateway after ${withinMs} ms: ${(e as Error).name}`);
-      await new Promise((r) => setTimeout(r, 200));
-    }
-  }
 }
 
 /** The `s3:` settings of a target as snapbot.yml would give them, credentials named by S3_ENV. */
