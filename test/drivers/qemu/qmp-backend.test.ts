@@ -60,6 +60,27 @@ describeQemu("qemu QMP backend: jobs on a running QEMU", () => {
     expect(snapshotNames(vm.image)).toEqual(["s1"]);
   });
 
+  it("a disk hot-plugged or removed between two creates of one backend is never missed (the disks are read again)", async () => {
+    const b = backend();
+    await b.create("one-disk", true, context()); // the backend now knows the VM's disks: disk0
+    const second = makeImage(dir, "second.qcow2");
+    await vm.qmp("blockdev-add", { driver: "qcow2", "node-name": "disk1", file: { driver: "file", filename: second } });
+    await vm.qmp("device_add", { driver: "virtio-blk-pci", drive: "disk1", id: "vd1" });
+    await b.create("two-disks", true, context());
+    expect(snapshotNames(vm.image)).toContain("two-disks");
+    expect(snapshotNames(second)).toEqual(["two-disks"]); // taken again over both disks, not only the one it knew
+    await b.remove("two-disks", context());
+    await b.remove("one-disk", context());
+    // A disk cannot be unplugged from a VM with no guest OS (device_del waits for the guest): the VM is started
+    // again on the same socket with its one disk, so the two the backend knew are no longer there.
+    await vm.stop();
+    vm = await startVm(dir, vm.image);
+    await b.create("after-unplug", true, context()); // a disk it knew is gone: saved over what the VM has now
+    expect(snapshotNames(vm.image)).toContain("after-unplug");
+    expect(snapshotNames(second)).toEqual([]);
+    await b.remove("after-unplug", context());
+  });
+
   it("works the same through socat (how it runs on a host reached over SSH)", async () => {
     const b = createQmpBackend("vm", vm.socket, runner, (signal) => socatLink(vm.socket, runner, signal));
     await b.create("via-socat", true, context());
