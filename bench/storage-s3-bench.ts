@@ -8,10 +8,12 @@ import { median, medianOf, round, siblingArgv, type ChildResult } from "./measur
 import type { S3ChildJob } from "./storage-s3-bench-child.ts";
 import { radosgwAdmin, startCeph } from "../test/helpers/ceph.ts";
 
-// snapbot's archive create into an S3 target against @aws-sdk/lib-storage's multipart Upload of the same
-// bytes from a file, on Ceph's RADOS Gateway on loopback, in the same run and alternated (so the gateway's
-// warm-up and the machine's drift hit both alike). snapbot's side also runs tar and zstd and hashes every
-// byte (per part, whole stream, per request); Upload only reads a file. Medians of RUNS; each side in its
+// snapbot's storage layer on an S3 target against @aws-sdk/lib-storage's multipart Upload of the same bytes
+// from a file, on Ceph's RADOS Gateway on loopback, in the same run and alternated (so the gateway's warm-up
+// and the machine's drift hit every side alike). Like for like: snapbot's store fed that file (what every
+// create runs after its source: parts, SHA-256 per part and of the whole, MD5, each request's SHA-256 and
+// Content-MD5, README.txt and the manifest last) against Upload sending each chunk's SHA-256 as snapbot must;
+// plain Upload and the whole archive create (tar and zstd on the same two cores as Ceph) are shown beside it. Medians of RUNS; each side in its
 // own process for its peak RSS. The memstore OSD holds what is stored in RAM: objects are deleted and the
 // gateway's garbage collected between runs.
 
@@ -33,29 +35,34 @@ export async function benchStorageS3(opts: { dir: string; sizeMiB: number }): Pr
     const job = (op: S3ChildJob["op"], i: number): S3ChildJob => ({ op, src, file, endpoint: ceph.endpoint, bucket, prefix: `${op}-${i}/`, accessKey: ceph.accessKey, secretKey: ceph.secretKey });
     await child(job("upload", -1)); // warm-up: the gateway makes its data pools on the first write
     await empty(client, bucket, ceph);
-    const snap: ChildResult[] = [];
-    const up: ChildResult[] = [];
-    for (let i = 0; i < RUNS; i++) {
-      up.push(await child(job("upload", i)));
-      await empty(client, bucket, ceph);
-      snap.push(await child(job("snapbot", i)));
-      await empty(client, bucket, ceph);
-    }
+    const sides = { upload: [] as ChildResult[], "upload-sha256": [] as ChildResult[], store: [] as ChildResult[], snapbot: [] as ChildResult[] };
+    const order = Object.keys(sides) as Array<keyof typeof sides>;
+    for (let i = 0; i < RUNS; i++)
+      for (let k = 0; k < order.length; k++) {
+        const op = order[(i + k) % order.length]!; // who goes first rotates
+        sides[op].push(await child(job(op, i)));
+        await empty(client, bucket, ceph);
+      }
     client.destroy();
-    const [s, u] = [medianOf(snap, "seconds"), medianOf(up, "seconds")];
+    const sec = (op: keyof typeof sides) => medianOf(sides[op], "seconds");
+    const cpu = (op: keyof typeof sides) => round(medianOf(sides[op], "cpuSeconds"));
+    const rss = (op: keyof typeof sides) => round(Math.max(...sides[op].map((r) => r.maxRssMiB as number)));
+    const stored = statSync(file).size / MiB;
     return {
       "source MiB": opts.sizeMiB,
-      "stored MiB": round(statSync(file).size / MiB),
-      "lib-storage Upload of the file s": round(u),
-      "snapbot create to S3 s": round(s),
-      "ratio snapbot/Upload": round(s / u),
-      "snapbot MiB/s (stored bytes)": round(statSync(file).size / MiB / s),
-      "snapbot peak RSS MiB": round(Math.max(...snap.map((r) => r.maxRssMiB as number))),
-      "Upload peak RSS MiB": round(Math.max(...up.map((r) => r.maxRssMiB as number))),
-      "snapbot CPU s / Upload CPU s": `${round(medianOf(snap, "cpuSeconds"))} / ${round(medianOf(up, "cpuSeconds"))}`,
+      "stored MiB": round(stored),
+      "lib-storage Upload of the file s": round(sec("upload")),
+      "lib-storage Upload with ChecksumAlgorithm SHA256 s": round(sec("upload-sha256")),
+      "snapbot storage layer fed the same file s": round(sec("store")),
+      "ratio snapbot store / Upload with SHA-256 (like for like, target ≤ 1.15)": round(sec("store") / sec("upload-sha256")),
+      "ratio snapbot store / plain Upload": round(sec("store") / sec("upload")),
+      "snapbot create to S3 (tar | zstd too) s": round(sec("snapbot")),
+      "ratio snapbot create / plain Upload": round(sec("snapbot") / sec("upload")),
+      "snapbot store MiB/s": round(stored / sec("store")),
+      "peak RSS MiB: create, store, Upload, Upload+SHA-256": `${rss("snapbot")}, ${rss("store")}, ${rss("upload")}, ${rss("upload-sha256")}`,
+      "CPU s (this process): create, store, Upload, Upload+SHA-256": `${cpu("snapbot")}, ${cpu("store")}, ${cpu("upload")}, ${cpu("upload-sha256")}`,
       "runs (median of)": RUNS,
-      "Upload runs s": up.map((r) => round(r.seconds as number)).join(" "),
-      "snapbot runs s": snap.map((r) => round(r.seconds as number)).join(" "),
+      ...Object.fromEntries(order.map((op) => [`${op} runs s`, sides[op].map((r) => round(r.seconds as number)).join(" ")])),
     };
   } finally {
     ceph.stop();
