@@ -63,6 +63,11 @@ export function noRecipients(server: string): UserError {
 /** `input` read through `t`: an error on either side destroys both, so no reader waits on a dead stream. */
 export function readThrough(input: Readable, t: AgeStream["stream"]): Readable {
   input.once("error", (e) => t.destroy(e));
+  // A producer stopped (a step killed at its timeout) destroys its stdout without an error: pipe() would then
+  // never end `t`, and its reader would wait for ever.
+  input.once("close", () => {
+    if (!input.readableEnded && !t.destroyed) t.destroy(new Error("the input stream closed before its end"));
+  });
   t.once("close", () => input.destroy());
   return input.pipe(t);
 }
