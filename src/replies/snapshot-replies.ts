@@ -55,6 +55,7 @@ export function snapshotDetail(s: SnapshotRow, now: number, server?: ServerRow, 
     ["checksum", dash(s.checksum)],
     ["parts", s.checksums ? String(s.checksums.length) : "—"],
     ...encryptedField(s),
+    ...backendFields(s),
     ["created", `${utc(s.created_at)} (${ago(now, s.created_at)}) by ${mention(dash(s.created_by))}`],
     ["finished", s.finished_at ? `${utc(s.finished_at)} (took ${formatAge(s.finished_at - s.created_at)})` : "—"],
     ["expires", utc(s.expires_at)],
@@ -74,6 +75,16 @@ export function snapshotDetail(s: SnapshotRow, now: number, server?: ServerRow, 
   const reply: Reply = { visibility: "ephemeral", tone, title: `${s.server}/${s.name}`, fields, buttons };
   if (removed) reply.lines = [unregisteredLine(server)];
   return reply;
+}
+
+/**
+ * What the backend itself says of the snapshot (DESIGN.md §2: command's app metadata, Consul's ID/Index/Term): a driver
+ * puts `about: [[label, value], …]` in its details; only string pairs are shown, so a driver cannot break the reply.
+ */
+function backendFields(s: SnapshotRow): Array<[string, string]> {
+  const about = s.details?.about;
+  if (!Array.isArray(about)) return [];
+  return about.filter((f): f is [string, string] => Array.isArray(f) && f.length === 2 && f.every((x) => typeof x === "string")).slice(0, 12);
 }
 
 /** Sensitive servers' snapshots: encrypted with age, to these recipients (public keys; the identity is never here). */

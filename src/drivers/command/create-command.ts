@@ -1,4 +1,5 @@
 import { basename } from "node:path";
+import { formatBytes } from "../../duration.ts";
 import type { Readable } from "node:stream";
 import { BackendError, SnapbotError } from "../../errors.ts";
 import type { CreateRequest, CreateResult, DriverContext } from "../driver.ts";
@@ -166,10 +167,16 @@ async function finish(c: CommandContextDeps, req: CreateRequest, key: SnapshotKe
 
 /** The ledger's details: what `show` prints of the application's snapshot. */
 export function commandDetails(m: Manifest, tools?: Record<string, string>, steps?: number): Record<string, unknown> {
+  const made = m.artefact === "stdout" ? "the last create step's stdout" : m.artefact === "file" ? "the file a step wrote at {file}" : "the folder at {dir}, as a tar";
+  const about: Array<[string, string]> = [
+    ["application", `${made}, ${formatBytes(m.plain_size)} (metadata.json beside it)`],
+    ...Object.entries(tools ?? {}).map(([tool, line]): [string, string] => [tool, line]),
+  ];
   return {
     format: m.format,
     artefact: m.artefact,
     plain_size: m.plain_size,
+    about,
     ...(tools && Object.keys(tools).length ? { tools } : {}),
     ...(steps !== undefined ? { steps } : {}),
     ...(m.encryption ? { encryption: m.encryption } : {}),

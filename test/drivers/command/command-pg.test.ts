@@ -77,6 +77,12 @@ describePostgres("driver: command with PostgreSQL 15", () => {
     expect(Date.parse(meta.finished_at)).toBeGreaterThanOrEqual(Date.parse(meta.created_at));
   });
 
+  it("show prints the application's metadata: what the snapshot is and pg_dump's version", async () => {
+    const r = await t.run("show pg-app/s1", "U0OP");
+    expect(r.fields).toContainEqual(["application", expect.stringMatching(/^the last create step's stdout, .* \(metadata\.json beside it\)$/)]);
+    expect(r.fields).toContainEqual(["pg_dump", expect.stringMatching(/^pg_dump \(PostgreSQL\) 15\./)]);
+  });
+
   it("verify --full decrypts the stored dump to its end", async () => {
     const r = await done(await t.run("verify pg-app/s1 --full", "U0OP"));
     expect(text(r)).toMatch(/decrypted/);
