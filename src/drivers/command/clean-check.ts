@@ -3,7 +3,8 @@ import type { CommandContextDeps } from "./command-context.ts";
 import { substituteStep, type Values } from "./placeholders.ts";
 import { runStep } from "./run-step.ts";
 
-// Is the target clean? The `clean` steps run in order; the target is clean when the last prints 0 or nothing.
+// Is the target clean? The `clean` steps run in order; the target is clean when the last prints 0 or nothing (or
+// an empty JSON list, `[]`: what a CLI's `list --json` prints when there is none, e.g. cfy blueprints list).
 // Anything else it prints is why not (shown in the refusal and the approval request). A step that fails is a
 // failed check: never read as clean.
 
@@ -22,7 +23,7 @@ export async function checkClean(c: CommandContextDeps, values: Values, signal: 
     return { state: "failed", why: `${e.message}${tail && !e.message.includes(tail) ? ` (${tail})` : ""}` };
   }
   const printed = last.trim();
-  return printed === "" || printed === "0" ? { state: "clean" } : { state: "dirty", printed: clip(printed) };
+  return printed === "" || printed === "0" || /^\[\s*\]$/.test(printed) ? { state: "clean" } : { state: "dirty", printed: clip(printed) };
 }
 
 /** One line for replies: what the check found. */
