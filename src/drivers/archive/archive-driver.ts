@@ -1,8 +1,6 @@
 import type { DriverDeps, SnapshotDriver, SnapshotHandle } from "../driver.ts";
 import { createLocalPartStore } from "../../storage/local-part-store.ts";
 import type { PartStore } from "../../storage/part-store.ts";
-import { scanStorage } from "../../storage/storage-scan.ts";
-import { checkParts, verifyParts } from "../../storage/verify-parts.ts";
 import { createArchive, type ArchiveServer } from "./create-archive.ts";
 import { manifestSchema, type Manifest } from "./archive-manifest.ts";
 import { parsePartSize } from "./part-size.ts";
@@ -13,6 +11,7 @@ import { createLocalRunner } from "../../transport/local-runner.ts";
 import { UserError } from "../../errors.ts";
 import { createAtRest } from "../../storage/encryption/at-rest.ts";
 import { verifyFull } from "./full-verify.ts";
+import { storeFor, storedMethods } from "../shared/stored-methods.ts";
 
 // The archive driver: tar (or dd) of a host's folders, compressed, cut into checksummed parts in a PartStore
 // (src/storage/; by default the folder <storage>/<server>/<snapshot>/) with a manifest written last.
@@ -20,25 +19,24 @@ import { verifyFull } from "./full-verify.ts";
 
 export function createArchiveDriver(settings: ArchiveServer, deps: DriverDeps): SnapshotDriver {
   const partSize = parsePartSize(settings.part_size); // a bad size fails at start-up, not at 3 a.m.
-  const store = deps.store ?? (settings.store ? targetStore(settings.store, deps) : archiveStore(deps));
+  const store = deps.store ?? (settings.store ? storeFor(settings.store, deps) : archiveStore(deps));
   // Export reads the parts where they are stored, on this machine, whichever host the snapshot came from.
   const local = settings.host === "local" ? deps.runner : createLocalRunner(deps.log);
   const dest = { name: settings.name, mode: settings.mode, device: settings.device };
   const atRest = createAtRest(deps.encryption);
   return {
     kind: "archive",
+    // delete, check, verify, leftover, storedIn, withStore, scanStorage, removeStored: the same for every stored driver.
+    ...storedMethods({
+      store,
+      schema: manifestSchema,
+      details: detailsOf,
+      atRest,
+      rebuild: (other) => createArchiveDriver(settings, { ...deps, store: other }),
+      // --full also reads the stream as a restore would (decrypted, decompressed), on this machine like export.
+      full: (snap, hashed, ctx) => verifyFull(store, snap, hashed, local, atRest, ctx),
+    }),
     create: (req, ctx) => createArchive(settings, deps, store, partSize, req, ctx, atRest),
-    async delete(snap: SnapshotHandle, ctx) {
-      ctx.progress({ stage: "deleting" });
-      await store.remove(snap);
-    },
-    check: (snap, result) => checkParts(store, snap, manifestSchema, result),
-    // --full also reads the stream as a restore would (decrypted, decompressed), on this machine like export.
-    async verify(snap, ctx, opts) {
-      const hashed = await verifyParts(store, snap, manifestSchema, ctx);
-      return opts?.full ? verifyFull(store, snap, hashed, local, atRest, ctx) : hashed;
-    },
-    leftover: (snap) => store.leftover(snap),
     // restore --to: another server's snapshot (read where its parts are stored) written onto this server.
     async restore(snap, opts, ctx) {
       const done = await restoreArchive(store, snap, opts, dest, deps.runner, ctx, atRest);
@@ -53,11 +51,6 @@ export function createArchiveDriver(settings: ArchiveServer, deps: DriverDeps): 
       rawOnly(snap);
       return exportArchive(store, snap, format, local, ctx, atRest);
     },
-    storedIn: () => store,
-    withStore: (other) => createArchiveDriver(settings, { ...deps, store: other }),
-    scanStorage: () => scanStorage(store, manifestSchema, detailsOf),
-    // The same guarded removal as delete: exactly <storage>/<server>/<snap>, holding only files snapbot writes.
-    removeStored: (found) => store.remove({ server: found.server, name: found.name }),
   };
 }
 
@@ -65,12 +58,6 @@ export function createArchiveDriver(settings: ArchiveServer, deps: DriverDeps): 
 function rawOnly(snap: SnapshotHandle): void {
   if (snap.details?.mode === "tar")
     throw new UserError("not_raw", `export needs a raw snapshot (mode: raw); ${snap.server}/${snap.name} is a tar archive`);
-}
-
-/** `store: <target>`: the snapshots live on that storage target (its own PartStore, S3 or a folder). */
-function targetStore(name: string, deps: DriverDeps): PartStore {
-  if (!deps.targets) throw new UserError("unknown_target", `no storage target "${name}": storage.targets is not available here`);
-  return deps.targets.need(name).store;
 }
 
 /** The local folder store, knowing the files the archive adds beside the parts (README.txt, exports). */

@@ -1,24 +1,22 @@
 import { resolve } from "node:path";
 import type { ArchiveSettings } from "./archive-settings.ts";
 import { BackendError, SnapbotError } from "../../errors.ts";
-import type { Stage } from "../../transport/runner.ts";
+import type { Runner, Stage } from "../../transport/runner.ts";
 import type { CreateRequest, CreateResult, DriverContext, DriverDeps } from "../driver.ts";
 import { archiveSource } from "./archive-source.ts";
 import { chooseCompression, type Compression } from "./compression.ts";
-import { writeManifest } from "../../storage/manifest.ts";
 import type { PartStore, SnapshotKey } from "../../storage/part-store.ts";
 import { startProgressTicker } from "../../storage/progress-ticker.ts";
-import { streamToParts, type StoredStream } from "../../storage/stream-to-parts.ts";
+import type { StoredStream } from "../../storage/stream-to-parts.ts";
+import { STREAM_BUFFER, storeStream, withNewSnapshot, writeLast } from "../../storage/kit/store-stream.ts";
 import { MANIFEST_FORMAT, type Manifest } from "./archive-manifest.ts";
 import { README_FILE, renderReadme } from "./readme.ts";
 import { streamSizeFrom } from "./stream-size.ts";
-import { readThrough, type AtRest, type Sealing } from "../../storage/encryption/at-rest.ts";
+import type { AtRest, Sealing } from "../../storage/encryption/at-rest.ts";
 
 // create: check the source, then tar → zstd (kernel pipes) → Node (age, for a sensitive server; then hash +
-// cut into parts, src/storage/) → the store, manifest last. Any failure kills the pipeline and removes the snapshot, so a manifest always
-// means a whole snapshot.
-
-const STREAM_BUFFER = 1024 * 1024; // per stream stage: bounds memory, and batches disk writes into ~1 MiB writev calls
+// cut into parts, src/storage/kit/) → the store, manifest last. Any failure kills the pipeline and removes the snapshot, so a
+// manifest always means a whole snapshot.
 
 export type ArchiveServer = ArchiveSettings & { name: string };
 
@@ -38,42 +36,51 @@ export async function createArchive(
   // Encrypted before the stream is cut: every store holds ciphertext, and the parts' hashes are of it.
   const sealing = deps.sensitive ? await atRest.seal(settings.name, STREAM_BUFFER) : null;
   const key: SnapshotKey = { server: req.server, name: req.name };
-  // Outside the try: a snapshot that is already there (or a file in the way) must not be removed.
-  await store.create(key).catch((e: unknown) => Promise.reject(describeFailure(e, req, deps.storageDir)));
-  try {
-    const stream = await streamParts([source.stage, compression.stage], store, key, partSize, deps, ctx, sealing);
-    const logical = streamSizeFrom(settings.mode, stream.stderr);
-    if (logical === null) ctx.log.warn({ snapshot: `${req.server}/${req.name}` }, "tar --totals / dd did not report the uncompressed size");
-    // Cancelled after the last byte but before the manifest: still cancelled, so nothing may look complete.
-    if (ctx.signal.aborted) throw new BackendError("command_aborted", `create of ${req.server}/${req.name} was cancelled`);
-    const manifest = buildManifest(settings, req, compression, partSize, stream, { logical, resolved: source.resolved, sealing });
-    await writeLast(store, key, manifest);
-    ctx.log.info({ snapshot: `${req.server}/${req.name}`, parts: stream.parts.length, bytes: stream.total.size, compression: compression.name }, "archive written");
-    return {
-      location: store.where(key),
-      size: stream.total.size,
-      checksum: `sha256:${stream.total.sha256}`,
-      parts: stream.parts,
-      details: {
-        format: MANIFEST_FORMAT,
-        mode: manifest.mode,
-        compression: compression.name,
-        part_size: partSize,
-        source: manifest.source,
-        uncompressed_size: logical,
-        ...(sealing ? { encryption: sealing.info } : {}),
-      },
-    };
-  } catch (e) {
-    await store.remove(key).catch((rmError) => ctx.log.warn({ err: rmError, where: store.where(key) }, "could not remove a failed snapshot"));
-    throw describeFailure(e, req, deps.storageDir);
-  }
+  // The claim is refused before anything is written; a snapshot already there (or a file in the way) is not removed.
+  const write = () => writeArchive(settings, store, key, partSize, req, ctx, { compression, source, sealing, runner: deps.runner });
+  return withNewSnapshot(store, key, ctx.log, write).catch((e: unknown) => Promise.reject(describeFailure(e, req, deps.storageDir)));
 }
 
-/** README first, the manifest last: only a manifest makes the snapshot count as complete. */
-async function writeLast(store: PartStore, key: SnapshotKey, manifest: Manifest): Promise<void> {
-  await store.putFile(key, README_FILE, renderReadme(manifest));
-  await writeManifest(store, key, manifest);
+interface Chosen {
+  compression: Compression;
+  source: { stage: Stage; resolved: string[] };
+  sealing: Sealing | null;
+  runner: Runner;
+}
+
+async function writeArchive(
+  settings: ArchiveServer,
+  store: PartStore,
+  key: SnapshotKey,
+  partSize: number,
+  req: CreateRequest,
+  ctx: DriverContext,
+  { compression, source, sealing, runner }: Chosen,
+): Promise<CreateResult> {
+  const stream = await streamParts(runner, [source.stage, compression.stage], store, key, partSize, ctx, sealing);
+  const logical = streamSizeFrom(settings.mode, stream.stderr);
+  if (logical === null) ctx.log.warn({ snapshot: `${req.server}/${req.name}` }, "tar --totals / dd did not report the uncompressed size");
+  // Cancelled after the last byte but before the manifest: still cancelled, so nothing may look complete.
+  if (ctx.signal.aborted) throw new BackendError("command_aborted", `create of ${req.server}/${req.name} was cancelled`);
+  const manifest = buildManifest(settings, req, compression, partSize, stream, { logical, resolved: source.resolved, sealing });
+  // README first, the manifest last: only a manifest makes the snapshot count as complete.
+  await writeLast(store, key, [[README_FILE, renderReadme(manifest)]], manifest);
+  ctx.log.info({ snapshot: `${req.server}/${req.name}`, parts: stream.parts.length, bytes: stream.total.size, compression: compression.name }, "archive written");
+  return {
+    location: store.where(key),
+    size: stream.total.size,
+    checksum: `sha256:${stream.total.sha256}`,
+    parts: stream.parts,
+    details: {
+      format: MANIFEST_FORMAT,
+      mode: manifest.mode,
+      compression: compression.name,
+      part_size: partSize,
+      source: manifest.source,
+      uncompressed_size: logical,
+      ...(sealing ? { encryption: sealing.info } : {}),
+    },
+  };
 }
 
 interface StreamedParts extends StoredStream {
@@ -81,19 +88,18 @@ interface StreamedParts extends StoredStream {
 }
 
 async function streamParts(
+  runner: Runner,
   stages: Stage[],
   store: PartStore,
   key: SnapshotKey,
   partSize: number,
-  deps: DriverDeps,
   ctx: DriverContext,
   sealing: Sealing | null,
 ): Promise<StreamedParts> {
   // The C locale: tar's and dd's byte counts are read from their stderr.
-  const pipe = deps.runner.pipeline(stages, { signal: ctx.signal, env: { LC_ALL: "C" } });
-  const input = sealing ? readThrough(pipe.stdout, sealing.stream) : pipe.stdout;
+  const pipe = runner.pipeline(stages, { signal: ctx.signal, env: { LC_ALL: "C" } });
   // The disk failed: stop tar and zstd too.
-  const write = streamToParts(store, key, input, { partSize, highWaterMark: STREAM_BUFFER, onFailure: () => pipe.kill(), signal: ctx.signal });
+  const write = storeStream(store, key, pipe.stdout, { partSize, sealing, onFailure: () => pipe.kill(), signal: ctx.signal });
   const ticker = startProgressTicker(ctx, "archiving", write.bytes);
   const [wrote, ran] = await Promise.allSettled([write.done, pipe.done]);
   ticker.stop();
