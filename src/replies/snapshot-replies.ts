@@ -55,6 +55,7 @@ export function snapshotDetail(s: SnapshotRow, now: number, server?: ServerRow, 
     ["checksum", dash(s.checksum)],
     ["parts", s.checksums ? String(s.checksums.length) : "—"],
     ...encryptedField(s),
+    ...inspectFields(s),
     ["created", `${utc(s.created_at)} (${ago(now, s.created_at)}) by ${mention(dash(s.created_by))}`],
     ["finished", s.finished_at ? `${utc(s.finished_at)} (took ${formatAge(s.finished_at - s.created_at)})` : "—"],
     ["expires", utc(s.expires_at)],
@@ -74,6 +75,22 @@ export function snapshotDetail(s: SnapshotRow, now: number, server?: ServerRow, 
   const reply: Reply = { visibility: "ephemeral", tone, title: `${s.server}/${s.name}`, fields, buttons };
   if (removed) reply.lines = [unregisteredLine(server)];
   return reply;
+}
+
+/**
+ * The backend's own metadata, as its driver put it in details.inspect (label → text; Consul: ID, Index, Term,
+ * Version…, as `consul snapshot inspect` shows them), so show prints it without knowing the driver.
+ */
+function inspectFields(s: SnapshotRow): Array<[string, string]> {
+  const inspect = s.details?.inspect;
+  if (!inspect || typeof inspect !== "object" || Array.isArray(inspect)) return [];
+  return Object.entries(inspect as Record<string, unknown>).filter(([, v]) => typeof v === "string").map(([k, v]) => [k, v as string]);
+}
+
+/** What the driver wants said in the create reply (details.notes: "stale: taken from a follower…"). */
+export function detailNotes(s: SnapshotRow): string[] {
+  const notes = s.details?.notes;
+  return Array.isArray(notes) ? notes.filter((n): n is string => typeof n === "string") : [];
 }
 
 /** Sensitive servers' snapshots: encrypted with age, to these recipients (public keys; the identity is never here). */

@@ -9,7 +9,8 @@ export type ConsulErrorCode =
   | "unreachable" // connection refused, reset, cut mid-stream
   | "timeout" // no answer (or no more bytes) within the time allowed
   | "http_error" // any other non-2xx answer
-  | "bad_answer"; // a 2xx answer that is not what the API documents
+  | "bad_answer" // a 2xx answer that is not what the API documents
+  | "cancelled"; // the operation was cancelled (or hit its timeout:)
 
 export class ConsulError extends BackendError {
   declare readonly code: ConsulErrorCode;
@@ -18,7 +19,7 @@ export class ConsulError extends BackendError {
   }
 }
 
-export type ConsulUserErrorCode = "consul_forbidden" | "consul_token_missing" | "version_mismatch";
+export type ConsulUserErrorCode = "consul_forbidden" | "version_mismatch" | "target_refused";
 
 export class ConsulUserError extends UserError {
   declare readonly code: ConsulUserErrorCode;
