@@ -43,6 +43,8 @@ export interface ConsulServer {
   requests: Array<{ method: string; url: string; token: string | undefined }>;
   setStateSize(bytes: number, marker?: string): void;
   connections(): number;
+  /** GET /v1/snapshot responses open now (a hung one stays open until the client gives up). */
+  streaming(): number;
   close(): Promise<void>;
 }
 
@@ -69,6 +71,7 @@ export async function startConsulServer(opts: ConsulServerOptions = {}): Promise
   let stateSize = opts.stateSize ?? 64 * 1024;
   let marker = opts.marker ?? "consul-state-marker";
   const sockets = new Set<Socket>();
+  let streaming = 0;
   const s: ConsulServer = {
     url: "",
     mode: "leader",
@@ -84,6 +87,7 @@ export async function startConsulServer(opts: ConsulServerOptions = {}): Promise
       s.restored = null;
     },
     connections: () => sockets.size,
+    streaming: () => streaming,
     close: () =>
       new Promise((resolve) => {
         for (const sock of sockets) sock.destroy();
@@ -104,6 +108,8 @@ export async function startConsulServer(opts: ConsulServerOptions = {}): Promise
     const size = state ? state.length : stateSize;
     const meta = raftMeta(s.index, s.term, size);
     res.writeHead(200, { "Content-Type": "application/octet-stream", ...headers(stale) });
+    streaming++;
+    res.once("close", () => streaming--);
     const gz = createGzip();
     const fault = (["wrong-hash", "extra-file", "no-sums"] as const).find((f) => f === s.mode);
     const body = state ? (async function* () { yield state; })() : generated(size, marker);
