@@ -7,6 +7,7 @@ import { parsePartSize } from "../archive/part-size.ts";
 import { createConsulClient, type ConsulClient } from "./consul-client.ts";
 import { createConsul } from "./create-consul.ts";
 import { consulDetails, manifestSchema } from "./consul-manifest.ts";
+import { verifyConsulFull } from "./full-verify.ts";
 import { describeConsulRestore, restoreConsul } from "./restore-consul.ts";
 import type { ConsulSettings } from "./consul-settings.ts";
 
@@ -40,6 +41,7 @@ export function createConsulDriver(settings: ConsulServer, deps: DriverDeps): Sn
       details: consulDetails,
       atRest,
       rebuild: (other) => createConsulDriver(settings, { ...deps, store: other }),
+      full: (snap, hashed, ctx) => verifyConsulFull(store, snap, hashed, atRest, ctx),
     }),
     create: (req, ctx) => createConsul(target, client, store, req, ctx, async () => (deps.sensitive ? atRest.seal(settings.name, STREAM_BUFFER) : null)),
     async restore(snap, opts, ctx) {

@@ -7,7 +7,7 @@ import type { Reply } from "../../../src/reply.ts";
 import { testApp } from "../../helpers/test-app.ts";
 import { recordingChat } from "../../helpers/recording-chat.ts";
 import { tempDir } from "../../helpers/temp-dir.ts";
-import { ageKey, filesContaining, type AgeKey } from "../../helpers/age-identity.ts";
+import { ageKey, alterAndRehash, filesContaining, type AgeKey } from "../../helpers/age-identity.ts";
 import { startConsulServer, type ConsulServer } from "../../helpers/consul-server.ts";
 
 // driver: consul through the bot (commands, engine, SQLite ledger, real age keys) against two local Consul
@@ -83,7 +83,10 @@ describe("consul create and show", () => {
     expect(show.fields).toEqual(expect.arrayContaining([["ID", m.consul.meta.id], ["Index", "1042"], ["Term", "3"], ["Version", "1"], ["Consul version", "1.17.2"]]));
     const timeless = (r: Reply) => (r.fields ?? []).filter(([, v]) => !/ago\)/.test(v));
     expect(timeless(await t.run("inspect consul-dc1/s1"))).toEqual(timeless(show));
-    expect((await t.run("verify consul-dc1/s1 --full", "U0OP")).tone).not.toBe("error");
+    const full = await t.run("verify consul-dc1/s1 --full", "U0OP");
+    const verified = full.follow ? await full.follow.done : full;
+    expect(verified.tone).toBe("success");
+    expect(text(verified)).toMatch(/decrypted \(age's MAC checked on every chunk\) and checked as Consul's CLI does: .*Index 1042, Term 3/);
   });
 
   it("a plain server's parts hold the state's bytes (the control for the encrypted one), and the token is shown nowhere", async () => {
@@ -97,6 +100,20 @@ describe("consul create and show", () => {
     expect(filesContaining(root, TOKEN)).toEqual([]); // not in the ledger, the manifests, anywhere
     expect(logLines.join("")).not.toContain(TOKEN);
     expect(JSON.stringify(chat.calls)).not.toContain(TOKEN);
+  });
+});
+
+describe("consul verify --full", () => {
+  it("finds an archive altered behind snapbot's back with its part hashes rewritten, which plain verify cannot", async () => {
+    expect((await done(await t.run("create consul-plain altered", "U0OP"))).tone).toBe("success");
+    const { writeFileSync } = await import("node:fs");
+    writeFileSync(join(folder("consul-plain", "altered"), "README.txt"), ""); // the helper rewrites README.txt too
+    alterAndRehash(folder("consul-plain", "altered"), 0, 2000);
+    expect((await done(await t.run("verify consul-plain/altered", "U0OP"))).tone).toBe("success");
+    const full = await done(await t.run("verify consul-plain/altered --full", "U0OP"));
+    expect(full.tone).toBe("error");
+    expect(text(full)).toMatch(/not a valid Consul archive/);
+    expect(stateOf("consul-plain", "altered")).toBe("broken");
   });
 });
 
@@ -202,5 +219,24 @@ describe("consul restore", () => {
 
   it("restore --target is refused: a cluster is not a folder", async () => {
     expect(text(await t.run("restore consul-plain/s1 --target /tmp/x", "U0OP"))).toMatch(/not a folder: drop --target/);
+  });
+
+  it("a cluster that refuses the PUT (no leader) fails the restore with Consul's line; a broken snapshot is never sent", async () => {
+    dc1.mode = "no-leader";
+    const refused = await approved("restore consul-plain/s1");
+    expect(refused.tone).toBe("error");
+    expect(text(refused)).toMatch(/no cluster leader/i);
+    dc1.mode = "leader";
+    const part = join(folder("consul-plain", "s1"), ".parts", readdirSync(join(folder("consul-plain", "s1"), ".parts")).sort()[0]!);
+    const { writeFileSync } = await import("node:fs");
+    const bytes = readFileSync(part);
+    bytes[100]! ^= 0xff;
+    writeFileSync(part, bytes);
+    const puts = () => dc1.requests.filter((r) => r.method === "PUT").length;
+    const before = puts();
+    const broken = await approved("restore consul-plain/s1");
+    expect(broken.tone).toBe("error");
+    expect(text(broken)).toMatch(/is broken and will not be restored/);
+    expect(puts()).toBe(before);
   });
 });
