@@ -125,12 +125,13 @@ export function createArchiveCheck(): ArchiveCheck {
       if (failure) return cb(fail(failure));
       // The side branch is backpressured too: a slow gunzip slows the download instead of buffering it.
       if (gunzip.write(chunk)) return cb(null, chunk);
-      waiting = () => {
+      const resume = () => {
         waiting = null;
-        gunzip.off("drain", waiting!);
+        gunzip.off("drain", resume);
         cb(null, chunk);
       };
-      gunzip.once("drain", waiting);
+      waiting = resume;
+      gunzip.once("drain", resume);
     },
     flush(cb: TransformCallback) {
       gunzip.end();

@@ -39,6 +39,15 @@ describe("the Consul archive check", () => {
     }
   });
 
+  it("holds the stream while gunzip is behind (backpressure), and still passes every byte through", async () => {
+    const { randomBytes } = await import("node:crypto");
+    const big = randomBytes(6 * 2 ** 20); // incompressible: gunzip's buffer fills with 1 MiB writes
+    const gz = await archive(big);
+    const { info, out } = await check(gz, 2 ** 20);
+    expect(out.equals(gz)).toBe(true);
+    expect(info.size).toBe(big.length);
+  });
+
   it.each([
     ["wrong-hash", /hash check failed for "state\.bin"/],
     ["extra-file", /unexpected file "extra\.txt" in snapshot/],
