@@ -1,3 +1,4 @@
+import { createReadStream } from "node:fs";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
 import { PassThrough } from "node:stream";
@@ -27,6 +28,8 @@ export interface ConsulServerOptions {
   datacenter?: string;
   stateSize?: number; // bytes of generated state.bin (a bench asks for 512 MiB); replaced by a restore
   marker?: string; // written at the start of the generated state, so a test can look for plaintext
+  /** A ready archive file served as is by GET /v1/snapshot (a bench: no gzip work on the serving side). */
+  archiveFile?: string;
 }
 
 export interface ConsulServer {
@@ -104,6 +107,10 @@ export async function startConsulServer(opts: ConsulServerOptions = {}): Promise
 
   async function getSnapshot(req: IncomingMessage, res: ServerResponse, stale: boolean): Promise<void> {
     if (leaderless() && !stale) return void res.writeHead(500).end("No cluster leader");
+    if (opts.archiveFile && !s.restored) {
+      res.writeHead(200, { "Content-Type": "application/octet-stream", ...headers(stale) });
+      return void createReadStream(opts.archiveFile).pipe(res);
+    }
     const state = s.restored;
     const size = state ? state.length : stateSize;
     const meta = raftMeta(s.index, s.term, size);

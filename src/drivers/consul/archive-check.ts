@@ -1,6 +1,6 @@
 import { createHash, type Hash } from "node:crypto";
 import { Transform, type TransformCallback } from "node:stream";
-import { createGunzip, type Gunzip } from "node:zlib";
+import { createGunzip, type Gunzip, type ZlibOptions } from "node:zlib";
 import { ConsulError } from "./consul-errors.ts";
 import { createTarReader, type TarReader } from "./tar-reader.ts";
 
@@ -96,7 +96,9 @@ export interface ArchiveCheck {
 export function createArchiveCheck(): ArchiveCheck {
   const seen: Seen = { hashes: new Map(), small: new Map(), current: null };
   const tar: TarReader = createTarReader(tarHandlers(seen));
-  const gunzip: Gunzip = createGunzip();
+  // A deep buffer in front of gunzip (it inflates on the thread pool): the download runs ahead instead of waiting
+  // for every 64 KiB chunk to be inflated before the next is read.
+  const gunzip: Gunzip = createGunzip({ chunkSize: 256 * 1024, writableHighWaterMark: 8 * 1024 * 1024 } as ZlibOptions);
   let failure: Error | null = null;
   let tarBytes = 0;
   let result: ConsulArchiveInfo | null = null;
