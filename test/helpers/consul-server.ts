@@ -16,6 +16,7 @@ export type ConsulMode =
   | "leader"
   | "no-leader" // no cluster leader: consistent reads 500 "No cluster leader", ?stale served by this follower
   | "leader-down" // a leader is known in the headers but /v1/status/leader fails (500)
+  | "leader-lost" // status/leader still names one, but the consistent read finds none (lost in between)
   | "forbidden" // the token lacks management rights: snapshot endpoints 403
   | "slow" // headers and the first bytes, then nothing (until the client gives up)
   | "cut" // the connection is destroyed mid-body
@@ -98,15 +99,16 @@ export async function startConsulServer(opts: ConsulServerOptions = {}): Promise
       }),
   };
   const leaderless = () => s.mode === "no-leader";
+  // leader-lost: only the snapshot request sees it; a stale one is then served without a known leader.
 
   const headers = (stale: boolean) => ({
     "X-Consul-Index": String(s.index),
-    "X-Consul-KnownLeader": String(!leaderless()),
+    "X-Consul-KnownLeader": String(!leaderless() && !(stale && s.mode === "leader-lost")),
     "X-Consul-LastContact": String(stale && leaderless() ? Math.max(s.lastContactMs, 1) : s.lastContactMs),
   });
 
   async function getSnapshot(req: IncomingMessage, res: ServerResponse, stale: boolean): Promise<void> {
-    if (leaderless() && !stale) return void res.writeHead(500).end("No cluster leader");
+    if ((leaderless() || s.mode === "leader-lost") && !stale) return void res.writeHead(500).end("No cluster leader");
     if (opts.archiveFile && !s.restored) {
       res.writeHead(200, { "Content-Type": "application/octet-stream", ...headers(stale) });
       return void createReadStream(opts.archiveFile).pipe(res);

@@ -34,7 +34,7 @@ export async function createConsul(t: ConsulTarget, client: ConsulClient, store:
   return withNewSnapshot(store, key, ctx.log, async () => {
     const abort = new AbortController();
     const signal = AbortSignal.any([ctx.signal, abort.signal]);
-    const res = await client.snapshot(stale, signal);
+    const res = await snapshotOf(client, t.stale, stale, signal);
     if (t.stale === "never" && res.knownLeader === false)
       throw new ConsulError("no_leader", `${t.name}: Consul served the snapshot without a known leader, and stale is never: set stale: auto to accept that`);
     const written = await streamArchive(res, store, key, t.partSize, seal, ctx, abort);
@@ -65,6 +65,16 @@ export async function createConsul(t: ConsulTarget, client: ConsulClient, store:
     ctx.log.info({ snapshot: ref, parts: written.parts.length, bytes: written.total.size, index: consul.meta.index, stale: consul.stale }, "consul snapshot written");
     return { location: store.where(key), size: written.total.size, checksum: `sha256:${written.total.sha256}`, parts: written.parts, details: consulDetails(manifest) };
   });
+}
+
+/** stale: auto asked for a consistent snapshot and the leader went in between: a stale one after all. */
+async function snapshotOf(client: ConsulClient, mode: StaleMode, stale: boolean, signal: AbortSignal): Promise<SnapshotResponse> {
+  try {
+    return await client.snapshot(stale, signal);
+  } catch (e) {
+    if (mode !== "auto" || stale || !(e instanceof ConsulError && e.code === "no_leader")) throw e;
+    return client.snapshot(true, signal);
+  }
 }
 
 async function streamArchive(res: SnapshotResponse, store: PartStore, key: SnapshotKey, partSize: number, sealing: Sealing | null, ctx: DriverContext, abort: AbortController) {

@@ -177,6 +177,14 @@ describe("consul stale", () => {
     dc1.mode = "leader-down";
     expect((await done(await t.run("create consul-auto lost", "U0OP"))).tone).toBe("success");
     expect(dc1.requests.at(-1)?.url).toBe("/v1/snapshot?stale");
+    // The leader goes between status/leader and the snapshot: auto asks again for a stale one, and says so.
+    dc1.mode = "leader-lost";
+    const between = await done(await t.run("create consul-auto between", "U0OP"));
+    expect(between.tone).toBe("success");
+    expect(text(between)).toMatch(/stale: taken from a follower/);
+    expect(dc1.requests.slice(-2).map((r) => r.url)).toEqual(["/v1/snapshot", "/v1/snapshot?stale"]);
+    const never = await done(await t.run("create consul-plain between", "U0OP"));
+    expect(text(never)).toMatch(/no cluster leader/i);
   });
 });
 
