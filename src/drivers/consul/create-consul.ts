@@ -15,6 +15,8 @@ import type { StaleMode } from "./consul-settings.ts";
 // sensitive server, into parts; the manifest, last, only once the archive proved whole. A bad archive, a cut
 // connection or a cancel fails the stream itself, so the parts are removed and nothing is left to count.
 
+type AgentSelf = Awaited<ReturnType<ConsulClient["agentSelf"]>>;
+
 export interface ConsulTarget {
   name: string;
   address: string;
@@ -35,36 +37,44 @@ export async function createConsul(t: ConsulTarget, client: ConsulClient, store:
     const abort = new AbortController();
     const signal = AbortSignal.any([ctx.signal, abort.signal]);
     const res = await snapshotOf(client, t.stale, stale, signal);
-    if (t.stale === "never" && res.knownLeader === false)
+    if (t.stale === "never" && res.knownLeader === false) {
+      res.body.destroy(); // the connection is not left holding a body nobody reads
       throw new ConsulError("no_leader", `${t.name}: Consul served the snapshot without a known leader, and stale is never: set stale: auto to accept that`);
+    }
     const written = await streamArchive(res, store, key, t.partSize, seal, ctx, abort);
     if (ctx.signal.aborted) throw new ConsulError("cancelled", `create of ${ref} was cancelled`);
-    const consul: ConsulFields = {
-      address: t.address,
-      datacenter: self.datacenter,
-      consul_version: self.version,
-      x_consul_index: res.index,
-      stale: stale || res.knownLeader === false,
-      last_contact_ms: res.lastContactMs,
-      meta: written.meta,
-    };
-    const manifest: Manifest = {
-      format: MANIFEST_FORMAT,
-      server: req.server,
-      snapshot: req.name,
-      consul,
-      created_at: new Date(req.createdAt).toISOString(),
-      finished_at: new Date().toISOString(),
-      part_size: t.partSize,
-      parts: written.parts,
-      total: written.total,
-      archive_size: written.archiveBytes,
-      ...(seal ? { encryption: seal.info } : {}),
-    };
+    const manifest = manifestOf(t, req, self, stale, res, written, seal);
     await writeLast(store, key, [], manifest);
-    ctx.log.info({ snapshot: ref, parts: written.parts.length, bytes: written.total.size, index: consul.meta.index, stale: consul.stale }, "consul snapshot written");
+    ctx.log.info({ snapshot: ref, parts: written.parts.length, bytes: written.total.size, index: manifest.consul.meta.index, stale: manifest.consul.stale }, "consul snapshot written");
     return { location: store.where(key), size: written.total.size, checksum: `sha256:${written.total.sha256}`, parts: written.parts, details: consulDetails(manifest) };
   });
+}
+
+type Written = Awaited<ReturnType<typeof streamArchive>>;
+
+function manifestOf(t: ConsulTarget, req: CreateRequest, self: AgentSelf, stale: boolean, res: SnapshotResponse, written: Written, seal: Sealing | null): Manifest {
+  const consul: ConsulFields = {
+    address: t.address,
+    datacenter: self.datacenter,
+    consul_version: self.version,
+    x_consul_index: res.index,
+    stale: stale || res.knownLeader === false,
+    last_contact_ms: res.lastContactMs,
+    meta: written.meta,
+  };
+  return {
+    format: MANIFEST_FORMAT,
+    server: req.server,
+    snapshot: req.name,
+    consul,
+    created_at: new Date(req.createdAt).toISOString(),
+    finished_at: new Date().toISOString(),
+    part_size: t.partSize,
+    parts: written.parts,
+    total: written.total,
+    archive_size: written.archiveBytes,
+    ...(seal ? { encryption: seal.info } : {}),
+  };
 }
 
 /** stale: auto asked for a consistent snapshot and the leader went in between: a stale one after all. */
