@@ -9,6 +9,7 @@ import { withCopies } from "../src/replies/copy-replies.ts";
 import { size, shortHash, utc } from "../src/replies/format.ts";
 import { formatAge } from "../src/duration.ts";
 import { mention } from "../src/replies/mention.ts";
+import { detailNotes } from "../src/replies/snapshot-replies.ts";
 
 const usage = "create <server> [<name>] [--expiry <dur>] [--stateful] [--note <text>]";
 
@@ -39,7 +40,7 @@ export const create: Command = {
       done: (s, tookMs) => ({
         tone: "success",
         title: `${s.server}/${s.name} done: ${size(s.size)} in ${formatAge(tookMs)} (operation #${op.id}, asked by ${mention(ctx.user)})`,
-        lines: [`checksum ${shortHash(s.checksum)}, ${s.checksums?.length ?? 0} part(s)${s.expires_at ? `, expires ${utc(s.expires_at)}` : ""}`],
+        lines: [`checksum ${shortHash(s.checksum)}, ${s.checksums?.length ?? 0} part(s)${s.expires_at ? `, expires ${utc(s.expires_at)}` : ""}`, ...detailNotes(s)],
       }),
     });
     return withCopies(reply, `${server.name}/${snapshot.name}`, copies);

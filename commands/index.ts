@@ -10,7 +10,7 @@ import { register } from "./register.ts";
 import { unregister } from "./unregister.ts";
 import { create } from "./create.ts";
 import { list } from "./list.ts";
-import { show } from "./show.ts";
+import { inspect, show } from "./show.ts";
 import { verify } from "./verify.ts";
 import { deleteCommand } from "./delete.ts";
 import { audit } from "./audit.ts";
@@ -40,6 +40,7 @@ registry.push(
   create,
   list,
   show,
+  inspect,
   verify,
   restore,
   revert,

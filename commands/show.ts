@@ -40,3 +40,6 @@ function copiesLine(ctx: CommandContext, snap: SnapshotRow): string | undefined 
   if (live.length === 0) return undefined;
   return live.map((c) => `${c.target}: ${c.state}${c.verified_at ? `, verified ${ago(now, c.verified_at)}` : ""}`).join("; ");
 }
+
+/** `inspect` is show's synonym (DESIGN.md §2), as `consul snapshot inspect` users type it. */
+export const inspect: Command = { ...show, name: "inspect", summary: "the same as show", hidden: true };

@@ -79,6 +79,7 @@ export async function createApp(config: Config, deps: AppBuildDeps): Promise<App
     log: deps.log,
     targets,
     encryption: config.storage.encryption,
+    env: deps.env ?? process.env,
   });
   const jobs = createJobRunner({ concurrency: config.engine.concurrency, timeoutMs: timeoutMs(config.engine.timeout), clock: deps.clock });
   // The console has one "channel": with no alerts.channel configured, alerts still show there.

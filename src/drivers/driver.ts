@@ -276,6 +276,8 @@ export interface DriverDeps {
   targets?: StorageTargets;
   /** storage.encryption: the recipients new sensitive snapshots are encrypted to, the identity that reads them back. */
   encryption?: StorageEncryption;
+  /** Where credentials a driver's settings name (consul's token_env) are read: the app's env (process.env unless given). */
+  env?: Readonly<Record<string, string | undefined>>;
   /** This server's new snapshots are encrypted at rest (its `sensitive:` setting, else features.sensitive). */
   sensitive?: boolean;
 }

@@ -87,6 +87,12 @@ function backendFields(s: SnapshotRow): Array<[string, string]> {
   return about.filter((f): f is [string, string] => Array.isArray(f) && f.length === 2 && f.every((x) => typeof x === "string")).slice(0, 12);
 }
 
+/** What the driver wants said in the create reply (details.notes: "stale: taken from a follower…"). */
+export function detailNotes(s: SnapshotRow): string[] {
+  const notes = s.details?.notes;
+  return Array.isArray(notes) ? notes.filter((n): n is string => typeof n === "string") : [];
+}
+
 /** Sensitive servers' snapshots: encrypted with age, to these recipients (public keys; the identity is never here). */
 function encryptedField(s: SnapshotRow): Array<[string, string]> {
   const enc = s.details?.encryption as { recipients?: unknown } | undefined;

@@ -1,0 +1,165 @@
+import { createHash, type Hash } from "node:crypto";
+import { Transform, type TransformCallback } from "node:stream";
+import { createGunzip, type Gunzip, type ZlibOptions } from "node:zlib";
+import { ConsulError } from "./consul-errors.ts";
+import { createTarReader, type TarReader } from "./tar-reader.ts";
+
+// Consul's snapshot checks (snapshot.Verify and archive.go's read), done on the bytes as they pass on their way
+// into the parts: gunzip, then tar, exactly meta.json, state.bin and SHA256SUMS, every hash matching, nothing
+// after the archive's end. The stream is passed through unchanged; when the input ends the checks run and a
+// failure is the stream's error, so the parts are removed and the snapshot never counts.
+
+/** meta.json as Consul's `snapshot inspect` shows it (raft.SnapshotMeta). */
+export interface ConsulArchiveInfo {
+  id: string;
+  index: number;
+  term: number;
+  /** The snapshot format's version (raft's SnapshotVersion), not Consul's. */
+  version: number;
+  /** state.bin's bytes (meta.json's Size). */
+  size: number;
+}
+
+const MEMBERS = ["meta.json", "state.bin", "SHA256SUMS"] as const;
+type Member = (typeof MEMBERS)[number];
+const SMALL_MAX = 1 << 20; // meta.json and SHA256SUMS are a few hundred bytes; a huge one is not Consul's
+
+interface Seen {
+  hashes: Map<Member, Hash>;
+  small: Map<Member, Buffer[]>;
+  current: Member | null;
+}
+
+function tarHandlers(seen: Seen) {
+  return {
+    entry(name: string) {
+      if (!(MEMBERS as readonly string[]).includes(name)) throw new Error(`unexpected file "${name}" in snapshot`);
+      if (seen.hashes.has(name as Member)) throw new Error(`"${name}" appears twice in the snapshot`);
+      seen.current = name as Member;
+      seen.hashes.set(seen.current, createHash("sha256"));
+      if (name !== "state.bin") seen.small.set(seen.current, []);
+    },
+    data(chunk: Buffer) {
+      seen.hashes.get(seen.current!)!.update(chunk);
+      const small = seen.small.get(seen.current!);
+      if (small && (small.push(Buffer.from(chunk)), small.reduce((n, b) => n + b.length, 0) > SMALL_MAX))
+        throw new Error(`${seen.current} is over 1 MiB`);
+    },
+    end() {
+      seen.current = null;
+    },
+  };
+}
+
+function parseMeta(text: string): ConsulArchiveInfo {
+  let m: Record<string, unknown>;
+  try {
+    m = JSON.parse(text) as Record<string, unknown>;
+  } catch {
+    throw new Error("failed to decode snapshot metadata: meta.json is not JSON");
+  }
+  const num = (k: string) => (typeof m[k] === "number" && Number.isSafeInteger(m[k]) ? (m[k] as number) : NaN);
+  const info = { id: typeof m.ID === "string" ? m.ID : "", index: num("Index"), term: num("Term"), version: num("Version"), size: num("Size") };
+  if (!info.id || [info.index, info.term, info.version, info.size].some(Number.isNaN))
+    throw new Error("failed to decode snapshot metadata: meta.json lacks ID, Index, Term, Version or Size");
+  return info;
+}
+
+/** archive.go's DecodeAndVerify: every line names a file we hashed, with its hash; every file hashed is listed. */
+function verifySums(seen: Seen): ConsulArchiveInfo {
+  const sums = seen.small.get("SHA256SUMS");
+  if (!sums) throw new Error("failed checking integrity of snapshot: no SHA256SUMS in the archive");
+  const digests = new Map([...seen.hashes].map(([f, h]) => [f as string, h.digest("hex")]));
+  const listed = new Set<string>();
+  for (const line of Buffer.concat(sums).toString("utf8").split("\n").filter((l) => l !== "")) {
+    const m = /^([0-9a-f]{64}) {2}(\S+)$/i.exec(line);
+    if (!m) throw new Error(`failed checking integrity of snapshot: a bad SHA256SUMS line ${JSON.stringify(line.slice(0, 80))}`);
+    const [, hex, file] = m;
+    if (file === "SHA256SUMS" || !digests.has(file!)) throw new Error(`failed checking integrity of snapshot: list missing hash for "${file}"`);
+    if (digests.get(file!) !== hex!.toLowerCase()) throw new Error(`failed checking integrity of snapshot: hash check failed for "${file}"`);
+    listed.add(file!);
+  }
+  for (const file of ["meta.json", "state.bin"])
+    if (!listed.has(file)) throw new Error(`failed checking integrity of snapshot: file missing for "${file}"`);
+  return parseMeta(Buffer.concat(seen.small.get("meta.json")!).toString("utf8"));
+}
+
+export interface ArchiveCheck {
+  /** Put it in the stream: bytes pass through unchanged; it fails (and so the stream) when the archive is not Consul's. */
+  stream: Transform;
+  /** meta.json's fields, once the stream has ended and every check passed. */
+  info(): ConsulArchiveInfo;
+  /** Uncompressed tar bytes seen so far. */
+  tarBytes(): number;
+}
+
+export function createArchiveCheck(): ArchiveCheck {
+  const seen: Seen = { hashes: new Map(), small: new Map(), current: null };
+  const tar: TarReader = createTarReader(tarHandlers(seen));
+  // A deep buffer in front of gunzip (it inflates on the thread pool): the download runs ahead instead of waiting
+  // for every 64 KiB chunk to be inflated before the next is read.
+  const gunzip: Gunzip = createGunzip({ chunkSize: 256 * 1024, writableHighWaterMark: 8 * 1024 * 1024 } as ZlibOptions);
+  let failure: Error | null = null;
+  let tarBytes = 0;
+  let result: ConsulArchiveInfo | null = null;
+  gunzip.on("data", (c: Buffer) => {
+    if (failure) return;
+    tarBytes += c.length;
+    try {
+      tar.write(c);
+    } catch (e) {
+      failure = e as Error;
+    }
+  });
+  let waiting: (() => void) | null = null; // a chunk held until gunzip drains (or fails: then never drains)
+  const ended = new Promise<void>((resolve) => {
+    gunzip.once("end", resolve);
+    gunzip.once("error", (e) => {
+      failure ??= new Error(`failed to decompress snapshot: ${e.message}`);
+      waiting?.();
+      resolve();
+    });
+  });
+  const fail = (e: Error) => new ConsulError("archive_invalid", `the snapshot is not a valid Consul archive: ${e.message}`, { cause: e });
+
+  const stream = new Transform({
+    transform(chunk: Buffer, _enc, cb: TransformCallback) {
+      if (failure) return cb(fail(failure));
+      // The side branch is backpressured too: a slow gunzip slows the download instead of buffering it.
+      if (gunzip.write(chunk)) return cb(null, chunk);
+      const resume = () => {
+        waiting = null;
+        gunzip.off("drain", resume);
+        cb(null, chunk);
+      };
+      waiting = resume;
+      gunzip.once("drain", resume);
+    },
+    flush(cb: TransformCallback) {
+      gunzip.end();
+      void ended.then(() => {
+        try {
+          if (failure) throw failure;
+          tar.finish();
+          for (const m of MEMBERS) if (m !== "SHA256SUMS" && !seen.hashes.has(m)) throw new Error(`${m} is missing`);
+          result = verifySums(seen);
+          cb();
+        } catch (e) {
+          cb(fail(e as Error));
+        }
+      });
+    },
+    destroy(err, cb) {
+      gunzip.destroy();
+      cb(err);
+    },
+  });
+  return {
+    stream,
+    tarBytes: () => tarBytes,
+    info() {
+      if (!result) throw new Error("the archive check has not finished");
+      return result;
+    },
+  };
+}
