@@ -49,6 +49,16 @@ describe("loadConfig", () => {
     expect(c.servers["files-1"]!.hooks).toEqual({ pre: [["fsfreeze", "-f", "/srv"]], post: [["fsfreeze", "-u", "/srv"]], timeout: 30 });
   });
 
+  it("accepts the README's Hooks example as written", () => {
+    const readme = readFileSync(resolve(import.meta.dirname, "../../README.md"), "utf8");
+    const yaml = /## Hooks\n[^]*?```yaml\n([^]*?)```/.exec(readme)?.[1] ?? "";
+    const dir = mkdtempSync(join(cfgRoot, "hooks-readme-"));
+    writeFileSync(join(dir, "snapbot.yml"), yaml.replace("paths: [/srv]", `paths: [${dir}]`));
+    const c = loadConfig({ SNAPBOT_CONFIG: join(dir, "snapbot.yml") });
+    expect(c.servers["files-1"]!.hooks).toEqual({ pre: [["fsfreeze", "-f", "/srv"]], post: [["fsfreeze", "-u", "/srv"]], timeout: "2M" });
+    expect(c.hooks?.post).toEqual([["curl", "-fsS", "-m", "10", "https://hc.example.com/ping/{server}"]]);
+  });
+
   it("uses the built-in demo config when there is no file", () => {
     const cwd = mkdtempSync(join(cfgRoot, "cfg-"));
     const c = loadConfig({}, cwd);
