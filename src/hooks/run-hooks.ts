@@ -21,6 +21,8 @@ export interface HookRun {
   argv: string[];
   ms: number;
   ok: boolean;
+  /** Stopped by the operation's cancel or timeout, not by its own failure: the create's story, not the hook's. */
+  aborted?: boolean;
   error?: string;
   tail?: string;
 }
@@ -46,7 +48,8 @@ export async function runHooks(
       runs.push({ phase, argv: [cmd!, ...args], ms: performance.now() - started, ok: true });
     } catch (e) {
       const tail = e instanceof BackendError ? boundedTail(e.stderrTail) : "";
-      runs.push({ phase, argv: [cmd!, ...args], ms: performance.now() - started, ok: false, error: errorMessage(e), ...(tail ? { tail } : {}) });
+      const aborted = signal?.aborted === true ? { aborted: true } : {};
+      runs.push({ phase, argv: [cmd!, ...args], ms: performance.now() - started, ok: false, ...aborted, error: errorMessage(e), ...(tail ? { tail } : {}) });
       if (phase === "pre") break;
     }
   }

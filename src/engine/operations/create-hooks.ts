@@ -33,7 +33,7 @@ export function createHooks(deps: EngineDeps, server: ServerRow, driver: Snapsho
   const values = { server: server.name, name };
   const runs: HookRun[] = [];
   const runner = (): Runner => driver.runner?.() ?? deps.runner ?? createLocalRunner(deps.log);
-  const failed = () => runs.filter((r) => !r.ok);
+  const failed = () => runs.filter((r) => !r.ok && !r.aborted); // a hook stopped by a cancel did not fail
   const runPost = async (ctx: DriverContext) => {
     // Not the operation's signal: after a cancel or a timeout it is aborted, and the thaw must still run.
     runs.push(...(await runHooks("post", post, runner(), values)));
@@ -43,7 +43,7 @@ export function createHooks(deps: EngineDeps, server: ServerRow, driver: Snapsho
     async around(ctx, body) {
       try {
         runs.push(...(await runHooks("pre", pre, runner(), values, ctx.signal)));
-        const bad = failed()[0];
+        const bad = runs.find((r) => !r.ok);
         if (bad) throw preHookError(server.name, name, bad);
         return await body();
       } finally {
@@ -52,11 +52,11 @@ export function createHooks(deps: EngineDeps, server: ServerRow, driver: Snapsho
       }
     },
     summary: () => (runs.length ? `hooks: ${runs.map(hookLine).join("; ")}` : ""),
-    preFailed: () => runs.some((r) => r.phase === "pre" && !r.ok),
+    preFailed: () => failed().some((r) => r.phase === "pre"),
     settle(snapshotId) {
       const bad = failed();
       if (bad.length === 0) {
-        if (runs.length) void deps.alerts.resolve("hook_failed", server, `${server.name}'s hooks ran fine for ${server.name}/${name}`);
+        if (runs.length && runs.every((r) => r.ok)) void deps.alerts.resolve("hook_failed", server, `${server.name}'s hooks ran fine for ${server.name}/${name}`);
         return;
       }
       const taken = bad.some((r) => r.phase === "pre") ? "not taken" : "taken, a post-hook failed";

@@ -7,6 +7,7 @@ import { tempDir } from "../../helpers/temp-dir.ts";
 import { alive, waitFor } from "../../helpers/process-tree.ts";
 import type { Reply } from "../../../src/reply.ts";
 import type { App } from "../../../src/app.ts";
+import { fakeClock } from "../../../src/clock.ts";
 
 // Hooks around every create (issue 13 item 3), through the real command layer, the real archive driver and
 // a real ledger. The hook programs are real executables written here (sh scripts: the test's own programs;
@@ -167,6 +168,57 @@ describe("hooks around create", () => {
     expect(timedOut.lines!.join("\n")).toMatch(/hooks: post "note\.sh after-timeout [^"]* t1" ok in/);
     expect(snapOf(app, "slow", "t1")).toMatchObject({ state: "failed" });
     expect(logLines()).toEqual(["absent [after-failure] [b1]", "present [after-timeout] [t1]"]);
+    app.close();
+  });
+
+  it("runs the hooks of a scheduled create too, and a failing pre-hook there takes nothing", async () => {
+    writeFileSync(LOG, "");
+    const t0 = Date.UTC(2026, 0, 1, 0, 0, 30);
+    const clock = fakeClock(t0);
+    const gate = script("gate.sh", `[ -e "${join(dir, "closed")}" ] && { echo "gate closed" >&2; exit 5; }; exit 0`);
+    const { app, run } = await testApp(
+      join(dir, "sched"),
+      { storage: { path: "snaps" }, servers: { s6: { driver: "archive", paths: [src], hooks: { pre: [[gate]], post: [[note, "sched-post", src, "{name}"]] } } } },
+      clock,
+    );
+    expect((await run('schedule s6 "@hourly"')).tone).toBe("success");
+    const tickAt = async (ms: number) => {
+      clock.set(ms);
+      app.scheduler.tick(ms);
+      await app.scheduler.settle();
+      await app.engine.idle();
+      await app.scheduler.settle();
+    };
+    const rows = () => app.ledger.snapshots.list(app.ledger.servers.get("s6")!.id, { all: true, limit: 10, offset: 0 }).rows.reverse();
+    await tickAt(t0 + 60 * 60_000);
+    expect(rows().map((r) => [r.origin, r.state])).toEqual([["schedule", "done"]]);
+    writeFileSync(join(dir, "closed"), "");
+    await tickAt(t0 + 2 * 60 * 60_000);
+    expect(rows().map((r) => r.state)).toEqual(["done", "failed"]);
+    expect(rows()[1]!.error).toMatch(/^pre-hook "gate\.sh" failed, so s6\/.* was not taken: .*exit 5\): gate closed/);
+    expect(logLines().map((l) => l.replace(/\[[^\]]*\]$/, "[name]"))).toEqual(["present [sched-post] [name]", "present [sched-post] [name]"]);
+    expect(openHookAlerts(app, "s6")).toHaveLength(1);
+    app.close();
+  });
+
+  it("runs post-hooks after a cancelled create (snapbot stopping)", async () => {
+    writeFileSync(LOG, "");
+    const pidFile = join(dir, "cancel.pid");
+    const { app, run } = await testApp(join(dir, "cancel"), {
+      storage: { path: "snaps" },
+      servers: { s7: { driver: "archive", paths: [src], hooks: { pre: [[hang, pidFile]], post: [[note, "after-cancel", src, "{name}"]] } } },
+    });
+    const reply = await run("create s7 c1");
+    await waitFor("the pre-hook to start", () => (existsSync(pidFile) && readFileSync(pidFile, "utf8").trim() ? true : undefined));
+    await app.cancelAll();
+    const final = await finalOf(reply);
+    expect(final.lines![0]).toBe("cancelled: snapbot was stopped while it ran");
+    expect(final.lines!.join("\n")).toMatch(/hooks: pre "hang\.sh .*" failed in .*; post "note\.sh after-cancel .* c1" ok in/);
+    expect(logLines()).toEqual([`present [after-cancel] [c1]`]);
+    expect(snapOf(app, "s7", "c1")).toMatchObject({ state: "failed" });
+    expect(existsSync(join(dir, "cancel/snaps/s7/c1"))).toBe(false);
+    // The hook did not fail: it was stopped with the create, which is what the alert says.
+    expect(app.ledger.alerts.listOpen().map((a) => [a.kind, a.message.split("\n")[0]])).toEqual([["snapshot_failed", "snapshot s7/c1 failed (asked by U1)"]]);
     app.close();
   });
 
