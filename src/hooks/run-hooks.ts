@@ -43,13 +43,14 @@ export async function runHooks(
   for (const step of steps) {
     const [cmd, ...args] = step.argv.map((a) => substitute(a, values));
     const started = performance.now();
+    const ran = { phase, argv: [cmd!, ...args] };
     try {
       await runner.run(cmd!, args, { timeoutMs: step.timeoutMs, signal });
-      runs.push({ phase, argv: [cmd!, ...args], ms: performance.now() - started, ok: true });
+      runs.push({ ...ran, ms: performance.now() - started, ok: true });
     } catch (e) {
       const tail = e instanceof BackendError ? boundedTail(e.stderrTail) : "";
-      const aborted = signal?.aborted === true ? { aborted: true } : {};
-      runs.push({ phase, argv: [cmd!, ...args], ms: performance.now() - started, ok: false, ...aborted, error: errorMessage(e), ...(tail ? { tail } : {}) });
+      const how = { ok: false, error: errorMessage(e), ...(signal?.aborted ? { aborted: true } : {}), ...(tail ? { tail } : {}) };
+      runs.push({ ...ran, ms: performance.now() - started, ...how });
       if (phase === "pre") break;
     }
   }

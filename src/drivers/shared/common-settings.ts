@@ -49,9 +49,16 @@ const hookArg = z.string().superRefine((arg, ctx) => {
   const bad = unknownPlaceholder(arg, HOOK_PLACEHOLDERS);
   if (bad !== null) ctx.addIssue({ code: "custom", message: `unknown placeholder {${bad}}: hooks know {server} and {name}` });
 });
-const hookStep = z.array(hookArg).min(1, "a hook is an argv list, like [fsfreeze, -f, /srv]").refine((a) => a[0] !== "", "the program (first element) is empty");
+const hookStep = z
+  .array(hookArg)
+  .min(1, "a hook is an argv list, like [fsfreeze, -f, /srv]")
+  .refine((a) => a[0] !== "", "the program (first element) is empty");
 export const hooksSetting = z
-  .object({ pre: z.array(hookStep).default([]), post: z.array(hookStep).default([]), timeout: timeoutSetting.default("5M") })
+  .object({
+    pre: z.array(hookStep).default([]),
+    post: z.array(hookStep).default([]),
+    timeout: timeoutSetting.default("5M"), // each hook's; a hung one is killed with what it started
+  })
   .strict();
 export type HooksSetting = z.infer<typeof hooksSetting>;
 

@@ -37,7 +37,8 @@ export function createHooks(deps: EngineDeps, server: ServerRow, driver: Snapsho
   const runPost = async (ctx: DriverContext) => {
     // Not the operation's signal: after a cancel or a timeout it is aborted, and the thaw must still run.
     runs.push(...(await runHooks("post", post, runner(), values)));
-    for (const r of runs.filter((x) => x.phase === "post" && !x.ok)) ctx.log.warn({ hook: r.argv, ms: Math.round(r.ms) }, `post-hook failed: ${r.error}`);
+    const logged = runs.map((r) => ({ phase: r.phase, argv: r.argv, ms: Math.round(r.ms), ok: r.ok }));
+    if (runs.length) ctx.log[runs.every((r) => r.ok) ? "info" : "warn"]({ hooks: logged }, "hooks ran");
   };
   return {
     async around(ctx, body) {
@@ -48,40 +49,47 @@ export function createHooks(deps: EngineDeps, server: ServerRow, driver: Snapsho
         return await body();
       } finally {
         await runPost(ctx);
-        if (runs.length) ctx.log.info({ hooks: runs.map((r) => ({ phase: r.phase, argv: r.argv, ms: Math.round(r.ms), ok: r.ok })) }, "hooks ran");
       }
     },
     summary: () => (runs.length ? `hooks: ${runs.map(hookLine).join("; ")}` : ""),
     preFailed: () => failed().some((r) => r.phase === "pre"),
     settle(snapshotId) {
       const bad = failed();
-      if (bad.length === 0) {
-        if (runs.length && runs.every((r) => r.ok)) void deps.alerts.resolve("hook_failed", server, `${server.name}'s hooks ran fine for ${server.name}/${name}`);
-        return;
-      }
-      const taken = bad.some((r) => r.phase === "pre") ? "not taken" : "taken, a post-hook failed";
-      void deps.alerts.raise({
-        kind: "hook_failed",
-        server,
-        snapshotId,
-        title: `${bad.map((r) => `${r.phase}-hook "${shownArgv(r.argv)}"`).join(", ")} failed: snapshot ${server.name}/${name} ${taken} (asked by ${mention(asker)})`,
-        lines: bad.map((r) => [hookLine(r), r.tail].filter(Boolean).join("\n")),
-        buttons: [{ label: "Retry", command: `create ${server.name}` }],
-      });
+      if (bad.length) return raiseHookFailed(deps, server, { name, snapshotId, asker }, bad);
+      // Only a run whose every hook ended well proves them fixed (not one a cancel cut short).
+      if (runs.length && runs.every((r) => r.ok))
+        void deps.alerts.resolve("hook_failed", server, `${server.name}'s hooks ran fine for ${server.name}/${name}`);
     },
   };
 }
 
+/** One hook_failed per server (repeats count on it): which hooks failed, their lines and stderr tails. */
+type Of = { name: string; snapshotId: number | null; asker: string };
+function raiseHookFailed(deps: EngineDeps, server: ServerRow, of: Of, bad: HookRun[]): void {
+  const which = bad.map((r) => `${r.phase}-hook "${shownArgv(r.argv)}"`).join(", ");
+  const taken = bad.some((r) => r.phase === "pre") ? "not taken" : "taken, a post-hook failed";
+  void deps.alerts.raise({
+    kind: "hook_failed",
+    server,
+    snapshotId: of.snapshotId,
+    title: `${which} failed: snapshot ${server.name}/${of.name} ${taken} (asked by ${mention(of.asker)})`,
+    lines: bad.map((r) => [hookLine(r), r.tail].filter(Boolean).join("\n")),
+    buttons: [{ label: "Retry", command: `create ${server.name}` }],
+  });
+}
+
 /** Global pre, server pre; server post, global post: each step with the timeout of the list it is in. */
-export function hookSteps(global: HooksSetting | undefined, own: HooksSetting | undefined): { pre: HookStep[]; post: HookStep[] } {
-  const steps = (h: HooksSetting | undefined, which: "pre" | "post") => (h?.[which] ?? []).map((argv) => ({ argv, timeoutMs: timeoutMs(h!.timeout) }));
+export function hookSteps(global: HooksSetting | undefined, own: HooksSetting | undefined): Record<"pre" | "post", HookStep[]> {
+  const steps = (h: HooksSetting | undefined, which: "pre" | "post") =>
+    (h?.[which] ?? []).map((argv) => ({ argv, timeoutMs: timeoutMs(h!.timeout) }));
   return { pre: [...steps(global, "pre"), ...steps(own, "pre")], post: [...steps(own, "post"), ...steps(global, "post")] };
 }
 
 function preHookError(server: string, name: string, r: HookRun): BackendError {
   return new BackendError(
     "hook_failed",
-    `pre-hook "${shownArgv(r.argv)}" failed, so ${server}/${name} was not taken: ${r.error ?? "?"} (fix the hook, or remove it from hooks.pre)`,
+    `pre-hook "${shownArgv(r.argv)}" failed, so ${server}/${name} was not taken: ${r.error ?? "?"}` +
+      " (fix the hook, or remove it from hooks.pre)",
     { stderrTail: r.tail ?? "" },
   );
 }
