@@ -40,7 +40,11 @@ export const create: Command = {
       done: (s, tookMs) => ({
         tone: "success",
         title: `${s.server}/${s.name} done: ${size(s.size)} in ${formatAge(tookMs)} (operation #${op.id}, asked by ${mention(ctx.user)})`,
-        lines: [`checksum ${shortHash(s.checksum)}, ${s.checksums?.length ?? 0} part(s)${s.expires_at ? `, expires ${utc(s.expires_at)}` : ""}`, ...detailNotes(s)],
+        lines: [
+          `checksum ${shortHash(s.checksum)}, ${s.checksums?.length ?? 0} part(s)${s.expires_at ? `, expires ${utc(s.expires_at)}` : ""}`,
+          ...(typeof s.details?.hooks === "string" ? [s.details.hooks] : []), // which hooks ran, how long
+          ...detailNotes(s),
+        ],
       }),
     });
     return withCopies(reply, `${server.name}/${snapshot.name}`, copies);

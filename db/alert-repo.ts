@@ -12,7 +12,8 @@ export type AlertKind =
   | "snapshot_stale"
   | "limit_near"
   | "ledger_full"
-  | "copy_failed";
+  | "copy_failed"
+  | "hook_failed";
 
 export interface AlertRow {
   id: number;

@@ -86,7 +86,7 @@ export async function createApp(config: Config, deps: AppBuildDeps): Promise<App
   const defaultChannel = config.alerts.channel ?? (config.chat.mode === "console" ? "console" : null);
   const alerts = createAlertSink({ ledger, chat: deps.chat, log: deps.log, defaultChannel });
   const prober = watchLedger(ledger, alerts, deps.log);
-  const engine = createEngine({ config, ledger, jobs, drivers, clock: deps.clock, log: deps.log, alerts, chat: deps.chat, targets });
+  const engine = createEngine({ config, ledger, jobs, drivers, clock: deps.clock, log: deps.log, alerts, chat: deps.chat, targets, runner: deps.runner });
   try {
     checkCopies(config, drivers, targets.names());
   } catch (e) {

@@ -3,7 +3,7 @@ import { NAME_PATTERN } from "../names.ts";
 import { durationMs, parseDuration } from "../duration.ts";
 import type { DriverModule } from "../drivers/driver.ts";
 import { BUILTIN_DRIVERS } from "../drivers/index.ts";
-import { durationSetting, timeoutSetting } from "../drivers/shared/common-settings.ts";
+import { durationSetting, hooksSetting, timeoutSetting } from "../drivers/shared/common-settings.ts";
 import { PLANNED_DRIVERS } from "./planned-drivers.ts";
 import { storageSchema } from "./storage-schema.ts";
 
@@ -70,6 +70,8 @@ export function fileSchemaFor(modules: readonly DriverModule[] = BUILTIN_DRIVERS
       .default({ concurrency: 2, timeout: "6H", fsync: true }),
     servers: z.record(name, serverSchemaFor(modules)).default({}),
     heartbeat: heartbeatSchema.optional(),
+    // Around every create of every server; a server's own hooks run inside these.
+    hooks: hooksSetting.optional(),
   })
   .strict();
 }

@@ -177,6 +177,11 @@ export interface SnapshotDriver {
   presentedHostKeys?(ctx: DriverContext): Promise<HostKey[]>;
   /** SSH servers: an admin accepted these keys; they replace snapbot's known_hosts entry. */
   acceptHostKeys?(keys: HostKey[]): Promise<void>;
+  /**
+   * Where the server's commands run, when that is not snapbot's machine (host: ssh://…): the engine runs the
+   * server's hooks through it. Absent: the hooks run locally, beside snapbot.
+   */
+  runner?(): Runner;
   /** Where the server is reached (ssh: address:port per resolved address): servers sharing one are one machine. */
   endpoints?(): Promise<string[]>;
   /**

@@ -22,6 +22,7 @@ import { copyRetentionOf, planCopies, pruneCopies } from "./schedule/copy-retent
 import { createCopies } from "./copies/copies.ts";
 import type { StartedCopy } from "./copies/auto-copies.ts";
 import { announceSnapshotVerify, recordSnapshotVerify } from "./operations/verify-outcome.ts";
+import { createHooks } from "./operations/create-hooks.ts";
 
 export interface CreateInput extends Asker {
   server: ServerRow;
@@ -168,6 +169,7 @@ export function createEngine(deps: EngineDeps) {
       throw new UserError("snapshot_exists", `${server.name}/${name} already exists (${existing.state}): pick another name, or omit it for a dated one`);
     let snapshot: SnapshotRow | undefined;
     let started: StartedCopy[] = [];
+    const hooks = createHooks(deps, server, driver, name, input.user);
     const record = () =>
       ledger.snapshots.insert({
         server_id: server.id,
@@ -204,12 +206,19 @@ export function createEngine(deps: EngineDeps) {
           }));
           const id = snap.id;
           const req = { server: server.name, name, createdAt: snap.created_at, stateful: !!input.stateful, note: input.note ?? undefined, expiresAt: input.expiresAt ?? null };
-          const res = await driver.create(req, ctx);
-          const check = await driver.check?.({ ...handleOf(snap), location: res.location }, res);
-          if (check && !check.ok) throw new SnapbotError("check_failed", `${server.name}/${name} did not verify after writing: ${check.problems.join("; ")}`);
-          const changes = { location: res.location, size: res.size, checksum: res.checksum, checksums: res.parts, details: res.details ?? null };
+          // Pre-hooks, the driver's create and check, then post-hooks (always): the driver is never called after a failed pre-hook.
+          const { res, check } = await hooks.around(ctx, async () => {
+            const res = await driver.create(req, ctx);
+            const check = await driver.check?.({ ...handleOf(snap), location: res.location }, res);
+            if (check && !check.ok) throw new SnapbotError("check_failed", `${server.name}/${name} did not verify after writing: ${check.problems.join("; ")}`);
+            return { res, check };
+          });
+          const ran = hooks.summary();
+          const details = ran ? { ...res.details, hooks: ran } : (res.details ?? null);
+          const changes = { location: res.location, size: res.size, checksum: res.checksum, checksums: res.parts, details };
+          const made = res.parts.length ? `${res.size} bytes in ${res.parts.length} part(s), ${res.checksum ?? "no checksum"}` : `created on the backend${res.size === null ? "" : `, ${res.size} bytes`}`;
           return {
-            result: res.parts.length ? `${res.size} bytes in ${res.parts.length} part(s), ${res.checksum ?? "no checksum"}` : `created on the backend${res.size === null ? "" : `, ${res.size} bytes`}`,
+            result: ran ? `${made}; ${ran}` : made,
             commit: () => {
               const t = clock.now();
               const done = ledger.snapshots.transition(id, "done", { ...changes, finished_at: t, verified_at: check ? t : null });
@@ -222,13 +231,17 @@ export function createEngine(deps: EngineDeps) {
         fail: (_id, message) => {
           if (snapshot) ledger.snapshots.transition(snapshot.id, "failed", { error: message, finished_at: clock.now() });
         },
+        failureNote: () => hooks.summary(),
         afterSuccess: (done) => {
+          hooks.settle(done.id);
           started = copies.afterCreate(server, done, { user: input.user, channel: input.channel });
           void warnNearLimit(deps, server).catch((e: unknown) => deps.log.warn({ err: e }, "limit check failed"));
           // Any earlier failure on this server is over, whatever name it had (a retry, or the next scheduled run).
           void deps.alerts.resolveAll("snapshot_failed", server, `a later snapshot succeeded: ${server.name}/${name}`);
         },
-        afterFail: (message) =>
+        afterFail: (message) => {
+          hooks.settle(snapshot?.id ?? null);
+          if (hooks.preFailed()) return; // hook_failed says it: nothing was taken because of the hook
           void deps.alerts.raise({
             kind: "snapshot_failed",
             server,
@@ -237,7 +250,8 @@ export function createEngine(deps: EngineDeps) {
             title: `snapshot ${server.name}/${name} failed (asked by ${mention(input.user)})`,
             lines: [message],
             buttons: [{ label: "Retry", command: `create ${server.name} ${name}` }],
-          }),
+          });
+        },
       },
     );
     // Filled by afterSuccess, which runs before the job resolves.

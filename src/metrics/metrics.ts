@@ -37,6 +37,7 @@ const ALERT_KINDS: Record<AlertKind, true> = {
   limit_near: true,
   ledger_full: true,
   copy_failed: true,
+  hook_failed: true,
 };
 
 export function createMetrics({ ledger, clock, graceMs = GRACE_MS, lastTick }: MetricsDeps): Metrics {

@@ -43,6 +43,22 @@ describe("loadConfig", () => {
     expect(c.demo).toBe(false);
   });
 
+  it("reads hooks at the top level and per server, the timeout defaulting to 5M", () => {
+    const c = load("hooks.yml");
+    expect(c.hooks).toEqual({ pre: [["logger", "-t", "snapbot", "starting {server}/{name}"]], post: [], timeout: "5M" });
+    expect(c.servers["files-1"]!.hooks).toEqual({ pre: [["fsfreeze", "-f", "/srv"]], post: [["fsfreeze", "-u", "/srv"]], timeout: 30 });
+  });
+
+  it("accepts the README's Hooks example as written", () => {
+    const readme = readFileSync(resolve(import.meta.dirname, "../../README.md"), "utf8");
+    const yaml = /## Hooks\n[^]*?```yaml\n([^]*?)```/.exec(readme)?.[1] ?? "";
+    const dir = mkdtempSync(join(cfgRoot, "hooks-readme-"));
+    writeFileSync(join(dir, "snapbot.yml"), yaml.replace("paths: [/srv]", `paths: [${dir}]`));
+    const c = loadConfig({ SNAPBOT_CONFIG: join(dir, "snapbot.yml") });
+    expect(c.servers["files-1"]!.hooks).toEqual({ pre: [["fsfreeze", "-f", "/srv"]], post: [["fsfreeze", "-u", "/srv"]], timeout: "2M" });
+    expect(c.hooks?.post).toEqual([["curl", "-fsS", "-m", "10", "https://hc.example.com/ping/{server}"]]);
+  });
+
   it("uses the built-in demo config when there is no file", () => {
     const cwd = mkdtempSync(join(cfgRoot, "cfg-"));
     const c = loadConfig({}, cwd);
@@ -74,6 +90,10 @@ describe("loadConfig", () => {
     ["paths-not-list.yml", /paths-not-list\.yml: servers\.files-1\.paths: expected a list$/],
     ["bad-snapshot-server-keep.yml", /bad-snapshot-server-keep\.yml: servers\.web-1\.snapshot_server_keep: expected a keep policy like daily=30,monthly=12 \(.*\), got "daily=forever"$/],
     ["keep-without-snapshot-server.yml", /keep-without-snapshot-server\.yml: servers\.web-1\.snapshot_server_keep: there is no snapshot_server to keep copies on: set snapshot_server/],
+    ["bad-hook-placeholder.yml", /bad-hook-placeholder\.yml: servers\.files-1\.hooks\.pre\.1\.1: unknown placeholder \{nam\}: hooks know \{server\} and \{name\}$/],
+    ["bad-global-hook-placeholder.yml", /bad-global-hook-placeholder\.yml: hooks\.post\.0\.2: unknown placeholder \{uuid\}: hooks know \{server\} and \{name\}$/],
+    ["hook-not-argv.yml", /hook-not-argv\.yml: hooks\.pre\.0: expected a list$/],
+    ["bad-hook-timeout.yml", /bad-hook-timeout\.yml: servers\.files-1\.hooks\.timeout: expected a duration like 30M.*, got "later"$/],
   ])("rejects %s with one line naming the file and key", (name, pattern) => {
     const msg = failure(name);
     expect(msg).toMatch(pattern);

@@ -7,6 +7,7 @@ import { testApp } from "../helpers/test-app.ts";
 import { recordingChat } from "../helpers/recording-chat.ts";
 import { tempDir } from "../helpers/temp-dir.ts";
 import { alive, processTree, waitFor } from "../helpers/process-tree.ts";
+import { hooksCases } from "./hooks-contract.ts";
 
 // ONE driver contract (Kysely-style): the same cases, typed as users type them, through the real command layer,
 // engine and ledger, against every driver. A driver joins with one small file:
@@ -119,11 +120,12 @@ export function driverContract(c: DriverCase): void {
 
     walkThrough(c, fresh);
     failures(c, fresh);
+    hooksCases(c, fresh, () => root);
     lacking(c, fresh);
   });
 }
 
-type Fresh = (...servers: ContractServer[]) => Promise<Awaited<ReturnType<typeof testApp>> & {
+export type Fresh = (...servers: ContractServer[]) => Promise<Awaited<ReturnType<typeof testApp>> & {
   chat: ReturnType<typeof recordingChat>;
   rows(server: string, name: string): Array<{ state: string }>;
   driver(name: string): SnapshotDriver;

@@ -3,6 +3,7 @@ import { z } from "zod";
 import type { CreateRequest, DriverContext, DriverModule, SnapshotDriver, SnapshotHandle } from "../../src/drivers/driver.ts";
 import type { Runner } from "../../src/transport/runner.ts";
 import { BackendError } from "../../src/errors.ts";
+import { hooksSetting } from "../../src/drivers/shared/common-settings.ts";
 
 // A real in-memory backend for the driver contract (test/contract/): each server has a value ("the data")
 // and a table of snapshots of it. Switches make it fail or hang; a hang is a real child process (`sh -c
@@ -32,6 +33,7 @@ const settings = z
     limit: z.number().int().positive().default(50),
     timeout: z.union([z.number(), z.string()]).optional(),
     sensitive: z.boolean().optional(),
+    hooks: hooksSetting.optional(), // the engine runs them for every driver
   })
   .strict();
 export type FakeSettings = z.infer<typeof settings>;

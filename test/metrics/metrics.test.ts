@@ -111,13 +111,15 @@ describe("metrics over HTTP from a real ledger", () => {
 
   it("counts open alerts by kind, with 0 for kinds that have none", async () => {
     const { app, scrape } = await setup;
-    const raise = (kind: "limit_near" | "hostkey_changed", k: string) =>
+    const raise = (kind: "limit_near" | "hostkey_changed" | "hook_failed", k: string) =>
       app.ledger.alerts.raise({ kind, key: k, server_id: null, snapshot_id: null, message: k, channel: null });
     raise("limit_near", "limit:a");
     raise("limit_near", "limit:b");
     raise("limit_near", "limit:b"); // a repeat of an open alert is the same alert
     raise("hostkey_changed", "hk:s");
+    raise("hook_failed", "hook_failed:s:"); // the ledger's CHECK takes the kind (migration 016)
     let m = await scrape();
+    expect(m.get(key("snapbot_alerts_open", { kind: "hook_failed" }))).toBe(1);
     expect(m.get(key("snapbot_alerts_open", { kind: "limit_near" }))).toBe(2);
     expect(m.get(key("snapbot_alerts_open", { kind: "hostkey_changed" }))).toBe(1);
     expect(m.get(key("snapbot_alerts_open", { kind: "schedule_missed" }))).toBe(0);

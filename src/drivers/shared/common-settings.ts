@@ -2,6 +2,7 @@ import { z } from "zod";
 import { durationMs, parseDuration } from "../../duration.ts";
 import { parseKeep } from "../../retention/keep-policy.ts";
 import { NAME_PATTERN } from "../../names.ts";
+import { unknownPlaceholder } from "../../hooks/placeholders.ts";
 
 // The keys every server has whatever its driver (channel, limit, timeout), and the value shapes several
 // drivers and the config file share, so each driver's schema (in its own folder) says them in the same words.
@@ -41,6 +42,26 @@ export const sizeSetting = z.union([
   z.string().regex(/^\d+(\.\d+)?\s*([KMGT]i?B?|B)?$/i, "a size like 1GiB, 512MiB or a number of bytes"),
 ]);
 
+// hooks (DESIGN.md §3): argv steps run before and after every create, at the top level and per server.
+// {server} and {name} (the snapshot's) are the placeholders; any other {word} stops start-up naming the key.
+export const HOOK_PLACEHOLDERS = ["server", "name"] as const;
+const hookArg = z.string().superRefine((arg, ctx) => {
+  const bad = unknownPlaceholder(arg, HOOK_PLACEHOLDERS);
+  if (bad !== null) ctx.addIssue({ code: "custom", message: `unknown placeholder {${bad}}: hooks know {server} and {name}` });
+});
+const hookStep = z
+  .array(hookArg)
+  .min(1, "a hook is an argv list, like [fsfreeze, -f, /srv]")
+  .refine((a) => a[0] !== "", "the program (first element) is empty");
+export const hooksSetting = z
+  .object({
+    pre: z.array(hookStep).default([]),
+    post: z.array(hookStep).default([]),
+    timeout: timeoutSetting.default("5M"), // each hook's; a hung one is killed with what it started
+  })
+  .strict();
+export type HooksSetting = z.infer<typeof hooksSetting>;
+
 /** `...commonSettingsFields` in every driver's schema. */
 export const commonSettingsFields = {
   channel: z.string().min(1).optional(),
@@ -50,6 +71,8 @@ export const commonSettingsFields = {
   copies: z.array(z.string().regex(NAME_PATTERN, "a storage target's name, like offsite")).optional(),
   // Encrypted at rest (storage.encryption); unset: the driver's own default (features.sensitive).
   sensitive: z.boolean().optional(),
+  // Run around every create of this server, inside the global hooks (src/engine/operations/create-hooks.ts).
+  hooks: hooksSetting.optional(),
 };
 
 /** A server's `copies:` (common to every driver; only drivers with stored snapshots can have them): [] when not set. */
@@ -72,4 +95,10 @@ export function limitSettingOf(settings: Record<string, unknown>): number {
 /** Whether a server's new snapshots are encrypted at rest: its `sensitive:` setting, else its driver's default. */
 export function sensitiveSettingOf(settings: Record<string, unknown>, features: { sensitive?: boolean } | undefined): boolean {
   return typeof settings.sensitive === "boolean" ? settings.sensitive : features?.sensitive === true;
+}
+
+/** A server's own hooks (common to every driver), as its validated settings hold them; undefined when it has none. */
+export function hooksSettingOf(settings: Record<string, unknown>): HooksSetting | undefined {
+  const parsed = hooksSetting.safeParse(settings.hooks);
+  return settings.hooks === undefined || !parsed.success ? undefined : parsed.data;
 }

@@ -2,6 +2,7 @@ import type { DriverDeps, SnapshotDriver } from "../driver.ts";
 import { createSshHost, type SshHost } from "../../transport/ssh-host.ts";
 import { sshHostKeys } from "./ssh-host-keys.ts";
 import type { SshSettings } from "./ssh-settings.ts";
+import type { Runner } from "../../transport/runner.ts";
 
 // Any driver whose commands run on another machine (`host: ssh://user@host:port`): the same driver code is
 // built with the ssh Runner, so its argv runs there (each argument shell-quoted by the runner); the host key
@@ -33,6 +34,8 @@ export function withSsh(
       presentedHostKeys: () => keys.presented(),
       acceptHostKeys: keys.accept,
       endpoints: keys.endpoints,
+      // Hooks run where the server's commands run; the host key is recorded first, as before create.
+      runner: () => trustedRunner(ssh),
     };
   };
   return make(deps);
@@ -50,4 +53,13 @@ function trustedFirst(driver: SnapshotDriver, ssh: SshHost, talks: readonly (key
     };
   }
   return wrapped as unknown as SnapshotDriver;
+}
+
+/** The host's runner, its host key recorded (first use) before the first command it runs. */
+function trustedRunner(ssh: SshHost): Runner {
+  return {
+    run: async (cmd, args, opts) => (await ssh.ensureTrusted(), ssh.runner.run(cmd, args, opts)),
+    pipeline: (stages, opts) => ssh.runner.pipeline(stages, opts),
+    has: async (cmd) => (await ssh.ensureTrusted(), ssh.runner.has(cmd)),
+  };
 }

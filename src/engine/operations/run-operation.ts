@@ -52,6 +52,8 @@ export interface OperationSpec<T> {
   work: (ctx: DriverContext, snapshotId: number | null) => Promise<WorkOutcome<T>>;
   /** Inside the transaction that marks it failed. */
   fail?: (snapshotId: number | null, message: string, error: unknown) => void;
+  /** More to say about a failure, after the work ended (the hooks that ran): a line under the error, in the ledger and the reply. */
+  failureNote?: () => string;
   /** After the outcome is committed: alerts and other news that must not hold the transaction. */
   afterFail?: (message: string, error: unknown) => void;
   afterSuccess?: (value: T) => void;
@@ -157,7 +159,8 @@ function outcomes<T>(deps: OperationDeps, spec: OperationSpec<T>, op: OperationR
     });
 
   async function failed(e: unknown, ctx: JobContext): Promise<never> {
-    const message = failureMessage(e, ctx.signal);
+    const note = spec.failureNote?.() ?? "";
+    const message = failureMessage(e, ctx.signal) + (note ? `\n${note}` : "");
     if (!(e instanceof SnapbotError)) log.error({ err: e }, "operation failed unexpectedly");
     else if (!isLedgerFull(e)) log.warn({ code: e.code, message }, "operation failed");
     try {
@@ -172,7 +175,8 @@ function outcomes<T>(deps: OperationDeps, spec: OperationSpec<T>, op: OperationR
         log.error({ err: errorMessage(err) }, "could not record the changed host key"),
       );
     // A timeout or cancel is the story, not the "killed" error it caused in the driver.
-    throw ctx.signal.aborted && ctx.signal.reason instanceof SnapbotError ? ctx.signal.reason : e;
+    const thrown = ctx.signal.aborted && ctx.signal.reason instanceof SnapbotError ? ctx.signal.reason : e;
+    throw note ? new NotedError(thrown, message) : thrown;
   }
 
   async function succeeded(out: WorkOutcome<T>, ctx: JobContext): Promise<T> {
@@ -222,4 +226,11 @@ function outcomes<T>(deps: OperationDeps, spec: OperationSpec<T>, op: OperationR
   }
 
   return { failed, succeeded, deferFailure };
+}
+
+/** A failure with its note (the hooks that ran) in its message, for the reply; its code, and the error as its cause, kept. */
+class NotedError extends SnapbotError {
+  constructor(error: unknown, message: string) {
+    super(error instanceof SnapbotError ? error.code : "internal", message, { cause: error });
+  }
 }
