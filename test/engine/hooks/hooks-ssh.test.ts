@@ -61,11 +61,11 @@ describe.runIf(run)("hooks on an ssh:// server", () => {
   it("stops a remote pre-hook at its timeout: nothing taken, hook_failed raised", async () => {
     const { app, run } = await testApp(join(dir, "app-hang"), {
       storage: { path: "snaps" },
-      servers: { "remote-2": server({ hooks: { pre: [[hang]], timeout: 1 } }) },
+      servers: { "remote-2": server({ hooks: { pre: [[hang]], timeout: 4 } }) },
     });
     const final = await finalOf(await run("create remote-2 n1"));
     expect(final.tone).toBe("error");
-    expect(final.lines![0]).toMatch(/^pre-hook "hang\.sh" failed, so remote-2\/n1 was not taken: .*timed out after 1s/);
+    expect(final.lines![0]).toMatch(/^pre-hook "hang\.sh" failed, so remote-2\/n1 was not taken: .*timed out after 4s/);
     expect(app.ledger.snapshots.find(app.ledger.servers.get("remote-2")!.id, "n1")).toMatchObject({ state: "failed" });
     expect(existsSync(join(dir, "app-hang/snaps/remote-2/n1"))).toBe(false);
     expect(app.ledger.alerts.listOpen().map((a) => a.kind)).toEqual(["hook_failed"]);
