@@ -12,17 +12,4 @@ export const PLANNED_DRIVERS = [
       .object({ driver: z.literal("consul"), address: z.string().url(), token_env: z.string().optional(), ...commonSettingsFields })
       .strict(),
   },
-  {
-    kind: "command",
-    settings: z
-      .object({
-        driver: z.literal("command"),
-        create: z.array(z.string()).min(1),
-        delete: z.array(z.string()).optional(),
-        restore: z.array(z.string()).optional(),
-        host: z.string().default("local"),
-        ...commonSettingsFields,
-      })
-      .strict(),
-  },
 ] as const;

@@ -36,7 +36,9 @@ driverContract({
   },
   failing: { server: () => ({ name: "remote-gone", config: over({ create: [["cat", join(dir, "no-such-file")]] }) }) },
   hanging: {
-    server: (timeout) => ({ name: "remote-hung", config: over({ create: [["cat", fifo()]], timeout }) }),
+    // versions: [] — the case's timeout is 2 s, and on a loaded machine the `cat --version` probe's ssh session
+    // alone could use it up before the step that hangs has started.
+    server: (timeout) => ({ name: "remote-hung", config: over({ create: [["cat", fifo()]], versions: [], timeout }) }),
     marker: fifo,
     // As for the archive over SSH: the ssh runner kills the remote process group; disarm unblocks a FIFO left behind.
     disarm: () => void spawnSync("timeout", ["2", "sh", "-c", ': > "$1"', "_", fifo()], { stdio: "ignore" }),

@@ -32,7 +32,9 @@ export async function createCommand(c: CommandContextDeps, req: CreateRequest, c
   if (ctx.signal.aborted) throw new BackendError("command_aborted", `create of ${ref} was cancelled before it started`);
   const sealing = c.sensitive ? await c.atRest.seal(c.settings.name, STREAM_BUFFER) : null;
   const key: SnapshotKey = { server: req.server, name: req.name };
-  const w = await openWorkspace(c.runner, ctx.signal);
+  // A stdout snapshot with no checks needs no {file}: one process (an ssh session) fewer before the first step.
+  const needsWorkspace = artefactOf(c.settings.create) !== "stdout" || c.settings.check.length > 0;
+  const w = needsWorkspace ? await openWorkspace(c.runner, ctx.signal) : NO_WORKSPACE;
   try {
     const values: Values = { ...c.settings.vars, name: req.name, server: c.settings.name, file: w.file, dir: w.dir };
     const tools = await toolVersions(c, values, ctx.signal);
@@ -45,6 +47,8 @@ export async function createCommand(c: CommandContextDeps, req: CreateRequest, c
     await w.remove().catch((e: unknown) => ctx.log.warn({ err: e }, "could not remove the command workspace"));
   }
 }
+
+const NO_WORKSPACE: Workspace = { file: "", dir: "", remove: async () => {} };
 
 interface Stored {
   stream: StoredStream;
