@@ -9,7 +9,7 @@ import { createLocalRunner } from "../src/transport/local-runner.ts";
 import { PG_BIN, startPostgres } from "../test/helpers/postgres.ts";
 import { median, round } from "./measure.ts";
 
-// npm run bench -- app (pg part; not yet wired into run.ts): create of a PostgreSQL database through the command
+// npm run bench -- app (the PostgreSQL part; bench/consul-bench.ts is the Consul one): create of a PostgreSQL database through the command
 // driver (pg_dump -Fc streamed into fsync'd parts, age-encrypted or not) against `pg_dump -Fc | sha256sum` of the
 // same database in the same run, alternated, medians of RUNS. Targets: ≤ 1.10× plain, ≤ 1.25× encrypted.
 // pg_dump's own zlib compression is the work on both sides; what snapbot adds is hashing, age and the writes.

@@ -16,8 +16,8 @@ import { measureDriver, median, round, siblingArgv } from "./measure.ts";
 // create of a 512 MiB Consul snapshot through snapbot's consul driver (GET /v1/snapshot, Consul's archive checks
 // on the way: gunzip + tar + SHA-256 of state.bin, then the stored-snapshot kit: hashed parts, manifest) against
 // `curl …/v1/snapshot | sha256sum` of the same archive from the same local Consul server, in its own process.
-// Runs alternate floor / create; the ratio is the median of per-run ratios (target ≤ 1.10). Not wired into
-// run.ts yet: `node --import tsx bench/consul-bench.ts` (BENCH_CONSUL_MIB, BENCH_CONSUL_RUNS, BENCH_DIR).
+// Runs alternate floor / create; the ratio is the median of per-run ratios (target ≤ 1.10). Runs with
+// `npm run bench -- app` (BENCH_CONSUL_MIB, BENCH_CONSUL_RUNS, BENCH_DIR).
 
 const MiB = 2 ** 20;
 

@@ -5,7 +5,7 @@ import { benchLedger } from "./ledger-bench.ts";
 import { benchArchive } from "./archive-bench.ts";
 import { benchSlack } from "./slack-bench.ts";
 
-// npm run bench [-- ledger|archive|storage|slack|lxd|ssh|scheduler|tree|qemu|copies|slices]: each figure is printed beside a baseline measured in the same run.
+// npm run bench [-- ledger|archive|storage|slack|lxd|ssh|scheduler|tree|qemu|copies|slices|app]: each figure is printed beside a baseline measured in the same run.
 const dir = process.env.BENCH_DIR ?? join(tmpdir(), "snapbot-bench");
 mkdirSync(dir, { recursive: true });
 const only = process.argv[2];
@@ -47,3 +47,7 @@ if (!only || only === "storage") {
 }
 if (!only || only === "slices")
   print("verify --target (slices' balance; the whole target vs sha256sum of its parts)", await (await import("./slices-bench.ts")).benchSlices({ sizeMiB: Number(process.env.BENCH_SLICES_MIB ?? 1024), dir }));
+if (!only || only === "app") {
+  print("app: PostgreSQL create through the command driver vs pg_dump -Fc | sha256sum", await (await import("./app-bench.ts")).benchAppPg({ dir, sizeMiB: Number(process.env.BENCH_APP_MIB ?? 1024) }));
+  print("app: Consul create vs curl …/v1/snapshot | sha256sum", await (await import("./consul-bench.ts")).benchConsul({ dir, sizeMiB: Number(process.env.BENCH_CONSUL_MIB ?? 512) }));
+}
