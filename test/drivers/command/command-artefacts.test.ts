@@ -1,9 +1,9 @@
 import { mkdirSync, readFileSync, writeFileSync, existsSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { Reply } from "../../../src/reply.ts";
 import { testApp } from "../../helpers/test-app.ts";
 import { tempDir } from "../../helpers/temp-dir.ts";
+import { approvalOf, done, text } from "./command-replies.ts";
 
 // The three shapes of a command snapshot, with real tools: the folder a step wrote at {dir} (stored as a tar,
 // restored extracted at {dir}), a stdout snapshot checked at {file} after it was stored (the bytes read back
@@ -14,12 +14,6 @@ const site = join(root, "site");
 const data = join(root, "data.txt");
 let t: Awaited<ReturnType<typeof testApp>>;
 
-const done = (r: Reply) => {
-  if (!r.follow) throw new Error(`expected long work, got: ${r.title} ${(r.lines ?? []).join(" / ")}`);
-  return r.follow.done;
-};
-const approvalOf = (r: Reply) => Number(/approve (\d+)/.exec(r.buttons?.[0]?.command ?? "")?.[1] ?? NaN);
-const text = (r: Reply) => [r.title, ...(r.lines ?? []), ...(r.fields ?? []).map((f) => f.join(": "))].join("\n");
 
 beforeAll(async () => {
   mkdirSync(join(site, "sub"), { recursive: true });

@@ -1,11 +1,11 @@
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
-import type { Reply } from "../../../src/reply.ts";
 import { testApp } from "../../helpers/test-app.ts";
 import { tempDir } from "../../helpers/temp-dir.ts";
 import { ageKey, filesContaining } from "../../helpers/age-identity.ts";
 import { describeEtcd, memberUrls, startEtcd, type EtcdMember } from "../../helpers/etcd.ts";
+import { approvalOf, done, text } from "./command-replies.ts";
 
 // driver: command against a real etcd 3.4: `etcdctl snapshot save {file}` (the snapshot is that file), checked with
 // `snapshot status {file}` before it counts; restore = `etcdctl snapshot restore {file}` into a new member's data
@@ -18,12 +18,6 @@ let e2: EtcdMember | undefined;
 let peer2: { client: string; peer: string };
 let t: Awaited<ReturnType<typeof testApp>>;
 
-const done = (r: Reply) => {
-  if (!r.follow) throw new Error(`expected long work, got: ${r.title} ${(r.lines ?? []).join(" / ")}`);
-  return r.follow.done;
-};
-const approvalOf = (r: Reply) => Number(/approve (\d+)/.exec(r.buttons?.[0]?.command ?? "")?.[1] ?? NaN);
-const text = (r: Reply) => [r.title, ...(r.lines ?? []), ...(r.fields ?? []).map((f) => f.join(": "))].join("\n");
 const restoredDir = () => join(root, "n2.etcd");
 
 describeEtcd("driver: command with etcd 3.4", () => {

@@ -1,11 +1,11 @@
 import { readFileSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
-import type { Reply } from "../../../src/reply.ts";
 import { testApp } from "../../helpers/test-app.ts";
 import { tempDir } from "../../helpers/temp-dir.ts";
 import { ageKey, filesContaining } from "../../helpers/age-identity.ts";
 import { CLEAN_SQL, PG_BIN, describePostgres, startPostgres, type Postgres } from "../../helpers/postgres.ts";
+import { approvalOf, done, text } from "./command-replies.ts";
 
 // driver: command against a real PostgreSQL 15: pg_dump -Fc streamed into encrypted parts, the data changed,
 // a restore with approval into a clean database (rows compared), a restore onto the non-clean source refused
@@ -16,12 +16,6 @@ const root = tempDir("snapbot-cmd-pg-");
 let pg: Postgres;
 let t: Awaited<ReturnType<typeof testApp>>;
 
-const done = (r: Reply) => {
-  if (!r.follow) throw new Error(`expected long work, got: ${r.title} ${(r.lines ?? []).join(" / ")}`);
-  return r.follow.done;
-};
-const approvalOf = (r: Reply) => Number(/approve (\d+)/.exec(r.buttons?.[0]?.command ?? "")?.[1] ?? NaN);
-const text = (r: Reply) => [r.title, ...(r.lines ?? []), ...(r.fields ?? []).map((f) => f.join(": "))].join("\n");
 const folder = (server: string, snap: string) => join(root, "snaps", server, snap);
 
 function pgServer(db: string, extra: Record<string, unknown> = {}) {
