@@ -1,4 +1,5 @@
 import type { Runner } from "../transport/runner.ts";
+import { lastLines } from "../transport/command-error.ts";
 import { BackendError, errorMessage } from "../errors.ts";
 import { formatAge } from "../duration.ts";
 import { substitute } from "./placeholders.ts";
@@ -72,6 +73,5 @@ export function hookLine(r: HookRun): string {
 
 /** A hook may print megabytes on stderr: the reply and the ledger keep its last few lines, each clipped. */
 export function boundedTail(stderr: string): string {
-  const lines = stderr.replace(/\s+$/, "").split("\n").slice(-TAIL_LINES);
-  return lines.map((l) => (l.length > TAIL_LINE_CHARS ? `${l.slice(0, TAIL_LINE_CHARS - 1)}…` : l)).join("\n").trim();
+  return lastLines(stderr, TAIL_LINES).split("\n").map((l) => (l.length > TAIL_LINE_CHARS ? `${l.slice(0, TAIL_LINE_CHARS - 1)}…` : l)).join("\n").trim();
 }
