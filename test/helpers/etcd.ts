@@ -2,6 +2,7 @@ import { execFileSync, spawn, spawnSync, type ChildProcess } from "node:child_pr
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { describe, it } from "vitest";
+import { track } from "./cleanup.ts";
 import { freePort } from "./postgres.ts";
 
 // A real etcd 3.4 member on 127.0.0.1 ports (DESIGN.md §5, recipes/etcd/etcd.sh), a child of the test process.
@@ -48,6 +49,7 @@ export async function startEtcd(dir: string, name: string, urls: { client: strin
     "--initial-cluster", `${name}=${peer}`, "--initial-cluster-state", "new",
     "--log-outputs", join(dir, `${name}.log`), "--logger", "zap",
   ], { stdio: "ignore" });
+  const release = track({ kind: "pid", pid: child.pid! }); // stopped even when the run is interrupted
   const ctl = (...args: string[]) => execFileSync("etcdctl", [`--endpoints=${client}`, ...args], { env: etcdEnv, encoding: "utf8" });
   for (let i = 0; ; i++) {
     if (spawnSync("etcdctl", [`--endpoints=${client}`, "endpoint", "health"], { env: etcdEnv }).status === 0) break;
@@ -59,10 +61,12 @@ export async function startEtcd(dir: string, name: string, urls: { client: strin
     get: (key) => ctl("get", key, "--print-value-only").replace(/\n$/, "") || null,
     put: (key, value) => void ctl("put", key, value),
     async stop() {
-      if (child.exitCode !== null) return;
-      const exited = new Promise((r) => child.once("exit", r));
-      child.kill("SIGTERM");
-      await exited;
+      if (child.exitCode === null) {
+        const exited = new Promise((r) => child.once("exit", r));
+        child.kill("SIGTERM");
+        await exited;
+      }
+      release();
     },
   };
 }

@@ -1,8 +1,9 @@
 import { execFileSync, spawnSync } from "node:child_process";
-import { chmodSync, chownSync, existsSync, mkdirSync } from "node:fs";
+import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { dirname, join } from "node:path";
 import { describe, it } from "vitest";
+import { track } from "./cleanup.ts";
 
 // A real PostgreSQL 15 for the command driver's tests (DESIGN.md §5, recipes/pg/pg.sh): initdb + pg_ctl in a
 // throwaway folder, listening on 127.0.0.1 with trust auth. It refuses to run as root, so it runs as postgres.
@@ -56,12 +57,18 @@ export async function startPostgres(dir: string): Promise<Postgres> {
   asPg("initdb", ["-D", join(dir, "data"), "-U", "postgres", "-A", "trust", "--no-sync", "-E", "UTF8", "--locale=C.UTF-8"]);
   const opts = `-c listen_addresses=127.0.0.1 -p ${port} -k ${dir} -c fsync=off -c full_page_writes=off -c synchronous_commit=off`;
   asPg("pg_ctl", ["-D", join(dir, "data"), "-l", join(dir, "log"), "-w", "-t", "30", "-o", opts, "start"]);
+  // The postmaster is recorded like every daemon a test starts, so an interrupted run does not leave it running.
+  const postmaster = Number(readFileSync(join(dir, "data", "postmaster.pid"), "utf8").split("\n")[0]);
+  const release = track({ kind: "pid", pid: postmaster });
   const url = (db: string) => `postgresql://postgres@127.0.0.1:${port}/${db}`;
   return {
     port,
     url,
     sql: (db, query) => execFileSync(join(PG_BIN, "psql"), ["-X", "-q", "-tA", "-v", "ON_ERROR_STOP=1", `--dbname=${url(db)}`, "-c", query], { encoding: "utf8" }).trim(),
-    stop: () => void spawnSync("runuser", ["-u", "postgres", "--", join(PG_BIN, "pg_ctl"), "-D", join(dir, "data"), "-m", "immediate", "-w", "stop"], { cwd: "/tmp" }),
+    stop: () => {
+      spawnSync("runuser", ["-u", "postgres", "--", join(PG_BIN, "pg_ctl"), "-D", join(dir, "data"), "-m", "immediate", "-w", "stop"], { cwd: "/tmp" });
+      release();
+    },
   };
 }
 
