@@ -91,8 +91,8 @@ export function createEngine(deps: EngineDeps) {
     },
 
     /**
-     * For the scheduler: the operation is recorded now (queued), the snapshot's own record when the job
-     * starts. 10,000 runs due in the same minute then cost one insert each at the minute, not two.
+     * For the scheduler: the operation is recorded now (queued, or running when a slot is free), the
+     * snapshot's own record when the job starts. 10,000 runs due in the same minute then cost one insert each at the minute, not two.
      */
     createLater(input: CreateInput): OperationHandle<SnapshotRow> {
       const out = startCreate(input, true);

@@ -46,7 +46,7 @@ export function copyToTarget(deps: EngineDeps, server: ServerRow, snap: Snapshot
     args: { snapshot: snap.name, target: target.name, ...(asker.auto ? { auto: true } : {}) },
     // A broken copy holds the place until its objects are gone: the new copy is recorded once they are.
     prepare: () => (replacing ? ledger.copies.transition(replacing.id, "deleting", { deleted_by: asker.user }) : record(), snap.id),
-    begin: () => copy && handle && ledger.copies.annotate(copy.id, { operation_id: handle.op.id }),
+    begin: (_snap, opId) => copy && ledger.copies.annotate(copy.id, { operation_id: opId }),
     work: async (ctx) => {
       if (replacing) await replace(deps, target, replacing, record);
       const from = { store: source, key: { server: server.name, name: snap.name, location: snap.location } };

@@ -72,10 +72,26 @@ export function createJobRunner(opts: JobRunnerOptions) {
       leases.set(server, lease);
       return lease;
     },
-    /** Runs work under a lease; `onStart` runs when a concurrency slot is free, before the work. */
-    run<T>(lease: Lease, work: (ctx: JobContext) => Promise<T>, onStart?: () => void, timeoutMs = opts.timeoutMs): Job<T> {
+    /**
+     * Takes a concurrency slot now if one is free, for a caller that records the start in the same
+     * transaction as the operation itself (one commit instead of two) and then runs with `slotHeld`.
+     * False when every slot is busy or a forced stop is under way: then run() waits for one as usual.
+     */
+    claimSlot(): boolean {
+      if (stopping || active >= opts.concurrency) return false;
+      active++;
+      return true;
+    },
+    /** Gives back a slot claimSlot took, when the work it was for will not run (its recording failed). */
+    releaseSlot: release,
+    /**
+     * Runs work under a lease; `onStart` runs when a concurrency slot is free, before the work. With
+     * `slotHeld` the caller took the slot with claimSlot (and did its own start): the work starts at once.
+     */
+    run<T>(lease: Lease, work: (ctx: JobContext) => Promise<T>, onStart?: () => void, timeoutMs = opts.timeoutMs, o: { slotHeld?: boolean } = {}): Job<T> {
       const job = new Job<T>(async (self) => {
-        await slot();
+        // Never synchronously: the caller attaches its listeners (started, progress) after run() returns.
+        await (o.slotHeld ? undefined : slot());
         const ac = new AbortController();
         const timer = setTimeout(() => ac.abort(new TimeoutError(timeoutMs)), timeoutMs);
         controllers.add(ac);

@@ -47,8 +47,8 @@ export interface OperationSpec<T> {
   leaseKey?: string;
   /** Inside the transaction that records the operation (insert a pending snapshot…); returns a snapshot id. */
   prepare?: () => number | null;
-  /** Inside the transaction that marks it running. */
-  begin?: (snapshotId: number | null) => void;
+  /** Inside the transaction that marks it running (that may be the one that records it). */
+  begin?: (snapshotId: number | null, opId: number) => void;
   work: (ctx: DriverContext, snapshotId: number | null) => Promise<WorkOutcome<T>>;
   /** Inside the transaction that marks it failed. */
   fail?: (snapshotId: number | null, message: string, error: unknown) => void;
@@ -80,10 +80,18 @@ export function runOperation<T>(deps: OperationDeps, spec: OperationSpec<T>): Op
   const lease = spec.existing?.lease ?? jobs.lease(leaseKey, spec.label);
   let op: OperationRow;
   let snapshotId: number | null = spec.existing?.op.snapshot_id ?? null;
+  const started = (id: number) => {
+    const running = ledger.operations.transition(id, "running");
+    spec.begin?.(snapshotId, id);
+    return running;
+  };
+  // A free slot now: the operation is recorded as running in the transaction that records it (one commit
+  // where queued-then-running took two, and each rewrote the state indexes of both rows).
+  const startNow = !spec.existing && jobs.claimSlot();
   try {
     op = spec.existing?.op ?? ledger.tx(() => {
       snapshotId = spec.prepare?.() ?? null;
-      return ledger.operations.insert({
+      const queued = ledger.operations.insert({
         kind: spec.kind,
         server_id: spec.server?.id ?? null,
         snapshot_id: snapshotId,
@@ -91,8 +99,10 @@ export function runOperation<T>(deps: OperationDeps, spec: OperationSpec<T>): Op
         channel: spec.channel ?? null,
         args: spec.args,
       });
+      return startNow ? started(queued.id) : queued;
     });
   } catch (e) {
+    if (startNow) jobs.releaseSlot();
     jobs.release(lease);
     throw e;
   }
@@ -101,10 +111,7 @@ export function runOperation<T>(deps: OperationDeps, spec: OperationSpec<T>): Op
   const settle = outcomes(deps, spec, op, () => snapshotId, log);
   const begin = () => {
     try {
-      ledger.tx(() => {
-        ledger.operations.transition(op.id, "running");
-        spec.begin?.(snapshotId);
-      });
+      ledger.tx(() => started(op.id));
     } catch (e) {
       // It never started: once the ledger can write, it is recorded as failed (not left queued).
       if (isLedgerFull(e)) settle.deferFailure(`not started: ${ledger.health.describe()}`, e);
@@ -123,8 +130,9 @@ export function runOperation<T>(deps: OperationDeps, spec: OperationSpec<T>): Op
       }
       return settle.succeeded(out, ctx);
     },
-    begin,
+    startNow ? undefined : begin,
     spec.timeoutMs ?? (deps.config && spec.server ? serverTimeoutMs({ config: deps.config }, spec.server) : undefined),
+    { slotHeld: startNow },
   );
   return { op, job };
 }

@@ -50,6 +50,34 @@ describe("job runner", () => {
     expect(peak).toBe(2);
   });
 
+  it("claimSlot takes a free slot for a caller that records the start itself, and counts it like any other", async () => {
+    const jobs = createJobRunner({ concurrency: 2, timeoutMs: 60_000, clock: fakeClock() });
+    const g = gate();
+    expect(jobs.claimSlot()).toBe(true);
+    const first = jobs.run(jobs.lease("a", "x"), () => g.p, undefined, undefined, { slotHeld: true });
+    let started = false;
+    first.on("started", () => (started = true)); // attached after run(): the work never starts synchronously
+    expect(jobs.claimSlot()).toBe(true);
+    expect(jobs.claimSlot()).toBe(false); // both slots taken
+    jobs.releaseSlot(); // the second caller's recording failed: its slot comes back
+    const later: string[] = [];
+    const second = jobs.run(jobs.lease("b", "x"), async () => void later.push("b"));
+    await second.done;
+    expect(later).toEqual(["b"]);
+    expect(started).toBe(true);
+    g.open();
+    await first.done;
+    expect(jobs.claimSlot()).toBe(true); // first's slot was freed when it ended, exactly once
+    expect(jobs.claimSlot()).toBe(true);
+    expect(jobs.claimSlot()).toBe(false);
+  });
+
+  it("claimSlot refuses during a forced stop, so nothing starts as running after abortAll", async () => {
+    const jobs = createJobRunner({ concurrency: 2, timeoutMs: 60_000, clock: fakeClock() });
+    await jobs.abortAll(new Error("stopping"));
+    expect(jobs.claimSlot()).toBe(false);
+  });
+
   it("aborts the job's signal at its timeout and reports the timeout", async () => {
     const jobs = createJobRunner({ concurrency: 1, timeoutMs: 50, clock: fakeClock() });
     const job = jobs.run(jobs.lease("demo", "hang"), (ctx) => new Promise((_, reject) => ctx.signal.addEventListener("abort", () => reject(ctx.signal.reason))));
