@@ -57,19 +57,20 @@ export function operationRepo(db: Db, now: () => number) {
     attachSnapshot(id: number, snapshotId: number): void {
       attach.run(snapshotId, id);
     },
+    // As snapshots' transition: one guarded UPDATE … RETURNING, no savepoint and no second read.
     transition(id: number, to: OperationState, changes: OperationChanges = {}): OperationRow {
-      return inTx(() => {
-        const cur = this.get(id);
-        if (!cur) throw new SnapbotError("unknown_operation", `operation #${id} does not exist`);
-        assertTransition(operationMachine, "operation", id, cur.state, to);
-        const t = now();
-        const times = { started_at: to === "running" ? t : cur.started_at, finished_at: FINAL.includes(to) ? t : null };
-        const sets = ["state = @to", "started_at = @started_at", "finished_at = @finished_at"];
-        for (const k of Object.keys(changes)) sets.push(`${k} = @${k}`);
-        const r = prepared(`UPDATE operations SET ${sets.join(", ")} WHERE id = @id AND state = @from`).run({ ...changes, ...times, id, from: cur.state, to });
-        if (r.changes !== 1) throw new SnapbotError("concurrent_change", `operation #${id} changed while being updated`);
-        return this.get(id)!;
-      });
+      const cur = this.get(id);
+      if (!cur) throw new SnapbotError("unknown_operation", `operation #${id} does not exist`);
+      assertTransition(operationMachine, "operation", id, cur.state, to);
+      const t = now();
+      const times = { started_at: to === "running" ? t : cur.started_at, finished_at: FINAL.includes(to) ? t : null };
+      const sets = ["state = @to", "started_at = @started_at", "finished_at = @finished_at"];
+      for (const k of Object.keys(changes)) sets.push(`${k} = @${k}`);
+      const r = prepared(`UPDATE operations SET ${sets.join(", ")} WHERE id = @id AND state = @from RETURNING *`).get({ ...changes, ...times, id, from: cur.state, to }) as
+        | Raw
+        | undefined;
+      if (!r) throw new SnapbotError("concurrent_change", `operation #${id} changed while being updated`);
+      return row({ ...r, server: cur.server })!;
     },
     /** The audit log, newest first. */
     list(o: { serverId?: number; limit: number }): OperationRow[] {

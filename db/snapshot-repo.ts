@@ -100,21 +100,21 @@ export function snapshotRepo(db: Db, now: () => number) {
      * The one way a snapshot changes state: checks the state machine and updates with a guard on the
      * state it read, so a concurrent change makes this fail instead of being overwritten.
      */
+    // One guarded UPDATE … RETURNING, no savepoint: the WHERE on the state read is what makes it safe, and
+    // the row comes back from the write itself (a create runs three of these; each read and savepoint cost).
     transition(id: number, to: SnapshotState, changes: SnapshotChanges = {}): SnapshotRow {
-      return inTx(() => {
-        const cur = this.get(id);
-        if (!cur) throw new SnapbotError("unknown_snapshot", `snapshot #${id} does not exist`);
-        assertTransition(snapshotMachine, "snapshot", id, cur.state, to);
-        const sets = ["state = @to"];
-        const params: Record<string, unknown> = { id, from: cur.state, to };
-        for (const [k, v] of Object.entries(changes)) {
-          sets.push(`${k} = @${k}`);
-          params[k] = k === "checksums" || k === "details" ? toJson(v) : v;
-        }
-        const r = prepared(`UPDATE snapshots SET ${sets.join(", ")} WHERE id = @id AND state = @from`).run(params);
-        if (r.changes !== 1) throw new SnapbotError("concurrent_change", `snapshot #${id} changed while being updated`);
-        return this.get(id)!;
-      });
+      const cur = this.get(id);
+      if (!cur) throw new SnapbotError("unknown_snapshot", `snapshot #${id} does not exist`);
+      assertTransition(snapshotMachine, "snapshot", id, cur.state, to);
+      const sets = ["state = @to"];
+      const params: Record<string, unknown> = { id, from: cur.state, to };
+      for (const [k, v] of Object.entries(changes)) {
+        sets.push(`${k} = @${k}`);
+        params[k] = k === "checksums" || k === "details" ? toJson(v) : v;
+      }
+      const r = prepared(`UPDATE snapshots SET ${sets.join(", ")} WHERE id = @id AND state = @from RETURNING *`).get(params) as Raw | undefined;
+      if (!r) throw new SnapbotError("concurrent_change", `snapshot #${id} changed while being updated`);
+      return row({ ...r, server: cur.server })!;
     },
     /** Fields that change no state (verification time, details). */
     annotate(id: number, changes: Pick<SnapshotChanges, "verified_at" | "details" | "error">): void {
