@@ -10,8 +10,12 @@ import type { OpenQmpLink, QmpLink } from "./qmp-link.ts";
 
 export interface QmpSession {
   execute<T = unknown>(command: string, args?: Record<string, unknown>): Promise<T>;
-  /** Runs a job command to its end; throws with QEMU's own message when the job ends in an error. */
-  job(command: string, args: Record<string, unknown>): Promise<void>;
+  /**
+   * Runs a job command to its end; throws with QEMU's own message when the job ends in an error. With
+   * `then`, that command (no arguments) is sent right behind the job's dismissal, in the same round trip,
+   * and its reply is returned: what the job did, read back without waiting for QEMU once more.
+   */
+  job<T = void>(command: string, args: Record<string, unknown>, then?: string): Promise<T>;
 }
 
 interface Reply {
@@ -77,7 +81,7 @@ class Session implements QmpSession {
     return reply.return as T;
   }
 
-  async job(command: string, args: Record<string, unknown>): Promise<void> {
+  async job<T = void>(command: string, args: Record<string, unknown>, then?: string): Promise<T> {
     const id = `snapbot-${command}-${randomBytes(4).toString("hex")}`;
     this.runningJob = id;
     try {
@@ -86,8 +90,10 @@ class Session implements QmpSession {
       if (this.failure) throw this.failure;
       const jobs = await this.execute<Array<{ id: string; error?: string }>>("query-jobs");
       const error = jobs.find((j) => j.id === id)?.error;
-      await this.execute("job-dismiss", { id });
+      // QMP answers in order: `then` is read after the dismissal, both written before either reply is awaited.
+      const [, after] = await Promise.all([this.execute("job-dismiss", { id }), then && !error ? this.execute<T>(then) : undefined]);
       if (error) throw new BackendError("qmp_job_failed", `${command} failed in QEMU: ${error}`);
+      return after as T;
     } finally {
       this.runningJob = null;
     }
