@@ -20,7 +20,7 @@ export interface NewSnapshot {
   expires_at?: number | null;
   note?: string | null;
   stateful?: boolean;
-  state?: "pending" | "done";
+  state?: "pending" | "running" | "done"; // running: recorded as its create starts (no pending row first)
   created_at?: number; // imported snapshots keep the backend's creation time
   finished_at?: number | null;
   size?: number | null;

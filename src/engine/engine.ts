@@ -170,8 +170,9 @@ export function createEngine(deps: EngineDeps) {
     let snapshot: SnapshotRow | undefined;
     let started: StartedCopy[] = [];
     const hooks = createHooks(deps, server, driver, name, input.user);
-    const record = () =>
+    const record = (state: "pending" | "running") =>
       ledger.snapshots.insert({
+        state,
         server_id: server.id,
         name,
         created_by: input.user,
@@ -191,18 +192,19 @@ export function createEngine(deps: EngineDeps) {
         user: input.user,
         channel: input.channel,
         args: { name, expires_at: input.expiresAt ?? null, note: input.note ?? null, stateful: !!input.stateful, ...(input.scheduleId ? { schedule: input.scheduleId } : {}) },
-        prepare: () => (later ? null : (snapshot = record()).id),
+        // Starting at once, the snapshot is recorded running: no pending row rewritten in the same commit.
+        prepare: (starting) => (later ? null : (snapshot = record(starting ? "running" : "pending")).id),
         begin: () => {
-          if (snapshot) ledger.snapshots.transition(snapshot.id, "running");
+          if (snapshot?.state === "pending") snapshot = ledger.snapshots.transition(snapshot.id, "running");
         },
         work: async (ctx) => {
           // Recorded late (createLater): inside the work, so a name taken meanwhile fails the operation.
           const snap = (snapshot ??= ledger.tx(() => {
             const taken = ledger.snapshots.findLive(server.id, name);
             if (taken) throw new UserError("snapshot_exists", `${server.name}/${name} was taken (${taken.state}) while this run waited to start`);
-            const s = record();
+            const s = record("running");
             ledger.operations.attachSnapshot(handle.op.id, s.id);
-            return ledger.snapshots.transition(s.id, "running");
+            return s;
           }));
           const id = snap.id;
           const req = { server: server.name, name, createdAt: snap.created_at, stateful: !!input.stateful, note: input.note ?? undefined, expiresAt: input.expiresAt ?? null };
@@ -223,6 +225,7 @@ export function createEngine(deps: EngineDeps) {
               const t = clock.now();
               const done = ledger.snapshots.transition(id, "done", { ...changes, finished_at: t, verified_at: check ? t : null });
               moveCurrent(deps, server, id);
+
               return done;
             },
             discard: (c) => driver.delete({ ...handleOf(snap), location: res.location }, c),

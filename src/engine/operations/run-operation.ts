@@ -45,8 +45,11 @@ export interface OperationSpec<T> {
    * it only reads the server's snapshot, so the server's next snapshot or prune need not wait for an upload.
    */
   leaseKey?: string;
-  /** Inside the transaction that records the operation (insert a pending snapshot…); returns a snapshot id. */
-  prepare?: () => number | null;
+  /**
+   * Inside the transaction that records the operation (insert a pending snapshot…); returns a snapshot id.
+   * `starting`: the operation is recorded as running (a slot was free), and begin runs in this same transaction.
+   */
+  prepare?: (starting: boolean) => number | null;
   /** Inside the transaction that marks it running (that may be the one that records it). */
   begin?: (snapshotId: number | null, opId: number) => void;
   work: (ctx: DriverContext, snapshotId: number | null) => Promise<WorkOutcome<T>>;
@@ -80,26 +83,23 @@ export function runOperation<T>(deps: OperationDeps, spec: OperationSpec<T>): Op
   const lease = spec.existing?.lease ?? jobs.lease(leaseKey, spec.label);
   let op: OperationRow;
   let snapshotId: number | null = spec.existing?.op.snapshot_id ?? null;
-  const started = (id: number) => {
-    const running = ledger.operations.transition(id, "running");
-    spec.begin?.(snapshotId, id);
-    return running;
-  };
   // A free slot now: the operation is recorded as running in the transaction that records it (one commit
   // where queued-then-running took two, and each rewrote the state indexes of both rows).
   const startNow = !spec.existing && jobs.claimSlot();
   try {
     op = spec.existing?.op ?? ledger.tx(() => {
-      snapshotId = spec.prepare?.() ?? null;
-      const queued = ledger.operations.insert({
+      snapshotId = spec.prepare?.(startNow) ?? null;
+      const recorded = ledger.operations.insert({
         kind: spec.kind,
         server_id: spec.server?.id ?? null,
         snapshot_id: snapshotId,
         requested_by: spec.user,
         channel: spec.channel ?? null,
         args: spec.args,
+        state: startNow ? "running" : "queued",
       });
-      return startNow ? started(queued.id) : queued;
+      if (startNow) spec.begin?.(snapshotId, recorded.id);
+      return recorded;
     });
   } catch (e) {
     if (startNow) jobs.releaseSlot();
@@ -111,7 +111,10 @@ export function runOperation<T>(deps: OperationDeps, spec: OperationSpec<T>): Op
   const settle = outcomes(deps, spec, op, () => snapshotId, log);
   const begin = () => {
     try {
-      ledger.tx(() => started(op.id));
+      ledger.tx(() => {
+        ledger.operations.transition(op.id, "running");
+        spec.begin?.(snapshotId, op.id);
+      });
     } catch (e) {
       // It never started: once the ledger can write, it is recorded as failed (not left queued).
       if (isLedgerFull(e)) settle.deferFailure(`not started: ${ledger.health.describe()}`, e);
@@ -192,6 +195,7 @@ function outcomes<T>(deps: OperationDeps, spec: OperationSpec<T>, op: OperationR
       ledger.tx(() => {
         const v = out.commit();
         ledger.operations.transition(op.id, "succeeded", { result: out.result });
+
         return v;
       });
     let value: T;
@@ -206,6 +210,7 @@ function outcomes<T>(deps: OperationDeps, spec: OperationSpec<T>, op: OperationR
     log.info({ result: out.result }, "operation succeeded");
     spec.afterSuccess?.(value);
     return value;
+
   }
 
   /** The work is done and checked; its commit waits. Should the commit fail for another reason, it fails and what it wrote goes. */
