@@ -41,11 +41,17 @@ export const HASH_WORKER_SOURCE = `
 const { parentPort, workerData } = require("node:worker_threads");
 const { createHash } = require("node:crypto");
 const { buffer, slotSize, whole, partSize } = workerData;
-const hashes = whole.map((a) => createHash(a));
+// Until the first part ends, the whole stream's SHA-256 and the first part's are the same hash: with parts
+// cut here, the whole stream's is the first part's hasher copied as that part closes (Hash.copy), so the first
+// part (all of a one-part snapshot) is read once for both.
+const carry = partSize !== null && whole.includes("sha256");
+const hashes = new Map(whole.filter((a) => !(carry && a === "sha256")).map((a) => [a, createHash(a)]));
+let wholeSha = null; // carry: the whole stream's SHA-256, from the first part's end on
 let part = null;
 let inPart = 0;
 let index = 0;
 const closePart = () => {
+  if (carry && wholeSha === null) wholeSha = part.copy();
   parentPort.postMessage({ part: { index: index++, size: inPart, sha256: part.digest("hex") } });
   part = null;
   inPart = 0;
@@ -54,7 +60,9 @@ const cutParts = (bytes) => {
   for (let at = 0; at < bytes.length; ) {
     part ??= createHash("sha256");
     const take = Math.min(partSize - inPart, bytes.length - at);
-    part.update(take === bytes.length ? bytes : bytes.subarray(at, at + take));
+    const piece = take === bytes.length ? bytes : bytes.subarray(at, at + take);
+    part.update(piece);
+    if (wholeSha) wholeSha.update(piece);
     inPart += take;
     at += take;
     if (inPart === partSize) closePart();
@@ -63,10 +71,11 @@ const cutParts = (bytes) => {
 parentPort.on("message", (m) => {
   if (m === null) {
     if (part) closePart();
-    return parentPort.postMessage({ sums: Object.fromEntries(whole.map((a, i) => [a, hashes[i].digest("hex")])) });
+    if (carry) hashes.set("sha256", wholeSha ?? createHash("sha256")); // no part at all: the empty stream's
+    return parentPort.postMessage({ sums: Object.fromEntries(whole.map((a) => [a, hashes.get(a).digest("hex")])) });
   }
   const bytes = new Uint8Array(buffer, m.slot * slotSize, m.length);
-  for (const h of hashes) h.update(bytes);
+  for (const h of hashes.values()) h.update(bytes);
   if (partSize) cutParts(bytes);
   parentPort.postMessage({ done: m.slot });
 });`;

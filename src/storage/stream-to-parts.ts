@@ -6,14 +6,14 @@ import { createHashTap } from "./hash-tap.ts";
 import { createPartWriter } from "./part-writer.ts";
 import type { PartStore, SnapshotKey } from "./part-store.ts";
 
-// stream → parts: the hash tap (per-part SHA-256 and whole-stream SHA-256 and MD5, on worker threads) in
+// stream → parts: the hash tap (per-part SHA-256, whole-stream SHA-256 and optionally MD5, on worker threads) in
 // front of the part writer, into a snapshot the store has created. The manifest is the caller's to write,
 // last, from what this returns. A stream that fails part-way leaves no parts: the snapshot is removed
 // (store.remove) before `done` rejects, so the failure is never mistaken for a partial write to resume.
 
 export interface StoredStream {
   parts: PartInfo[];
-  total: { size: number; sha256: string; md5: string };
+  total: { size: number; sha256: string; md5?: string };
 }
 
 export interface PartsWrite {
@@ -33,10 +33,12 @@ export interface StreamToPartsOptions {
   signal?: AbortSignal;
   /** How the hashing threads start (hash-thread.ts); tests pass one that breaks them. */
   spawnHashWorker?: SpawnHashWorker;
+  /** Also the whole stream's MD5, for a README.txt that shows it. */
+  md5?: boolean;
 }
 
 export function streamToParts(store: PartStore, key: SnapshotKey, input: Readable, opts: StreamToPartsOptions): PartsWrite {
-  const tap = createHashTap(opts.partSize, opts.highWaterMark, { spawn: opts.spawnHashWorker });
+  const tap = createHashTap(opts.partSize, opts.highWaterMark, { spawn: opts.spawnHashWorker, md5: opts.md5 });
   const writer = createPartWriter({ store, key, partSize: opts.partSize, highWaterMark: opts.highWaterMark, digestOf: tap.part, signal: opts.signal });
   const written = pipeline(input, tap.stream, writer.stream).then(() => {
     const digest = tap.digest();

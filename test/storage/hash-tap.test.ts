@@ -6,10 +6,11 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { createHashTap, type HashTap } from "../../src/storage/hash-tap.ts";
 import { faultyHashWorker, threadCount, threadsBackTo } from "../helpers/hash-threads.ts";
 
-// The tap hashes parts (SHA-256) and the whole stream (SHA-256, MD5) on two worker threads reading one shared
-// copy of the bytes; every digest must equal node:crypto over the same bytes in one piece, whatever the
-// chunking and wherever parts end relative to chunks and to the 1 MiB slots; memory stays bounded while a
-// thread is slow; a thread that dies or throws fails the stream at once, and nothing keeps running after.
+// The tap hashes parts (SHA-256) and the whole stream (SHA-256, and MD5 when asked: on a second thread) on
+// worker threads reading one shared copy of the bytes; every digest must equal node:crypto over the same bytes
+// in one piece, whatever the chunking and wherever parts end relative to chunks and to the 1 MiB slots (the
+// whole stream's SHA-256 is carried on from the first part's hasher); memory stays bounded while a thread is
+// slow; a thread that dies or throws fails the stream at once, and nothing keeps running after.
 
 const MiB = 2 ** 20;
 const SLOT = MiB; // hash-tap.ts's slot size: part boundaries on either side of it are the interesting ones
@@ -29,8 +30,8 @@ function chunked(data: Buffer, sizes = [1, 7, 65_536, 3 * MiB + 5, 1, MiB - 1, 2
 }
 
 /** Runs `data` through a tap and checks every digest, as the part writer asks for them, against node:crypto. */
-async function expectDigests(data: Buffer, partSize: number, sizes?: number[]): Promise<HashTap> {
-  const tap = createHashTap(partSize, MiB);
+async function expectDigests(data: Buffer, partSize: number, sizes?: number[], o: { md5?: boolean } = { md5: true }): Promise<HashTap> {
+  const tap = createHashTap(partSize, MiB, o);
   const passed: Buffer[] = [];
   await pipeline(Readable.from(chunked(data, sizes)), tap.stream, new Writable({ write: (c, _e, cb) => (passed.push(c), cb()) }));
   expect(Buffer.concat(passed).equals(data)).toBe(true); // the bytes go through unchanged
@@ -38,7 +39,7 @@ async function expectDigests(data: Buffer, partSize: number, sizes?: number[]): 
   const expected = Array.from({ length: count }, (_, i) => data.subarray(i * partSize, (i + 1) * partSize));
   const asked = await Promise.all(expected.map((_, i) => tap.part(i)));
   expect(asked).toEqual(expected.map((b) => ({ size: b.length, sha256: sha256(b) })));
-  expect(tap.digest()).toEqual({ parts: asked, total: { size: data.length, sha256: sha256(data), md5: md5(data) } });
+  expect(tap.digest()).toEqual({ parts: asked, total: { size: data.length, sha256: sha256(data), ...(o.md5 ? { md5: md5(data) } : {}) } });
   await expect(tap.part(count)).rejects.toThrow(`part ${count} was written but not hashed`);
   await tap.stopped;
   return tap;
@@ -47,6 +48,21 @@ async function expectDigests(data: Buffer, partSize: number, sizes?: number[]): 
 describe("hash tap", () => {
   it("gives the same per-part and whole-stream digests as hashing the bytes in one piece", async () => {
     await expectDigests(randomBytes(21 * MiB + 333), 4 * MiB); // more than the slots hold: backpressure is exercised
+  });
+
+  it("without MD5: one thread, the whole stream's SHA-256 carried on from the first part's, one part or many", async () => {
+    const before = threadCount();
+    const data = randomBytes(9 * MiB + 5);
+    const running = expectDigests(data, 4 * MiB, [65_536], {});
+    await sleep(20);
+    expect(threadCount()).toBe(before + 1); // no MD5 thread
+    await running;
+    await expectDigests(data, 16 * MiB, undefined, {}); // one part: the whole stream's hash is the part's
+    await expectDigests(data, MiB, [MiB], {}); // parts ending exactly on the chunks
+    await expectDigests(data.subarray(0, 4 * MiB), 4 * MiB, undefined, {}); // exactly one full part
+    const empty = createHashTap(MiB, MiB);
+    await pipeline(Readable.from([]), empty.stream, sink());
+    expect(empty.digest()).toEqual({ parts: [], total: { size: 0, sha256: sha256(Buffer.alloc(0)) } });
   });
 
   describe("parts ending on either side of a slot and of a pipe-sized chunk", () => {
@@ -72,7 +88,7 @@ describe("hash tap", () => {
   });
 
   it("digests an empty stream as the hashes of nothing, with no parts", async () => {
-    const tap = createHashTap(MiB, MiB);
+    const tap = createHashTap(MiB, MiB, { md5: true });
     await pipeline(Readable.from([]), tap.stream, sink());
     expect(tap.digest()).toEqual({ parts: [], total: { size: 0, sha256: sha256(Buffer.alloc(0)), md5: md5(Buffer.alloc(0)) } });
     await tap.stopped; // and the threads end with the stream
@@ -86,7 +102,7 @@ describe("hash tap", () => {
   });
 
   it("holds at most its slots while a hashing thread is slow, then finishes with the right digests", async () => {
-    const tap = createHashTap(64 * MiB, MiB, { spawn: faultyHashWorker({ kind: "stall", ms: 4000 }, 1, "whole") });
+    const tap = createHashTap(64 * MiB, MiB, { spawn: faultyHashWorker({ kind: "stall", ms: 4000 }, 1, "whole"), md5: true });
     const data = randomBytes(24 * MiB);
     const done = pipeline(Readable.from(chunked(data, [65_536])), tap.stream, sink());
     // The thread hashes (and hands back) its first slot, then blocks: eight slots more fill, plus the chunk
@@ -102,7 +118,7 @@ describe("hash tap", () => {
 
   it("stops its hashing threads when the stream fails, so nothing keeps the process alive", async () => {
     const before = threadCount();
-    const tap = createHashTap(MiB, MiB);
+    const tap = createHashTap(MiB, MiB, { md5: true });
     let stopped = false;
     void tap.stopped.then(() => (stopped = true));
     const failing = new Readable({
@@ -129,7 +145,7 @@ describe("hash tap", () => {
     for (const c of cases)
       it(`${c.fault.kind} in the ${c.target} thread: the stream and the digests the writer waits for reject`, async () => {
         const before = threadCount();
-        const tap = createHashTap(64 * 1024, MiB, { spawn: faultyHashWorker(c.fault, 3, c.target) });
+        const tap = createHashTap(64 * 1024, MiB, { spawn: faultyHashWorker(c.fault, 3, c.target), md5: c.target === "whole" });
         const waiting = tap.part(40); // as the part writer would, long before part 40's bytes arrive
         const data = randomBytes(8 * MiB);
         await expect(pipeline(Readable.from(chunked(data, [65_536])), tap.stream, sink())).rejects.toThrow(c.message);

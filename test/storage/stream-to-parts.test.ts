@@ -82,7 +82,7 @@ describe("stream to parts, hashed off the main thread", () => {
     const stream = Buffer.concat(await Promise.all((await readdir(join(fixture, ".parts"))).sort().map((f) => readFile(join(fixture, ".parts", f)))));
     const { store, dir } = checkingStore();
     await store.create(key);
-    const stored = await streamToParts(store, key, chunks(stream, 777), { partSize: manifest.part_size, highWaterMark: 16 * KiB }).done;
+    const stored = await streamToParts(store, key, chunks(stream, 777), { partSize: manifest.part_size, highWaterMark: 16 * KiB, md5: true }).done;
     expect(JSON.stringify(stored.parts, null, 2)).toBe(JSON.stringify(manifest.parts, null, 2)); // same keys, same order
     expect(JSON.stringify(stored.total)).toBe(JSON.stringify(manifest.total));
     for (const p of stored.parts) expect((await readFile(join(dir, "web-1", "s1", p.file))).equals(await readFile(join(fixture, p.file)))).toBe(true);

@@ -99,7 +99,8 @@ async function streamParts(
   // The C locale: tar's and dd's byte counts are read from their stderr.
   const pipe = runner.pipeline(stages, { signal: ctx.signal, env: { LC_ALL: "C" } });
   // The disk failed: stop tar and zstd too.
-  const write = storeStream(store, key, pipe.stdout, { partSize, sealing, onFailure: () => pipe.kill(), signal: ctx.signal });
+  // md5: README.txt gives it for checking by hand, as Memset's README does.
+  const write = storeStream(store, key, pipe.stdout, { partSize, sealing, onFailure: () => pipe.kill(), signal: ctx.signal, md5: true });
   const ticker = startProgressTicker(ctx, "archiving", write.bytes);
   const [wrote, ran] = await Promise.allSettled([write.done, pipe.done]);
   ticker.stop();

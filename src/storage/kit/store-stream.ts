@@ -20,13 +20,15 @@ export interface StoreStreamOptions {
   /** Called at once when writing fails, before the parts are removed: stop the producer (tar, a step, an HTTP body). */
   onFailure?: (e: unknown) => void;
   highWaterMark?: number;
+  /** Also the whole stream's MD5 (a README.txt that shows it, as the archive driver's does); costs a thread. */
+  md5?: boolean;
 }
 
 /** The input (sealed when asked) into parts of a snapshot the store has created; on failure its parts are removed. */
 export function storeStream(store: PartStore, key: SnapshotKey, input: Readable, opts: StoreStreamOptions): PartsWrite {
   const source = opts.sealing ? readThrough(input, opts.sealing.stream) : input;
   const highWaterMark = opts.highWaterMark ?? STREAM_BUFFER;
-  return streamToParts(store, key, source, { partSize: opts.partSize, highWaterMark, onFailure: opts.onFailure, signal: opts.signal });
+  return streamToParts(store, key, source, { partSize: opts.partSize, highWaterMark, onFailure: opts.onFailure, signal: opts.signal, md5: opts.md5 });
 }
 
 /** Side files (README.txt, metadata.json) first, the manifest last: only a manifest makes the snapshot count. */
