@@ -1,6 +1,6 @@
 import { Worker } from "node:worker_threads";
 import type { PartDigest } from "./part-store.ts";
-import type { SlotRing } from "./slot-ring.ts";
+import { createSlotRing, type SlotRing } from "./slot-ring.ts";
 
 // One hashing thread reading the slot ring in place: hashes of the whole stream, and optionally SHA-256 per
 // part, cut at the same byte boundaries the part writer cuts at (it counts the same bytes in the same order).
@@ -134,5 +134,33 @@ export function startHashThread(
       void worker.terminate();
     },
     exited,
+  };
+}
+
+/** One digest of a stream, computed on a thread of its own: what a caller hashing on the side of a stream needs. */
+export interface OffThreadHash {
+  /** Copies the bytes in: returns at once, or a promise once they are in (the thread was behind): wait before the next. */
+  write(chunk: Uint8Array): Promise<void> | void;
+  /** After the last write: the hex digest; rejects when the thread failed. */
+  digest(): Promise<string>;
+  /** Stops the thread (the stream failed); digest() rejects afterwards. */
+  abort(): void;
+}
+
+const SIDE_SLOTS = 8;
+const SIDE_SLOT_SIZE = 1024 * 1024;
+
+/** A SHA-256 (or MD5) of bytes that pass on the main thread, hashed on another: 8 MiB held at most. */
+export function offThreadHash(algorithm: HashAlgorithm, spawn?: SpawnHashWorker): OffThreadHash {
+  let thread: HashThread | null = null;
+  const ring = createSlotRing({ slots: SIDE_SLOTS, slotSize: SIDE_SLOT_SIZE, readers: 1, send: (slot, n) => thread!.hash(slot, n) });
+  thread = startHashThread(ring, { whole: [algorithm], partSize: null }, { released: ring.release, part: () => {}, failed: ring.fail }, spawn);
+  return {
+    write: (chunk) => ring.write(chunk),
+    async digest() {
+      ring.flush();
+      return (await thread.finish())[algorithm]!;
+    },
+    abort: () => thread.abort(),
   };
 }

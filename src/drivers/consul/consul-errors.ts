@@ -10,7 +10,8 @@ export type ConsulErrorCode =
   | "timeout" // no answer (or no more bytes) within the time allowed
   | "http_error" // any other non-2xx answer
   | "bad_answer" // a 2xx answer that is not what the API documents
-  | "cancelled"; // the operation was cancelled (or hit its timeout:)
+  | "cancelled" // the operation was cancelled (or hit its timeout:)
+  | "hash_failed"; // snapbot's own hashing thread failed: nothing is wrong with the archive, try again
 
 export class ConsulError extends BackendError {
   declare readonly code: ConsulErrorCode;

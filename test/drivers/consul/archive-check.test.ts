@@ -4,6 +4,8 @@ import { gzipSync } from "node:zlib";
 import { describe, expect, it } from "vitest";
 import { createArchiveCheck } from "../../../src/drivers/consul/archive-check.ts";
 import { raftMeta, tarHeader, writeArchive, type ArchiveFault } from "../../helpers/consul-archive.ts";
+import { faultyHashWorker, threadCount, threadsBackTo } from "../../helpers/hash-threads.ts";
+import type { SpawnHashWorker } from "../../../src/storage/hash-thread.ts";
 
 // The checker against archives written as archive.go writes them (test/helpers/consul-archive.ts), and against
 // each way one can be wrong: every failure is the stream's error, so nothing downstream would count it.
@@ -17,8 +19,8 @@ async function archive(state: Buffer, fault?: ArchiveFault, extraTail?: Buffer):
   return gzipSync(Buffer.concat(parts));
 }
 
-async function check(gz: Buffer, chunk = 777) {
-  const c = createArchiveCheck();
+async function check(gz: Buffer, chunk = 777, spawn?: SpawnHashWorker) {
+  const c = createArchiveCheck({ spawn });
   const out: Buffer[] = [];
   const chunks = Array.from({ length: Math.ceil(gz.length / chunk) }, (_, i) => gz.subarray(i * chunk, (i + 1) * chunk));
   const sink = new Writable({ write: (b: Buffer, _e, cb) => (out.push(b), cb()) });
@@ -46,6 +48,27 @@ describe("the Consul archive check", () => {
     const { info, out } = await check(gz, 2 ** 20);
     expect(out.equals(gz)).toBe(true);
     expect(info.size).toBe(big.length);
+  });
+
+  it("hashes a state.bin far bigger than its hashing thread's 8 MiB, also while that thread stalls", async () => {
+    const { randomBytes } = await import("node:crypto");
+    const big = randomBytes(20 * 2 ** 20);
+    const gz = await archive(big);
+    expect((await check(gz, 2 ** 20)).info.size).toBe(big.length);
+    const stalled = await check(gz, 65_536, faultyHashWorker({ kind: "stall", ms: 500 }, 2, "whole"));
+    expect(stalled.out.equals(gz)).toBe(true);
+    await expect(check(await archive(big, "wrong-hash"), 2 ** 20)).rejects.toThrow(/hash check failed for "state\.bin"/); // the thread's digest is the one compared
+  });
+
+  it("fails the stream when state.bin's hashing thread dies, and leaves no thread behind", async () => {
+    const { randomBytes } = await import("node:crypto");
+    const before = threadCount();
+    const gz = await archive(randomBytes(12 * 2 ** 20));
+    await expect(check(gz, 2 ** 20, faultyHashWorker({ kind: "exit" }, 3, "whole"))).rejects.toMatchObject({
+      code: "hash_failed", // snapbot's failure, not the archive's
+      message: expect.stringMatching(/^state\.bin could not be hashed \(a hashing thread stopped \(exit code 3\).*\): nothing was kept; take the snapshot again$/),
+    });
+    expect(await threadsBackTo(before)).toBeLessThanOrEqual(before);
   });
 
   it.each([
