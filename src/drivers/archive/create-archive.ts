@@ -57,7 +57,7 @@ async function writeArchive(
   ctx: DriverContext,
   { compression, source, sealing, runner }: Chosen,
 ): Promise<CreateResult> {
-  const stream = await streamParts(runner, [source.stage, compression.stage], store, key, partSize, ctx, sealing);
+  const stream = await streamParts(runner, [source.stage, compression.stage], store, key, partSize, ctx, { sealing, md5: settings.readme_md5 === true });
   const logical = streamSizeFrom(settings.mode, stream.stderr);
   if (logical === null) ctx.log.warn({ snapshot: `${req.server}/${req.name}` }, "tar --totals / dd did not report the uncompressed size");
   // Cancelled after the last byte but before the manifest: still cancelled, so nothing may look complete.
@@ -94,13 +94,13 @@ async function streamParts(
   key: SnapshotKey,
   partSize: number,
   ctx: DriverContext,
-  sealing: Sealing | null,
+  { sealing, md5 }: { sealing: Sealing | null; md5: boolean },
 ): Promise<StreamedParts> {
   // The C locale: tar's and dd's byte counts are read from their stderr.
   const pipe = runner.pipeline(stages, { signal: ctx.signal, env: { LC_ALL: "C" } });
   // The disk failed: stop tar and zstd too.
-  // md5: README.txt gives it for checking by hand, as Memset's README does.
-  const write = storeStream(store, key, pipe.stdout, { partSize, sealing, onFailure: () => pipe.kill(), signal: ctx.signal, md5: true });
+  // md5: only for a README.txt that gives it (readme_md5), as Memset's README does.
+  const write = storeStream(store, key, pipe.stdout, { partSize, sealing, onFailure: () => pipe.kill(), signal: ctx.signal, md5 });
   const ticker = startProgressTicker(ctx, "archiving", write.bytes);
   const [wrote, ran] = await Promise.allSettled([write.done, pipe.done]);
   ticker.stop();

@@ -109,10 +109,19 @@ describe("create", () => {
     expect(ctx.events.at(-1)).toEqual({ stage: "archiving", bytes: r.size });
     const readme = await readFile(join(folder, "README.txt"), "utf8");
     expect(readme).toContain(`expected SHA-256: ${manifest.total.sha256}`);
-    // The MD5 people check by hand is the real MD5 of the concatenated parts.
+    // No MD5 unless asked for (readme_md5): the costliest hash, and SHA-256 is there for checking by hand.
+    expect(manifest.total.md5).toBeUndefined();
+    expect(readme).not.toMatch(/md5/i);
+  });
+
+  it("with readme_md5, README.txt also gives the real MD5 of the concatenated parts, as Memset's does", async () => {
+    const s = await setup({ readme_md5: true });
+    const r = await create(s, "s1", context());
+    const folder = r.location!;
+    const manifest = JSON.parse(await readFile(join(folder, "manifest.json"), "utf8"));
     const md5 = execFileSync("sh", ["-c", "cat .parts/part-* | md5sum"], { cwd: folder, encoding: "utf8" }).split(" ")[0];
     expect(manifest.total.md5).toBe(md5);
-    expect(readme).toContain(`expected MD5:     ${md5}`);
+    expect(await readFile(join(folder, "README.txt"), "utf8")).toContain(`expected MD5:     ${md5}`);
   });
 
   it("writes, verifies and deletes through the PartStore it is given instead of storage.path", async () => {
