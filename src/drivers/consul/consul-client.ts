@@ -1,6 +1,7 @@
 import { request as httpRequest, type IncomingMessage } from "node:http";
 import { request as httpsRequest } from "node:https";
-import { pipeline, Readable, Transform } from "node:stream";
+import { pipeline, Readable } from "node:stream";
+import { batched } from "../../storage/batched.ts";
 import { ConsulError, ConsulUserError } from "./consul-errors.ts";
 
 // Consul's HTTP API as the driver uses it (no consul binary): GET /v1/snapshot[?stale] as a stream with its
@@ -87,7 +88,7 @@ export function createConsulClient(o: ConsulClientOptions): ConsulClient {
       };
       const num = (v: string | null) => (v !== null && /^\d+$/.test(v) ? Number(v) : null);
       const leader = h("X-Consul-KnownLeader");
-      const body = batched(BATCH);
+      const body = batched();
       pipeline(res, body, () => {}); // a cut connection fails the batches; destroying them ends the request
       return {
         body,
@@ -111,35 +112,6 @@ function getStream(target: string, headers: Record<string, string>, signal: Abor
     const req = (u.protocol === "https:" ? httpsRequest : httpRequest)(u, { method: "GET", headers, signal }, resolve);
     req.once("error", reject);
     req.end();
-  });
-}
-
-const BATCH = 1024 * 1024;
-
-/**
- * The socket's 16–64 KiB reads gathered into ~1 MiB chunks (one copy): every stage after it (gunzip, the
- * hash tap's slot copy, the part writer) then pays its per-chunk cost 16–64 times less.
- */
-function batched(size: number): Transform {
-  let held: Buffer[] = [];
-  let n = 0;
-  const out = () => {
-    const b = held.length === 1 ? held[0]! : Buffer.concat(held, n);
-    held = [];
-    n = 0;
-    return b;
-  };
-  return new Transform({
-    readableHighWaterMark: size,
-    writableHighWaterMark: size,
-    transform(chunk: Buffer, _enc, cb) {
-      held.push(chunk);
-      n += chunk.length;
-      cb(null, n >= size ? out() : undefined);
-    },
-    flush(cb) {
-      cb(null, n > 0 ? out() : undefined);
-    },
   });
 }
 
