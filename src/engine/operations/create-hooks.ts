@@ -36,14 +36,14 @@ export function createHooks(deps: EngineDeps, server: ServerRow, driver: Snapsho
   const failed = () => runs.filter((r) => !r.ok && !r.aborted); // a hook stopped by a cancel did not fail
   const runPost = async (ctx: DriverContext) => {
     // Not the operation's signal: after a cancel or a timeout it is aborted, and the thaw must still run.
-    runs.push(...(await runHooks("post", post, runner(), values)));
+    if (post.length) runs.push(...(await runHooks("post", post, runner(), values))); // none: not even a turn of the loop
     const logged = runs.map((r) => ({ phase: r.phase, argv: r.argv, ms: Math.round(r.ms), ok: r.ok }));
     if (runs.length) ctx.log[runs.every((r) => r.ok) ? "info" : "warn"]({ hooks: logged }, "hooks ran");
   };
   return {
     async around(ctx, body) {
       try {
-        runs.push(...(await runHooks("pre", pre, runner(), values, ctx.signal)));
+        if (pre.length) runs.push(...(await runHooks("pre", pre, runner(), values, ctx.signal)));
         const bad = runs.find((r) => !r.ok);
         if (bad) throw preHookError(server.name, name, bad);
         return await body();
