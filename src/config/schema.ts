@@ -4,12 +4,10 @@ import { durationMs, parseDuration } from "../duration.ts";
 import type { DriverModule } from "../drivers/driver.ts";
 import { BUILTIN_DRIVERS } from "../drivers/index.ts";
 import { durationSetting, hooksSetting, timeoutSetting } from "../drivers/shared/common-settings.ts";
-import { PLANNED_DRIVERS } from "./planned-drivers.ts";
 import { storageSchema } from "./storage-schema.ts";
 
 // The configuration contract of DESIGN.md §3. A server's keys are its driver's: each DriverModule brings its
-// schema and they are composed here (plus the drivers of the contract not built yet, so a config written for
-// them already validates; the engine says they are not available yet).
+// schema and they are composed here (every driver of the contract is built: lxd, archive, qemu, consul, command).
 
 const name = z.string().regex(NAME_PATTERN, "a name of letters, digits, '.', '_' or '-' (e.g. web-1)");
 const userList = z.array(z.string().min(1)).default([]);
@@ -20,15 +18,14 @@ type ServerSchema = z.ZodType<{ driver: string } & Record<string, unknown>>;
 
 /** One server's settings: the union of the drivers' schemas, told apart by `driver`. */
 export function serverSchemaFor(modules: readonly DriverModule[] = BUILTIN_DRIVERS): ServerSchema {
-  const built = new Set(modules.map((m) => m.kind));
-  const schemas = [...modules.map((m) => m.settings), ...PLANNED_DRIVERS.filter((p) => !built.has(p.kind)).map((p) => p.settings)];
-  // discriminatedUnion needs at least two options and object schemas; every driver schema is a strict z.object.
-  return z.discriminatedUnion("driver", schemas as unknown as [z.ZodObject, z.ZodObject, ...z.ZodObject[]]) as unknown as ServerSchema;
+  const schemas = modules.map((m) => m.settings);
+  // discriminatedUnion takes object schemas; every driver schema is a strict z.object.
+  return z.discriminatedUnion("driver", schemas as unknown as [z.ZodObject, ...z.ZodObject[]]) as unknown as ServerSchema;
 }
 
-/** Every driver kind a config may name: the built ones and the planned ones. */
+/** Every driver kind a config may name. */
 export function driverKindsOf(modules: readonly DriverModule[] = BUILTIN_DRIVERS): string[] {
-  return [...new Set([...modules.map((m) => m.kind), ...PLANNED_DRIVERS.map((p) => p.kind)])];
+  return [...new Set(modules.map((m) => m.kind))];
 }
 
 export const serverSchema = serverSchemaFor();

@@ -9,7 +9,7 @@ import { sensitiveSettingOf } from "./shared/common-settings.ts";
 // schema validated (defaults applied).
 
 export interface DriverRegistry {
-  /** The server's driver; a kind this build lacks is one line: "… uses the consul driver, which is not available yet". */
+  /** The server's driver; a kind this build lacks (a ledger from a newer snapbot) is one line saying what to do. */
   get(server: ServerRow): SnapshotDriver;
   /** A driver for settings not registered yet (register checks them with it); not cached; null for a kind this build lacks. */
   draft(name: string, kind: string, settings: Record<string, unknown>): SnapshotDriver | null;
@@ -41,7 +41,8 @@ export function createDriverRegistry(modules: readonly DriverModule[], deps: Reg
       const hit = cache.get(server.name);
       if (hit?.key === key) return hit.driver;
       const m = byKind.get(server.driver);
-      if (!m) throw new UserError("not_available", `${server.name} uses the ${server.driver} driver, which is not available yet`);
+      if (!m)
+        throw new UserError("not_available", `${server.name} uses the ${server.driver} driver, which this snapbot does not have: run the snapbot that registered it, or remove ${server.name} from snapbot.yml`);
       const driver = make(m, server.name, server.settings);
       cache.set(server.name, { key, driver });
       return driver;

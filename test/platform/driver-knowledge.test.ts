@@ -4,6 +4,10 @@ import { writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { BUILTIN_DRIVERS } from "../../src/drivers/index.ts";
 import { driverKindsOf } from "../../src/config/schema.ts";
+import { createDriverRegistry } from "../../src/drivers/registry.ts";
+import { createLocalRunner } from "../../src/transport/local-runner.ts";
+import type { ServerRow } from "../../db/types.ts";
+import { pino } from "pino";
 import { ConfigError, loadConfig } from "../../src/config/load-config.ts";
 import { fakeBackend, fakeDriverModule } from "../helpers/fake-driver.ts";
 import { testApp } from "../helpers/test-app.ts";
@@ -69,5 +73,13 @@ describe("the driver platform", () => {
     expect(load).toThrow(`${file}: servers.f1: unknown key colour: remove it or check its spelling`);
     // Without the module, "fake" is not a driver this build knows.
     expect(() => loadConfig({ SNAPBOT_CONFIG: file }, dir)).toThrow(/servers\.f1\.driver: expected one of archive, lxd, qemu, (consul, command|command, consul)/);
+  });
+
+  it("a server whose driver this build lacks (a ledger from a newer snapbot) is one line saying what to do", () => {
+    const registry = createDriverRegistry(BUILTIN_DRIVERS, { runner: createLocalRunner(), storageDir: tempDir("snapbot-platform-"), fsync: false, log: pino({ level: "silent" }) });
+    const server = { id: 1, name: "f1", driver: "fake", settings: {} } as unknown as ServerRow;
+    expect(() => registry.get(server)).toThrow(
+      "f1 uses the fake driver, which this snapbot does not have: run the snapbot that registered it, or remove f1 from snapbot.yml",
+    );
   });
 });

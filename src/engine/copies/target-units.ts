@@ -111,7 +111,7 @@ function storingDriver(deps: EngineDeps, server: ServerRow): SnapshotDriver | nu
     const driver = deps.drivers.get(server);
     return driver.storedIn && driver.verify ? driver : null;
   } catch (e) {
-    // A kind this build lacks ("not available yet") stores nothing here; any other failure is worth a line.
+    // A kind this build lacks (not_available) stores nothing here; any other failure is worth a line.
     const quiet = e instanceof UserError && e.code === "not_available";
     if (!quiet) deps.log.warn({ server: server.name, err: errorMessage(e) }, "verify --target: the server's driver cannot be made; its snapshots are not read");
     return null;
