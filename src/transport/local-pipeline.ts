@@ -38,7 +38,7 @@ export function startLocalPipeline(stages: Stage[], opts: RunOptions = {}, log?:
   opts.signal?.addEventListener("abort", onAbort, { once: true });
   if (opts.signal?.aborted) onAbort();
   const timer = opts.timeoutMs ? setTimeout(() => stop("timeout"), opts.timeoutMs) : undefined;
-  log?.debug({ stages: stages.map((s) => [s.cmd, ...s.args]) }, "pipeline started");
+  log?.debug({ stages: loggedStages(stages, opts.logAs) }, "pipeline started");
 
   const done = Promise.all(exits).then((results): PipelineDone => {
     clearTimeout(timer);
@@ -143,4 +143,9 @@ function judge(label: string, results: StageExit[], stopped: StopReason | null, 
   const bad = results.filter(failed);
   const culprit = bad.find((r) => r.signal !== "SIGPIPE") ?? bad[0];
   return culprit ? commandFailed(basename(culprit.stage.cmd), culprit) : null;
+}
+
+/** The stages as the debug log shows them: the first as `logAs` says, when given (a var may hold a password). */
+export function loggedStages(stages: readonly Stage[], logAs: readonly string[] | undefined): string[][] {
+  return stages.map((s, i) => (i === 0 && logAs ? [...logAs] : [s.cmd, ...s.args]));
 }

@@ -24,7 +24,7 @@ export function createLocalRunner(log?: Logger): Runner {
 }
 
 async function runLocal(cmd: string, args: string[], opts: RunOptions, log?: Logger): Promise<RunResult> {
-  log?.debug({ argv: [cmd, ...args] }, "run");
+  log?.debug({ argv: opts.logAs ?? [cmd, ...args] }, "run");
   const sub = execa(cmd, args, {
     cancelSignal: opts.signal,
     timeout: opts.timeoutMs,

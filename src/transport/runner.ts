@@ -9,6 +9,11 @@ export interface RunOptions {
   timeoutMs?: number;
   cwd?: string;
   env?: Record<string, string>;
+  /**
+   * What the debug log shows for the command (for a pipeline, its first stage) instead of its argv: a step as
+   * configured, before its vars are substituted, since a var may hold a password.
+   */
+  logAs?: readonly string[];
 }
 
 export interface RunResult {

@@ -7,7 +7,7 @@ import { execa, ExecaError } from "execa";
 import type { Logger } from "pino";
 import { BackendError } from "../errors.ts";
 import { commandAborted, commandFailed, commandTimedOut, lastLines } from "./command-error.ts";
-import { KILL_GRACE_MS, killAll } from "./local-pipeline.ts";
+import { KILL_GRACE_MS, killAll, loggedStages } from "./local-pipeline.ts";
 import type { Pipeline, PipelineDone, Runner, RunOptions, RunResult, Stage } from "./runner.ts";
 import { remoteCommand, shellQuote } from "./shell-quote.ts";
 import type { SshTarget } from "./ssh-target.ts";
@@ -81,7 +81,7 @@ export function createSshRunner(o: SshRunnerOptions): Runner {
   const installed = new Map<string, Promise<boolean>>();
 
   async function exec(label: string, command: string, opts: RunOptions): Promise<RunResult> {
-    o.log?.debug({ host: where, remote: command }, "ssh run");
+    o.log?.debug({ host: where, remote: opts.logAs ? opts.logAs.join(" ") : command }, "ssh run");
     const marker = `snapbot-pid-${randomBytes(8).toString("hex")}`;
     const remote = pidReport(marker) + command;
     try {
@@ -202,7 +202,7 @@ function startSshPipeline(o: SshRunnerOptions, ssh: string, stages: Stage[], opt
   const label = stages.map((s) => basename(s.cmd)).join(" | ");
   const marker = `snapbot-exit-${randomBytes(8).toString("hex")}`;
   const remote = pidReport(marker) + withContext(`sh -c ${shellQuote(pipelineScript(stages, marker))}`, { cwd: opts.cwd, env: opts.env });
-  o.log?.debug({ host: where, stages: stages.map((s) => [s.cmd, ...s.args]) }, "ssh pipeline started");
+  o.log?.debug({ host: where, stages: loggedStages(stages, opts.logAs) }, "ssh pipeline started");
 
   const child: ChildProcess = spawn(ssh, sshArgv(o, remote), {
     stdio: [opts.input ? "pipe" : "ignore", "pipe", "pipe"],

@@ -236,3 +236,21 @@ describe("has", () => {
     expect(runner.has("tar")).toBe(runner.has("tar"));
   });
 });
+
+describe("what the debug log shows", () => {
+  it("a command as logAs gives it (a step as configured), never its substituted argv, which may hold a password", async () => {
+    const lines: string[] = [];
+    const r = createLocalRunner(pino({ level: "debug" }, { write: (l: string) => void lines.push(l) }));
+    await r.run("echo", ["--password=s3cret-pw"], { logAs: ["echo", "--password={pw}"] });
+    const p = r.pipeline([{ cmd: "echo", args: ["s3cret-pw"] }, { cmd: "cat", args: [] }], { logAs: ["echo", "{pw}"] });
+    expect((await collect(p)).toString()).toBe("s3cret-pw\n"); // what runs is the real argv
+    await p.done;
+    const logged = lines.join("");
+    expect(logged).toContain('"argv":["echo","--password={pw}"]');
+    expect(logged).toContain('"stages":[["echo","{pw}"],["cat"]]');
+    expect(logged).not.toContain("s3cret-pw");
+    lines.length = 0;
+    await r.run("echo", ["plain"]); // without logAs: the argv, as before
+    expect(lines.join("")).toContain('"argv":["echo","plain"]');
+  });
+});

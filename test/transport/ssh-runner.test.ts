@@ -27,7 +27,7 @@ let target: SshTarget;
 let knownHosts: string;
 let remote: Runner;
 
-const runnerWith = (over: { target?: SshTarget; keyFile?: string; knownHostsFile?: string }) =>
+const runnerWith = (over: { target?: SshTarget; keyFile?: string; knownHostsFile?: string; log?: pino.Logger }) =>
   createSshRunner({ target, keyFile: sshd.clientKey, knownHostsFile: knownHosts, connectTimeoutS: 5, log, ...over });
 
 beforeAll(async () => {
@@ -69,6 +69,19 @@ suite("known_hosts (trust on first use)", () => {
 });
 
 suite("ssh run", () => {
+  it("logs a command as logAs gives it, never the substituted argv (a var may hold a password)", async () => {
+    const lines: string[] = [];
+    const r = runnerWith({ log: pino({ level: "debug" }, { write: (l: string) => void lines.push(l) }) });
+    expect((await r.run("echo", ["s3cret-pw"], { logAs: ["echo", "{pw}"] })).stdout).toBe("s3cret-pw\n");
+    const p = r.pipeline([{ cmd: "echo", args: ["s3cret-pw"] }], { logAs: ["echo", "{pw}"] });
+    p.stdout.resume();
+    await p.done;
+    const logged = lines.join("");
+    expect(logged).toContain('"remote":"echo {pw}"');
+    expect(logged).toContain('"stages":[["echo","{pw}"]]');
+    expect(logged).not.toContain("s3cret-pw");
+  });
+
   it("delivers hostile arguments to the remote command verbatim, as data", async () => {
     const pwned = `/tmp/pwned-${process.pid}`;
     const hostile = ["a b", "it's", `$(touch ${pwned})`, `\`touch ${pwned}\``, ";rm -rf /", "line1\nline2", "", "$HOME", "*", `"q"`, "\\"];

@@ -34,7 +34,8 @@ export interface StepDone {
 export function startStep(step: StepRun, o: StepOptions): { pipe: Pipeline; done: Promise<{ ms: number }> } {
   const t0 = Date.now();
   const [cmd, ...args] = step.argv;
-  const pipe = o.runner.pipeline([{ cmd: cmd!, args }], { signal: o.signal, timeoutMs: o.timeoutMs, input: o.input });
+  // Logged as configured: a var may hold a password, and debug logs must not show it.
+  const pipe = o.runner.pipeline([{ cmd: cmd!, args }], { signal: o.signal, timeoutMs: o.timeoutMs, input: o.input, logAs: step.template });
   const done = pipe.done.then(
     () => ({ ms: Date.now() - t0 }),
     (e: unknown) => Promise.reject(stepFailed(step, e)),
