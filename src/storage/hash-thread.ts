@@ -80,7 +80,9 @@ parentPort.on("message", (m) => {
   parentPort.postMessage({ done: m.slot });
 });`;
 
-export const spawnHashWorker: SpawnHashWorker = (source, workerData) => new Worker(source, { eval: true, workerData });
+// execArgv []: the worker is plain JavaScript and needs none of the process's flags; inherited, some break it
+// (node --input-type=module -e … would make the source a module, where require is not defined).
+export const spawnHashWorker: SpawnHashWorker = (source, workerData) => new Worker(source, { eval: true, workerData, execArgv: [] });
 
 type Reply = { done: number } | { part: PartDigest & { index: number } } | { sums: Partial<Record<HashAlgorithm, string>> };
 

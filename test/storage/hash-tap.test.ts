@@ -164,3 +164,15 @@ describe("hash tap", () => {
     });
   });
 });
+
+describe("hashing threads and the process's own flags", () => {
+  it("work in a process started with node --input-type=module -e (the flags are not passed on to them)", async () => {
+    const { execFileSync } = await import("node:child_process");
+    const { pathToFileURL } = await import("node:url");
+    const { join } = await import("node:path");
+    const mod = pathToFileURL(join(import.meta.dirname, "../../src/storage/hash-thread.ts")).href;
+    const code = `import { offThreadHash } from ${JSON.stringify(mod)}; const h = offThreadHash("sha256"); await h.write(Buffer.from("abc")); console.log(await h.digest());`;
+    const out = execFileSync(process.execPath, ["--import", "tsx", "--input-type=module", "-e", code], { encoding: "utf8", timeout: 30_000 });
+    expect(out.trim()).toBe(sha256(Buffer.from("abc")));
+  });
+});
