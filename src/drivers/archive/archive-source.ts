@@ -44,8 +44,23 @@ export function tarArgs(paths: string[], exclude: string[], alsoExclude: string[
   return [...args, "--", ...paths.map((p) => relative("/", p) || ".")];
 }
 
+// One realpath for every path (one process, one listener on the signal however many paths there are); when
+// it fails, each path again on its own, in turn, so the line names the one that is missing and why.
 async function resolveAll(server: string, paths: string[], runner: Runner, signal: AbortSignal, key: string): Promise<string[]> {
-  return Promise.all(paths.map((p) => resolveOne(server, p, runner, signal, key)));
+  for (const p of paths) {
+    const relative = absolutePathProblem(key, p);
+    if (relative) throw problemError(server, relative);
+  }
+  try {
+    const { stdout } = await runner.run("realpath", ["-e", "-z", "--", ...paths], { signal });
+    const resolved = stdout.split("\0").slice(0, -1);
+    if (resolved.length === paths.length) return resolved;
+  } catch (e) {
+    if (!(e instanceof BackendError) || e.code !== "command_failed") throw e;
+  }
+  const resolved: string[] = [];
+  for (const p of paths) resolved.push(await resolveOne(server, p, runner, signal, key));
+  return resolved;
 }
 
 async function resolveOne(server: string, path: string, runner: Runner, signal: AbortSignal, key: string): Promise<string> {
