@@ -2,7 +2,7 @@ import type { Runner } from "../transport/runner.ts";
 import { lastLines } from "../transport/command-error.ts";
 import { BackendError, errorMessage } from "../errors.ts";
 import { formatAge } from "../duration.ts";
-import { substitute } from "./placeholders.ts";
+import { substitute } from "../drivers/shared/placeholders.ts";
 
 // Hooks are argv steps (never a shell string): each runs to its end or is killed at its timeout (the local
 // runner kills its whole process group), one after another. Pre-hooks stop at the first failure, since the

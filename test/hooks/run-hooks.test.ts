@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { chmodSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { boundedTail, hookLine, runHooks, shownArgv } from "../../src/hooks/run-hooks.ts";
-import { substitute, unknownPlaceholder } from "../../src/hooks/placeholders.ts";
+import { substitute, unknownPlaceholder } from "../../src/drivers/shared/placeholders.ts";
 import { hookSteps } from "../../src/engine/operations/create-hooks.ts";
 import { createLocalRunner } from "../../src/transport/local-runner.ts";
 import { tempDir } from "../helpers/temp-dir.ts";
@@ -22,10 +22,13 @@ describe("placeholders", () => {
     expect(substitute("--tag={server}/{name}", { server: "web-1", name: "n1" })).toBe("--tag=web-1/n1");
     expect(substitute("{name}{name}", { name: "a {server}" })).toBe("a {server}a {server}"); // one pass: a value is data
     expect(substitute("awk '{print $1}'", { server: "x" })).toBe("awk '{print $1}'"); // not a placeholder's shape
+    expect(substitute('{"host":{"name":"{server}"}}', { server: "web-1" })).toBe('{"host":{"name":"web-1"}}'); // JSON's braces are themselves
+    expect(substitute("{{server}} is {server}", { server: "web-1" })).toBe("{server} is web-1"); // {{key}}: the text {key}
   });
   it("names the first unknown one", () => {
     expect(unknownPlaceholder("{server}-{nam}-{x}", ["server", "name"])).toBe("nam");
     expect(unknownPlaceholder("{ name }", ["server", "name"])).toBeNull();
+    expect(unknownPlaceholder("{{nam}}", ["server", "name"])).toBeNull(); // the text {nam}, not a placeholder
   });
 });
 

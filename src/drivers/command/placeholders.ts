@@ -1,30 +1,14 @@
 import type { SettingProblem } from "../../config/setting-problem.ts";
 import { BUILTIN_PLACEHOLDERS, type CommandSettings, type Steps } from "./command-settings.ts";
+import { placeholdersIn, substitute, type Values } from "../shared/placeholders.ts";
 
-// {key} inside one argv element becomes its value inside that same element: "--dbname={db}" stays one argument
-// whatever the value holds (spaces, quotes, $), because no shell ever reads it. "{{" and "}}" are a literal brace.
+// The command driver's steps: the placeholder grammar is the shared one (src/drivers/shared/placeholders.ts);
+// here, which keys a server's steps may use (its vars and snapbot's own), and how a step is shown.
 
-const PLACEHOLDER = /\{\{|\}\}|\{([A-Za-z_][A-Za-z0-9_]*)\}/g;
-
-export type Values = Record<string, string>;
-
-export function substitute(arg: string, values: Values): string {
-  return arg.replace(PLACEHOLDER, (whole, key: string | undefined) => {
-    if (whole === "{{") return "{";
-    if (whole === "}}") return "}";
-    const v = values[key!];
-    if (v === undefined) throw new Error(`placeholder {${key}} is not defined`); // settingProblems stops this at start-up
-    return v;
-  });
-}
+export type { Values };
 
 export function substituteStep(step: string[], values: Values): string[] {
   return step.map((a) => substitute(a, values));
-}
-
-/** The placeholder names one argv element uses. */
-export function placeholdersIn(arg: string): string[] {
-  return [...arg.matchAll(PLACEHOLDER)].map((m) => m[1]).filter((k): k is string => k !== undefined);
 }
 
 /** Whether any step names {key} (create naming {file}: the snapshot is that file). */

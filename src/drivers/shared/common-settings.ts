@@ -2,7 +2,7 @@ import { z } from "zod";
 import { durationMs, parseDuration } from "../../duration.ts";
 import { parseKeep } from "../../retention/keep-policy.ts";
 import { NAME_PATTERN } from "../../names.ts";
-import { unknownPlaceholder } from "../../hooks/placeholders.ts";
+import { unknownPlaceholder } from "./placeholders.ts";
 
 // The keys every server has whatever its driver (channel, limit, timeout), and the value shapes several
 // drivers and the config file share, so each driver's schema (in its own folder) says them in the same words.

@@ -110,10 +110,11 @@ describe("placeholders", () => {
 
   it("values are substituted inside one argv element: quotes, spaces and $ stay in that element", async () => {
     const { substituteStep } = await import("../../../src/drivers/command/placeholders.ts");
-    expect(substituteStep(["--dbname={db}", "{{literal}}", "{name}.dump"], { db: "a b'$(rm -rf /)\"", name: "s1" })).toEqual([
+    expect(substituteStep(["--dbname={db}", "{{literal}}", "{name}.dump", '{"opts":{"db":"{db}"}}'], { db: "a b'$(rm -rf /)\"", name: "s1" })).toEqual([
       "--dbname=a b'$(rm -rf /)\"",
       "{literal}",
       "s1.dump",
+      '{"opts":{"db":"a b\'$(rm -rf /)\""}}', // JSON's own braces stay as they are
     ]);
   });
 });
