@@ -1,4 +1,4 @@
-import { statementCache, transactional } from "./statements.ts";
+import { statementCache } from "./statements.ts";
 import type { Db } from "./open-db.ts";
 import type { OperationRow } from "./types.ts";
 import { fromJson, toJson } from "./json.ts";
@@ -25,7 +25,6 @@ export type OperationChanges = Partial<Pick<OperationRow, "result" | "error" | "
 const FINAL: OperationState[] = ["succeeded", "failed", "denied", "expired", "cancelled"];
 
 export function operationRepo(db: Db, now: () => number) {
-  const inTx = transactional(db);
   const prepared = statementCache(db);
   const attach = db.prepare("UPDATE operations SET snapshot_id = ? WHERE id = ? AND snapshot_id IS NULL");
   const byId = db.prepare(`${SELECT} WHERE o.id = ?`);

@@ -1,4 +1,4 @@
-import { statementCache, transactional } from "./statements.ts";
+import { statementCache } from "./statements.ts";
 import type Database from "better-sqlite3";
 import type { Db } from "./open-db.ts";
 import type { SnapshotRow } from "./types.ts";
@@ -60,7 +60,6 @@ export function snapshotRepo(db: Db, now: () => number) {
   const liveNames = db.prepare("SELECT name FROM snapshots WHERE server_id = ? AND state NOT IN ('deleted','failed','expired')").pluck();
   // Same WHERE as the partial index snapshots_live_name: a count read from the index alone.
   const liveCount = db.prepare("SELECT count(*) FROM snapshots WHERE server_id = ? AND state NOT IN ('deleted','failed','expired')").pluck();
-  const inTx = transactional(db);
   const verifiable = db.prepare(`${SELECT} WHERE s.server_id = ? AND s.state IN ('done','broken') ORDER BY s.id`);
 
   return {
@@ -98,10 +97,9 @@ export function snapshotRepo(db: Db, now: () => number) {
     },
     /**
      * The one way a snapshot changes state: checks the state machine and updates with a guard on the
-     * state it read, so a concurrent change makes this fail instead of being overwritten.
+     * state it read, so a concurrent change makes this fail instead of being overwritten. One UPDATE …
+     * RETURNING, no savepoint: the guard is what makes it safe, and the row comes back from the write itself.
      */
-    // One guarded UPDATE … RETURNING, no savepoint: the WHERE on the state read is what makes it safe, and
-    // the row comes back from the write itself (a create runs three of these; each read and savepoint cost).
     transition(id: number, to: SnapshotState, changes: SnapshotChanges = {}): SnapshotRow {
       const cur = this.get(id);
       if (!cur) throw new SnapbotError("unknown_snapshot", `snapshot #${id} does not exist`);

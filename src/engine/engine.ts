@@ -92,7 +92,8 @@ export function createEngine(deps: EngineDeps) {
 
     /**
      * For the scheduler: the operation is recorded now (queued, or running when a slot is free), the
-     * snapshot's own record when the job starts. 10,000 runs due in the same minute then cost one insert each at the minute, not two.
+     * snapshot's own record when the job starts. 10,000 runs due in the same minute then cost one insert
+     * each at the minute, not two.
      */
     createLater(input: CreateInput): OperationHandle<SnapshotRow> {
       const out = startCreate(input, true);
@@ -225,7 +226,6 @@ export function createEngine(deps: EngineDeps) {
               const t = clock.now();
               const done = ledger.snapshots.transition(id, "done", { ...changes, finished_at: t, verified_at: check ? t : null });
               moveCurrent(deps, server, id);
-
               return done;
             },
             discard: (c) => driver.delete({ ...handleOf(snap), location: res.location }, c),

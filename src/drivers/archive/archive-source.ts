@@ -63,9 +63,8 @@ async function resolveAll(server: string, paths: string[], runner: Runner, signa
   return resolved;
 }
 
+/** One path (resolveAll has checked it is absolute): what it resolves to, or which way it fails. */
 async function resolveOne(server: string, path: string, runner: Runner, signal: AbortSignal, key: string): Promise<string> {
-  const relative = absolutePathProblem(key, path);
-  if (relative) throw problemError(server, relative);
   try {
     // -z: NUL-terminated output, so a path containing a newline survives.
     const { stdout } = await runner.run("realpath", ["-e", "-z", "--", path], { signal });

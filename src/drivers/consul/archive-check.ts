@@ -8,8 +8,9 @@ import { offThreadHash, type OffThreadHash, type SpawnHashWorker } from "../../s
 // Consul's snapshot checks (snapshot.Verify and archive.go's read), done on the bytes as they pass on their way
 // into the parts: gunzip (on the thread pool), then tar, exactly meta.json, state.bin and SHA256SUMS, every hash
 // matching, nothing after the archive's end. state.bin, all but a few hundred bytes of the archive, is hashed on
-// a thread of its own, beside the main thread's download and part writes. The stream is passed through unchanged; when the input ends the checks run and a
-// failure is the stream's error, so the parts are removed and the snapshot never counts.
+// a thread of its own, beside the main thread's download and part writes. The stream is passed through
+// unchanged; when the input ends the checks run and a failure is the stream's error, so the parts are removed
+// and the snapshot never counts.
 
 /** meta.json as Consul's `snapshot inspect` shows it (raft.SnapshotMeta). */
 export interface ConsulArchiveInfo {

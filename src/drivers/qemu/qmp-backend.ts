@@ -41,9 +41,10 @@ export function createQmpBackend(
   const quick = (file: string, ctx: DriverContext) => quickSnapshotTable(runner, file, { shared: true, signal: ctx.signal, local: o.local });
   // The disks the last operation found. A create saves over them and then reads QEMU's table back with
   // query-block (its check), which also says which disks the VM has now: one query-block per create instead of
-  // two (at a few hundred snapshots each costs ~1.5 ms of a ~30 ms save), sent in the job's last round trip. Disks that changed in between (one
-  // hot-plugged, one removed, another VM on the socket) are never missed: a save over the old set is taken
-  // again over the new one, and one the old set cannot take is tried again over the new.
+  // two (at a few hundred snapshots each costs ~1.5 ms of a ~30 ms save), sent in the job's last round trip.
+  // Disks that changed in between (one hot-plugged, one removed, another VM on the socket) are never missed:
+  // a save over the old set is taken again over the new one, and one the old set cannot take is tried again
+  // over the new.
   let known: Disks | null = null;
   const saveOverDisks = async (s: QmpSession, name: string): Promise<{ file: string; table: QemuSnapshot[] | null }> => {
     let d = known ?? (await disks(s, server, what));

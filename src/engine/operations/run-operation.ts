@@ -195,7 +195,6 @@ function outcomes<T>(deps: OperationDeps, spec: OperationSpec<T>, op: OperationR
       ledger.tx(() => {
         const v = out.commit();
         ledger.operations.transition(op.id, "succeeded", { result: out.result });
-
         return v;
       });
     let value: T;
@@ -210,7 +209,6 @@ function outcomes<T>(deps: OperationDeps, spec: OperationSpec<T>, op: OperationR
     log.info({ result: out.result }, "operation succeeded");
     spec.afterSuccess?.(value);
     return value;
-
   }
 
   /** The work is done and checked; its commit waits. Should the commit fail for another reason, it fails and what it wrote goes. */
