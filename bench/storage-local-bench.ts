@@ -6,13 +6,13 @@ import { ensureTestTree } from "./archive-bench.ts";
 import type { ChildJob } from "./archive-bench-child.ts";
 import { median, printTable, round, siblingArgv, type ChildResult } from "./measure.ts";
 
-// snapbot's local create (tar | zstd → Node: hashed off the main thread, cut into parts, written) against its
-// physical floor, `tar -cf - … | zstd -1 -T0 > file` of the same tree: the same bytes compressed and written,
-// with no hashing at all. Runs alternate floor / create (fsync off) / create (fsync on) so drift in the
-// machine hits all alike; the ratio is the median of the per-run ratios (each against the floor run just
-// before it). CPU seconds are reported too: on a 2-core machine the hashing's CPU (SHA-256 twice and MD5
-// over every stored byte) has to fit beside zstd's, which can take most of both cores by itself; the
-// CPU-bound ratio says what the machine allows at best, and the load average how busy it was.
+// snapbot's local create (tar | zstd → a FIFO → one storage thread: hashed, cut into parts, written) against
+// its physical floor, `tar -cf - … | zstd -1 -T0 > file` of the same tree: the same bytes compressed and
+// written, with no hashing at all. Runs alternate floor / create (fsync off) / create (fsync on) so drift in
+// the machine hits all alike; the ratio is the median of the per-run ratios (each against the floor run just
+// before it). CPU seconds are reported too: on a 2-core machine the hashing's CPU (SHA-256 of every stored
+// byte, of the bytes after the first part twice) has to fit beside zstd's, which can take most of both cores
+// by itself; the CPU-bound ratio says what the machine allows at best, and the load average how busy it was.
 
 const MiB = 2 ** 20;
 

@@ -31,6 +31,7 @@ export function createLocalPartStore(root: string, opts: LocalPartStoreOptions):
     kind: "local",
     where: folder,
     localFolder: folder,
+    fileParts: (key) => ({ folder: folder(key), fsync: opts.fsync }),
     create: (key) => makeSnapshotFolder(root, key),
     async openPart(key, file) {
       // 0600 at creation: the snapshot is never readable by others, not even for a moment.

@@ -57,6 +57,12 @@ export interface PartStore {
    * image beside the parts); absent for stores that do not.
    */
   localFolder?(key: SnapshotKey): string;
+  /**
+   * Present when the store keeps parts as plain files on this machine: a storage thread may then write them
+   * itself, as openPart would (new files only, 0600, each fsynced before it is closed when `fsync`), into the
+   * snapshot's folder once create() has made it.
+   */
+  fileParts?(key: SnapshotKey): FileParts;
 
   // Writing: create, then parts in order, then any small files, then the manifest, last.
   /**
@@ -105,10 +111,18 @@ export interface PartStore {
   remove(key: SnapshotKey): Promise<void>;
 }
 
+/** Where a store that keeps parts as files keeps a snapshot's: `<folder>/<partFile(i)>`. */
+export interface FileParts {
+  folder: string;
+  fsync: boolean;
+}
+
 export const PARTS_DIR = ".parts";
 /** A part's name as manifests record it: the pattern keeps a tampered manifest from pointing outside the snapshot. */
 export const PART_FILE = /^\.parts\/part-\d{6}$/;
+/** partFile's parts, for code that cannot import it (a worker thread's source). */
+export const PART_NAME = { prefix: `${PARTS_DIR}/part-`, digits: 6 } as const;
 
 export function partFile(index: number): string {
-  return `${PARTS_DIR}/part-${String(index).padStart(6, "0")}`;
+  return `${PART_NAME.prefix}${String(index).padStart(PART_NAME.digits, "0")}`;
 }

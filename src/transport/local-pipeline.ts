@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { basename } from "node:path";
-import type { Readable } from "node:stream";
+import { Readable } from "node:stream";
 import type { Logger } from "pino";
 import type { BackendError } from "../errors.ts";
 import { commandAborted, commandFailed, commandTimedOut, type CommandOutcome } from "./command-error.ts";
@@ -50,16 +50,17 @@ export function startLocalPipeline(stages: Stage[], opts: RunOptions = {}, log?:
     }
     return { stderr: results.map((r) => r.stderr).filter(Boolean).join("\n") };
   });
-  return { stdout: children.at(-1)!.stdout as Readable, done, kill: () => stop("killed") };
+  return { stdout: children.at(-1)!.stdout ?? Readable.from([]), done, kill: () => stop("killed") };
 }
 
 function spawnStages(stages: Stage[], opts: RunOptions): ChildProcess[] {
   const children: ChildProcess[] = [];
   let upstream: Readable | null = null;
   try {
-    for (const stage of stages) {
+    for (const [i, stage] of stages.entries()) {
+      const last = i === stages.length - 1;
       const child: ChildProcess = spawn(stage.cmd, stage.args, {
-        stdio: [upstream ?? (opts.input ? "pipe" : "ignore"), "pipe", "pipe"],
+        stdio: [upstream ?? (opts.input ? "pipe" : "ignore"), last && opts.stdoutFd !== undefined ? opts.stdoutFd : "pipe", "pipe"],
         cwd: opts.cwd,
         env: opts.env ? { ...process.env, ...opts.env } : process.env,
         // Its own process group: Ctrl-C at a terminal reaches snapbot, which stops its work in order,

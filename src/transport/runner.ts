@@ -14,6 +14,12 @@ export interface RunOptions {
    * configured, before its vars are substituted, since a var may hold a password.
    */
   logAs?: readonly string[];
+  /**
+   * pipeline() only: the last stage writes its stdout straight into this file descriptor (a FIFO a storage
+   * thread reads) instead of a pipe to Node; `Pipeline.stdout` is then an empty stream. The caller keeps the
+   * descriptor and closes its own copy once the pipeline has started.
+   */
+  stdoutFd?: number;
 }
 
 export interface RunResult {
@@ -28,7 +34,7 @@ export interface Stage {
 }
 
 export interface Pipeline {
-  /** The last stage's stdout, to be consumed by the caller. */
+  /** The last stage's stdout, to be consumed by the caller (empty when it went to `stdoutFd`). */
   stdout: Readable;
   /** Resolves when every stage exited 0; rejects with a BackendError naming the stage and its stderr tail. */
   done: Promise<PipelineDone>;

@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { constants as osConstants } from "node:os";
 import { basename } from "node:path";
-import type { Readable } from "node:stream";
+import { Readable } from "node:stream";
 import { execa, ExecaError } from "execa";
 import type { Logger } from "pino";
 import { BackendError } from "../errors.ts";
@@ -205,7 +205,7 @@ function startSshPipeline(o: SshRunnerOptions, ssh: string, stages: Stage[], opt
   o.log?.debug({ host: where, stages: loggedStages(stages, opts.logAs) }, "ssh pipeline started");
 
   const child: ChildProcess = spawn(ssh, sshArgv(o, remote), {
-    stdio: [opts.input ? "pipe" : "ignore", "pipe", "pipe"],
+    stdio: [opts.input ? "pipe" : "ignore", opts.stdoutFd ?? "pipe", "pipe"],
     env: { ...process.env, LC_ALL: "C" },
   });
   if (opts.input) feed(opts.input, child);
@@ -267,7 +267,7 @@ function startSshPipeline(o: SshRunnerOptions, ssh: string, stages: Stage[], opt
     });
     child.once("close", (code, signal) => finish(code, signal));
   });
-  return { stdout: child.stdout as Readable, done, kill: () => stop("killed") };
+  return { stdout: child.stdout ?? Readable.from([]), done, kill: () => stop("killed") };
 }
 
 function signalName(n: number): string {

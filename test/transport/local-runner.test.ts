@@ -1,5 +1,6 @@
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
-import { readFileSync } from "node:fs";
+import { closeSync, openSync, readFileSync } from "node:fs";
+import { execFileSync } from "node:child_process";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { randomBytes } from "node:crypto";
@@ -73,6 +74,19 @@ describe("pipeline", () => {
     ]);
     const [out] = await Promise.all([collect(p), p.done]);
     expect(out.equals(data)).toBe(true);
+  });
+
+  it("writes the last stage's stdout into stdoutFd when given, and hands Node an empty stdout", async () => {
+    const data = randomBytes(512 * 1024);
+    const src = join(dir, "fd-src.bin");
+    const dst = join(dir, "fd-dst.bin");
+    await writeFile(src, data);
+    const fd = openSync(dst, "w", 0o600);
+    const p = runner.pipeline([{ cmd: "cat", args: [src] }, { cmd: "zstd", args: ["-1", "-q", "-c"] }], { stdoutFd: fd });
+    closeSync(fd); // the stage holds its own copy
+    const [out] = await Promise.all([collect(p), p.done]);
+    expect(out.length).toBe(0);
+    expect(execFileSync("zstd", ["-d", "-q", "-c", dst]).equals(data)).toBe(true);
   });
 
   // libuv makes "pipes" as Unix socketpairs: the reader's stdin must be the peer of the writer's stdout

@@ -1,6 +1,6 @@
 import { execFileSync } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
-import { existsSync } from "node:fs";
+import { closeSync, existsSync, openSync } from "node:fs";
 import { mkdir, readFile, readdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { Readable } from "node:stream";
@@ -211,6 +211,19 @@ suite("ssh pipeline", () => {
     execFileSync("tar", ["-xzf", join(dir, "a.tar.gz"), "-C", out]);
     for (const [name, data] of Object.entries(files)) expect(await readFile(join(out, name))).toEqual(data);
     expect((await readdir(out)).sort()).toEqual(["it's.bin", "plain.txt", "sub $(x)"]);
+  });
+
+  it("writes the remote pipeline's output into stdoutFd when given, and hands Node an empty stdout", async () => {
+    const data = randomBytes(700_000);
+    const src = join(dir, "fd-src.bin");
+    const dst = join(dir, "fd-dst.bin");
+    await writeFile(src, data);
+    const fd = openSync(dst, "w", 0o600);
+    const p = remote.pipeline([{ cmd: "cat", args: [src] }, { cmd: "gzip", args: ["-1"] }], { stdoutFd: fd });
+    closeSync(fd);
+    const [out] = await Promise.all([collect(p), p.done]);
+    expect(out.length).toBe(0);
+    expect(execFileSync("gzip", ["-d", "-c", dst]).equals(data)).toBe(true);
   });
 
   it("streams input into the remote first stage", async () => {

@@ -8,14 +8,14 @@ import { chooseCompression, type Compression } from "./compression.ts";
 import type { PartStore, SnapshotKey } from "../../storage/part-store.ts";
 import { startProgressTicker } from "../../storage/progress-ticker.ts";
 import type { StoredStream } from "../../storage/stream-to-parts.ts";
-import { STREAM_BUFFER, storeStream, withNewSnapshot, writeLast } from "../../storage/kit/store-stream.ts";
+import { STREAM_BUFFER, storePipeline, withNewSnapshot, writeLast, type StartPipeline } from "../../storage/kit/store-stream.ts";
 import { MANIFEST_FORMAT, type Manifest } from "./archive-manifest.ts";
 import { README_FILE, renderReadme } from "./readme.ts";
 import { streamSizeFrom } from "./stream-size.ts";
 import type { AtRest, Sealing } from "../../storage/encryption/at-rest.ts";
 
-// create: check the source, then tar → zstd (kernel pipes) → Node (age, for a sensitive server; then hash +
-// cut into parts, src/storage/kit/) → the store, manifest last. Any failure kills the pipeline and removes the snapshot, so a
+// create: check the source, then tar → zstd (kernel pipes) → Node (a storage thread reading a FIFO, for a local
+// folder; else age for a sensitive server, then hash + cut into parts, src/storage/kit/) → the store, manifest last. Any failure kills the pipeline and removes the snapshot, so a
 // manifest always means a whole snapshot.
 
 export type ArchiveServer = ArchiveSettings & { name: string };
@@ -97,10 +97,9 @@ async function streamParts(
   { sealing, md5 }: { sealing: Sealing | null; md5: boolean },
 ): Promise<StreamedParts> {
   // The C locale: tar's and dd's byte counts are read from their stderr.
-  const pipe = runner.pipeline(stages, { signal: ctx.signal, env: { LC_ALL: "C" } });
-  // The disk failed: stop tar and zstd too.
+  const start: StartPipeline = (o) => runner.pipeline(stages, { signal: ctx.signal, env: { LC_ALL: "C" }, ...o });
   // md5: only for a README.txt that gives it (readme_md5), as Memset's README does.
-  const write = storeStream(store, key, pipe.stdout, { partSize, sealing, onFailure: () => pipe.kill(), signal: ctx.signal, md5 });
+  const { pipe, write } = await storePipeline(store, key, start, { partSize, sealing, signal: ctx.signal, md5, log: ctx.log });
   const ticker = startProgressTicker(ctx, "archiving", write.bytes);
   const [wrote, ran] = await Promise.allSettled([write.done, pipe.done]);
   ticker.stop();

@@ -1,5 +1,7 @@
 import type { Readable } from "node:stream";
 import type { Logger } from "pino";
+import type { Pipeline, RunOptions } from "../../transport/runner.ts";
+import { openFifoParts, type FifoParts } from "../fifo-parts.ts";
 import { writeManifest, type StoredManifest } from "../manifest.ts";
 import type { PartStore, SnapshotKey } from "../part-store.ts";
 import { readThrough, type Sealing } from "../encryption/at-rest.ts";
@@ -29,6 +31,56 @@ export function storeStream(store: PartStore, key: SnapshotKey, input: Readable,
   const source = opts.sealing ? readThrough(input, opts.sealing.stream) : input;
   const highWaterMark = opts.highWaterMark ?? STREAM_BUFFER;
   return streamToParts(store, key, source, { partSize: opts.partSize, highWaterMark, onFailure: opts.onFailure, signal: opts.signal, md5: opts.md5 });
+}
+
+/** Starts the producer; `stdoutFd`, when given, is where its last stage must write its stdout. */
+export type StartPipeline = (opts: Pick<RunOptions, "stdoutFd">) => Pipeline;
+
+export interface StoredPipeline {
+  pipe: Pipeline;
+  write: PartsWrite;
+}
+
+/**
+ * A pipeline's output into parts of a snapshot the store has created; a failure of either side stops the
+ * other, and a failed write leaves no parts. Into a store of plain files, unsealed, the last stage writes into
+ * a FIFO that a storage thread reads, hashes and writes out (fifo-parts.ts): the bytes never reach the main
+ * thread. Otherwise (S3, a sealed stream, no FIFO to be had) its stdout is streamed as storeStream does.
+ */
+export async function storePipeline(store: PartStore, key: SnapshotKey, start: StartPipeline, opts: StoreStreamOptions & { log: Logger }): Promise<StoredPipeline> {
+  const target = opts.sealing ? undefined : store.fileParts?.(key);
+  const fifo = target && (await openFifoParts(target, { partSize: opts.partSize, md5: opts.md5 }).catch((e: unknown) => {
+    opts.log.warn({ err: e }, "no FIFO for the storage thread: the stream goes through the main thread");
+    return null;
+  }));
+  if (!fifo) {
+    const pipe = start({});
+    return { pipe, write: storeStream(store, key, pipe.stdout, { ...opts, onFailure: (e) => (pipe.kill(), opts.onFailure?.(e)) }) };
+  }
+  let pipe: Pipeline;
+  try {
+    pipe = start({ stdoutFd: fifo.fd });
+  } catch (e) {
+    fifo.detach();
+    await fifo.abort();
+    throw e;
+  }
+  fifo.detach();
+  // Stopped or failed: the thread stops too, even if something the producer started still holds the FIFO open.
+  pipe.done.catch(() => fifo.abort());
+  return { pipe, write: { bytes: fifo.bytes, done: fifoDone(store, key, fifo, pipe, opts) } };
+}
+
+async function fifoDone(store: PartStore, key: SnapshotKey, fifo: FifoParts, pipe: Pipeline, opts: StoreStreamOptions) {
+  try {
+    return await fifo.done;
+  } catch (e) {
+    pipe.kill();
+    opts.onFailure?.(e);
+    await fifo.exited; // no part is opened after the snapshot is removed
+    await store.remove(key).catch(() => undefined); // the caller sees the stream's error, the one that matters
+    throw e;
+  }
 }
 
 /** Side files (README.txt, metadata.json) first, the manifest last: only a manifest makes the snapshot count. */
