@@ -5,6 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { Worker } from "node:worker_threads";
+import { CHUNK, TAG } from "./encryption/age-payload.ts";
 import { PART_NAME, partFile, type FileParts } from "./part-store.ts";
 import type { StoredStream } from "./stream-to-parts.ts";
 
@@ -22,8 +23,16 @@ export interface FifoPartsOptions {
   partSize: number;
   /** Also the whole stream's MD5 (a README.txt that shows it). */
   md5?: boolean;
+  /** Seal the stream as age's payload (a sensitive server): the hashes and the parts are of the ciphertext. */
+  seal?: ThreadSealing;
   /** How the thread starts: tests pass one that breaks it. */
   spawn?: (source: string, workerData: unknown) => Worker;
+}
+
+/** What the thread needs to write an age file: its start (header ‖ nonce) and the payload key. */
+export interface ThreadSealing {
+  start: Buffer;
+  key: Buffer;
 }
 
 export interface FifoParts {
@@ -53,8 +62,8 @@ const run = promisify(execFile);
 export const FIFO_WORKER_SOURCE = `
 const { parentPort, workerData } = require("node:worker_threads");
 const fs = require("node:fs");
-const { createHash } = require("node:crypto");
-const { fifo, folder, fsync, partSize, md5, state, prefix, digits } = workerData;
+const { createCipheriv, createHash } = require("node:crypto");
+const { fifo, folder, fsync, partSize, md5, seal, state, prefix, digits } = workerData;
 const counted = new BigInt64Array(state, 0, 1);
 const stop = new Int32Array(state, 8, 1);
 const BLOCK = 1024 * 1024;
@@ -97,7 +106,42 @@ const store = (bytes) => {
   total += bytes.length;
   Atomics.store(counted, 0, BigInt(total));
 };
+// A sensitive server's stream, sealed as age's payload (age-payload.ts, whose bytes these are): 64 KiB chunks
+// of ChaCha20-Poly1305 under the payload key, nonce = 11-byte big-endian counter ‖ last-chunk flag. A full
+// chunk waits for the next byte, since the last one (full only for a stream of whole chunks) carries the flag.
+const sealer = seal && (() => {
+  const { CHUNK, TAG } = seal;
+  const held = Buffer.allocUnsafe(CHUNK);
+  const sealed = Buffer.allocUnsafe(CHUNK + TAG);
+  const nonce = Buffer.alloc(12);
+  let inHeld = 0;
+  let counter = 0;
+  const sealHeld = (last) => {
+    nonce.fill(0);
+    nonce.writeUIntBE(counter++, 5, 6);
+    if (last) nonce[11] = 1;
+    const c = createCipheriv("chacha20-poly1305", seal.key, nonce, { authTagLength: TAG });
+    let n = c.update(held.subarray(0, inHeld)).copy(sealed, 0);
+    c.final();
+    n += c.getAuthTag().copy(sealed, n);
+    inHeld = 0;
+    store(sealed.subarray(0, n));
+  };
+  return {
+    update(bytes) {
+      for (let at = 0; at < bytes.length; ) {
+        if (inHeld === CHUNK) sealHeld(false);
+        const take = Math.min(CHUNK - inHeld, bytes.length - at);
+        bytes.copy(held, inHeld, at, at + take);
+        inHeld += take;
+        at += take;
+      }
+    },
+    end: () => sealHeld(true),
+  };
+})();
 try {
+  if (sealer) store(Buffer.from(seal.start));
   input = fs.openSync(fifo, "r");
   parentPort.postMessage({ opened: true });
   // What one read returns is stored before the next read: waiting to fill the block instead would have the
@@ -106,8 +150,11 @@ try {
     const n = fs.readSync(input, block, 0, BLOCK, null);
     if (stopped()) throw Object.assign(new Error("the stream was stopped"), { stopped: true });
     if (n === 0) break;
-    store(n === BLOCK ? block : block.subarray(0, n));
+    const bytes = n === BLOCK ? block : block.subarray(0, n);
+    if (sealer) sealer.update(bytes);
+    else store(bytes);
   }
+  if (sealer) sealer.end();
   if (out !== -1) closePart();
   const sums = { size: total, sha256: (whole ?? createHash("sha256")).digest("hex") };
   if (md5Hash) sums.md5 = md5Hash.digest("hex");
@@ -172,6 +219,7 @@ async function startThread(target: FileParts, opts: FifoPartsOptions, at: { dir:
     fsync: target.fsync,
     partSize: opts.partSize,
     md5: opts.md5 === true,
+    seal: opts.seal ? { ...opts.seal, CHUNK, TAG } : null,
     state,
     ...PART_NAME,
   });

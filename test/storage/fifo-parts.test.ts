@@ -3,10 +3,14 @@ import { createHash, randomBytes } from "node:crypto";
 import { existsSync, statSync } from "node:fs";
 import { readdir, readFile, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
-import { Readable } from "node:stream";
+import { Readable, Writable } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import { generateX25519Identity, identityToRecipient } from "age-encryption";
 import { Worker } from "node:worker_threads";
 import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ageDecrypter } from "../../src/storage/encryption/age-stream.ts";
+import { createAtRest } from "../../src/storage/encryption/at-rest.ts";
 import { openFifoParts } from "../../src/storage/fifo-parts.ts";
 import { storePipeline } from "../../src/storage/kit/store-stream.ts";
 import { createLocalPartStore } from "../../src/storage/local-part-store.ts";
@@ -86,6 +90,26 @@ describe("the FIFO thread", () => {
     });
   }
 
+  for (const bytes of [0, 64 * KiB, 3 * 64 * KiB + 5, 7 * PART + 99]) {
+    it(`seals ${bytes} bytes as one age file across the parts, which age opens back to the same bytes`, async () => {
+      const identity = await generateX25519Identity();
+      const sealing = await createAtRest({ recipients: [await identityToRecipient(identity)] }).seal("web-1", 16 * KiB);
+      const { file, data } = await sourceFile(bytes);
+      const { store, key, folder } = await fresh();
+      const { pipe, write } = await storePipeline(store, key, (o) => runner.pipeline([{ cmd: "cat", args: [file] }], o), { partSize: PART, sealing, log });
+      const [stored] = await Promise.all([write.done, pipe.done]);
+      const sealed = Buffer.concat(await Promise.all(stored.parts.map((p) => readFile(join(folder, p.file)))));
+      expect(stored.total).toEqual({ size: sealed.length, sha256: sha256(sealed) });
+      if (bytes > 0) expect(sealed.includes(data.subarray(0, 64))).toBe(false); // no plaintext in the parts
+      const opened = ageDecrypter([identity], 16 * KiB);
+      const plain: Buffer[] = [];
+      await pipeline(Readable.from([sealed]), opened.stream, new Writable({ write: (c: Buffer, _e, cb) => (plain.push(c), cb()) }));
+      expect(Buffer.concat(plain).equals(data)).toBe(true);
+      // The payload key went to the thread: the stream must refuse to seal with it a second time.
+      await expect(pipeline(Readable.from([Buffer.from("x")]), sealing.stream, new Writable({ write: (_c, _e, cb) => cb() }))).rejects.toThrow(/written elsewhere/);
+    });
+  }
+
   it("without md5 asked gives none", async () => {
     const { file } = await sourceFile(3 * PART);
     const { store, key } = await fresh();
@@ -115,7 +139,7 @@ describe("the FIFO thread", () => {
 describe("when it ends badly", () => {
   /** The real thread, made to exit once it has stored more than `after` bytes (as if it had crashed). */
   const dyingThread = (after: number) => (source: string, data: unknown) => {
-    const faulty = source.replace("store(n === BLOCK", `if (total > ${after}) process.exit(3);\n    store(n === BLOCK`);
+    const faulty = source.replace("const bytes = n === BLOCK", `if (total > ${after}) process.exit(3);\n    const bytes = n === BLOCK`);
     if (faulty === source) throw new Error("the fault could not be placed: the thread's source changed");
     return new Worker(faulty, { eval: true, workerData: data, execArgv: [] });
   };

@@ -13,25 +13,53 @@ export interface AgeStream {
   bytesIn(): number;
 }
 
+export interface AgeSealer extends AgeStream {
+  /**
+   * The same age file written elsewhere (a storage thread, fifo-parts.ts): its start (header ‖ nonce) and
+   * payload key. Either this or `stream`, once: the payload key must never seal two payloads.
+   */
+  forThread(): { start: Buffer; key: Buffer };
+}
+
 /** Encrypts to these recipients (age1…, checked): the header first, then the payload as it arrives. */
-export async function ageEncrypter(recipients: readonly string[], highWaterMark: number): Promise<AgeStream> {
+export async function ageEncrypter(recipients: readonly string[], highWaterMark: number): Promise<AgeSealer> {
   const start = await newHeader(recipients);
   const sealer = payloadSealer(start.payloadKey);
+  let used: "stream" | "thread" | null = null;
+  const use = (how: "stream" | "thread") => {
+    if (used && used !== how) throw new Error("this age file is being written elsewhere already");
+    used = how;
+  };
   let first: Buffer | null = start.bytes;
   const stream = new Transform({
     highWaterMark,
     transform(chunk: Buffer, _enc, cb) {
+      try {
+        use("stream");
+      } catch (e) {
+        return cb(e as Error);
+      }
       if (first) this.push(first);
       first = null;
       pushAll(this, () => sealer.update(chunk), cb);
     },
     flush(cb) {
+      if (used === "thread") return cb(new Error("this age file is being written elsewhere already"));
       if (first) this.push(first);
       first = null;
       pushAll(this, () => sealer.end(), cb);
     },
   });
-  return { stream, bytesIn: () => sealer.bytesIn };
+  return {
+    stream,
+    bytesIn: () => sealer.bytesIn,
+    forThread() {
+      use("thread");
+      if (first === null) throw new Error("this age file is being written elsewhere already");
+      first = null;
+      return { start: start.bytes, key: start.payloadKey };
+    },
+  };
 }
 
 /**

@@ -2,7 +2,7 @@ import type { Readable } from "node:stream";
 import { z } from "zod";
 import { UserError } from "../../errors.ts";
 import { readIdentityFile } from "./age-keys.ts";
-import { ageDecrypter, ageEncrypter, type AgeStream } from "./age-stream.ts";
+import { ageDecrypter, ageEncrypter, type AgeSealer, type AgeStream } from "./age-stream.ts";
 
 // Encryption at rest (storage.encryption): a sensitive server's stream is encrypted with age before it is cut
 // into parts, so every store holds only ciphertext and the parts' SHA-256 (plain verify) needs no key. The
@@ -21,7 +21,7 @@ export interface StorageEncryption {
 export const encryptionField = z.object({ format: z.literal(AGE_FORMAT), recipients: z.array(z.string().min(1)).min(1) }).strict();
 export type EncryptionInfo = z.infer<typeof encryptionField>;
 
-export interface Sealing extends AgeStream {
+export interface Sealing extends AgeSealer {
   info: EncryptionInfo;
 }
 

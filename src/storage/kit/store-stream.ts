@@ -1,5 +1,6 @@
 import type { Readable } from "node:stream";
 import type { Logger } from "pino";
+import { BackendError } from "../../errors.ts";
 import type { Pipeline, RunOptions } from "../../transport/runner.ts";
 import { openFifoParts, type FifoParts } from "../fifo-parts.ts";
 import { writeManifest, type StoredManifest } from "../manifest.ts";
@@ -45,11 +46,15 @@ export interface StoredPipeline {
  * A pipeline's output into parts of a snapshot the store has created; a failure of either side stops the
  * other, and a failed write leaves no parts. Into a store of plain files, unsealed, the last stage writes into
  * a FIFO that a storage thread reads, hashes and writes out (fifo-parts.ts): the bytes never reach the main
- * thread. Otherwise (S3, a sealed stream, no FIFO to be had) its stdout is streamed as storeStream does.
+ * thread, sealed there too for a sensitive server. Otherwise (S3, no FIFO to be had) its stdout is streamed as
+ * storeStream does.
  */
 export async function storePipeline(store: PartStore, key: SnapshotKey, start: StartPipeline, opts: StoreStreamOptions & { log: Logger }): Promise<StoredPipeline> {
-  const target = opts.sealing ? undefined : store.fileParts?.(key);
-  const fifo = target && (await openFifoParts(target, { partSize: opts.partSize, md5: opts.md5 }).catch((e: unknown) => {
+  const target = store.fileParts?.(key);
+  const seal = target && opts.sealing ? opts.sealing.forThread() : undefined;
+  const fifo = target && (await openFifoParts(target, { partSize: opts.partSize, md5: opts.md5, seal }).catch((e: unknown) => {
+    // Its payload key went to the thread: a second try must be a new age file (a new create).
+    if (seal) throw new BackendError("storage_failed", `could not start the storage thread (${(e as Error).message}): nothing was stored; try again`, { cause: e });
     opts.log.warn({ err: e }, "no FIFO for the storage thread: the stream goes through the main thread");
     return null;
   }));
