@@ -1,6 +1,6 @@
 import { execFile } from "node:child_process";
 import { closeSync, constants, openSync, writeSync } from "node:fs";
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, readdir, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -57,6 +57,30 @@ export interface FifoParts {
 }
 
 const run = promisify(execFile);
+const FOLDER_PREFIX = "snapbot-fifo-";
+let swept: Promise<void> | null = null;
+
+/**
+ * A process killed mid-create leaves its FIFO's folder behind (empty but for the FIFO): the first create of a
+ * process removes those of processes that are gone. Its own pid in the name keeps it off a live one's.
+ */
+export async function sweepStaleFifos(): Promise<void> {
+  const names = await readdir(tmpdir()).catch(() => [] as string[]);
+  for (const name of names) {
+    const pid = Number(new RegExp(`^${FOLDER_PREFIX}(\\d+)-`).exec(name)?.[1]);
+    if (!pid || pid === process.pid || running(pid)) continue;
+    await rm(join(tmpdir(), name), { recursive: true, force: true }).catch(() => undefined);
+  }
+}
+
+function running(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === "EPERM"; // someone else's: alive
+  }
+}
 
 // Plain JavaScript evaluated in the worker, as hash-thread.ts's: no loader has to resolve a module file.
 export const FIFO_WORKER_SOURCE = `
@@ -179,7 +203,9 @@ interface Failure {
 
 /** A FIFO and the thread that stores what arrives in it as `target`'s part files; ready for the producer. */
 export async function openFifoParts(target: FileParts, opts: FifoPartsOptions): Promise<FifoParts> {
-  const dir = await mkdtemp(join(tmpdir(), "snapbot-fifo-"));
+  swept ??= sweepStaleFifos();
+  await swept;
+  const dir = await mkdtemp(join(tmpdir(), `${FOLDER_PREFIX}${process.pid}-`));
   const fifo = join(dir, "stream");
   const fds: number[] = [];
   try {

@@ -1,6 +1,7 @@
-import { spawn, spawnSync } from "node:child_process";
+import { execFileSync, spawn, spawnSync } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
-import { existsSync, statSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { readdir, readFile, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { Readable, Writable } from "node:stream";
@@ -11,7 +12,7 @@ import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ageDecrypter } from "../../src/storage/encryption/age-stream.ts";
 import { createAtRest } from "../../src/storage/encryption/at-rest.ts";
-import { openFifoParts } from "../../src/storage/fifo-parts.ts";
+import { openFifoParts, sweepStaleFifos } from "../../src/storage/fifo-parts.ts";
 import { storePipeline } from "../../src/storage/kit/store-stream.ts";
 import { createLocalPartStore } from "../../src/storage/local-part-store.ts";
 import type { PartStore, SnapshotKey } from "../../src/storage/part-store.ts";
@@ -133,6 +134,23 @@ describe("the FIFO thread", () => {
     }
     expect(existsSync(dirname(last))).toBe(false);
     expect(await threadsBackTo(before)).toBeLessThanOrEqual(before);
+  });
+});
+
+describe("FIFOs left by a process killed mid-create", () => {
+  it("are removed by the next process's first create; a live process's stays", async () => {
+    const dead = spawnSync("true").pid!; // exited: its pid names no process now
+    const gone = mkdtempSync(join(tmpdir(), `snapbot-fifo-${dead}-`));
+    execFileSync("mkfifo", [join(gone, "stream")]);
+    const live = mkdtempSync(join(tmpdir(), `snapbot-fifo-${process.ppid}-`)); // vitest's own process: alive
+    try {
+      await sweepStaleFifos();
+      expect(existsSync(gone)).toBe(false);
+      expect(existsSync(live)).toBe(true);
+    } finally {
+      rmSync(gone, { recursive: true, force: true });
+      rmSync(live, { recursive: true, force: true });
+    }
   });
 });
 
