@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { Worker } from "node:worker_threads";
 import { CHUNK, TAG } from "./encryption/age-payload.ts";
+import type { ThreadSealing } from "./encryption/age-stream.ts";
 import { PART_NAME, partFile, type FileParts } from "./part-store.ts";
 import type { StoredStream } from "./stream-to-parts.ts";
 
@@ -27,12 +28,6 @@ export interface FifoPartsOptions {
   seal?: ThreadSealing;
   /** How the thread starts: tests pass one that breaks it. */
   spawn?: (source: string, workerData: unknown) => Worker;
-}
-
-/** What the thread needs to write an age file: its start (header ‖ nonce) and the payload key. */
-export interface ThreadSealing {
-  start: Buffer;
-  key: Buffer;
 }
 
 export interface FifoParts {
@@ -58,6 +53,7 @@ export interface FifoParts {
 
 const run = promisify(execFile);
 const FOLDER_PREFIX = "snapbot-fifo-";
+const FOLDER_PID = new RegExp(`^${FOLDER_PREFIX}(\\d+)-`);
 let swept: Promise<void> | null = null;
 
 /**
@@ -67,7 +63,7 @@ let swept: Promise<void> | null = null;
 export async function sweepStaleFifos(): Promise<void> {
   const names = await readdir(tmpdir()).catch(() => [] as string[]);
   for (const name of names) {
-    const pid = Number(new RegExp(`^${FOLDER_PREFIX}(\\d+)-`).exec(name)?.[1]);
+    const pid = Number(FOLDER_PID.exec(name)?.[1]);
     if (!pid || pid === process.pid || running(pid)) continue;
     await rm(join(tmpdir(), name), { recursive: true, force: true }).catch(() => undefined);
   }

@@ -13,38 +13,37 @@ export interface AgeStream {
   bytesIn(): number;
 }
 
+/** An age file's start (header ‖ nonce) and payload key: what a storage thread needs to write the rest. */
+export interface ThreadSealing {
+  start: Buffer;
+  key: Buffer;
+}
+
 export interface AgeSealer extends AgeStream {
   /**
-   * The same age file written elsewhere (a storage thread, fifo-parts.ts): its start (header ‖ nonce) and
-   * payload key. Either this or `stream`, once: the payload key must never seal two payloads.
+   * The same age file written elsewhere (a storage thread, fifo-parts.ts). Either this or `stream`, once: the
+   * payload key must never seal two payloads.
    */
-  forThread(): { start: Buffer; key: Buffer };
+  forThread(): ThreadSealing;
 }
 
 /** Encrypts to these recipients (age1…, checked): the header first, then the payload as it arrives. */
 export async function ageEncrypter(recipients: readonly string[], highWaterMark: number): Promise<AgeSealer> {
   const start = await newHeader(recipients);
   const sealer = payloadSealer(start.payloadKey);
-  let used: "stream" | "thread" | null = null;
-  const use = (how: "stream" | "thread") => {
-    if (used && used !== how) throw new Error("this age file is being written elsewhere already");
-    used = how;
-  };
-  let first: Buffer | null = start.bytes;
+  const elsewhere = () => new Error("this age file is being written elsewhere already");
+  let handedOver = false;
+  let first: Buffer | null = start.bytes; // null once the stream has begun the file
   const stream = new Transform({
     highWaterMark,
     transform(chunk: Buffer, _enc, cb) {
-      try {
-        use("stream");
-      } catch (e) {
-        return cb(e as Error);
-      }
+      if (handedOver) return cb(elsewhere());
       if (first) this.push(first);
       first = null;
       pushAll(this, () => sealer.update(chunk), cb);
     },
     flush(cb) {
-      if (used === "thread") return cb(new Error("this age file is being written elsewhere already"));
+      if (handedOver) return cb(elsewhere());
       if (first) this.push(first);
       first = null;
       pushAll(this, () => sealer.end(), cb);
@@ -54,9 +53,8 @@ export async function ageEncrypter(recipients: readonly string[], highWaterMark:
     stream,
     bytesIn: () => sealer.bytesIn,
     forThread() {
-      use("thread");
-      if (first === null) throw new Error("this age file is being written elsewhere already");
-      first = null;
+      if (handedOver || first === null) throw elsewhere();
+      handedOver = true;
       return { start: start.bytes, key: start.payloadKey };
     },
   };
