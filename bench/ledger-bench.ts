@@ -4,7 +4,7 @@ import { repoFile } from "./measure.ts";
 import { createScheduler } from "../src/engine/schedule/scheduler.ts";
 import { existsSync } from "node:fs";
 import { pino } from "pino";
-import { createLedger } from "../db/ledger.ts";
+import { createLedger } from "../db/sqlite/ledger.ts";
 import { fakeClock } from "../src/clock.ts";
 import { runCommand } from "../commands/index.ts";
 import { createEngine } from "../src/engine/engine.ts";

@@ -1,7 +1,7 @@
 import { existsSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { execa } from "execa";
-import { createLedger } from "../db/ledger.ts";
+import { createLedger } from "../db/sqlite/ledger.ts";
 import { systemClock } from "../src/clock.ts";
 import { parseKeep } from "../src/retention/keep-policy.ts";
 import { round, siblingArgv } from "./measure.ts";

@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { rmSync } from "node:fs";
 import { pino } from "pino";
 import { repoFile } from "./measure.ts";
-import { createLedger, type Ledger } from "../db/ledger.ts";
+import { createLedger, type Ledger } from "../db/sqlite/ledger.ts";
 import type { ServerRow } from "../db/types.ts";
 import { fakeClock } from "../src/clock.ts";
 import { runCommand } from "../commands/index.ts";

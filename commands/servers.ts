@@ -1,5 +1,5 @@
 import type { Command } from "./types.ts";
-import type { ServerHealth } from "../db/stats-repo.ts";
+import type { ServerHealth } from "../db/sqlite/stats-repo.ts";
 import { dash } from "../src/replies/format.ts";
 import { formatAge } from "../src/duration.ts";
 

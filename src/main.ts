@@ -13,7 +13,7 @@ import { startSlack } from "./chat/slack/start-slack.ts";
 import { runCommand } from "../commands/index.ts";
 import { DEMO_READ_ONLY } from "../commands/roles.ts";
 import { reconcileReply } from "./replies/reconcile-replies.ts";
-import { LedgerPathError } from "../db/ledger-file.ts";
+import { LedgerPathError } from "../db/sqlite/ledger-file.ts";
 import { SnapbotError } from "./errors.ts";
 import { listenForStop, within, type StopSignals } from "./stop-signals.ts";
 

@@ -21,7 +21,7 @@ describe("the compiled bot (what npm start runs)", () => {
     expect(code).toBe(0);
     const db = new Database(join(cwd, "data/snapbot.db"), { readonly: true });
     try {
-      const migrations = readdirSync(join(REPO, "db/migrations")).filter((f) => f.endsWith(".sql"));
+      const migrations = readdirSync(join(REPO, "db/migrations/sqlite")).filter((f) => f.endsWith(".sql"));
       expect(migrations.length).toBeGreaterThan(1);
       expect(db.prepare("SELECT count(*) FROM schema_migrations").pluck().get()).toBe(migrations.length);
       expect(db.prepare("SELECT state FROM snapshots").pluck().all()).toEqual(["done"]);

@@ -1,5 +1,5 @@
 import type { Logger } from "pino";
-import type { AlertRepo } from "../../db/alert-repo.ts";
+import type { AlertRepo } from "../../db/sqlite/alert-repo.ts";
 import type { ChatPort, MessageRef, Pacing } from "../chat/chat-port.ts";
 import type { Reply } from "../reply.ts";
 import { errorMessage } from "../errors.ts";

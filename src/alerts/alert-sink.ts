@@ -1,16 +1,16 @@
 import type { Logger } from "pino";
-import type { Ledger } from "../../db/ledger.ts";
-import type { AlertKind, AlertRow } from "../../db/alert-repo.ts";
+import type { Ledger } from "../../db/sqlite/ledger.ts";
+import type { AlertKind, AlertRow } from "../../db/sqlite/alert-repo.ts";
 import type { ServerRow } from "../../db/types.ts";
 import type { ChatPort, MessageRef, Pacing } from "../chat/chat-port.ts";
 import type { Button, Reply } from "../reply.ts";
-import { alertKey } from "../../db/alert-repo.ts";
+import { alertKey } from "../../db/sqlite/alert-repo.ts";
 import { createOutbox, realTimer, type Renderer, type Timer } from "./alert-outbox.ts";
 import { UserError } from "../errors.ts";
 import { utc } from "../replies/format.ts";
 import { alertMessage, alertSummary, detailFromRow, resolutionReply, type AlertDetail } from "../replies/alert-replies.ts";
-import type { NewAlert } from "../../db/alert-repo.ts";
-import { isLedgerFull } from "../../db/ledger-health.ts";
+import type { NewAlert } from "../../db/sqlite/alert-repo.ts";
+import { isLedgerFull } from "../../db/sqlite/ledger-health.ts";
 import { createHeldAlerts, type HeldAlert } from "./held-alerts.ts";
 import { mention, plainMentions } from "../replies/mention.ts";
 

@@ -15,7 +15,7 @@ import { runOperation, type OperationHandle } from "./operations/run-operation.t
 import { defaultSnapshotName } from "./operations/snapshot-names.ts";
 import { createStoredSnapshots } from "./operations/stored-snapshots.ts";
 import { SnapbotError, UserError } from "../errors.ts";
-import { isLedgerFull } from "../../db/ledger-health.ts";
+import { isLedgerFull } from "../../db/sqlite/ledger-health.ts";
 import { mention } from "../replies/mention.ts";
 import { afterRemoved, moveCurrent, parentForNew } from "./operations/tree.ts";
 import { copyRetentionOf, planCopies, pruneCopies } from "./schedule/copy-retention.ts";

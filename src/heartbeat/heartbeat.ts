@@ -1,5 +1,5 @@
 import type { Logger } from "pino";
-import type { LedgerHealth } from "../../db/ledger-health.ts";
+import type { LedgerHealth } from "../../db/sqlite/ledger-health.ts";
 import type { Clock } from "../clock.ts";
 import { errorMessage } from "../errors.ts";
 import { formatAge } from "../duration.ts";

@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Logger } from "pino";
-import type { Ledger } from "../../db/ledger.ts";
+import type { Ledger } from "../../db/sqlite/ledger.ts";
 import type { Clock } from "../clock.ts";
 import type { Metrics } from "./metrics.ts";
 import { formatAge } from "../duration.ts";

@@ -1,7 +1,7 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
-import type { Ledger } from "../../db/ledger.ts";
-import type { AlertKind } from "../../db/alert-repo.ts";
-import type { FinishedOperation, StatsRepo } from "../../db/stats-repo.ts";
+import type { Ledger } from "../../db/sqlite/ledger.ts";
+import type { AlertKind } from "../../db/sqlite/alert-repo.ts";
+import type { FinishedOperation, StatsRepo } from "../../db/sqlite/stats-repo.ts";
 import type { Clock } from "../clock.ts";
 
 // Prometheus metrics read from the ledger at scrape time: gauges are recomputed by their collect()

@@ -1,7 +1,7 @@
 import { describe, expect, it, onTestFinished } from "vitest";
 import { mkdtempSync } from "node:fs";
 import { join } from "node:path";
-import { createLedger } from "../../db/ledger.ts";
+import { createLedger } from "../../db/sqlite/ledger.ts";
 import { createAlertSink, type AlertSinkDeps } from "../../src/alerts/alert-sink.ts";
 import type { ServerRow } from "../../db/types.ts";
 import type { Pacing } from "../../src/chat/chat-port.ts";

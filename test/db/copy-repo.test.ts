@@ -1,8 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { join } from "node:path";
 import Database from "better-sqlite3";
-import { createLedger } from "../../db/ledger.ts";
-import { listMigrations } from "../../db/open-db.ts";
+import { createLedger } from "../../db/sqlite/ledger.ts";
+import { listMigrations } from "../../db/sqlite/open-db.ts";
 import { copyMachine, type CopyState } from "../../db/states.ts";
 import { IllegalTransitionError, SnapbotError } from "../../src/errors.ts";
 import { fakeClock } from "../../src/clock.ts";

@@ -5,7 +5,7 @@ import Database from "better-sqlite3";
 import { testApp } from "../helpers/test-app.ts";
 import { tempDir } from "../helpers/temp-dir.ts";
 import { fakeClock } from "../../src/clock.ts";
-import { listMigrations, migrate } from "../../db/open-db.ts";
+import { listMigrations, migrate } from "../../db/sqlite/open-db.ts";
 import type { Reply } from "../../src/reply.ts";
 
 const dir = tempDir("snapbot-history-");

@@ -3,8 +3,8 @@ import { execFileSync } from "node:child_process";
 import { chmodSync, mkdirSync, statSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { join } from "node:path";
-import { openDb } from "../../db/open-db.ts";
-import { LedgerPathError } from "../../db/ledger-file.ts";
+import { openDb } from "../../db/sqlite/open-db.ts";
+import { LedgerPathError } from "../../db/sqlite/ledger-file.ts";
 import { tempDir } from "../helpers/temp-dir.ts";
 
 // SNAPBOT_DB once chmod-ed whatever it named to 0600 (/dev/null included). The ledger is created 0600

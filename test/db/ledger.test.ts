@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { join } from "node:path";
-import { openDb, listMigrations } from "../../db/open-db.ts";
-import { createLedger, fromDb } from "../../db/ledger.ts";
+import { openDb, listMigrations } from "../../db/sqlite/open-db.ts";
+import { createLedger, fromDb } from "../../db/sqlite/ledger.ts";
 import { IllegalTransitionError } from "../../src/errors.ts";
 import { snapshotMachine, operationMachine, type SnapshotState } from "../../db/states.ts";
 import { fakeClock } from "../../src/clock.ts";

@@ -7,7 +7,7 @@ import { testApp } from "../helpers/test-app.ts";
 import { tempDir } from "../helpers/temp-dir.ts";
 import { captureLog } from "../helpers/slack-bot.ts";
 import { fakeClock, systemClock } from "../../src/clock.ts";
-import { createLedger } from "../../db/ledger.ts";
+import { createLedger } from "../../db/sqlite/ledger.ts";
 import { createHeartbeat } from "../../src/heartbeat/heartbeat.ts";
 import { parseFile } from "../../src/config/load-config.ts";
 

@@ -7,14 +7,14 @@ import { tempDir } from "../helpers/temp-dir.ts";
 import { fakeClock } from "../../src/clock.ts";
 import { createMetrics, DURATION_BUCKETS } from "../../src/metrics/metrics.ts";
 import { healthOf, ledgerCheck, startMetricsServer, tickedWithin, type MetricsServer } from "../../src/metrics/metrics-server.ts";
-import { STATS_SQL } from "../../db/stats-repo.ts";
+import { STATS_SQL } from "../../db/sqlite/stats-repo.ts";
 import { createApp } from "../../src/app.ts";
 import { fileSchema } from "../../src/config/schema.ts";
 import { ConfigError, loadConfig, type Config } from "../../src/config/load-config.ts";
 import { createLocalRunner } from "../../src/transport/local-runner.ts";
 import { silentChat } from "../../src/chat/chat-port.ts";
 import type { Reply } from "../../src/reply.ts";
-import type { Ledger } from "../../db/ledger.ts";
+import type { Ledger } from "../../db/sqlite/ledger.ts";
 
 const dir = tempDir("snapbot-metrics-");
 const src = join(dir, "src");

@@ -1,5 +1,5 @@
 import type { Logger } from "pino";
-import type { Ledger } from "../../../db/ledger.ts";
+import type { Ledger } from "../../../db/sqlite/ledger.ts";
 import type { CopyRow } from "../../../db/types.ts";
 import type { CopyState } from "../../../db/states.ts";
 import type { StorageTargets } from "../../storage/storage-targets.ts";

@@ -2,7 +2,7 @@ import type { Asker, EngineDeps } from "../deps.ts";
 import type { DriverContext, VerifyResult } from "../../drivers/driver.ts";
 import { runOperation, type OperationHandle } from "../operations/run-operation.ts";
 import { BackendError, errorMessage, SnapbotError } from "../../errors.ts";
-import { isLedgerFull } from "../../../db/ledger-health.ts";
+import { isLedgerFull } from "../../../db/sqlite/ledger-health.ts";
 import { slicesOf, type Slice } from "./target-slices.ts";
 import { scopeOf, unitsOn, type TargetScope, type TargetUnit } from "./target-units.ts";
 import { targetVerifyLine, type TargetVerified } from "./target-verify-line.ts";

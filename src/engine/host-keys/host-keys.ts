@@ -1,12 +1,12 @@
 import type { ServerRow } from "../../../db/types.ts";
 import type { EngineDeps } from "../deps.ts";
 import type { DriverContext, HostKey } from "../../drivers/driver.ts";
-import type { Ledger } from "../../../db/ledger.ts";
+import type { Ledger } from "../../../db/sqlite/ledger.ts";
 import type { Logger } from "pino";
 import type { DriverRegistry } from "../../drivers/registry.ts";
 import type { AlertSink } from "../../alerts/alert-sink.ts";
 import { errorMessage, SnapbotError, UserError } from "../../errors.ts";
-import { alertSubject } from "../../../db/alert-repo.ts";
+import { alertSubject } from "../../../db/sqlite/alert-repo.ts";
 import { andList } from "../../replies/host-key-replies.ts";
 import { clonedKeys, keyGroups, sameMachines, type KeyGroup } from "./shared-keys.ts";
 

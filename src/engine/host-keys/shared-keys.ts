@@ -1,4 +1,4 @@
-import type { Ledger } from "../../../db/ledger.ts";
+import type { Ledger } from "../../../db/sqlite/ledger.ts";
 import type { ServerRow } from "../../../db/types.ts";
 import type { Logger } from "pino";
 import type { DriverRegistry } from "../../drivers/registry.ts";

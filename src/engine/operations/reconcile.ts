@@ -1,11 +1,11 @@
 import type { Logger } from "pino";
-import type { Ledger } from "../../../db/ledger.ts";
+import type { Ledger } from "../../../db/sqlite/ledger.ts";
 import type { SnapshotRow } from "../../../db/types.ts";
 import type { DriverRegistry } from "../../drivers/registry.ts";
 import type { Leftover } from "../../drivers/driver.ts";
 import { handleOf } from "./snapshot-handle.ts";
 import { errorMessage } from "../../errors.ts";
-import { isLedgerFull } from "../../../db/ledger-health.ts";
+import { isLedgerFull } from "../../../db/sqlite/ledger-health.ts";
 import { afterRemoved } from "./tree.ts";
 import type { StorageTargets } from "../../storage/storage-targets.ts";
 import { settleCopies } from "../copies/settle-copies.ts";

@@ -1,5 +1,5 @@
 import type { Logger } from "pino";
-import type { Ledger } from "../../../db/ledger.ts";
+import type { Ledger } from "../../../db/sqlite/ledger.ts";
 import type { OperationRow, ServerRow } from "../../../db/types.ts";
 import type { DriverContext } from "../../drivers/driver.ts";
 import type { Job, JobRunner, Lease } from "./job-runner.ts";
@@ -8,7 +8,7 @@ import type { AlertSink } from "../../alerts/alert-sink.ts";
 import type { EngineDeps } from "../deps.ts";
 import { serverTimeoutMs } from "./server-timeout.ts";
 import { BackendError, errorMessage, SnapbotError } from "../../errors.ts";
-import { isLedgerFull } from "../../../db/ledger-health.ts";
+import { isLedgerFull } from "../../../db/sqlite/ledger-health.ts";
 import type { JobContext } from "./job-runner.ts";
 import { hostKeyChanged, isHostKeyChanged, refuseIfHostKeyChanged } from "../host-keys/host-keys.ts";
 

@@ -1,5 +1,5 @@
 import type { ServerRow, SnapshotRow } from "../../../db/types.ts";
-import type { Ledger } from "../../../db/ledger.ts";
+import type { Ledger } from "../../../db/sqlite/ledger.ts";
 import type { EngineDeps } from "../deps.ts";
 import { UserError } from "../../errors.ts";
 

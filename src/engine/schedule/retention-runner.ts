@@ -1,5 +1,5 @@
 import type { ServerRow } from "../../../db/types.ts";
-import type { ScheduleRow } from "../../../db/schedule-repo.ts";
+import type { ScheduleRow } from "../../../db/sqlite/schedule-repo.ts";
 import type { SchedulerDeps } from "./scheduler-deps.ts";
 import { executePlan, keptParents, originsOf, planFor, type PruneOutcome } from "./retention.ts";
 import { errorMessage } from "../../errors.ts";

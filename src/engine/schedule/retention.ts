@@ -1,7 +1,7 @@
 import type { ServerRow, SnapshotRow } from "../../../db/types.ts";
-import type { ScheduleRow } from "../../../db/schedule-repo.ts";
-import type { Origin } from "../../../db/retention-repo.ts";
-import type { Ledger } from "../../../db/ledger.ts";
+import type { ScheduleRow } from "../../../db/sqlite/schedule-repo.ts";
+import type { Origin } from "../../../db/sqlite/retention-repo.ts";
+import type { Ledger } from "../../../db/sqlite/ledger.ts";
 import type { OperationHandle } from "../operations/run-operation.ts";
 import { planRetention, type RetentionPlan } from "../../retention/apply-policy.ts";
 import { formatKeep, type KeepPolicy } from "../../retention/keep-policy.ts";

@@ -1,5 +1,5 @@
 import cron, { type ScheduledTask } from "node-cron";
-import type { ScheduleRow } from "../../../db/schedule-repo.ts";
+import type { ScheduleRow } from "../../../db/sqlite/schedule-repo.ts";
 import type { ServerRow } from "../../../db/types.ts";
 import { parseCron, type CronSchedule } from "../../schedule/cron.ts";
 import { renderPattern } from "../../schedule/pattern.ts";

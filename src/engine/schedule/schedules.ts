@@ -1,4 +1,4 @@
-import type { ScheduleRow } from "../../../db/schedule-repo.ts";
+import type { ScheduleRow } from "../../../db/sqlite/schedule-repo.ts";
 import type { ServerRow } from "../../../db/types.ts";
 import type { EngineDeps, Asker } from "../deps.ts";
 import type { Scheduler } from "./scheduler.ts";

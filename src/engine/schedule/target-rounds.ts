@@ -1,4 +1,4 @@
-import type { TargetScheduleRow } from "../../../db/target-schedule-repo.ts";
+import type { TargetScheduleRow } from "../../../db/sqlite/target-schedule-repo.ts";
 import type { SchedulerDeps } from "./scheduler-deps.ts";
 import type { OperationHandle } from "../operations/run-operation.ts";
 import { parseCron, type CronSchedule } from "../../schedule/cron.ts";

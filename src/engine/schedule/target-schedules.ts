@@ -1,4 +1,4 @@
-import type { TargetScheduleRow } from "../../../db/target-schedule-repo.ts";
+import type { TargetScheduleRow } from "../../../db/sqlite/target-schedule-repo.ts";
 import type { EngineDeps, Asker } from "../deps.ts";
 import type { Scheduler } from "./scheduler.ts";
 import { parseCron } from "../../schedule/cron.ts";

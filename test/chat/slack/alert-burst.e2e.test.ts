@@ -2,7 +2,7 @@ import { describe, expect, it, onTestFinished } from "vitest";
 import { mkdtempSync } from "node:fs";
 import { join } from "node:path";
 import { webApi } from "@slack/bolt";
-import { createLedger } from "../../../db/ledger.ts";
+import { createLedger } from "../../../db/sqlite/ledger.ts";
 import { systemClock } from "../../../src/clock.ts";
 import { createSlackChat } from "../../../src/chat/slack/slack-chat.ts";
 import { webClientOptions } from "../../../src/chat/slack/web-client-options.ts";

@@ -2,7 +2,7 @@ import { createStorageTargets } from "../../../src/storage/storage-targets.ts";
 import { describe, expect, it } from "vitest";
 import { join } from "node:path";
 import { pino } from "pino";
-import { createLedger, type Ledger } from "../../../db/ledger.ts";
+import { createLedger, type Ledger } from "../../../db/sqlite/ledger.ts";
 import { fileSchema } from "../../../src/config/schema.ts";
 import type { Config } from "../../../src/config/load-config.ts";
 import { fakeClock } from "../../../src/clock.ts";

@@ -2,8 +2,8 @@ import { statfsSync } from "node:fs";
 import { dirname } from "node:path";
 import type Database from "better-sqlite3";
 import type { Db } from "./open-db.ts";
-import { errorMessage, SnapbotError } from "../src/errors.ts";
-import { formatBytes } from "../src/duration.ts";
+import { errorMessage, SnapbotError } from "../../src/errors.ts";
+import { formatBytes } from "../../src/duration.ts";
 
 // SQLite reads keep working on a full disk; its writes fail with SQLITE_FULL (or an I/O error when the
 // WAL or its index cannot grow). Each such failure becomes one SnapbotError("ledger_full") that names

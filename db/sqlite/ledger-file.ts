@@ -1,6 +1,6 @@
 import { closeSync, constants, mkdirSync, openSync, statSync, type Stats } from "node:fs";
 import { dirname } from "node:path";
-import { SnapbotError } from "../src/errors.ts";
+import { SnapbotError } from "../../src/errors.ts";
 
 /** SNAPBOT_DB names something that cannot be the ledger: one line, the path and the reason; the bot exits 2. */
 export class LedgerPathError extends SnapbotError {

@@ -1,9 +1,9 @@
 import { statementCache } from "./statements.ts";
 import type { Db } from "./open-db.ts";
-import type { OperationRow } from "./types.ts";
-import { fromJson, toJson } from "./json.ts";
-import { assertTransition, operationMachine, type OperationState } from "./states.ts";
-import { SnapbotError } from "../src/errors.ts";
+import type { OperationRow } from "../types.ts";
+import { fromJson, toJson } from "../json.ts";
+import { assertTransition, operationMachine, type OperationState } from "../states.ts";
+import { SnapbotError } from "../../src/errors.ts";
 
 const SELECT = "SELECT o.*, v.name AS server FROM operations o LEFT JOIN servers v ON v.id = o.server_id";
 type Raw = Omit<OperationRow, "args"> & { args: string };

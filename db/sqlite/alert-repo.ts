@@ -1,6 +1,6 @@
 import type { Db } from "./open-db.ts";
-import type { MessageRef } from "../src/chat/chat-port.ts";
-import { fromJson } from "./json.ts";
+import type { MessageRef } from "../../src/chat/chat-port.ts";
+import { fromJson } from "../json.ts";
 import { transactional } from "./statements.ts";
 
 export type AlertKind =

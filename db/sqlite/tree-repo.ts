@@ -1,5 +1,5 @@
 import type { Db } from "./open-db.ts";
-import type { SnapshotRow } from "./types.ts";
+import type { SnapshotRow } from "../types.ts";
 import type { SnapshotRepo } from "./snapshot-repo.ts";
 
 // The snapshot tree (drivers with features.trees): each snapshot's parent (snapshots.parent_id) and each

@@ -1,7 +1,7 @@
 import type { Db } from "./open-db.ts";
-import type { ApprovalRow } from "./types.ts";
-import type { MessageRef } from "../src/chat/chat-port.ts";
-import { fromJson } from "./json.ts";
+import type { ApprovalRow } from "../types.ts";
+import type { MessageRef } from "../../src/chat/chat-port.ts";
+import { fromJson } from "../json.ts";
 
 type Raw = Omit<ApprovalRow, "message_ref"> & { message_ref: string | null };
 const row = (r: Raw | undefined): ApprovalRow | undefined => r && { ...r, message_ref: fromJson<MessageRef>(r.message_ref) };

@@ -14,7 +14,7 @@ import { treeRepo } from "./tree-repo.ts";
 import { copyRepo } from "./copy-repo.ts";
 import { targetScheduleRepo } from "./target-schedule-repo.ts";
 import { ledgerHealth } from "./ledger-health.ts";
-import type { Clock } from "../src/clock.ts";
+import type { Clock } from "../../src/clock.ts";
 
 /** The typed repository over the ledger file: one object, passed in wherever the ledger is needed. */
 export function createLedger(path: string, clock: Clock, warn?: Warn) {

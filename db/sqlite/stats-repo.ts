@@ -1,6 +1,6 @@
 import type { Db } from "./open-db.ts";
 import type { AlertKind } from "./alert-repo.ts";
-import { snapshotMachine, type OperationState, type SnapshotState } from "./states.ts";
+import { snapshotMachine, type OperationState, type SnapshotState } from "../states.ts";
 
 // Read-only aggregates for the metrics scrape. Each query is answered from an index of
 // migrations/003_stats_indexes.sql (checked with EXPLAIN QUERY PLAN in test/metrics.test.ts), so a scrape

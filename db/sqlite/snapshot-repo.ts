@@ -1,10 +1,10 @@
 import { statementCache } from "./statements.ts";
 import type Database from "better-sqlite3";
 import type { Db } from "./open-db.ts";
-import type { SnapshotRow } from "./types.ts";
-import { fromJson, toJson } from "./json.ts";
-import { assertTransition, snapshotMachine, type SnapshotState } from "./states.ts";
-import { SnapbotError } from "../src/errors.ts";
+import type { SnapshotRow } from "../types.ts";
+import { fromJson, toJson } from "../json.ts";
+import { assertTransition, snapshotMachine, type SnapshotState } from "../states.ts";
+import { SnapbotError } from "../../src/errors.ts";
 
 const SELECT = "SELECT s.*, v.name AS server FROM snapshots s JOIN servers v ON v.id = s.server_id";
 type Raw = Omit<SnapshotRow, "checksums" | "details" | "stateful"> & { checksums: string; details: string; stateful: number };

@@ -1,8 +1,8 @@
 import { statementCache, transactional } from "./statements.ts";
 import type { Db } from "./open-db.ts";
-import type { CopyRow } from "./types.ts";
-import { assertTransition, copyMachine, type CopyState } from "./states.ts";
-import { SnapbotError } from "../src/errors.ts";
+import type { CopyRow } from "../types.ts";
+import { assertTransition, copyMachine, type CopyState } from "../states.ts";
+import { SnapbotError } from "../../src/errors.ts";
 
 // Copies of stored snapshots on storage targets (migration 014): one row per copy, its own state machine, guarded
 // transitions as snapshots have. Live copies (running, done, broken, deleting) hold a place on their target.

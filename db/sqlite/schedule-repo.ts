@@ -1,6 +1,6 @@
 import type { Db } from "./open-db.ts";
-import type { KeepPolicy } from "../src/retention/keep-policy.ts";
-import { fromJson } from "./json.ts";
+import type { KeepPolicy } from "../../src/retention/keep-policy.ts";
+import { fromJson } from "../json.ts";
 import { transactional } from "./statements.ts";
 
 // Schedules: one live schedule per server (unschedule marks it removed; history stays for the audit log).

@@ -6,7 +6,7 @@ import { prepareLedgerFile } from "./ledger-file.ts";
 
 export type Db = Database.Database;
 
-const MIGRATIONS_DIR = join(dirname(fileURLToPath(import.meta.url)), "migrations");
+const MIGRATIONS_DIR = join(dirname(fileURLToPath(import.meta.url)), "..", "migrations", "sqlite");
 const MIGRATION_FILE = /^(\d{3})_([a-z0-9_]+)\.sql$/;
 
 export type Warn = (message: string) => void;

@@ -1,7 +1,7 @@
 import type { Db } from "./open-db.ts";
-import type { ServerRow } from "./types.ts";
-import { fromJson } from "./json.ts";
-import { UserError } from "../src/errors.ts";
+import type { ServerRow } from "../types.ts";
+import { fromJson } from "../json.ts";
+import { UserError } from "../../src/errors.ts";
 
 type Raw = Omit<ServerRow, "settings"> & { settings: string };
 const row = (r: Raw | undefined): ServerRow | undefined =>
