@@ -26,11 +26,11 @@ export async function benchCopies(opts: { sizeMiB: number; dir: string }): Promi
   await randomTree(src, opts.sizeMiB);
   const log = pino({ level: "silent" });
   const file = { storage: { path: join(root, "snaps"), targets: { offsite: { path: join(root, "offsite") } } }, engine: { fsync: false }, servers: { bench: { driver: "archive", paths: [src], part_size: "64MiB" } } };
-  const config: Config = { ...fileSchemaFor(BUILTIN_DRIVERS).parse(file), source: "bench", demo: false, dbPath: join(root, "ledger.db"), logLevel: "silent", chat: { mode: "console", port: 0 }, metricsPort: null };
+  const config: Config = { ...fileSchemaFor(BUILTIN_DRIVERS).parse(file), source: "bench", demo: false, ledger: { backend: "sqlite", path: join(root, "ledger.db") }, logLevel: "silent", chat: { mode: "console", port: 0 }, metricsPort: null };
   const app = await createApp(config, { log, clock: systemClock, runner: createLocalRunner(log), chat: silentChat });
   try {
-    const server = app.ledger.servers.get("bench")!;
-    const snap = await app.engine.create({ server, name: "s1", user: "bench" }).job.done;
+    const server = (await app.ledger.servers.get("bench"))!;
+    const snap = await (await app.engine.create({ server, name: "s1", user: "bench" })).job.done;
     const folder = snap.location!;
     const byHand: number[] = [];
     const both: number[] = [];
@@ -42,9 +42,9 @@ export async function benchCopies(opts: { sizeMiB: number; dir: string }): Promi
       // The same work as copy: the source hashed too (copy checks it against the manifest on the way).
       both.push(await timed(() => execa("bash", ["-c", 'sha256sum "$1"/.parts/* >/dev/null && cp -r "$1" "$2" && sha256sum "$2"/.parts/* >/dev/null', "_", folder, manual])));
       await rm(manual, { recursive: true, force: true });
-      engine.push(await timed(() => app.engine.copies.copy(server, snap, "offsite", { user: "bench" }).job.done));
-      const row = app.ledger.copies.live(snap.id, "offsite")!; // gone again for the next run
-      app.ledger.copies.transition(app.ledger.copies.transition(row.id, "deleting").id, "deleted");
+      engine.push(await timed(async () => (await app.engine.copies.copy(server, snap, "offsite", { user: "bench" })).job.done));
+      const row = (await app.ledger.copies.live(snap.id, "offsite"))!; // gone again for the next run
+      await app.ledger.copies.transition((await app.ledger.copies.transition(row.id, "deleting")).id, "deleted");
       await rm(join(root, "offsite", "bench"), { recursive: true, force: true });
     }
     const [h, b, e] = [median(byHand), median(both), median(engine)];
@@ -59,7 +59,7 @@ export async function benchCopies(opts: { sizeMiB: number; dir: string }): Promi
       "peak RSS MiB (whole process, create included)": round(process.resourceUsage().maxRSS / 1024),
     };
   } finally {
-    app.close();
+    await app.close();
   }
 }
 

@@ -4,7 +4,9 @@ import { repoFile } from "./measure.ts";
 import { createScheduler } from "../src/engine/schedule/scheduler.ts";
 import { existsSync } from "node:fs";
 import { pino } from "pino";
-import { createLedger } from "../db/sqlite/ledger.ts";
+import { openDb } from "../db/sqlite/open-db.ts";
+import { sqliteLedger } from "../db/sqlite/sqlite-ledger.ts";
+import { snapshotRepo } from "../db/sqlite/snapshot-repo.ts";
 import { fakeClock } from "../src/clock.ts";
 import { runCommand } from "../commands/index.ts";
 import { createEngine } from "../src/engine/engine.ts";
@@ -20,14 +22,17 @@ const percentile = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Ma
 
 /** Fills a ledger with `snapshots` rows over `servers` servers (once; reused when present). */
 function fill(path: string, servers: number, snapshots: number, now: number): void {
-  const ledger = createLedger(path, fakeClock(now));
-  const have = (ledger.db.prepare("SELECT count(*) AS n FROM snapshots").get() as { n: number }).n;
-  if (have >= snapshots) return ledger.close();
-  const addServer = ledger.db.prepare("INSERT INTO servers (name, driver, settings, source, created_at) VALUES (?, 'archive', '{\"paths\":[\"/srv\"]}', 'registered', ?)");
-  const addSnap = ledger.db.prepare(`INSERT INTO snapshots (server_id, name, state, origin, location, size, checksum, checksums, created_by, created_at, finished_at, expires_at)
+  const db = openDb(path, () => now); // the SQLite file itself: a million rows in one transaction, not through the repositories
+  const have = (db.prepare("SELECT count(*) AS n FROM snapshots").get() as { n: number }).n;
+  if (have >= snapshots) {
+    db.close();
+    return;
+  }
+  const addServer = db.prepare("INSERT INTO servers (name, driver, settings, source, created_at) VALUES (?, 'archive', '{\"paths\":[\"/srv\"]}', 'registered', ?)");
+  const addSnap = db.prepare(`INSERT INTO snapshots (server_id, name, state, origin, location, size, checksum, checksums, created_by, created_at, finished_at, expires_at)
     VALUES (?, ?, ?, 'snapbot', ?, ?, ?, ?, 'U1', ?, ?, ?)`);
   const perServer = snapshots / servers;
-  ledger.tx(() => {
+  db.transaction(() => {
     for (let s = 1; s <= servers; s++) addServer.run(`srv-${s}`, now);
     for (let i = 0; i < snapshots; i++) {
       const server = (i % servers) + 1;
@@ -38,9 +43,9 @@ function fill(path: string, servers: number, snapshots: number, now: number): vo
       addSnap.run(server, `snap-${k}`, state, `/data/srv-${server}/snap-${k}`, 1_048_576 + i, `sha256:${i.toString(16).padStart(64, "0")}`,
         `[{"file":".parts/part-000000","size":${1_048_576 + i},"sha256":"${i.toString(16).padStart(64, "0")}"}]`, created, created + 60_000, expires);
     }
-  });
-  ledger.db.pragma("wal_checkpoint(TRUNCATE)");
-  ledger.close();
+  })();
+  db.pragma("wal_checkpoint(TRUNCATE)");
+  db.close();
 }
 
 export async function benchLedger(o: { dir: string; servers?: number; snapshots?: number; lists?: number }): Promise<Record<string, number | string>> {
@@ -55,8 +60,9 @@ export async function benchLedger(o: { dir: string; servers?: number; snapshots?
 
   const clock = fakeClock(now);
   const log = pino({ level: "silent" });
-  const config = { ...loadConfig({ SNAPBOT_CONFIG: repoFile("test/fixtures/config/minimal.yml") }), dbPath: path };
-  const ledger = createLedger(path, clock);
+  const config = { ...loadConfig({ SNAPBOT_CONFIG: repoFile("test/fixtures/config/minimal.yml") }), ledger: { backend: "sqlite" as const, path } };
+  const db = openDb(path, () => clock.now());
+  const ledger = sqliteLedger(db, clock); // the Ledger the app uses, and its connection for the bare baseline query
   const drivers = createDriverRegistry(BUILTIN_DRIVERS, { runner: createLocalRunner(log), storageDir: o.dir, fsync: false, log });
   const jobs = createJobRunner({ concurrency: 1, timeoutMs: 60_000, clock });
   const alerts = createAlertSink({ ledger, chat: silentChat, log, defaultChannel: null });
@@ -65,24 +71,35 @@ export async function benchLedger(o: { dir: string; servers?: number; snapshots?
   const deps = { config, ledger, engine, drivers, clock, log, chat: silentChat, scheduler };
 
   // Baseline in the same process: the bare indexed query for one server's first page, no command layer.
-  const bare = ledger.db.prepare("SELECT * FROM snapshots WHERE server_id = ? ORDER BY created_at DESC, id DESC LIMIT 50");
+  const bare = db.prepare("SELECT * FROM snapshots WHERE server_id = ? ORDER BY created_at DESC, id DESC LIMIT 50");
+  // And the move to the async interface: the same repository call, synchronous (as callers made it before) and
+  // through the Ledger's promise.
+  const syncRepo = snapshotRepo(db, () => clock.now());
   const lists = o.lists ?? 2000;
   const bareTimes: number[] = [];
   const listTimes: number[] = [];
+  const syncTimes: number[] = [];
+  const asyncTimes: number[] = [];
   for (let i = 0; i < lists; i++) {
     const s = 1 + ((i * 7919) % servers);
     let t = performance.now();
     bare.all(s);
     bareTimes.push(performance.now() - t);
     t = performance.now();
+    syncRepo.list(s, { limit: 50, offset: 0 });
+    syncTimes.push(performance.now() - t);
+    t = performance.now();
+    await ledger.snapshots.list(s, { limit: 50, offset: 0 });
+    asyncTimes.push(performance.now() - t);
+    t = performance.now();
     const reply = await runCommand(deps, { user: "U1", channel: "C1", text: `/snapshot list srv-${s}` });
     listTimes.push(performance.now() - t);
     if (!reply.table || reply.table.rows.length !== 50) throw new Error(`list srv-${s} returned ${reply.title}`);
   }
   const t1 = performance.now();
-  const expired = ledger.snapshots.expired(now + 15 * 86_400_000);
+  const expired = await ledger.snapshots.expired(now + 15 * 86_400_000);
   const retentionMs = performance.now() - t1;
-  ledger.close();
+  await ledger.close();
   const p99 = percentile(listTimes, 99);
   return {
     ledger: `${snapshots} snapshots / ${servers} servers${reused ? " (reused)" : ` (filled in ${fillS.toFixed(1)} s)`}`,
@@ -91,6 +108,9 @@ export async function benchLedger(o: { dir: string; servers?: number; snapshots?
     "bare query p99 ms": +percentile(bareTimes, 99).toFixed(3),
     "list p99 / bare p99": +(p99 / percentile(bareTimes, 99)).toFixed(2),
     "list p99 target 5 ms": p99 < 5 ? "met" : "MISSED",
+    "snapshots.list p99 ms, synchronous repository": +percentile(syncTimes, 99).toFixed(3),
+    "snapshots.list p99 ms, async Ledger": +percentile(asyncTimes, 99).toFixed(3),
+    "async / synchronous (target ≤ 1.2)": +(percentile(asyncTimes, 99) / percentile(syncTimes, 99)).toFixed(2),
     "retention rows": expired.length,
     "retention ms": +retentionMs.toFixed(1),
     "retention target 1000 ms": retentionMs < 1000 ? "met" : "MISSED",

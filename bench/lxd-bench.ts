@@ -59,7 +59,7 @@ export async function benchLxd(opts: LxdBenchOptions): Promise<Record<string, nu
         "snapbot create min/max ms": `${round(Math.min(...sides.bot))}/${round(Math.max(...sides.bot))}`,
       };
     } finally {
-      app.close();
+      await app.close();
     }
   } finally {
     env.stop();
@@ -99,7 +99,7 @@ async function snapbotCreate(app: Awaited<ReturnType<typeof botFor>>): Promise<n
 
 /** The driver alone, as the engine calls it (create, then check): where the overhead is, not a target. */
 async function driverCreate(app: Awaited<ReturnType<typeof botFor>>): Promise<number> {
-  const driver = app.drivers.get(app.ledger.servers.get("web-1")!);
+  const driver = app.drivers.get((await app.ledger.servers.get("web-1"))!);
   const ctx = { signal: new AbortController().signal, log: app.log, progress: () => {} };
   const name = `drv-${++seq}`;
   const t0 = performance.now();
@@ -112,7 +112,7 @@ async function driverCreate(app: Awaited<ReturnType<typeof botFor>>): Promise<nu
 
 /** The backend sync the engine does before each create (the limit needs the true count). */
 async function listing(app: Awaited<ReturnType<typeof botFor>>): Promise<number> {
-  const driver = app.drivers.get(app.ledger.servers.get("web-1")!);
+  const driver = app.drivers.get((await app.ledger.servers.get("web-1"))!);
   const t0 = performance.now();
   await driver.listBackend?.({ signal: new AbortController().signal, log: app.log, progress: () => {} });
   return performance.now() - t0;

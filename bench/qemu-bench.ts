@@ -36,7 +36,7 @@ export async function benchQemuImage(o: { dir: string; runs?: number }): Promise
     const direct = async (tag: string) => void (await execa("qemu-img", ["snapshot", "-c", tag, image], { stdin: "ignore" }));
     return { ...(await measure(app, { direct, label: "qemu-img snapshot -c" }, o.runs ?? Number(process.env.BENCH_QEMU_RUNS ?? 20))), "snapshots in the image at the end": snapshotCount(image) };
   } finally {
-    app.close();
+    await app.close();
   }
 }
 
@@ -57,7 +57,7 @@ export async function benchQemuQmp(o: { dir: string; runs?: number }): Promise<R
         );
       return { ...(await measure(app, { direct, label: "QMP snapshot-save" }, o.runs ?? Number(process.env.BENCH_QEMU_RUNS ?? 20))), "snapshots in the image at the end": snapshotCount(image) };
     } finally {
-      app.close();
+      await app.close();
     }
   } finally {
     await vm.stop();
@@ -69,7 +69,7 @@ async function measure(app: App, side: Side, runs: number): Promise<Result> {
   await snapbotCreate(app); // warm-up: first-use costs (driver made, statements prepared, page cache)
   await byHand();
   const sides = { bot: [] as number[], direct: [] as number[], driver: [] as number[], listing: [] as number[], engine: [] as number[] };
-  const inside = timeDriverCreate(app);
+  const inside = await timeDriverCreate(app);
   const order = [
     () => byHand().then((ms) => sides.direct.push(ms)),
     () => snapbotCreate(app).then((ms) => {
@@ -119,8 +119,8 @@ async function snapbotCreate(app: App): Promise<number> {
 }
 
 /** Times the bot's own calls of driver.create (the registry's cached instance): the engine's share of one create, drift-free. */
-function timeDriverCreate(app: App): { last(): number } {
-  const driver = app.drivers.get(app.ledger.servers.get("vm")!);
+async function timeDriverCreate(app: App): Promise<{ last(): number }> {
+  const driver = app.drivers.get((await app.ledger.servers.get("vm"))!);
   const create = driver.create.bind(driver);
   let last = 0;
   driver.create = async (req, ctx) => {
@@ -136,7 +136,7 @@ function timeDriverCreate(app: App): { last(): number } {
 
 /** The driver alone, as the engine calls it (create, then check): where the overhead is, not a target. */
 async function driverCreate(app: App): Promise<number> {
-  const driver = app.drivers.get(app.ledger.servers.get("vm")!);
+  const driver = app.drivers.get((await app.ledger.servers.get("vm"))!);
   const ctx = { signal: new AbortController().signal, log: app.log, progress: () => {} };
   const name = `drv-${++seq}`;
   const t0 = performance.now();
@@ -150,7 +150,7 @@ async function driverCreate(app: App): Promise<number> {
 
 /** The backend sync the engine does before a create near the limit (the limit needs the true count). */
 async function listing(app: App): Promise<number> {
-  const driver = app.drivers.get(app.ledger.servers.get("vm")!);
+  const driver = app.drivers.get((await app.ledger.servers.get("vm"))!);
   const t0 = performance.now();
   await driver.listBackend?.({ signal: new AbortController().signal, log: app.log, progress: () => {} });
   return performance.now() - t0;

@@ -16,7 +16,10 @@ function print(title: string, r: Record<string, number | string>): void {
   for (const [k, v] of Object.entries(r)) console.log(`  ${k.padEnd(w)}  ${v}`);
 }
 
-if (!only || only === "ledger") print("ledger", await benchLedger({ dir }));
+if (!only || only === "ledger") {
+  print("ledger (SQLite)", await benchLedger({ dir }));
+  print("ledger (PostgreSQL)", await (await import("./ledger-pg-bench.ts")).benchLedgerPg({ dir }));
+}
 if (!only || only === "archive") print("archive", await benchArchive({ sizeMiB: Number(process.env.BENCH_ARCHIVE_MIB ?? 2048), dir }));
 if (!only || only === "storage") {
   const storage = await import("./storage-local-bench.ts");

@@ -1,8 +1,7 @@
 import { existsSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { execa } from "execa";
-import { createLedger } from "../db/sqlite/ledger.ts";
-import { systemClock } from "../src/clock.ts";
+import { openDb } from "../db/sqlite/open-db.ts";
 import { parseKeep } from "../src/retention/keep-policy.ts";
 import { round, siblingArgv } from "./measure.ts";
 
@@ -16,14 +15,14 @@ const DAY = 86_400_000;
 
 function fill(path: string, dir: string): void {
   if (existsSync(path)) return;
-  const ledger = createLedger(path, systemClock);
+  const db = openDb(path); // the SQLite file itself: a million rows in one transaction, not through the repositories
   const now = Date.now();
   const keep = JSON.stringify(parseKeep("last=100,daily=7,weekly=4,monthly=6")); // plans everything, removes nothing
   const settings = JSON.stringify({ paths: [join(dir, "sched-src")] });
-  ledger.tx(() => {
-    const addServer = ledger.db.prepare("INSERT INTO servers (name, driver, settings, source, created_at) VALUES (?, 'archive', ?, 'registered', ?)");
-    const addSchedule = ledger.db.prepare("INSERT INTO schedules (server_id, cron, keep, created_by, created_at, last_run_at) VALUES (?, ?, ?, 'bench', ?, ?)");
-    const addSnap = ledger.db.prepare(`INSERT INTO snapshots (server_id, name, state, origin, location, size, checksum, created_by, created_at, finished_at)
+  db.transaction(() => {
+    const addServer = db.prepare("INSERT INTO servers (name, driver, settings, source, created_at) VALUES (?, 'archive', ?, 'registered', ?)");
+    const addSchedule = db.prepare("INSERT INTO schedules (server_id, cron, keep, created_by, created_at, last_run_at) VALUES (?, ?, ?, 'bench', ?, ?)");
+    const addSnap = db.prepare(`INSERT INTO snapshots (server_id, name, state, origin, location, size, checksum, created_by, created_at, finished_at)
       VALUES (?, ?, ?, 'schedule', ?, 1048576, 'sha256:0', 'scheduler', ?, ?)`);
     for (let s = 1; s <= SERVERS; s++) {
       addServer.run(`srv-${s}`, settings, now - 200 * DAY);
@@ -33,9 +32,9 @@ function fill(path: string, dir: string): void {
         addSnap.run(s, `snap-${k}`, "done", `/nowhere/srv-${s}/snap-${k}`, t, t + 60_000);
       }
     }
-  });
-  ledger.db.pragma("wal_checkpoint(TRUNCATE)");
-  ledger.close();
+  })();
+  db.pragma("wal_checkpoint(TRUNCATE)");
+  db.close();
 }
 
 export async function benchScheduler(o: { dir: string }): Promise<Record<string, number | string>> {

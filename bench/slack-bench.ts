@@ -188,10 +188,10 @@ async function serveChild(kind: string, args: { dir: string; apiUrl: string }): 
     mkdirSync(join(args.dir, "demo"), { recursive: true });
     writeFileSync(join(args.dir, "demo/file.txt"), "bench\n");
     const file = fileSchema.parse({ roles: { operators: ["*"] }, storage: { path: join(args.dir, "snapshots") }, servers: { demo: { driver: "archive", paths: [join(args.dir, "demo")] } } });
-    const config = { ...file, source: "bench", demo: false, dbPath: join(args.dir, "bench.db"), logLevel: "warn", chat: { mode: "http" as const, botToken: "xoxb-bench", signingSecret: SECRET, apiUrl: args.apiUrl, port: 0 }, metricsPort: null };
+    const config = { ...file, source: "bench", demo: false, ledger: { backend: "sqlite" as const, path: join(args.dir, "bench.db") }, logLevel: "warn", chat: { mode: "http" as const, botToken: "xoxb-bench", signingSecret: SECRET, apiUrl: args.apiUrl, port: 0 }, metricsPort: null };
     const bot = await startSlack({ config, log, clock: systemClock, runner: createLocalRunner(log), host: "127.0.0.1" });
-    const server = bot.app.ledger.servers.get("demo")!;
-    for (let i = 0; i < 30; i++) bot.app.ledger.snapshots.insert({ server_id: server.id, name: `s${i}`, created_by: "U0BENCH", state: "done", origin: "external" });
+    const server = (await bot.app.ledger.servers.get("demo"))!;
+    for (let i = 0; i < 30; i++) await bot.app.ledger.snapshots.insert({ server_id: server.id, name: `s${i}`, created_by: "U0BENCH", state: "done", origin: "external" });
     [port, stop] = [bot.port!, bot.stop];
   } else {
     const app = new App({ token: "xoxb-bench", botId: "B0BOT", botUserId: "U0BOT", signingSecret: SECRET, logLevel: LogLevel.ERROR });

@@ -62,23 +62,23 @@ async function speed(opts: { sizeMiB: number; dir: string }): Promise<Record<str
   const log = pino({ level: "silent" });
   const offsite = join(root, "offsite");
   const file = { storage: { path: join(root, "snaps"), targets: { offsite: { path: offsite } } }, engine: { fsync: false }, servers: { bench: { driver: "archive", paths: [src], part_size: "64MiB" } } };
-  const config: Config = { ...fileSchemaFor(BUILTIN_DRIVERS).parse(file), source: "bench", demo: false, dbPath: join(root, "ledger.db"), logLevel: "silent", chat: { mode: "console", port: 0 }, metricsPort: null };
+  const config: Config = { ...fileSchemaFor(BUILTIN_DRIVERS).parse(file), source: "bench", demo: false, ledger: { backend: "sqlite", path: join(root, "ledger.db") }, logLevel: "silent", chat: { mode: "console", port: 0 }, metricsPort: null };
   const app = await createApp(config, { log, clock: systemClock, runner: createLocalRunner(log), chat: silentChat });
   try {
-    const server = app.ledger.servers.get("bench")!;
+    const server = (await app.ledger.servers.get("bench"))!;
     for (let i = 1; i <= COPIES; i++) {
-      const snap = await app.engine.create({ server, name: `s${i}`, user: "bench" }).job.done;
-      await app.engine.copies.copy(server, snap, "offsite", { user: "bench" }).job.done;
+      const snap = await (await app.engine.create({ server, name: `s${i}`, user: "bench" })).job.done;
+      await (await app.engine.copies.copy(server, snap, "offsite", { user: "bench" })).job.done;
     }
-    const stored = app.ledger.copies.onTarget("offsite").reduce((s, c) => s + (c.size ?? 0), 0);
+    const stored = (await app.ledger.copies.onTarget("offsite")).reduce((s, c) => s + (c.size ?? 0), 0);
     const [coreutils, openssl, engine]: [number[], number[], number[]] = [[], [], []];
     const byHand = (tool: string) => timed(() => execa("bash", ["-c", `${tool} "$1"/bench/*/.parts/* >/dev/null`, "_", offsite]));
     for (let i = 0; i < RUNS; i++) {
       coreutils.push(await byHand("sha256sum"));
       openssl.push(await byHand("openssl dgst -sha256"));
-      engine.push(await timed(() => app.engine.copies.verifyTarget({ target: "offsite", slice: null }, { user: "bench" }).job.done));
+      engine.push(await timed(async () => (await app.engine.copies.verifyTarget({ target: "offsite", slice: null }, { user: "bench" })).job.done));
     }
-    const quarter = await app.engine.copies.verifyTarget({ target: "offsite", slice: { n: 1, m: 4 } }, { user: "bench" }).job.done;
+    const quarter = await (await app.engine.copies.verifyTarget({ target: "offsite", slice: { n: 1, m: 4 } }, { user: "bench" })).job.done;
     const [c, o, e] = [median(coreutils), median(openssl), median(engine)];
     return {
       "target MiB (8 copies)": round(stored / MiB),
@@ -91,7 +91,7 @@ async function speed(opts: { sizeMiB: number; dir: string }): Promise<Record<str
       "--slice 1/4 read / whole": round(quarter.bytes / stored),
     };
   } finally {
-    app.close();
+    await app.close();
   }
 }
 

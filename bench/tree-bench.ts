@@ -3,7 +3,8 @@ import { join } from "node:path";
 import { rmSync } from "node:fs";
 import { pino } from "pino";
 import { repoFile } from "./measure.ts";
-import { createLedger, type Ledger } from "../db/sqlite/ledger.ts";
+import { createSqliteLedger } from "../db/sqlite/sqlite-ledger.ts";
+import type { Ledger } from "../db/ledger.ts";
 import type { ServerRow } from "../db/types.ts";
 import { fakeClock } from "../src/clock.ts";
 import { runCommand } from "../commands/index.ts";
@@ -28,23 +29,24 @@ const percentile = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Ma
 const HOUR = 3_600_000;
 
 /** 50 snapshots as a CloudCIX user makes them: mostly a chain, every fifth applied back two steps and branched. */
-function fill(ledger: Ledger, server: ServerRow, n: number, now: number): void {
-  const add = ledger.db.prepare(`INSERT INTO snapshots
-    (server_id, name, parent_id, state, origin, created_by, created_at, finished_at, size) VALUES (?, ?, ?, 'done', ?, 'U1', ?, ?, ?)`);
-  ledger.tx(() => {
+async function fill(ledger: Ledger, server: ServerRow, n: number, now: number): Promise<void> {
+  await ledger.tx(async (t) => {
     const ids: number[] = [];
     for (let i = 0; i < n; i++) {
       const parent = i === 0 ? null : ids[i % 5 === 0 ? Math.max(0, i - 3) : i - 1]!;
       const created = now - (n - i) * HOUR;
       const origin = i % 7 === 0 ? "external" : "snapbot";
-      ids.push(Number(add.run(server.id, `s${i + 1}`, parent, origin, created, created + 2_000, 1 << 20).lastInsertRowid));
+      const row = await t.snapshots.insert({
+        server_id: server.id, name: `s${i + 1}`, parent_id: parent, state: "done", origin, created_by: "U1", created_at: created, finished_at: created + 2_000, size: 1 << 20,
+      });
+      ids.push(row.id);
     }
   });
 }
 
 /** What list --tree reads and draws, timed directly when the command cannot draw trees in this build. */
-function treeDirect(ledger: Ledger, server: ServerRow) {
-  const { rows } = ledger.snapshots.list(server.id, { limit: 10_000, offset: 0 });
+async function treeDirect(ledger: Ledger, server: ServerRow) {
+  const { rows } = await ledger.snapshots.list(server.id, { limit: 10_000, offset: 0 });
   const newest = rows[0]?.id; // the current position as the newest, without the ledger's own column
   const nodes: TreeNode[] = rows.map((s) => ({
     id: s.id, name: s.name, parentId: s.parent_id, current: s.id === newest, state: s.state, createdAt: s.created_at, origin: s.origin,
@@ -60,11 +62,11 @@ export async function benchTree(o: { dir: string; snapshots?: number; runs?: num
   rmSync(path, { force: true });
   const clock = fakeClock(now);
   const log = pino({ level: "silent" });
-  const config = { ...loadConfig({ SNAPBOT_CONFIG: repoFile("test/fixtures/config/minimal.yml") }), dbPath: path };
-  const ledger = createLedger(path, clock);
-  ledger.servers.syncFromConfig([{ name: "vm", driver: "tree-bench", settings: { limit: 100 } }]);
-  const server = ledger.servers.get("vm")!;
-  fill(ledger, server, n, now);
+  const config = { ...loadConfig({ SNAPBOT_CONFIG: repoFile("test/fixtures/config/minimal.yml") }), ledger: { backend: "sqlite" as const, path } };
+  const ledger = createSqliteLedger(path, clock);
+  await ledger.servers.syncFromConfig([{ name: "vm", driver: "tree-bench", settings: { limit: 100 } }]);
+  const server = (await ledger.servers.get("vm"))!;
+  await fill(ledger, server, n, now);
   const driver: SnapshotDriver = {
     kind: "tree-bench",
     features: { trees: true, limit: true },
@@ -81,7 +83,7 @@ export async function benchTree(o: { dir: string; snapshots?: number; runs?: num
 
   const probe = await ask("list vm --tree");
   const wired = probe.tone !== "error";
-  const tree = wired ? () => ask("list vm --tree") : async () => treeDirect(ledger, server);
+  const tree = wired ? () => ask("list vm --tree") : () => treeDirect(ledger, server);
   const first = await tree();
   if (first.tone === "error" || (first.monospace?.length ?? 0) < Math.min(n, PAGE_SIZE))
     throw new Error(`list vm --tree returned ${first.title}`);
@@ -96,7 +98,7 @@ export async function benchTree(o: { dir: string; snapshots?: number; runs?: num
     await ask("list vm");
     listTimes.push(performance.now() - t);
   }
-  ledger.close();
+  await ledger.close();
   const p99 = percentile(treeTimes, 99);
   return {
     ledger: `${n} snapshots in one tree (SQLite file), ${runs} runs`,

@@ -16,13 +16,13 @@ export const alerts: Command = {
   role: "operator",
   readOnly: (args) => args.positionals.length === 0, // the list; a subcommand (ack) changes things
   flags: { page: "value", all: "bool" },
-  run(ctx, args) {
+  async run(ctx, args) {
     if (args.positionals[0] === "ack") return ack(ctx, expectPositionals(args, 2, 2, usage)[1]!);
     expectPositionals(args, 0, 0, usage);
     const all = !!args.flags.all;
     const page = positiveInt(args.flags.page, "--page", 1_000_000, 1);
     const offset = (page - 1) * PAGE_SIZE;
-    const { rows, total } = all ? ctx.ledger.alerts.allPage(PAGE_SIZE, offset) : ctx.ledger.alerts.openPage(PAGE_SIZE, offset);
+    const { rows, total } = all ? await ctx.ledger.alerts.allPage(PAGE_SIZE, offset) : await ctx.ledger.alerts.openPage(PAGE_SIZE, offset);
     const command = all ? "alerts --all" : "alerts";
     if (rows.length === 0 && total > 0)
       throw new UserError("bad_page", `there are only ${Math.ceil(total / PAGE_SIZE)} page(s) of alerts: try ${command}`);
@@ -31,9 +31,9 @@ export const alerts: Command = {
 };
 
 /** An acknowledged alert stays open until its condition clears; its message and the list say who saw it. */
-function ack(ctx: CommandContext, raw: string): Reply {
+async function ack(ctx: CommandContext, raw: string): Promise<Reply> {
   const id = positiveInt(raw, "alerts ack takes an alert id", MAX_ID, 0, "type alerts to see them");
-  const a = ctx.engine.ackAlert(id, { user: ctx.user, channel: ctx.channel });
+  const a = await ctx.engine.ackAlert(id, { user: ctx.user, channel: ctx.channel });
   const title = `alert #${a.id} (${a.kind}) acknowledged by ${mention(ctx.user)}`;
   return { visibility: "ephemeral", tone: "success", title, lines: ["It stays open until its condition clears."] };
 }

@@ -15,11 +15,11 @@ export const audit: Command = {
   role: "operator",
   readOnly: true,
   flags: { limit: "value" },
-  run(ctx, args) {
+  async run(ctx, args) {
     const [name] = expectPositionals(args, 0, 1, usage);
-    const server = name === undefined ? undefined : historyServerOf(ctx, name);
+    const server = name === undefined ? undefined : await historyServerOf(ctx, name);
     const limit = positiveInt(args.flags.limit, "--limit", 50, 20);
-    const rows = ctx.ledger.operations.list({ serverId: server?.id, limit });
+    const rows = await ctx.ledger.operations.list({ serverId: server?.id, limit });
     const scope = server ? server.name : "all servers";
     const lines = server && server.removed_at !== null ? [unregisteredLine(server)] : undefined;
     if (rows.length === 0)

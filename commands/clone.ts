@@ -12,11 +12,11 @@ export const clone: Command = {
   usage,
   summary: "a new server from a snapshot, registered with its lineage; shared host keys are alerted",
   role: "operator",
-  run(ctx, args) {
+  async run(ctx, args) {
     const [ref, newName] = expectPositionals(args, 2, 2, usage);
-    const { server, snapshot } = snapshotOf(ctx, ref!, usage);
+    const { server, snapshot } = await snapshotOf(ctx, ref!, usage);
     checkName("server", newName!);
-    const { op, job } = ctx.engine.clone(server, snapshot, newName!, { user: ctx.user, channel: ctx.channel });
+    const { op, job } = await ctx.engine.clone(server, snapshot, newName!, { user: ctx.user, channel: ctx.channel });
     return jobReply(job, {
       what: `clone ${server.name}/${snapshot.name} to ${newName}`,
       who: ctx.user,

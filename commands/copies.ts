@@ -11,10 +11,10 @@ export const copies: Command = {
   summary: "where a snapshot's copies on storage targets are: their state, size and when each was last verified",
   role: "operator",
   readOnly: true,
-  run(ctx, args) {
+  async run(ctx, args) {
     const [ref] = expectPositionals(args, 1, 1, usage);
     // Copies outlive their snapshot and its server's registration: a deleted snapshot's copies are found too.
-    const { snapshot } = snapshotOf(ctx, ref!, usage, true);
-    return copiesReply(snapshot, ctx.ledger.copies.ofSnapshot(snapshot.id), ctx.clock.now(), ctx.engine.targets.names());
+    const { snapshot } = await snapshotOf(ctx, ref!, usage, true);
+    return copiesReply(snapshot, await ctx.ledger.copies.ofSnapshot(snapshot.id), ctx.clock.now(), ctx.engine.targets.names());
   },
 };

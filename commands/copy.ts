@@ -19,9 +19,9 @@ export const copy: Command = {
   usage,
   summary: "copy a snapshot to a storage target (storage.targets), or an LXD snapshot to another LXD server (default: its snapshot_server)",
   role: "operator",
-  run(ctx, args) {
+  async run(ctx, args) {
     const [ref, given] = expectPositionals(args, 1, 2, usage);
-    const { server, snapshot } = snapshotOf(ctx, ref!, usage);
+    const { server, snapshot } = await snapshotOf(ctx, ref!, usage);
     if (given !== undefined && ctx.engine.targets.get(given)) return toTarget(ctx, server, snapshot, given);
     const driver = ctx.drivers.get(server);
     if (!driver.copy && driver.storedIn) {
@@ -31,7 +31,7 @@ export const copy: Command = {
     }
     const target = withUsage(() => ctx.engine.copyTarget(server, given));
     const { remote, name: instance } = target;
-    const { op, job } = ctx.engine.copy(server, snapshot, target, { user: ctx.user, channel: ctx.channel });
+    const { op, job } = await ctx.engine.copy(server, snapshot, target, { user: ctx.user, channel: ctx.channel });
     return jobReply(job, {
       what: `copy ${server.name}/${snapshot.name} to ${remote}:${instance}`,
       who: ctx.user,
@@ -44,11 +44,11 @@ export const copy: Command = {
 };
 
 /** copy <server>/<snap> <target>: every part to the target and read back there, progress in place. */
-function toTarget(ctx: CommandContext, server: ServerRow, snapshot: SnapshotRow, target: string): Reply {
+async function toTarget(ctx: CommandContext, server: ServerRow, snapshot: SnapshotRow, target: string): Promise<Reply> {
   const ref = `${server.name}/${snapshot.name}`;
-  let started: ReturnType<CommandContext["engine"]["copies"]["copy"]>;
+  let started: Awaited<ReturnType<CommandContext["engine"]["copies"]["copy"]>>;
   try {
-    started = ctx.engine.copies.copy(server, snapshot, target, { user: ctx.user, channel: ctx.channel });
+    started = await ctx.engine.copies.copy(server, snapshot, target, { user: ctx.user, channel: ctx.channel });
   } catch (e) {
     // A driver that copies to its own remotes, one of them named like the target: say how to reach it.
     if (e instanceof UserError && e.code === "not_stored" && ctx.drivers.get(server).copy)

@@ -21,7 +21,7 @@ export const create: Command = {
   flags: { expiry: "value", stateful: "bool", note: "value" },
   async run(ctx, args) {
     const [serverName, name] = expectPositionals(args, 1, 2, usage);
-    const server = serverOf(ctx, serverName!);
+    const server = await serverOf(ctx, serverName!);
     if (name !== undefined) checkName("snapshot", name);
     const expiry = args.flags.expiry;
     const expiresAt = typeof expiry === "string" ? addDuration(ctx.clock.now(), parseExpiry(expiry)) : null;
@@ -29,7 +29,7 @@ export const create: Command = {
       throw new UserError("not_capable", `${server.name} (${server.driver}) cannot take stateful snapshots: drop --stateful`);
     const note = typeof args.flags.note === "string" ? args.flags.note.slice(0, 500) : null;
     await ctx.engine.makeRoom(server, { user: ctx.user, channel: ctx.channel });
-    const { op, job, snapshot, copies } = ctx.engine.create({ server, name, expiresAt, note, stateful: !!args.flags.stateful, user: ctx.user, channel: ctx.channel });
+    const { op, job, snapshot, copies } = await ctx.engine.create({ server, name, expiresAt, note, stateful: !!args.flags.stateful, user: ctx.user, channel: ctx.channel });
     // With `copies:`, the same message goes on to tell each copy's progress once the snapshot is done.
     const reply = jobReply(job, {
       what: `create ${server.name}/${snapshot.name}`,

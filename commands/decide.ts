@@ -14,10 +14,10 @@ function decideCommand(decision: "approve" | "deny"): Command {
     usage,
     summary: `${decision} a pending request by its id (see approvals; approvers, never your own request)`,
     role: "approver",
-    run(ctx, args) {
+    async run(ctx, args) {
       const [raw] = expectPositionals(args, 1, 1, usage);
       const id = positiveInt(raw, `${decision} takes an approval id`, MAX_ID, 0, "type approvals to see them");
-      const d = ctx.engine.approvals.decide(id, ctx.user, decision);
+      const d = await ctx.engine.approvals.decide(id, ctx.user, decision);
       const action = actionOf(d.op);
       if (d.decision === "denied") return deniedApproval(d.approval, d.op, action);
       const reply = jobReply(d.handle.job, {

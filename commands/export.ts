@@ -15,14 +15,14 @@ export const exportCommand: Command = {
   summary: "convert a raw snapshot into a disk image for another hypervisor, beside the snapshot",
   role: "operator",
   flags: { format: "value" },
-  run(ctx, args) {
+  async run(ctx, args) {
     const [ref] = expectPositionals(args, 1, 1, usage);
     const format = args.flags.format;
     if (format === undefined) throw new UserError("missing_argument", `export needs --format; usage: ${usage}`);
     if (typeof format !== "string" || !(EXPORT_FORMATS as readonly string[]).includes(format))
       throw new UserError("bad_format", `cannot export to "${String(format).slice(0, 40)}": pick vmdk, vhd or qcow2; usage: ${usage}`);
-    const { server, snapshot } = snapshotOf(ctx, ref!, usage);
-    const { op, job } = ctx.engine.export(server, snapshot, format as ExportFormat, { user: ctx.user, channel: ctx.channel });
+    const { server, snapshot } = await snapshotOf(ctx, ref!, usage);
+    const { op, job } = await ctx.engine.export(server, snapshot, format as ExportFormat, { user: ctx.user, channel: ctx.channel });
     return jobReply(job, {
       what: `export ${server.name}/${snapshot.name} to ${format}`,
       who: ctx.user,

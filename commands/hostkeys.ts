@@ -32,17 +32,17 @@ async function scan(ctx: CommandContext): Promise<Reply> {
   return hostKeyScanReply(await ctx.engine.scanHostKeys());
 }
 
-function regen(ctx: CommandContext, name: string): Reply {
-  const server = serverOf(ctx, name);
+async function regen(ctx: CommandContext, name: string): Promise<Reply> {
+  const server = await serverOf(ctx, name);
   capabilityOf(ctx.drivers.get(server), "regenHostKeys", server);
-  const { approval, op } = ctx.engine.approvals.request({ kind: "hostkeys_regen", server, args: {}, user: ctx.user, channel: ctx.channel });
+  const { approval, op } = await ctx.engine.approvals.request({ kind: "hostkeys_regen", server, args: {}, user: ctx.user, channel: ctx.channel });
   const overwrites = `${server.name}'s SSH host keys (removed, regenerated with ssh-keygen -A, sshd restarted where it runs)`;
   const reply = approvalRequest({ approval, op, server, action: `hostkeys regen ${server.name}`, overwrites, now: ctx.clock.now() });
   return { ...reply, onPosted: (at) => ctx.ledger.approvals.setMessage(approval.id, at) };
 }
 
 async function accept(ctx: CommandContext, name: string): Promise<Reply> {
-  const server = serverOf(ctx, name);
+  const server = await serverOf(ctx, name);
   const keys = await ctx.engine.acceptHostKeys(server, { user: ctx.user, channel: ctx.channel });
   return {
     visibility: "channel",

@@ -82,7 +82,7 @@ export async function runCommand(deps: AppDeps, req: Request): Promise<Reply> {
     const args = parseArgs(words, command.flags ?? {}, command.usage, command.pairs);
     requireWritable(deps.config, command, args);
     // While the ledger is full, work that writes is refused, unless a write probe shows it can write again.
-    if (!changesNothing(command, args) && deps.ledger.health.full && !deps.ledger.health.probe()) throw deps.ledger.health.error();
+    if (!changesNothing(command, args) && deps.ledger.health.full && !(await deps.ledger.health.probe())) throw deps.ledger.health.error();
     return await command.run({ ...deps, log, user: req.user, channel: req.channel }, args);
   } catch (e) {
     if (isUserError(e)) return errorReply(e.message);

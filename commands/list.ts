@@ -22,7 +22,7 @@ export const list: Command = {
   flags: { tree: "bool", state: "value", all: "bool", page: "value" },
   async run(ctx, args) {
     const [name] = expectPositionals(args, 1, 1, usage);
-    const server = historyServerOf(ctx, name!);
+    const server = await historyServerOf(ctx, name!);
     const state = args.flags.state as string | undefined;
     if (state !== undefined && !STATES.includes(state as SnapshotState))
       throw new UserError("bad_state", `unknown state "${state}": use one of ${STATES.join(", ")}`);
@@ -30,7 +30,7 @@ export const list: Command = {
     if (args.flags.tree) return tree(ctx, server, page, state !== undefined || !!args.flags.all);
     // An unregistered server's backend is not asked: its history is shown as the ledger kept it.
     if (server.removed_at === null) await ctx.engine.sync(server); // a backend with its own snapshots (LXD): made or deleted outside snapbot
-    const { rows, total } = ctx.ledger.snapshots.list(server.id, {
+    const { rows, total } = await ctx.ledger.snapshots.list(server.id, {
       state: state as SnapshotState | undefined,
       all: !!args.flags.all,
       limit: PAGE_SIZE,
@@ -48,8 +48,8 @@ async function tree(ctx: CommandContext, server: ServerRow, page: number, filter
   requireTree(ctx, server, "list --tree", `use list ${server.name}`);
   if (filtered) throw new UserError("bad_flags", `list --tree draws every live snapshot: drop --state and --all, or drop --tree`);
   if (server.removed_at === null) await ctx.engine.sync(server); // made, deleted or applied outside snapbot (virsh)
-  const current = ctx.ledger.tree.currentId(server.id);
-  const nodes = ctx.ledger.tree.nodes(server.id).map((n) => ({
+  const current = await ctx.ledger.tree.currentId(server.id);
+  const nodes = (await ctx.ledger.tree.nodes(server.id)).map((n) => ({
     id: n.id, name: n.name, parentId: n.parent_id, current: n.id === current, state: n.state, createdAt: n.created_at, origin: n.origin,
   }));
   const reply = snapshotTree(nodes, page, server.name);

@@ -3,10 +3,10 @@ import type { CommandContext } from "./types.ts";
 import { checkName, parseSnapshotRef } from "../src/names.ts";
 import { UserError } from "../src/errors.ts";
 
-export function serverOf(ctx: CommandContext, name: string): ServerRow {
-  const server = ctx.ledger.servers.get(checkName("server", name));
+export async function serverOf(ctx: CommandContext, name: string): Promise<ServerRow> {
+  const server = await ctx.ledger.servers.get(checkName("server", name));
   if (!server) {
-    const known = ctx.ledger.servers.list().map((s) => s.name).slice(0, 10);
+    const known = (await ctx.ledger.servers.list()).map((s) => s.name).slice(0, 10);
     const hint = known.length ? `known: ${known.join(", ")}` : "none is registered yet: see register";
     throw new UserError("unknown_server", `unknown server "${name}" (${hint}); type servers for the list`);
   }
@@ -14,15 +14,15 @@ export function serverOf(ctx: CommandContext, name: string): ServerRow {
 }
 
 /** For read-only commands (list, show, audit): a server unregistered since is found too, its history kept. */
-export function historyServerOf(ctx: CommandContext, name: string): ServerRow {
-  return ctx.ledger.servers.find(checkName("server", name)) ?? serverOf(ctx, name);
+export async function historyServerOf(ctx: CommandContext, name: string): Promise<ServerRow> {
+  return (await ctx.ledger.servers.find(checkName("server", name))) ?? serverOf(ctx, name);
 }
 
 /** With `history`, a snapshot of an unregistered server is found too (read-only use). */
-export function snapshotOf(ctx: CommandContext, ref: string, usage: string, history = false): { server: ServerRow; snapshot: SnapshotRow } {
+export async function snapshotOf(ctx: CommandContext, ref: string, usage: string, history = false): Promise<{ server: ServerRow; snapshot: SnapshotRow }> {
   const r = parseSnapshotRef(ref, usage);
-  const server = history ? historyServerOf(ctx, r.server) : serverOf(ctx, r.server);
-  const snapshot = ctx.ledger.snapshots.find(server.id, r.snapshot);
+  const server = history ? await historyServerOf(ctx, r.server) : await serverOf(ctx, r.server);
+  const snapshot = await ctx.ledger.snapshots.find(server.id, r.snapshot);
   if (!snapshot)
     throw new UserError("unknown_snapshot", `${server.name} has no snapshot "${r.snapshot}": type list ${server.name} to see them`);
   return { server, snapshot };

@@ -24,10 +24,10 @@ export const prune: Command = {
   flags: { "dry-run": "bool" },
   async run(ctx, args) {
     const [name] = expectPositionals(args, 1, 1, usage);
-    const server = serverOf(ctx, name!);
-    const schedule = ctx.ledger.schedules.forServer(server.id);
-    const due = ctx.ledger.snapshots.expiredOf(server.id, ctx.clock.now());
-    const parents = due.length ? keptParents(ctx.ledger, server.id) : new Set<number>();
+    const server = await serverOf(ctx, name!);
+    const schedule = await ctx.ledger.schedules.forServer(server.id);
+    const due = await ctx.ledger.snapshots.expiredOf(server.id, ctx.clock.now());
+    const parents = due.length ? await keptParents(ctx.ledger, server.id) : new Set<number>();
     const expired = due.filter((s) => !parents.has(s.id));
     const held = due.filter((s) => parents.has(s.id)).map((s) => s.name); // past their expiry, with children
     const copyPolicy = ctx.engine.copyRetention(server); // copies kept elsewhere under that place's own policy
@@ -38,27 +38,27 @@ export const prune: Command = {
       );
     const keepText = schedule?.keep ? formatKeep(schedule.keep) : "expiry only";
     // Planned here only for the dry run (or to report a busy prune); a real prune plans inside pruneServer.
-    const planNow = () => (schedule?.keep ? planFor(ctx.ledger, server, schedule.keep, originsOf(schedule)) : EMPTY_PLAN);
+    const planNow = async () => (schedule?.keep ? planFor(ctx.ledger, server, schedule.keep, originsOf(schedule)) : EMPTY_PLAN);
     if (args.flags["dry-run"]) {
       const copies = copyPolicy ? await plannedCopies(ctx, server, copyPolicy) : undefined;
-      const reply = prunePlanReply(server.name, planNow(), { expired: expired.map((s) => s.name), held }, keepText, copies);
-      return { ...reply, lines: [...(reply.lines ?? []), ...targetPlanLines(ctx.engine.copies.plans(server))] };
+      const reply = prunePlanReply(server.name, await planNow(), { expired: expired.map((s) => s.name), held }, keepText, copies);
+      return { ...reply, lines: [...(reply.lines ?? []), ...targetPlanLines(await ctx.engine.copies.plans(server))] };
     }
 
     const asker = { user: ctx.user, channel: ctx.channel };
     const gone = { pruned: [] as string[], failed: [] as string[], held };
     for (const ref of expired) {
-      const snap = ctx.ledger.snapshots.get(ref.id);
+      const snap = await ctx.ledger.snapshots.get(ref.id);
       if (snap?.state !== "done") continue;
       try {
-        await ctx.engine.delete(server, snap, asker, `expired at ${new Date(ref.expires_at!).toISOString()}`).job.done;
+        await (await ctx.engine.delete(server, snap, asker, `expired at ${new Date(ref.expires_at!).toISOString()}`)).job.done;
         gone.pruned.push(snap.name);
       } catch (e) {
         gone.failed.push(`${snap.name}: ${errorMessage(e).split("\n")[0]}`);
       }
     }
     const out: PruneOutcome = schedule?.keep
-      ? ((await ctx.scheduler.retention.pruneServer(server, schedule, true)) ?? { plan: planNow(), pruned: [], failed: [], stopped: `${server.name} is being pruned already: try again in a moment` })
+      ? ((await ctx.scheduler.retention.pruneServer(server, schedule, true)) ?? { plan: await planNow(), pruned: [], failed: [], stopped: `${server.name} is being pruned already: try again in a moment` })
       : { plan: EMPTY_PLAN, pruned: [], failed: [], stopped: null };
     const copies = copyPolicy ? await prunedCopies(ctx, server, copyPolicy, asker) : undefined;
     const reply = prunedReply(server.name, out, gone, ctx.user, copies);

@@ -78,9 +78,9 @@ export const register: Command = {
     if (!kinds.includes(driver!)) throw new UserError("unknown_driver", `unknown driver "${driver}": use one of ${kinds.join(", ")}; usage: ${usage}`);
     const { driver: _d, channel, ...settings } = validSettings(ctx, name!, driver!, args.pairs);
     const unchecked = await probe(ctx, name!, driver!, settings);
-    const row = ctx.ledger.tx(() => {
-      const r = ctx.ledger.servers.register({ name: name!, driver: driver!, settings, channel: typeof channel === "string" ? channel : null }, ctx.user);
-      ctx.ledger.operations.insert({ kind: "register", server_id: r.id, requested_by: ctx.user, channel: ctx.channel, args: { driver, ...settings }, state: "succeeded", result: "registered" });
+    const row = await ctx.ledger.tx(async (t) => {
+      const r = await t.servers.register({ name: name!, driver: driver!, settings, channel: typeof channel === "string" ? channel : null }, ctx.user);
+      await t.operations.insert({ kind: "register", server_id: r.id, requested_by: ctx.user, channel: ctx.channel, args: { driver, ...settings }, state: "succeeded", result: "registered" });
       return r;
     });
     const note = ctx.drivers.available(row.driver) ? "" : ` (the ${row.driver} driver is not available yet: commands on it will say so)`;

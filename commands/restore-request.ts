@@ -36,7 +36,7 @@ export async function requestRestore(ctx: CommandContext, a: RestoreAsk): Promis
       lines: [`would write ${plan.writes}`, ...plan.notes, "it would need an approver other than you", "Nothing was changed."],
     };
   const request = { kind: "restore" as const, server: a.server, snapshot: a.snapshot, args: { ...a.opts, ...a.args }, user: ctx.user, channel: ctx.channel };
-  const { approval, op } = ctx.engine.approvals.request(request);
+  const { approval, op } = await ctx.engine.approvals.request(request);
   const { writes: overwrites, notes, bytes } = plan;
   const copy = a.from?.copy;
   const reply = approvalRequest({ approval, op, server: a.server, snapshot: a.snapshot, action: a.action, overwrites, notes, bytes, now: ctx.clock.now(), copy });

@@ -20,9 +20,9 @@ export const restore: Command = {
   flags: { from: "value", to: "value", target: "value", force: "bool", "dry-run": "bool" },
   async run(ctx, args) {
     const [ref] = expectPositionals(args, 1, 1, usage);
-    const { server, snapshot } = snapshotOf(ctx, ref!, usage);
+    const { server, snapshot } = await snapshotOf(ctx, ref!, usage);
     capabilityOf(ctx.drivers.get(server), "restore", server);
-    const dest = args.flags.to ? destinationOf(ctx, server, String(args.flags.to)) : server;
+    const dest = args.flags.to ? await destinationOf(ctx, server, String(args.flags.to)) : server;
     const driver = ctx.drivers.get(dest);
     // --force is the grammar's "application state onto a target that is not clean": only drivers that check cleanness take it.
     if (args.flags.force && !driver.features?.restoreForce)
@@ -35,8 +35,8 @@ export const restore: Command = {
     const name = `${server.name}/${snapshot.name}`;
     // --from: the copy on that target is what is read (the local one may be deleted or broken): its state counts.
     const fromName = args.flags.from === LOCAL_TARGET ? undefined : (args.flags.from as string | undefined);
-    const from = fromName === undefined ? undefined : copySource({ targets: ctx.engine.targets, drivers: ctx.drivers, ledger: ctx.ledger }, snapshot, dest, fromName);
-    const copies = ctx.ledger.copies.ofSnapshot(snapshot.id).filter((c) => c.state === "done").map((c) => c.target);
+    const from = fromName === undefined ? undefined : await copySource({ targets: ctx.engine.targets, drivers: ctx.drivers, ledger: ctx.ledger }, snapshot, dest, fromName);
+    const copies = (await ctx.ledger.copies.ofSnapshot(snapshot.id)).filter((c) => c.state === "done").map((c) => c.target);
     const useCopy = copies.length ? `; its copy on ${copies[0]} can be: restore ${name} --from ${copies[0]}` : `; pick another with list ${server.name}`;
     if (!from && snapshot.state === "broken") throw new UserError("broken", `${name} is broken: it will never be used to restore${useCopy}`);
     if (!from && snapshot.state !== "done") throw new UserError("not_restorable", `${name} is ${snapshot.state}: only done snapshots can be restored${copies.length ? useCopy : ""}`);
@@ -52,13 +52,13 @@ export const restore: Command = {
 };
 
 /** restore --to: another server of the same driver, which says itself whether it can take the snapshot. */
-function destinationOf(ctx: CommandContext, source: ServerRow, name: string): ServerRow {
-  const dest = serverOf(ctx, name);
+async function destinationOf(ctx: CommandContext, source: ServerRow, name: string): Promise<ServerRow> {
+  const dest = await serverOf(ctx, name);
   if (dest.id === source.id) return source;
   const [from, to] = [ctx.drivers.get(source).kind, ctx.drivers.get(dest).kind];
   if (from !== to)
     throw new UserError("bad_destination", `restore --to needs two servers of the same driver: ${source.name} is ${from}, ${dest.name} is ${to}`);
   capabilityOf(ctx.drivers.get(dest), "restore", dest);
-  refuseIfHostKeyChanged(ctx.ledger, dest);
+  await refuseIfHostKeyChanged(ctx.ledger, dest);
   return dest;
 }

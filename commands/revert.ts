@@ -19,10 +19,10 @@ export const revert: Command = {
   flags: { "dry-run": "bool" },
   async run(ctx, args) {
     const [name] = expectPositionals(args, 1, 1, usage);
-    const server = serverOf(ctx, name!);
+    const server = await serverOf(ctx, name!);
     requireTree(ctx, server, "revert", `restore a snapshot instead: restore ${server.name}/<snap> (list ${server.name} shows them)`);
     capabilityOf(ctx.drivers.get(server), "restore", server);
-    const snapshot = ctx.ledger.tree.current(server.id);
+    const snapshot = await ctx.ledger.tree.current(server.id);
     if (!snapshot)
       throw new UserError("no_current", `${server.name} has no current snapshot to go back to: take one with create ${server.name}, or restore one with restore ${server.name}/<snap>`);
     if (snapshot.state === "broken")

@@ -11,7 +11,7 @@ import { targetScheduledReply, targetUnscheduledReply } from "../src/replies/tar
 
 const SERVER_ONLY = ["pattern", "expiry", "keep", "warn", "crit", "native"];
 
-export function scheduleTargetReply(ctx: CommandContext, args: ParsedArgs, usage: string): Reply {
+export async function scheduleTargetReply(ctx: CommandContext, args: ParsedArgs, usage: string): Promise<Reply> {
   const target = checkedTarget(args.flags.target as string, usage);
   const other = SERVER_ONLY.find((f) => args.flags[f] !== undefined);
   if (other) throw new UserError("bad_flag", `--${other} is for a server's snapshots: schedule --target takes "<cron>" and --slices only; usage: ${usage}`);
@@ -22,14 +22,14 @@ export function scheduleTargetReply(ctx: CommandContext, args: ParsedArgs, usage
   const slices = parseSliceCount(args.flags.slices, usage);
   const input = { target, cron: cronWords.join(" ").trim(), slices };
   const asker = { user: ctx.user, channel: ctx.channel };
-  const { schedule: row, replaced } = withUsage(usage, () => setTargetSchedule({ ...ctx, targets: ctx.engine.targets }, input, asker));
+  const { schedule: row, replaced } = await withUsage(usage, () => setTargetSchedule({ ...ctx, targets: ctx.engine.targets }, input, asker));
   return targetScheduledReply({ row, next: ctx.scheduler.rounds.entry(row.target)?.next ?? null }, replaced);
 }
 
-export function unscheduleTargetReply(ctx: CommandContext, args: ParsedArgs, usage: string): Reply {
+export async function unscheduleTargetReply(ctx: CommandContext, args: ParsedArgs, usage: string): Promise<Reply> {
   const target = checkedTarget(args.flags.target as string, usage);
   if (args.positionals.length) throw new UserError("extra_argument", `unschedule --target takes no server: drop ${args.positionals[0]}; usage: ${usage}`);
-  const row = removeTargetSchedule({ ...ctx, targets: ctx.engine.targets }, target, { user: ctx.user, channel: ctx.channel });
+  const row = await removeTargetSchedule({ ...ctx, targets: ctx.engine.targets }, target, { user: ctx.user, channel: ctx.channel });
   return targetUnscheduledReply(row, ctx.user);
 }
 
@@ -39,9 +39,9 @@ function checkedTarget(target: string, usage: string): string {
 }
 
 /** An unknown target or a bad cron: the line ends with the usage to type. */
-function withUsage<T>(usage: string, fn: () => T): T {
+async function withUsage<T>(usage: string, fn: () => Promise<T>): Promise<T> {
   try {
-    return fn();
+    return await fn();
   } catch (e) {
     if (e instanceof UserError && !e.message.includes("usage:")) throw new UserError(e.code, `${e.message}; usage: ${usage}`);
     throw e;

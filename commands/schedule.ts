@@ -31,7 +31,7 @@ export const schedule: Command = {
     // The cron is quoted ("0 3 * * *"); five unquoted fields are taken as typed too.
     if (!serverName || (cronWords.length !== 1 && cronWords.length !== 5))
       throw new UserError("usage", `usage: ${usage} (e.g. schedule web-1 "0 3 * * *" --keep daily=7,weekly=4)`);
-    const server = serverOf(ctx, serverName);
+    const server = await serverOf(ctx, serverName);
     const keep = text(args.flags.keep, "keep");
     const warn = text(args.flags.warn, "warn");
     const crit = text(args.flags.crit, "crit");

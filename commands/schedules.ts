@@ -9,13 +9,13 @@ export const schedules: Command = {
   summary: "list the schedules: next and last run, retention, expiry; and each storage target's verification schedule",
   role: "operator",
   readOnly: true,
-  run(ctx, args) {
+  async run(ctx, args) {
     expectPositionals(args, 0, 0, "schedules");
-    const views = ctx.ledger.schedules.live().map((row) => {
+    const views = (await ctx.ledger.schedules.live()).map((row) => {
       const e = ctx.scheduler.entry(row.server_id);
       return { row, next: e && !row.native ? e.next : null, ...(e ? thresholds(e) : { warnMs: 0, critMs: 0 }) };
     });
-    const targets = ctx.ledger.targetSchedules.live().map((row) => ({ row, next: ctx.scheduler.rounds.entry(row.target)?.next ?? null }));
+    const targets = (await ctx.ledger.targetSchedules.live()).map((row) => ({ row, next: ctx.scheduler.rounds.entry(row.target)?.next ?? null }));
     return schedulesReply(views, ctx.clock.now(), targets);
   },
 };

@@ -1,5 +1,5 @@
 import type { Command } from "./types.ts";
-import type { ServerHealth } from "../db/sqlite/stats-repo.ts";
+import type { ServerHealth } from "../db/ledger.ts";
 import { dash } from "../src/replies/format.ts";
 import { formatAge } from "../src/duration.ts";
 
@@ -17,10 +17,10 @@ export const servers: Command = {
   summary: "list the registered servers and how each is doing",
   role: "operator",
   readOnly: true,
-  run(ctx) {
-    const rows = ctx.ledger.servers.list();
+  async run(ctx) {
+    const rows = await ctx.ledger.servers.list();
     if (rows.length === 0) return { visibility: "ephemeral", tone: "info", title: "No servers yet", lines: ["Add one with: register <server> <driver> key=value…"] };
-    const health = new Map(ctx.ledger.stats.serverHealth().map((h) => [h.server, h]));
+    const health = new Map((await ctx.ledger.stats.serverHealth()).map((h) => [h.server, h]));
     const now = ctx.clock.now();
     return {
       visibility: "ephemeral",

@@ -14,29 +14,29 @@ export const show: Command = {
   summary: "everything the ledger knows about one snapshot",
   role: "operator",
   readOnly: true,
-  run(ctx, args) {
+  async run(ctx, args) {
     const [ref] = expectPositionals(args, 1, 1, usage);
-    const { server, snapshot } = snapshotOf(ctx, ref!, usage, true);
-    return snapshotDetail(snapshot, ctx.clock.now(), server, treePlace(ctx, server, snapshot), copiesLine(ctx, snapshot));
+    const { server, snapshot } = await snapshotOf(ctx, ref!, usage, true);
+    return snapshotDetail(snapshot, ctx.clock.now(), server, await treePlace(ctx, server, snapshot), await copiesLine(ctx, snapshot));
   },
 };
 
 /** On a tree server, a live snapshot's parent, children and whether it is the current position. */
-function treePlace(ctx: CommandContext, server: ServerRow, snap: SnapshotRow): TreePlace | undefined {
+async function treePlace(ctx: CommandContext, server: ServerRow, snap: SnapshotRow): Promise<TreePlace | undefined> {
   if (["deleted", "failed", "expired"].includes(snap.state) || !ctx.drivers.module(server.driver)) return undefined;
   if (!hasTree(ctx, server)) return undefined;
-  const parent = snap.parent_id === null ? undefined : ctx.ledger.snapshots.get(snap.parent_id);
+  const parent = snap.parent_id === null ? undefined : await ctx.ledger.snapshots.get(snap.parent_id);
   return {
     parent: parent?.name ?? null,
-    children: ctx.ledger.tree.children(snap.id).map((c) => c.name),
-    current: ctx.ledger.tree.currentId(server.id) === snap.id,
+    children: (await ctx.ledger.tree.children(snap.id)).map((c) => c.name),
+    current: (await ctx.ledger.tree.currentId(server.id)) === snap.id,
   };
 }
 
 /** Its live copies on storage targets, for one line of show (copies <server>/<snap> has the whole story). */
-function copiesLine(ctx: CommandContext, snap: SnapshotRow): string | undefined {
+async function copiesLine(ctx: CommandContext, snap: SnapshotRow): Promise<string | undefined> {
   const now = ctx.clock.now();
-  const live = ctx.ledger.copies.ofSnapshot(snap.id).filter((c) => ["running", "done", "broken", "deleting"].includes(c.state));
+  const live = (await ctx.ledger.copies.ofSnapshot(snap.id)).filter((c) => ["running", "done", "broken", "deleting"].includes(c.state));
   if (live.length === 0) return undefined;
   return live.map((c) => `${c.target}: ${c.state}${c.verified_at ? `, verified ${ago(now, c.verified_at)}` : ""}`).join("; ");
 }

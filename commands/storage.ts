@@ -19,7 +19,8 @@ export const storage: Command = {
     const asker = { user: ctx.user, channel: ctx.channel };
     if (sub === "scan" && ref === undefined) {
       const { unknown, scanners } = await ctx.engine.storage.scan();
-      const entries = unknown.map((f) => ({ stored: f.stored, registered: ctx.ledger.servers.get(f.stored.server) !== undefined }));
+      const entries = [];
+      for (const f of unknown) entries.push({ stored: f.stored, registered: (await ctx.ledger.servers.get(f.stored.server)) !== undefined });
       return storageScanReply(entries, scanners);
     }
     if (sub === "remove" && ref !== undefined) {

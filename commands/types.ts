@@ -1,5 +1,5 @@
 import type { Logger } from "pino";
-import type { Ledger } from "../db/sqlite/ledger.ts";
+import type { Ledger } from "../db/ledger.ts";
 import type { Config } from "../src/config/load-config.ts";
 import type { Engine } from "../src/engine/engine.ts";
 import type { DriverRegistry } from "../src/drivers/registry.ts";

@@ -16,7 +16,7 @@ export const unschedule: Command = {
   async run(ctx, args) {
     if (args.flags.target !== undefined) return unscheduleTargetReply(ctx, args, usage);
     const [name] = expectPositionals(args, 1, 1, usage);
-    const server = serverOf(ctx, name!);
+    const server = await serverOf(ctx, name!);
     const row = await removeSchedule({ ...ctx }, server, { user: ctx.user, channel: ctx.channel });
     return unscheduledReply(row, ctx.user);
   },

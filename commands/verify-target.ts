@@ -10,7 +10,7 @@ import { UserError } from "../src/errors.ts";
 // verify --target <target> [--slice n/m]: the whole target (or one slice of it) re-read as one operation, progress in
 // place. The mistakes each get one line with the usage: a snapshot named too, --from, a bad slice, an unknown target.
 
-export function verifyTargetReply(ctx: CommandContext, args: ParsedArgs, usage: string): Reply {
+export async function verifyTargetReply(ctx: CommandContext, args: ParsedArgs, usage: string): Promise<Reply> {
   const target = args.flags.target as string;
   const [ref] = args.positionals;
   if (target.includes("/"))
@@ -25,7 +25,7 @@ export function verifyTargetReply(ctx: CommandContext, args: ParsedArgs, usage: 
   const slice = args.flags.slice === undefined ? null : parseSlice(String(args.flags.slice), usage);
   let started;
   try {
-    started = ctx.engine.copies.verifyTarget({ target, slice }, { user: ctx.user, channel: ctx.channel });
+    started = await ctx.engine.copies.verifyTarget({ target, slice }, { user: ctx.user, channel: ctx.channel });
   } catch (e) {
     if (e instanceof UserError && e.code === "unknown_target") throw new UserError(e.code, `${e.message}; local is storage.path; usage: ${usage}`);
     throw e;

@@ -18,16 +18,16 @@ export const verify: Command = {
   summary: "re-read a snapshot and check every part against its manifest (--full: also decrypt and decompress it; --from: its copy on a storage target; --target: a whole target, or one --slice of it)",
   role: "operator",
   flags: { full: "bool", from: "value", target: "value", slice: "value" },
-  run(ctx, args) {
+  async run(ctx, args) {
     if (args.flags.target !== undefined) return verifyTargetReply(ctx, args, usage);
     if (args.flags.slice !== undefined)
       throw new UserError("slice_needs_target", `--slice needs --target: verify --target <target> --slice n/m reads one slice of a whole target; usage: ${usage}`);
     const [ref] = expectPositionals(args, 1, 1, usage);
-    const { server, snapshot } = snapshotOf(ctx, ref!, usage);
+    const { server, snapshot } = await snapshotOf(ctx, ref!, usage);
     const from = args.flags.from === LOCAL_TARGET ? undefined : (args.flags.from as string | undefined);
     const asker = { user: ctx.user, channel: ctx.channel };
     const opts = { full: args.flags.full === true };
-    const { op, job } = from ? ctx.engine.copies.verify(server, snapshot, from, asker, opts) : ctx.engine.verify(server, snapshot, asker, opts);
+    const { op, job } = from ? await ctx.engine.copies.verify(server, snapshot, from, asker, opts) : await ctx.engine.verify(server, snapshot, asker, opts);
     const name = `${server.name}/${snapshot.name}`;
     return jobReply<VerifyResult>(job, {
       what: `verify ${name}${opts.full ? " --full" : ""}${from ? ` --from ${from}` : ""}`,

@@ -56,6 +56,8 @@ export interface LedgerTx extends LedgerRepos {
 export interface Ledger extends LedgerRepos {
   /** Which implementation this is, for /healthz and the logs (never a connection string). */
   readonly backend: "sqlite" | "postgres";
+  /** What the replicas on this ledger share: which are alive, the per-server leases, the one leader. */
+  readonly coordination: Coordination;
   /** Whether the ledger can write, and the writes that wait until it can again. */
   readonly health: LedgerHealth;
   /**
@@ -66,6 +68,45 @@ export interface Ledger extends LedgerRepos {
   /** Answers when the database does (`SELECT 1`); throws a ledger error when it does not. */
   ping(): Promise<void>;
   close(): Promise<void>;
+}
+
+/** Who holds a lease, and for what: "demo is busy: restore demo/s1 (operation #4) has been running for 2m". */
+export interface LeaseHolder {
+  key: string;
+  replica: string;
+  label: string;
+  since: number;
+  operationId: number | null;
+}
+
+/**
+ * The replicas of one ledger (DESIGN.md §1a): on PostgreSQL, rows and an advisory lock shared by every process on
+ * the database; on SQLite, one process, so nobody else can hold a lease and this process always leads. A lease
+ * lives while its replica's heartbeat does: one heartbeat renews all of them, and a dead replica's leases lapse.
+ */
+export interface Coordination {
+  /** This process among the replicas (host/pid/random): what the ledger records as the owner of its work. */
+  readonly replica: string;
+  /** True when other processes share the leases and the leadership (PostgreSQL). */
+  readonly shared: boolean;
+  /**
+   * This replica is alive for `ttlMs` more, by the database's clock. `lapsed`: the previous heartbeat had already
+   * expired, so other replicas may have taken its leases (and settled its work) meanwhile.
+   */
+  heartbeat(ttlMs: number): Promise<{ lapsed: boolean }>;
+  /** Takes the lease on `key` for this replica (free, or its holder dead): null; else who holds it. */
+  acquire(key: string, label: string, since: number): Promise<LeaseHolder | null>;
+  /** The operation a lease is for, once it is recorded (what a refusal names). */
+  attach(key: string, operationId: number): Promise<void>;
+  release(key: string): Promise<void>;
+  /** Becomes the leader if nobody is, or checks that this replica still is: true while it leads. */
+  lead(): Promise<boolean>;
+  /** Gives up the leadership (another replica takes it at its next try). */
+  resign(): Promise<void>;
+  /** The replicas alive now, by the database's clock (for /healthz and the README's failover story). */
+  alive(): Promise<string[]>;
+  /** Stopping: the leadership, every lease and this replica's row go, so nothing waits for it to lapse. */
+  leave(): Promise<void>;
 }
 
 /** A write to make once the ledger can write again: `write` says in one line what it recorded. */
@@ -171,6 +212,8 @@ export interface CopyRepo {
 export interface DeliveryRepo {
   /** True the first time a key is seen, false for every later delivery of it: one guarded INSERT. */
   firstSeen(key: string): Promise<boolean>;
+  /** How many deliveries are remembered (each key once): what the dedupe has seen in the last day. */
+  count(): Promise<number>;
 }
 
 export interface HostKeyRepo {
@@ -219,6 +262,17 @@ export interface ScheduleRepo {
   remove(serverId: number): Promise<ScheduleRow | undefined>;
   /** A run was started (or skipped) for the scheduled minute `at`. */
   ran(id: number, at: number, status: "failed" | "started" | "skipped", op: number | null, message?: string | null): Promise<void>;
+  /**
+   * The run for the scheduled minute `at` is this caller's: one guarded UPDATE, false when a run at or after `at`
+   * is already recorded (by another replica's scheduler) or the schedule is gone. Made in the transaction that
+   * records the run, so a run is claimed and recorded together or not at all.
+   */
+  claim(id: number, at: number): Promise<boolean>;
+  /**
+   * Changes whenever a schedule or a target schedule is set or removed (not when one runs): a leader re-reads the
+   * schedules when a command on another replica changed them.
+   */
+  version(): Promise<string>;
   /** The run's operation ended; ignored if a newer run has been recorded since. */
   settled(id: number, op: number, status: "failed" | "succeeded", message?: string | null): Promise<void>;
 }

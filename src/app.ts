@@ -4,8 +4,9 @@ import type { Clock } from "./clock.ts";
 import type { AppDeps } from "../commands/types.ts";
 import type { Runner } from "./transport/runner.ts";
 import type { ChatPort } from "./chat/chat-port.ts";
-import { createLedger, type Ledger } from "../db/sqlite/ledger.ts";
-import { isLedgerFull } from "../db/sqlite/ledger-health.ts";
+import type { Ledger } from "../db/ledger.ts";
+import { openLedger } from "../db/open-ledger.ts";
+import { isLedgerFull } from "../db/health.ts";
 import { errorMessage, SnapbotError } from "./errors.ts";
 import { createJobRunner } from "./engine/operations/job-runner.ts";
 import { createDriverRegistry } from "./drivers/registry.ts";
@@ -24,20 +25,32 @@ import { createHeartbeat, type Heartbeat } from "./heartbeat/heartbeat.ts";
 import { createAlertSink, type AlertSink } from "./alerts/alert-sink.ts";
 import { createScheduler } from "./engine/schedule/scheduler.ts";
 import { createMetrics } from "./metrics/metrics.ts";
-import { healthOf, ledgerCheck, startMetricsServer, tickedWithin, type MetricsServer } from "./metrics/metrics-server.ts";
+import { healthOf, ledgerCheck, startMetricsServer, tickedWithin, type HealthCheck, type MetricsServer } from "./metrics/metrics-server.ts";
+import { createReplica, type Replica } from "./coordination/replica.ts";
+import { createDuties, everyDuty } from "./coordination/duties.ts";
+import { reconcileReply } from "./replies/reconcile-replies.ts";
 
 const SWEEP_MS = 15_000; // approval requests expire within this long after their TTL
 const PROBE_MS = 30_000; // a full ledger is probed this often (and by each command that writes)
 const TICK_MAX_AGE_MS = 120_000; // the scheduler ticks every minute: two minutes without one is a stopped scheduler
+const RECONCILE_MS = 5_000; // with replicas, the leader settles a dead replica's work this often
 
 export interface App extends AppDeps {
   alerts: AlertSink;
   reconciled: ReconcileReport;
   metricsServer: MetricsServer | null; // /metrics and /healthz when METRICS_PORT is set
   heartbeat: Heartbeat | null; // the dead man's switch when heartbeat: is configured
+  /** This process among the replicas on the ledger (one, always leading, on SQLite). */
+  replica: Replica;
+  /**
+   * Starts the scheduler, on the leader (the adapters call it once they listen; tests tick it themselves). The
+   * leader's other work (approval expiry, the dead man's switch, settling a dead replica's work) runs from start-up.
+   */
+  start(): Promise<void>;
   /** A forced stop (a second signal): cancels every operation, as a timeout would; resolves when they ended. */
   cancelAll(): Promise<void>;
-  close(): void;
+  /** Stops the timers and servers and closes the ledger; resolves when the ledger is closed. */
+  close(): Promise<void>;
 }
 
 /** Builds everything from its dependencies, settles what a previous run left half-done, and returns. */
@@ -57,18 +70,18 @@ export interface AppBuildDeps {
 export async function createApp(config: Config, deps: AppBuildDeps): Promise<App> {
   // First: a target that cannot be built (a credential variable not set) stops start-up before anything opens.
   const targets = createStorageTargets(config.storage, { fsync: config.engine.fsync, env: deps.env ?? process.env, log: deps.log, s3Tuning: deps.s3Tuning });
-  const ledger = createLedger(config.dbPath, deps.clock, (m) => deps.log.warn(m));
+  const ledger = await openLedger(config.ledger, deps.clock, (m) => deps.log.warn(m));
   const servers = Object.entries(config.servers).map(([name, s]) => {
     const { driver, channel, ...settings } = s;
     return { name, driver, settings, channel: typeof channel === "string" ? channel : null };
   });
   try {
-    ledger.servers.syncFromConfig(servers);
+    await ledger.servers.syncFromConfig(servers);
   } catch (e) {
     if (!isLedgerFull(e)) throw e;
     // Started on a full disk: the servers' config changes wait for the ledger like everything else.
     ledger.health.defer({
-      write: () => (ledger.servers.syncFromConfig(servers), "servers updated from the config"),
+      write: async () => (await ledger.servers.syncFromConfig(servers), "servers updated from the config"),
       failed: (err) => `servers not updated from the config: ${errorMessage(err)}`,
     });
   }
@@ -81,7 +94,13 @@ export async function createApp(config: Config, deps: AppBuildDeps): Promise<App
     encryption: config.storage.encryption,
     env: deps.env ?? process.env,
   });
-  const jobs = createJobRunner({ concurrency: config.engine.concurrency, timeoutMs: timeoutMs(config.engine.timeout), clock: deps.clock });
+  const jobs = createJobRunner({
+    concurrency: config.engine.concurrency,
+    timeoutMs: timeoutMs(config.engine.timeout),
+    clock: deps.clock,
+    coordination: ledger.coordination,
+    warn: (m) => deps.log.warn(m),
+  });
   // The console has one "channel": with no alerts.channel configured, alerts still show there.
   const defaultChannel = config.alerts.channel ?? (config.chat.mode === "console" ? "console" : null);
   const alerts = createAlertSink({ ledger, chat: deps.chat, log: deps.log, defaultChannel });
@@ -90,25 +109,46 @@ export async function createApp(config: Config, deps: AppBuildDeps): Promise<App
   try {
     checkCopies(config, drivers, targets.names());
   } catch (e) {
-    ledger.close();
+    await ledger.close();
     throw e;
   }
-  const reconciled = await reconcile(ledger, drivers, deps.log, deps.clock.now, targets);
+  const duties = createDuties(deps.log);
+  const replica = createReplica({
+    coordination: ledger.coordination,
+    log: deps.log,
+    onLead: () => duties.start(),
+    onFollow: () => duties.stop(),
+    onLapsed: (reason) => jobs.abortRunning(reason),
+  });
+  let role: "leader" | "follower";
+  try {
+    role = await replica.join();
+  } catch (e) {
+    await ledger.close();
+    throw e;
+  }
+  // What a previous run left half-done: the leader settles it (a follower leaves it to the leader's sweep). With
+  // replicas that is only the work of replicas that are gone: the others' is running.
+  const reconciled: ReconcileReport = role === "leader" ? await reconcile(ledger, drivers, deps.log, deps.clock.now, targets) : { operations: [], snapshots: [], copies: [] };
   await engine.settleHostKeyAlerts().catch((e: unknown) => deps.log.warn({ err: e }, "could not re-check open host-key alerts"));
   // Loaded here, started by the adapter (scheduler.start()); tests tick it with a fake clock instead.
   const scheduler = createScheduler({ ledger, clock: deps.clock, log: deps.log, alerts, engine });
-  scheduler.load();
+  await scheduler.load();
   // Prometheus /metrics and /healthz on METRICS_PORT (off by default); closed with the app.
-  const health = healthOf({ ledger: ledgerCheck(ledger), scheduler: tickedWithin("scheduler", scheduler.lastTick, TICK_MAX_AGE_MS, deps.clock) });
+  const ticked = tickedWithin("scheduler", scheduler.lastTick, TICK_MAX_AGE_MS, deps.clock);
+  const schedulerCheck: HealthCheck = () => (replica.role() === "leader" ? ticked() : "another replica leads: it runs the scheduler");
+  const checks = healthOf({ ledger: ledgerCheck(ledger), scheduler: schedulerCheck });
+  const health = async () => ({ ...(await checks()), role: replica.role() });
+  const port = config.metricsPort;
   const metricsServer =
-    config.metricsPort === null
+    port === null
       ? null
-      : await startMetricsServer({ port: config.metricsPort, metrics: createMetrics({ ledger, clock: deps.clock, lastTick: scheduler.lastTick }), health, log: deps.log }).catch((e: unknown) => {
-          ledger.close();
-          throw e;
-        });
-  const sweeper = setInterval(() => void engine.approvals.expire().catch((e: unknown) => deps.log.error({ err: e }, "approval sweep failed")), SWEEP_MS);
-  sweeper.unref(); // never what keeps the process alive
+      : await createMetrics({ ledger, clock: deps.clock, lastTick: scheduler.lastTick, replica })
+          .then((metrics) => startMetricsServer({ port, metrics, health, log: deps.log }))
+          .catch(async (e: unknown) => {
+            await ledger.close();
+            throw e;
+          });
   const heartbeat = config.heartbeat
     ? createHeartbeat({
         url: config.heartbeat.url,
@@ -120,20 +160,45 @@ export async function createApp(config: Config, deps: AppBuildDeps): Promise<App
         log: deps.log,
       })
     : null;
-  heartbeat?.start();
+  // The leader's work, started when this replica leads (at once on SQLite) and stopped the moment it does not.
+  duties.add(everyDuty("approval sweep", SWEEP_MS, () => engine.approvals.expire(), deps.log));
+  if (heartbeat) duties.add({ name: "heartbeat", start: () => heartbeat.start(), stop: () => heartbeat.stop() });
+  if (ledger.coordination.shared) duties.add(everyDuty("reconciliation sweep", RECONCILE_MS, () => settleDeadReplicas(), deps.log));
+  let scheduling = false; // app.start() was called
+  let schedulerOn = false;
+  const syncScheduler = async () => {
+    const want = scheduling && duties.running();
+    if (want === schedulerOn) return;
+    schedulerOn = want;
+    if (want) await scheduler.start();
+    else void scheduler.stop().catch((e: unknown) => deps.log.error({ err: errorMessage(e) }, "stopping the scheduler failed"));
+  };
+  duties.add({ name: "scheduler", start: syncScheduler, stop: syncScheduler });
+  /** A dead replica's work, settled as a crash is at start-up, and said in the alerts channel. */
+  async function settleDeadReplicas(): Promise<void> {
+    const report = await reconcile(ledger, drivers, deps.log, deps.clock.now, targets);
+    const reply = reconcileReply(report, "replica");
+    if (reply && defaultChannel) await deps.chat.post(defaultChannel, reply);
+  }
+  replica.start();
   return {
     config, ledger, engine, drivers, chat: deps.chat, clock: deps.clock, log: deps.log, reconciled, scheduler, alerts,
     metricsServer,
     heartbeat,
+    replica,
+    start: async () => {
+      scheduling = true;
+      await syncScheduler();
+    },
     cancelAll: () => jobs.abortAll(new SnapbotError("stopped", "cancelled: snapbot was stopped while it ran")),
-    close: () => {
+    close: async () => {
+      await replica.stop(); // the leader's work stops; its leases and its leadership go at once
       heartbeat?.stop();
       void metricsServer?.close();
-      clearInterval(sweeper);
       clearInterval(prober);
       void scheduler.stop();
       targets.close();
-      ledger.close();
+      await ledger.close();
     },
   };
 }
@@ -153,22 +218,23 @@ function checkCopies(config: Config, drivers: DriverRegistry, targets: string[])
 
 /** One warning and an alert when the ledger fills up, one when it writes again; a periodic probe while full. */
 function watchLedger(ledger: Ledger, alerts: AlertSink, log: Logger): NodeJS.Timeout {
+  // The alerts are recorded in the order the ledger changed (full, then writable), each after the one before.
+  let told: Promise<void> = Promise.resolve();
+  const tell = (record: () => Promise<void>) => {
+    told = told.then(record).catch((e: unknown) => log.warn({ err: errorMessage(e) }, "could not record the ledger's alert"));
+  };
   const full = (message: string) => {
     log.warn({ ledger: ledger.health.path }, `${message.split(":")[0]}: work that writes is refused until it can write again`);
-    alerts.ledgerFull(message);
+    tell(() => alerts.ledgerFull(message));
   };
   ledger.health.onChange((e) => {
     if (e.state === "full") return full(e.message);
     log.warn({ ledger: e.path, settled: e.settled }, "the ledger can write again");
-    alerts.ledgerWritable(e.settled);
+    tell(() => alerts.ledgerWritable(e.settled));
   });
   if (ledger.health.full) full(ledger.health.error().message); // it filled before anyone listened (start-up)
   const timer = setInterval(() => {
-    try {
-      if (ledger.health.full) ledger.health.probe();
-    } catch (e) {
-      log.warn({ err: errorMessage(e) }, "ledger write probe failed");
-    }
+    if (ledger.health.full) void ledger.health.probe().catch((e: unknown) => log.warn({ err: errorMessage(e) }, "ledger write probe failed"));
   }, PROBE_MS);
   timer.unref(); // never what keeps the process alive
   return timer;

@@ -15,6 +15,7 @@ import { DEMO_READ_ONLY } from "../commands/roles.ts";
 import { reconcileReply } from "./replies/reconcile-replies.ts";
 import { LedgerPathError } from "../db/sqlite/ledger-file.ts";
 import { SnapbotError } from "./errors.ts";
+import { describeLocation } from "../db/open-ledger.ts";
 import { listenForStop, within, type StopSignals } from "./stop-signals.ts";
 
 const GRACE_MS = 25_000; // a stop waits this long for running operations (Slack mode's stopTimeoutMs too)
@@ -43,8 +44,8 @@ async function consoleMain(config: Config, log: Logger, signals: StopSignals, sc
   const terminal = Boolean(process.stdin.isTTY && process.stdout.isTTY);
   const chat = createConsoleChat(screen.sink(stdout, terminal));
   const app = await createApp(config, { log, clock: systemClock, runner: createLocalRunner(log), chat: chat.port });
-  app.scheduler.start();
-  stderr.write(`snapbot console: ledger ${config.dbPath}, config ${config.source}. Type /snapshot help; /as <user>; /click <n>.\n`);
+  await app.start();
+  stderr.write(`snapbot console: ledger ${describeLocation(config.ledger)}, config ${config.source}. Type /snapshot help; /as <user>; /click <n>.\n`);
   const report = reconcileReply(app.reconciled);
   if (report) await chat.show(report);
   const stopping = new AbortController();
@@ -70,7 +71,7 @@ async function consoleMain(config: Config, log: Logger, signals: StopSignals, sc
   });
   const finished = await Promise.race([session.then(() => true), stopped.then(() => within(session, GRACE_MS))]);
   if (!finished) await cancelAndExit(app, chat, `still running after ${GRACE_MS / 1000}s`);
-  app.close();
+  await app.close();
   return 0;
 }
 
@@ -86,7 +87,7 @@ async function cancelAndExit(app: App, chat: ConsoleChat, why: string): Promise<
 async function slackMain(config: Config, log: Logger, signals: StopSignals): Promise<number> {
   // Listening for signals before start-up: one that arrives while starting still stops gracefully.
   const bot = await startSlack({ config, log, clock: systemClock, runner: createLocalRunner(log), stopTimeoutMs: GRACE_MS });
-  log.info({ ledger: config.dbPath, config: config.source }, "snapbot started");
+  log.info({ ledger: describeLocation(config.ledger), config: config.source }, "snapbot started");
   if (config.readOnly) log.warn(`read-only: only list, show, servers, help… run; ${DEMO_READ_ONLY}`);
   const report = reconcileReply(bot.app.reconciled);
   if (report) {
@@ -114,7 +115,7 @@ async function exit(code: number): Promise<never> {
 main().then(
   (code) => exit(code),
   (e: unknown) => {
-    const usage = e instanceof ConfigError || e instanceof LedgerPathError || (e instanceof SnapbotError && e.code === "bad_config");
+    const usage = e instanceof ConfigError || e instanceof LedgerPathError || (e instanceof SnapbotError && (e.code === "bad_config" || e.code === "ledger_unreachable"));
     stderr.write(`snapbot: ${usage ? "" : "failed to start: "}${e instanceof Error ? e.message : String(e)}\n`);
     return exit(usage ? 2 : 1);
   },

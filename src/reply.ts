@@ -28,8 +28,8 @@ export interface Reply {
   follow?: Follow;
   /** In answer to a button: this is the new version of the message the button was on (Approve → "approved"). */
   replaces?: boolean;
-  /** Called by the adapter with where a channel reply was posted (an approval keeps it, to update it later). */
-  onPosted?: (ref: MessageRef) => void;
+  /** Called by the adapter with where a channel reply was posted (an approval keeps it, to update it later); awaited. */
+  onPosted?: (ref: MessageRef) => void | Promise<void>;
 }
 
 export interface Follow {

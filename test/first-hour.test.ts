@@ -41,16 +41,16 @@ describe("register applies the same rules as the config file", () => {
     const r = await run(text, "U0ADMIN");
     expect(r.tone).toBe("error");
     expect(r.title).toMatch(expected);
-    expect(a.ledger.servers.get("f") ?? a.ledger.servers.get("vm-1")).toBeUndefined();
-    a.close();
+    expect((await a.ledger.servers.get("f")) ?? (await a.ledger.servers.get("vm-1"))).toBeUndefined();
+    await a.close();
   });
 
   it("registers an ssh:// server whose paths exist only there: existence is checked at its first create", async () => {
     const { app: a, run } = await app("reg-remote");
     const r = await run(`register f archive paths=/srv/only-there host=ssh://root@127.0.0.1:1 ssh_key=${key}`, "U0ADMIN");
     expect(r).toMatchObject({ tone: "success", title: "f registered (archive) by U0ADMIN" });
-    expect(a.ledger.servers.get("f")?.settings).toMatchObject({ paths: ["/srv/only-there"] });
-    a.close();
+    expect((await a.ledger.servers.get("f"))?.settings).toMatchObject({ paths: ["/srv/only-there"] });
+    await a.close();
   });
 });
 
@@ -58,11 +58,11 @@ describe("create, at the same rules", () => {
   it("refuses a relative path with the rule register and the config loader use", async () => {
     // A server written before the rule (the ledger keeps it): create says the same as register would.
     const { app: a, run } = await app("create-rel");
-    a.ledger.servers.register({ name: "old", driver: "archive", settings: { paths: ["srv"] }, channel: null }, "U0ADMIN");
+    await a.ledger.servers.register({ name: "old", driver: "archive", settings: { paths: ["srv"] }, channel: null }, "U0ADMIN");
     const r = await run("create old");
     const final = r.follow ? await r.follow.done : r;
     expect(textOf(final)).toContain('"srv" is not an absolute path: write it from /, e.g. /srv/data');
-    a.close();
+    await a.close();
   });
 });
 
@@ -95,7 +95,7 @@ describe("no internal names in what the user reads", () => {
       expect(said, text).not.toMatch(INTERNAL);
       expect(said, text).not.toContain("\n");
     }
-    a.close();
+    await a.close();
   });
 });
 
@@ -116,8 +116,8 @@ describe("servers shows each server's health from the ledger", () => {
     expect((await done("create good g1")).tone).toBe("success");
     rmSync(gone, { recursive: true });
     expect((await done("create bad b1")).tone).toBe("error"); // raises snapshot_failed for bad
-    const locked = a.ledger.servers.get("locked")!;
-    a.ledger.hostKeys.block(locked.id, []);
+    const locked = (await a.ledger.servers.get("locked"))!;
+    await a.ledger.hostKeys.block(locked.id, []);
 
     const r = await run("servers");
     expect(r.table!.columns).toEqual(["server", "driver", "what", "from", "newest good", "open alerts", "status"]);
@@ -126,6 +126,6 @@ describe("servers shows each server's health from the ledger", () => {
     expect(byName.bad).toEqual(["none yet", "1", "failing: last create failed (audit bad)"]);
     expect(byName.locked).toEqual(["none yet", "0", "blocked: host key changed (hostkeys accept locked)"]);
     expect(byName.fresh).toEqual(["none yet", "0", "ok"]);
-    a.close();
+    await a.close();
   });
 });

@@ -42,7 +42,7 @@ describe("src/main.ts refuses a bad SNAPBOT_DB with one line and exit 2", () => 
     expect(await startFails({ SNAPBOT_DB: "notes.txt/snapbot.db" }, cwd)).toBe(
       `ledger ${cwd}/notes.txt/snapbot.db: cannot be used: ${cwd}/notes.txt is a file, not a folder: set SNAPBOT_DB to a file path (default ./data/snapbot.db)`,
     );
-    expect(await startFails({ SNAPBOT_DB: "" }, cwd)).toBe("SNAPBOT_DB is empty: set it to the ledger file's path, or unset it for ./data/snapbot.db");
+    expect(await startFails({ SNAPBOT_DB: "" }, cwd)).toBe("SNAPBOT_DB is empty: set it to the ledger file's path or a postgres:// URL, or unset it for ./data/snapbot.db");
   });
 
   it("a read-only folder: the path and the reason, nothing written", async () => {
@@ -59,11 +59,19 @@ describe("src/main.ts refuses a bad SNAPBOT_DB with one line and exit 2", () => 
     }
   });
 
-  it("a PostgreSQL URL: not supported yet, no folder named postgresql: created, no password shown", async () => {
+  it("a PostgreSQL URL nobody answers: one line naming it without the password, no folder named postgresql: created", async () => {
     const cwd = workdir();
-    const line = await startFails({ SNAPBOT_DB: "postgresql://snap:s3cret@db.internal/snapbot" }, cwd);
-    expect(line).toBe("SNAPBOT_DB=postgresql://…@db.internal/snapbot: the PostgreSQL ledger is not supported by this build yet: use a file path");
-    expect(readdirSync(cwd)).toEqual([]);
+    const line = await startFails({ SNAPBOT_DB: "postgresql://snap:s3cret@127.0.0.1:1/snapbot" }, cwd);
+    expect(line).toBe("cannot reach the ledger postgres://127.0.0.1:1/snapbot (connection refused): check that PostgreSQL runs there and that SNAPBOT_DB names it, then try again");
+    // Only the demo config's folder (made before the ledger is reached): no postgresql: folder, no ./data/snapbot.db.
+    expect(readdirSync(cwd)).toEqual(["data"]);
+    expect(readdirSync(join(cwd, "data"))).toEqual(["demo"]);
+  });
+
+  it("a PostgreSQL URL without a database: refused at load with what to write", async () => {
+    expect(await startFails({ SNAPBOT_DB: "postgres://snap:s3cret@db.internal" })).toBe(
+      "SNAPBOT_DB=postgres://…@db.internal: not a PostgreSQL URL snapbot can use: write postgres://user:password@host:5432/database",
+    );
   });
 });
 

@@ -48,15 +48,6 @@ const row = (r: Raw | undefined): AlertRow | undefined => r && { ...r, message_r
 // One spelling per message, so the alerts sharing a summary message can be found by equality.
 const refText = (ref: MessageRef): string => JSON.stringify({ channel: ref.channel, ts: ref.ts });
 
-/** An alert's key: what makes two sightings the same alert (names never contain ":"). */
-export const alertKey = (kind: AlertKind, server: string, snapshot?: string | null): string => [kind, server, snapshot ?? ""].join(":");
-
-/** "server" or "server/snapshot", read back from a key. */
-export function alertSubject(key: string): string {
-  const [, server = "?", snapshot = ""] = key.split(":");
-  return snapshot ? `${server}/${snapshot}` : server;
-}
-
 export function alertRepo(db: Db, now: () => number) {
   const open = db.prepare("SELECT * FROM alerts WHERE key = ? AND state = 'open'");
   const insert = db.prepare(`INSERT INTO alerts (kind, key, server_id, snapshot_id, state, message, channel, first_seen, last_seen)

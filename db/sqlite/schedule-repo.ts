@@ -45,6 +45,8 @@ export function scheduleRepo(db: Db, now: () => number) {
   const ran = db.prepare(`UPDATE schedules SET last_run_at = @at, last_status = @status, last_operation_id = @op, last_message = @message
     WHERE id = @id AND removed_at IS NULL`);
   const settled = db.prepare(`UPDATE schedules SET last_status = @status, last_message = @message WHERE id = @id AND last_operation_id = @op`);
+  const version = db.prepare("SELECT (SELECT count(*) || '.' || count(removed_at) FROM schedules) || '.' || (SELECT count(*) || '.' || count(removed_at) FROM target_schedules) AS v").pluck();
+  const claim = db.prepare("UPDATE schedules SET last_run_at = @at WHERE id = @id AND removed_at IS NULL AND (last_run_at IS NULL OR last_run_at < @at)");
 
   return {
     /** Every live schedule of a live server, by server name. */
@@ -77,6 +79,14 @@ export function scheduleRepo(db: Db, now: () => number) {
     /** A run was started (or skipped) for the scheduled minute `at`. */
     ran(id: number, at: number, status: "started" | "skipped" | "failed", op: number | null, message: string | null = null): void {
       ran.run({ id, at, status, op, message });
+    },
+    /** The run for the minute `at` is this caller's (false: one at or after it is recorded, or the schedule is gone). */
+    claim(id: number, at: number): boolean {
+      return claim.run({ id, at }).changes === 1;
+    },
+    /** Changes when a schedule or target schedule is set or removed (rows are never deleted, only removed_at set). */
+    version(): string {
+      return String(version.get());
     },
     /** The run's operation ended; ignored if a newer run has been recorded since. */
     settled(id: number, op: number, status: "succeeded" | "failed", message: string | null = null): void {

@@ -14,6 +14,7 @@ import { copyRepo } from "./copy-repo.ts";
 import { targetScheduleRepo } from "./target-schedule-repo.ts";
 import { freeBytes, isDiskFull } from "./ledger-health.ts";
 import { createLedgerHealth } from "../health.ts";
+import { soloCoordination } from "./coordination.ts";
 import type { Ledger, LedgerRepos, LedgerTx } from "../ledger.ts";
 import type { Clock } from "../../src/clock.ts";
 
@@ -97,6 +98,7 @@ export function sqliteLedger(db: Db, clock: Clock): Ledger {
   return {
     ...outer,
     backend: "sqlite",
+    coordination: soloCoordination(),
     health,
     tx: (fn) => gate.exclusive(() => within(fn, false)),
     ping: () => call(() => void db.prepare("SELECT 1").get(), false),

@@ -1,5 +1,5 @@
 import type { Logger } from "pino";
-import type { AlertRepo } from "../../db/sqlite/alert-repo.ts";
+import type { AlertRepo } from "../../db/ledger.ts";
 import type { ChatPort, MessageRef, Pacing } from "../chat/chat-port.ts";
 import type { Reply } from "../reply.ts";
 import { errorMessage } from "../errors.ts";
@@ -40,11 +40,11 @@ export interface OutboxOptions {
 /** What the messages say, read from the ledger when they are sent (so a message shows the latest state). */
 export interface Renderer {
   /** The first message of these alerts: the alert's own, or a summary of several. */
-  fresh(ids: number[]): Reply;
+  fresh(ids: number[]): Promise<Reply>;
   /** The current version of a posted message. */
-  message(ref: MessageRef): Reply | null;
+  message(ref: MessageRef): Promise<Reply | null>;
   /** The thread reply for these resolved alerts. */
-  resolutions(ids: number[]): Reply;
+  resolutions(ids: number[]): Promise<Reply>;
 }
 
 interface Lane {
@@ -59,6 +59,8 @@ interface Lane {
   lastUpdate: Map<string, number>; // by message ts
   retries: Map<string, { tries: number; notBefore: number }>; // by task: "fresh", "reply:<ts>", "update:<ts>"
   busy: boolean;
+  planning: boolean; // reading the ledger to pick the next task
+  again: boolean; // something changed while planning: plan again
   cancel: (() => void) | null;
 }
 
@@ -81,26 +83,26 @@ export function createOutbox(deps: { chat: ChatPort; alerts: AlertRepo; log: Log
   const lane = (channel: string): Lane => {
     let l = lanes.get(channel);
     if (!l) {
-      l = { channel, fresh: new Set(), freshSince: 0, posting: new Set(), resolved: new Set(), resolvedSince: 0, dirty: new Set(), lastPost: -Infinity, lastUpdate: new Map(), retries: new Map(), busy: false, cancel: null };
+      l = { channel, fresh: new Set(), freshSince: 0, posting: new Set(), resolved: new Set(), resolvedSince: 0, dirty: new Set(), lastPost: -Infinity, lastUpdate: new Map(), retries: new Map(), busy: false, planning: false, again: false, cancel: null };
       lanes.set(channel, l);
     }
     return l;
   };
-  const refOf = (id: number): MessageRef | null => {
+  const refOf = async (id: number): Promise<MessageRef | null> => {
     const known = refs.get(id);
     if (known) return known;
-    const ref = deps.alerts.get(id)?.message_ref ?? null;
+    const ref = (await deps.alerts.get(id))?.message_ref ?? null;
     if (ref) refs.set(id, ref);
     return ref;
   };
   const pending = (l: Lane, id: number) => l.posting.has(id) || l.fresh.has(id);
-  const empty = (l: Lane) => !l.busy && !l.fresh.size && !l.posting.size && !l.resolved.size && !l.dirty.size;
+  const empty = (l: Lane) => !l.busy && !l.planning && !l.fresh.size && !l.posting.size && !l.resolved.size && !l.dirty.size;
 
   /** Ids grouped by the message that shows them; ids without one (and none coming) are dropped. */
-  function byMessage(l: Lane, ids: Iterable<number>, drop: (id: number) => void): Map<string, { ref: MessageRef; ids: number[] }> {
+  async function byMessage(l: Lane, ids: Iterable<number>, drop: (id: number) => void): Promise<Map<string, { ref: MessageRef; ids: number[] }>> {
     const groups = new Map<string, { ref: MessageRef; ids: number[] }>();
     for (const id of [...ids]) {
-      const ref = refOf(id);
+      const ref = await refOf(id);
       if (!ref) {
         if (!pending(l, id)) drop(id);
         continue;
@@ -116,30 +118,49 @@ export function createOutbox(deps: { chat: ChatPort; alerts: AlertRepo; log: Log
   const gathered = (since: number) => (flushing ? -Infinity : since + o.gatherMs);
 
   /** The task due first; ties go to new alerts, then updates (the message says resolved), then thread replies. */
-  function nextTask(l: Lane): Task | null {
+  async function nextTask(l: Lane): Promise<Task | null> {
     const tasks: Task[] = [];
     const postSlot = l.lastPost + o.pacing.postIntervalMs;
     if (l.fresh.size) tasks.push({ at: Math.max(gathered(l.freshSince), postSlot, notBefore(l, "fresh")), run: () => postFresh(l) });
-    for (const g of byMessage(l, l.dirty, (id) => l.dirty.delete(id)).values()) {
+    for (const g of (await byMessage(l, l.dirty, (id) => l.dirty.delete(id))).values()) {
       const slot = (l.lastUpdate.get(g.ref.ts) ?? -Infinity) + o.pacing.updateIntervalMs;
       tasks.push({ at: Math.max(slot, notBefore(l, `update:${g.ref.ts}`)), run: () => update(l, g.ref, g.ids) });
     }
-    for (const g of byMessage(l, l.resolved, (id) => l.resolved.delete(id)).values())
+    for (const g of (await byMessage(l, l.resolved, (id) => l.resolved.delete(id))).values())
       tasks.push({ at: Math.max(gathered(l.resolvedSince), postSlot, notBefore(l, `reply:${g.ref.ts}`)), run: () => postReply(l, g.ref, g.ids) });
     return tasks.reduce<Task | null>((best, t) => (!best || t.at < best.at ? t : best), null);
   }
 
   function pump(l: Lane): void {
     if (stopped || l.busy) return;
+    if (l.planning) return void (l.again = true); // the plan under way is read again once it is made
     l.cancel?.();
     l.cancel = null;
+    l.planning = true;
+    void plan(l).catch((e: unknown) => {
+      l.planning = l.again = false;
+      log.warn({ channel: l.channel, err: errorMessage(e) }, "could not send an alert message");
+      idleCheck();
+    });
+  }
+
+  /** Picks the lane's next task (reading the ledger), then waits for its time or runs it. */
+  async function plan(l: Lane): Promise<void> {
     let task: Task | null;
     try {
-      task = nextTask(l);
+      task = await nextTask(l);
     } catch (e) {
+      l.planning = l.again = false;
+      if (stopped) return idleCheck();
       log.warn({ channel: l.channel, err: errorMessage(e) }, "alert messages dropped: the ledger could not be read");
-      lanes.delete(l.channel);
+      if (lanes.get(l.channel) === l) lanes.delete(l.channel);
       return idleCheck();
+    }
+    l.planning = false;
+    if (stopped) return idleCheck();
+    if (l.again) {
+      l.again = false;
+      return pump(l); // the lane changed while its ledger rows were read
     }
     if (!task) {
       const old = o.timer.now() - o.pacing.updateIntervalMs;
@@ -178,15 +199,21 @@ export function createOutbox(deps: { chat: ChatPort; alerts: AlertRepo; log: Log
     ids.forEach((id) => (l.posting.add(id), l.dirty.delete(id))); // the post shows their latest state
     let ref: MessageRef | null = null;
     try {
-      ref = await chat.post(l.channel, render.fresh(ids));
+      try {
+        ref = await chat.post(l.channel, await render.fresh(ids));
+      } finally {
+        l.lastPost = o.timer.now();
+      }
+      if (ref) {
+        l.retries.delete("fresh");
+        // Still posting until the ledger has the message: a repeat meanwhile updates it instead of posting another.
+        if (ids.length === 1) await deps.alerts.setMessage(ids[0]!, ref);
+        else await deps.alerts.setMessageMany(ids, ref);
+      }
     } finally {
-      l.lastPost = o.timer.now();
       ids.forEach((id) => l.posting.delete(id));
     }
     if (ref) {
-      l.retries.delete("fresh");
-      if (ids.length === 1) deps.alerts.setMessage(ids[0]!, ref);
-      else deps.alerts.setMessageMany(ids, ref);
       if (refs.size > KNOWN_REFS) refs.clear();
       ids.forEach((id) => refs.set(id, ref));
       l.lastUpdate.set(ref.ts, l.lastPost);
@@ -200,7 +227,7 @@ export function createOutbox(deps: { chat: ChatPort; alerts: AlertRepo; log: Log
     ids.forEach((id) => l.resolved.delete(id));
     let ref: MessageRef | null = null;
     try {
-      ref = await chat.post(parent.channel, render.resolutions(ids), { threadTs: parent.ts });
+      ref = await chat.post(parent.channel, await render.resolutions(ids), { threadTs: parent.ts });
     } finally {
       l.lastPost = o.timer.now();
     }
@@ -210,7 +237,7 @@ export function createOutbox(deps: { chat: ChatPort; alerts: AlertRepo; log: Log
 
   async function update(l: Lane, ref: MessageRef, ids: number[]): Promise<void> {
     ids.forEach((id) => l.dirty.delete(id));
-    const reply = render.message(ref);
+    const reply = await render.message(ref);
     if (!reply) return;
     let ok = false;
     try {
@@ -283,6 +310,8 @@ export function createOutbox(deps: { chat: ChatPort; alerts: AlertRepo; log: Log
       idleCheck();
     },
     isStopped: () => stopped,
+    /** The message this alert was posted as, when this outbox posted it or has read it since (null: not known here). */
+    knownRef: (id: number): MessageRef | null => refs.get(id) ?? null,
   };
 }
 export type Outbox = ReturnType<typeof createOutbox>;

@@ -1,16 +1,16 @@
 import type { Logger } from "pino";
-import type { Ledger } from "../../db/sqlite/ledger.ts";
-import type { AlertKind, AlertRow } from "../../db/sqlite/alert-repo.ts";
+import type { Ledger } from "../../db/ledger.ts";
+import type { AlertKind, AlertRow } from "../../db/ledger.ts";
 import type { ServerRow } from "../../db/types.ts";
 import type { ChatPort, MessageRef, Pacing } from "../chat/chat-port.ts";
 import type { Button, Reply } from "../reply.ts";
-import { alertKey } from "../../db/sqlite/alert-repo.ts";
+import { alertKey } from "../../db/alert-keys.ts";
 import { createOutbox, realTimer, type Renderer, type Timer } from "./alert-outbox.ts";
 import { UserError } from "../errors.ts";
 import { utc } from "../replies/format.ts";
 import { alertMessage, alertSummary, detailFromRow, resolutionReply, type AlertDetail } from "../replies/alert-replies.ts";
-import type { NewAlert } from "../../db/sqlite/alert-repo.ts";
-import { isLedgerFull } from "../../db/sqlite/ledger-health.ts";
+import type { NewAlert } from "../../db/ledger.ts";
+import { isLedgerFull } from "../../db/health.ts";
 import { createHeldAlerts, type HeldAlert } from "./held-alerts.ts";
 import { mention, plainMentions } from "../replies/mention.ts";
 
@@ -59,18 +59,26 @@ export function createAlertSink(deps: AlertSinkDeps) {
   const { ledger, log } = deps;
   const details = memo<AlertDetail>();
   const detailOf = (a: AlertRow) => details.get(a.id) ?? detailFromRow(a);
+  const rowsOf = async (ids: number[]): Promise<AlertRow[]> => {
+    const rows: AlertRow[] = [];
+    for (const id of ids) {
+      const a = await ledger.alerts.get(id);
+      if (a) rows.push(a);
+    }
+    return rows;
+  };
   const render: Renderer = {
-    fresh(ids) {
-      const rows = ids.map((id) => ledger.alerts.get(id)).filter((a): a is AlertRow => !!a);
+    async fresh(ids) {
+      const rows = await rowsOf(ids);
       return rows.length === 1 ? alertMessage(rows[0]!, detailOf(rows[0]!), rows[0]!.resolved_why ?? undefined) : alertSummary(rows);
     },
-    message(ref: MessageRef): Reply | null {
-      const rows = ledger.alerts.byMessage(ref);
+    async message(ref: MessageRef): Promise<Reply | null> {
+      const rows = await ledger.alerts.byMessage(ref);
       if (rows.length === 0) return null;
       return rows.length === 1 ? alertMessage(rows[0]!, detailOf(rows[0]!), rows[0]!.resolved_why ?? undefined) : alertSummary(rows);
     },
-    resolutions(ids) {
-      const rows = ids.map((id) => ledger.alerts.get(id)).filter((a): a is AlertRow => !!a);
+    async resolutions(ids) {
+      const rows = await rowsOf(ids);
       return resolutionReply(rows.map((alert) => ({ alert, why: alert.resolved_why ?? undefined })));
     },
   };
@@ -84,10 +92,10 @@ export function createAlertSink(deps: AlertSinkDeps) {
   const held = createHeldAlerts({ chat: deps.chat, log, now: () => (deps.timer ?? realTimer).now() });
   const LEDGER_KEY = alertKey("ledger_full", "ledger");
 
-  function resolveKey(key: string, why: string): boolean {
+  async function resolveKey(key: string, why: string): Promise<boolean> {
     let alert: AlertRow | undefined;
     try {
-      alert = ledger.alerts.resolve(key, why);
+      alert = await ledger.alerts.resolve(key, why);
     } catch (e) {
       if (!isLedgerFull(e)) throw e;
       held.holdResolution(key, why);
@@ -100,10 +108,10 @@ export function createAlertSink(deps: AlertSinkDeps) {
   }
 
   /** `title` is logged as a warning (null: the caller has said it, as the ledger's state change does). */
-  function record(input: NewAlert, detail: AlertDetail, title: string | null): void {
-    let out: ReturnType<Ledger["alerts"]["raise"]>;
+  async function record(input: NewAlert, detail: AlertDetail, title: string | null): Promise<void> {
+    let out: Awaited<ReturnType<Ledger["alerts"]["raise"]>>;
     try {
-      out = ledger.alerts.raise(input);
+      out = await ledger.alerts.raise(input);
     } catch (e) {
       if (!isLedgerFull(e)) throw e;
       if (title !== null) log.warn({ kind: input.kind, key: input.key, held: true }, plainMentions(title));
@@ -114,28 +122,29 @@ export function createAlertSink(deps: AlertSinkDeps) {
     details.set(alert.id, detail);
     const where = alert.channel ?? input.channel; // a repeat keeps the channel its message is in
     if (!where || outbox.isStopped()) return; // recorded and logged; no channel configured to tell
-    if (fresh || (!alert.message_ref && !outbox.pending(where, alert.id))) outbox.fresh(where, alert.id);
+    // The row may have been read just before the outbox recorded its post: the outbox's own ref counts too.
+    if (fresh || (!alert.message_ref && !outbox.knownRef(alert.id) && !outbox.pending(where, alert.id))) outbox.fresh(where, alert.id);
     else outbox.changed(where, alert.id);
   }
 
   /** Held alerts into the ledger, with the message they were posted as; a full ledger again gives the rest back. */
-  function recordHeld(): void {
+  async function recordHeld(): Promise<void> {
     const { alerts, resolutions } = held.take();
-    const put = (h: HeldAlert) => {
-      const { alert } = ledger.alerts.raise(h.alert);
+    const put = async (h: HeldAlert) => {
+      const { alert } = await ledger.alerts.raise(h.alert);
       details.set(alert.id, h.detail);
-      if (h.ref) ledger.alerts.setMessage(alert.id, h.ref);
+      if (h.ref) await ledger.alerts.setMessage(alert.id, h.ref);
       else if (alert.channel && !outbox.isStopped()) outbox.fresh(alert.channel, alert.id);
     };
     for (let i = 0; i < alerts.length; i++) {
       try {
-        put(alerts[i]!);
+        await put(alerts[i]!);
       } catch (e) {
         if (!isLedgerFull(e)) throw e;
         return held.giveBack(alerts.slice(i), resolutions);
       }
     }
-    resolutions.forEach((r) => resolveKey(r.key, r.why));
+    for (const r of resolutions) await resolveKey(r.key, r.why);
   }
 
   return {
@@ -145,17 +154,19 @@ export function createAlertSink(deps: AlertSinkDeps) {
     },
     /** Closes every open alert of this kind on the server, whichever snapshot each names; returns how many. */
     async resolveAll(kind: AlertKind, server: ServerRow, why: string): Promise<number> {
-      const keys = ledger.alerts.openKeys(kind, server.name);
-      return keys.filter((key) => resolveKey(key, why)).length;
+      const keys = await ledger.alerts.openKeys(kind, server.name);
+      let n = 0;
+      for (const key of keys) if (await resolveKey(key, why)) n++;
+      return n;
     },
     /** alerts ack: who and when recorded on the open alert, in the audit log, and on its message. */
-    acknowledge(id: number, user: string, channel: string | null): AlertRow {
-      const alert = ledger.alerts.get(id);
+    async acknowledge(id: number, user: string, channel: string | null): Promise<AlertRow> {
+      const alert = await ledger.alerts.get(id);
       if (!alert) throw new UserError("unknown_alert", `there is no alert #${id}: type alerts to see the open ones`);
-      const won = ledger.tx(() => {
-        if (!ledger.alerts.ack(id, user)) return false;
+      const won = await ledger.tx(async (t) => {
+        if (!(await t.alerts.ack(id, user))) return false;
         const [, , snapshot = ""] = alert.key.split(":");
-        ledger.operations.insert({
+        await t.operations.insert({
           kind: "ack",
           server_id: alert.server_id,
           snapshot_id: alert.snapshot_id,
@@ -167,7 +178,7 @@ export function createAlertSink(deps: AlertSinkDeps) {
         });
         return true;
       });
-      const now = ledger.alerts.get(id)!;
+      const now = (await ledger.alerts.get(id))!;
       if (!won && now.state === "resolved")
         throw new UserError("alert_resolved", `alert #${id} is already resolved (${now.resolved_why ?? "its condition cleared"}): nothing to acknowledge`);
       if (!won)
@@ -182,7 +193,7 @@ export function createAlertSink(deps: AlertSinkDeps) {
       const channel = a.server.channel ?? deps.defaultChannel;
       const message = [a.title, ...(a.lines ?? [])].join("\n");
       const detail = { title: a.title, lines: a.lines ?? [], buttons: a.buttons };
-      record({ kind: a.kind, key, server_id: a.server.id, snapshot_id: a.snapshotId ?? null, message, channel }, detail, a.title);
+      await record({ kind: a.kind, key, server_id: a.server.id, snapshot_id: a.snapshotId ?? null, message, channel }, detail, a.title);
     },
     /**
      * An alert about a whole storage target rather than one server (its scheduled verification ran late, or could
@@ -192,23 +203,23 @@ export function createAlertSink(deps: AlertSinkDeps) {
       const key = alertKey(a.kind, `@${a.target}`);
       const message = [a.title, ...(a.lines ?? [])].join("\n");
       const detail = { title: a.title, lines: a.lines ?? [], buttons: a.buttons };
-      record({ kind: a.kind, key, server_id: null, snapshot_id: null, message, channel: deps.defaultChannel }, detail, a.title);
+      await record({ kind: a.kind, key, server_id: null, snapshot_id: null, message, channel: deps.defaultChannel }, detail, a.title);
     },
     /** Closes the target's open alert of this kind (raiseOnTarget's); false if none was open. */
     async resolveOnTarget(kind: AlertKind, target: string, why: string): Promise<boolean> {
       return resolveKey(alertKey(kind, `@${target}`), why);
     },
     /** The ledger cannot write: the alert is held (posted to the default channel) until it can. */
-    ledgerFull(error: string): void {
+    async ledgerFull(error: string): Promise<void> {
       const title = error.split(":")[0]!;
       const lines = ["new work is refused until it can write; list, show and help still work"];
       const text = [title, ...lines].join("\n");
-      record({ kind: "ledger_full", key: LEDGER_KEY, server_id: null, snapshot_id: null, message: text, channel: deps.defaultChannel }, { title, lines }, null);
+      await record({ kind: "ledger_full", key: LEDGER_KEY, server_id: null, snapshot_id: null, message: text, channel: deps.defaultChannel }, { title, lines }, null);
     },
     /** The ledger writes again: held alerts are recorded, and the ledger_full alert resolved with what was settled. */
-    ledgerWritable(settled: string[]): void {
-      recordHeld();
-      resolveKey(LEDGER_KEY, ["the ledger can write again", ...settled].join("; "));
+    async ledgerWritable(settled: string[]): Promise<void> {
+      await recordHeld();
+      await resolveKey(LEDGER_KEY, ["the ledger can write again", ...settled].join("; "));
     },
     /** Sends what is queued now, without waiting to gather more; resolves when nothing is left to send. */
     flush: async (): Promise<void> => {

@@ -1,5 +1,5 @@
 import type { Logger } from "pino";
-import type { AlertRow, NewAlert } from "../../db/sqlite/alert-repo.ts";
+import type { AlertRow, NewAlert } from "../../db/ledger.ts";
 import type { ChatPort, MessageRef } from "../chat/chat-port.ts";
 import type { Reply } from "../reply.ts";
 import { alertMessage, type AlertDetail } from "../replies/alert-replies.ts";

@@ -1,3 +1,4 @@
+import type { LedgerLocation } from "../../db/open-ledger.ts";
 import { existsSync, readFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { LineCounter, parseDocument } from "yaml";
@@ -26,7 +27,8 @@ export interface Config extends FileConfig {
   demo: boolean;
   /** Only commands that change nothing run (the built-in demo config in Slack, where "*" is every member). */
   readOnly?: boolean;
-  dbPath: string;
+  /** SNAPBOT_DB: the embedded SQLite file (the default), or a PostgreSQL database shared by several replicas. */
+  ledger: LedgerLocation;
   logLevel: string;
   chat: { mode: ChatMode; botToken?: string; appToken?: string; signingSecret?: string; apiUrl?: string; port: number };
   metricsPort: number | null; // METRICS_PORT: /metrics and /healthz; null = off
@@ -56,11 +58,11 @@ export function loadConfig(env: Env, cwd = process.cwd(), modules: readonly Driv
     demo = true;
   }
   const chat = chatMode(env);
-  const dbPath = ledgerPath(env.SNAPBOT_DB, cwd);
+  const ledger = ledgerLocation(env.SNAPBOT_DB, cwd);
   // The demo lets everyone do everything: fine for the person at the console, not for a whole workspace,
   // where anyone could register /etc and restore over the bot's host. In Slack the demo only reads.
   const readOnly = demo && chat.mode !== "console";
-  return { ...file, source, demo, readOnly, dbPath, logLevel: env.LOG_LEVEL ?? "info", chat, metricsPort: metricsPort(env, chat) };
+  return { ...file, source, demo, readOnly, ledger, logLevel: env.LOG_LEVEL ?? "info", chat, metricsPort: metricsPort(env, chat) };
 }
 
 /** The config file's text; a folder or an unreadable file is one line naming it, not a stack trace. */
@@ -77,18 +79,28 @@ function readConfigFile(path: string, explicit: boolean): string {
 }
 
 /**
- * SNAPBOT_DB: a file path (":memory:" for tests). Anything that looks like a URL is refused here, before
- * better-sqlite3 would create a folder named "postgresql:"; what the path names is checked when it opens.
+ * SNAPBOT_DB: a file path (":memory:" for tests), or postgres://user:password@host:port/db for PostgreSQL. Any other
+ * URL is refused here, before better-sqlite3 would create a folder named "mysql:"; what it names is checked when
+ * it opens. A URL is checked for the parts a connection needs, and never echoed with its password.
  */
-function ledgerPath(raw: string | undefined, cwd: string): string {
-  if (raw === undefined) return resolve(cwd, "data/snapbot.db");
-  if (raw.trim() === "") throw new ConfigError(`SNAPBOT_DB is empty: set it to the ledger file's path, or unset it for ./data/snapbot.db`);
-  if (raw === ":memory:") return raw;
+function ledgerLocation(raw: string | undefined, cwd: string): LedgerLocation {
+  if (raw === undefined) return { backend: "sqlite", path: resolve(cwd, "data/snapbot.db") };
+  if (raw.trim() === "") throw new ConfigError(`SNAPBOT_DB is empty: set it to the ledger file's path or a postgres:// URL, or unset it for ./data/snapbot.db`);
+  if (raw === ":memory:") return { backend: "sqlite", path: raw };
   const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(raw)?.[1]?.toLowerCase();
-  if (scheme === "postgres" || scheme === "postgresql")
-    throw new ConfigError(`SNAPBOT_DB=${redactUrl(raw)}: the PostgreSQL ledger is not supported by this build yet: use a file path`);
-  if (scheme) throw new ConfigError(`SNAPBOT_DB=${redactUrl(raw)}: ${scheme}:// is not a ledger this build supports: use a file path`);
-  return resolve(cwd, raw);
+  if (scheme === "postgres" || scheme === "postgresql") {
+    let url: URL | null = null;
+    try {
+      url = new URL(raw);
+    } catch {
+      url = null;
+    }
+    if (!url || !url.hostname || url.pathname.replace(/^\//, "") === "")
+      throw new ConfigError(`SNAPBOT_DB=${redactUrl(raw)}: not a PostgreSQL URL snapbot can use: write postgres://user:password@host:5432/database`);
+    return { backend: "postgres", url: raw };
+  }
+  if (scheme) throw new ConfigError(`SNAPBOT_DB=${redactUrl(raw)}: ${scheme}:// is not a ledger snapbot supports: use a file path or a postgres:// URL`);
+  return { backend: "sqlite", path: resolve(cwd, raw) };
 }
 
 /** A database URL may carry a password (postgres://user:secret@host): never echo it. */

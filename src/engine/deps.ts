@@ -1,6 +1,6 @@
 import type { StorageTargets } from "../storage/storage-targets.ts";
 import type { Logger } from "pino";
-import type { Ledger } from "../../db/sqlite/ledger.ts";
+import type { Ledger } from "../../db/ledger.ts";
 import type { Config } from "../config/load-config.ts";
 import type { Clock } from "../clock.ts";
 import type { JobRunner } from "./operations/job-runner.ts";

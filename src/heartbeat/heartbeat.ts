@@ -1,5 +1,5 @@
 import type { Logger } from "pino";
-import type { LedgerHealth } from "../../db/sqlite/ledger-health.ts";
+import type { LedgerHealth } from "../../db/ledger.ts";
 import type { Clock } from "../clock.ts";
 import { errorMessage } from "../errors.ts";
 import { formatAge } from "../duration.ts";
@@ -44,12 +44,12 @@ export function createHeartbeat(d: HeartbeatDeps): Heartbeat {
   let silentWhy: string | null = null; // logged once when it goes silent, once when it recovers
 
   /** Why snapbot should not say it is alive, or null when it should. */
-  function unhealthy(): string | null {
+  async function unhealthy(): Promise<string | null> {
     const at = d.lastTick();
     const age = d.clock.now() - (at ?? since);
     if (age > d.maxTickAgeMs) return `the scheduler ${at === null ? "has not ticked since start-up" : "last ticked"} ${formatAge(age)} ago`;
     try {
-      return d.health.probe(PROBE_BUSY_MS) ? null : "the ledger cannot write (its disk is full)";
+      return (await d.health.probe(PROBE_BUSY_MS)) ? null : "the ledger cannot write (its disk is full)";
     } catch (e) {
       return `the ledger cannot write (${errorMessage(e).split("\n")[0]})`;
     }
@@ -61,7 +61,7 @@ export function createHeartbeat(d: HeartbeatDeps): Heartbeat {
   }
 
   async function once(): Promise<BeatOutcome> {
-    const why = unhealthy();
+    const why = await unhealthy();
     if (why) {
       if (silentWhy === null) log.warn({ why }, "heartbeat silent: snapbot is not healthy, so the dead man's switch is not pinged");
       silentWhy = why;

@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Logger } from "pino";
-import type { Ledger } from "../../db/sqlite/ledger.ts";
+import type { Ledger } from "../../db/ledger.ts";
 import type { Clock } from "../clock.ts";
 import type { Metrics } from "./metrics.ts";
 import { formatAge } from "../duration.ts";
@@ -13,17 +13,19 @@ import { errorMessage, SnapbotError } from "../errors.ts";
 
 export interface Health {
   ok: boolean;
+  /** With replicas on one ledger: whether this one leads (runs the scheduler) or follows. */
+  role?: "leader" | "follower";
   checks: Record<string, string>; // "ok", "ok: <detail>" or "failing: <what is wrong>"
 }
 
-/** Healthy: returns nothing or a short detail. Unhealthy: throws, with what is wrong as the message. */
-export type HealthCheck = () => string | void;
+/** Healthy: returns (or resolves with) nothing or a short detail. Unhealthy: throws (rejects), with what is wrong as the message. */
+export type HealthCheck = () => string | void | Promise<string | void>;
 
 export interface MetricsServerOptions {
   port: number; // 0 picks a free port
   host?: string;
   metrics: Pick<Metrics, "registry">;
-  health: () => Health;
+  health: () => Health | Promise<Health>;
   log: Logger;
 }
 
@@ -78,15 +80,15 @@ async function handle(o: MetricsServerOptions, log: Logger, req: IncomingMessage
   send(res, 200, registry.contentType, body);
 }
 
-function healthz(o: MetricsServerOptions, log: Logger, res: ServerResponse): void {
+async function healthz(o: MetricsServerOptions, log: Logger, res: ServerResponse): Promise<void> {
   let h: Health;
   try {
-    h = o.health();
+    h = await o.health();
   } catch (e) {
     h = { ok: false, checks: { health: `failing: ${oneLine(errorMessage(e))}` } };
   }
   if (!h.ok) log.warn({ checks: h.checks }, "health check failing");
-  send(res, h.ok ? 200 : 503, "application/json; charset=utf-8", `${JSON.stringify({ status: h.ok ? "ok" : "failing", checks: h.checks })}\n`);
+  send(res, h.ok ? 200 : 503, "application/json; charset=utf-8", `${JSON.stringify({ status: h.ok ? "ok" : "failing", ...(h.role ? { role: h.role } : {}), checks: h.checks })}\n`);
 }
 
 function send(res: ServerResponse, status: number, type: string, body: string): void {
@@ -96,14 +98,14 @@ function send(res: ServerResponse, status: number, type: string, body: string): 
 
 const oneLine = (s: string) => s.split("\n")[0]!.trim().slice(0, 300);
 
-/** Runs every check; one that throws makes the whole answer unhealthy (503) and says why. */
-export function healthOf(checks: Record<string, HealthCheck>): () => Health {
-  return () => {
+/** Runs every check, in order; one that throws makes the whole answer unhealthy (503) and says why. */
+export function healthOf(checks: Record<string, HealthCheck>): () => Promise<Health> {
+  return async () => {
     const out: Record<string, string> = {};
     let ok = true;
     for (const [name, check] of Object.entries(checks)) {
       try {
-        const detail = check();
+        const detail = await check();
         out[name] = detail ? `ok: ${detail}` : "ok";
       } catch (e) {
         ok = false;
@@ -115,9 +117,9 @@ export function healthOf(checks: Record<string, HealthCheck>): () => Health {
 }
 
 /** The ledger connection is open and answers SELECT 1 (it reads no table, so it never waits on a lock). */
-export function ledgerCheck(ledger: Pick<Ledger, "db">): HealthCheck {
-  return () => {
-    if (ledger.db.prepare("SELECT 1").pluck().get() !== 1) throw new Error("SELECT 1 did not answer 1");
+export function ledgerCheck(ledger: Pick<Ledger, "ping">): HealthCheck {
+  return async () => {
+    await ledger.ping();
   };
 }
 

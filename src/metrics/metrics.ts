@@ -1,17 +1,16 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
-import type { Ledger } from "../../db/sqlite/ledger.ts";
-import type { AlertKind } from "../../db/sqlite/alert-repo.ts";
-import type { FinishedOperation, StatsRepo } from "../../db/sqlite/stats-repo.ts";
+import type { AlertKind, FinishedOperation, Ledger, StatsRepo } from "../../db/ledger.ts";
 import type { Clock } from "../clock.ts";
 
 // Prometheus metrics read from the ledger at scrape time: gauges are recomputed by their collect()
 // callbacks, so they are right after a restart; the histogram and counter are fed from operations that
-// finished since the previous scrape, so the engine needs no hooks.
+// finished since the previous scrape, so the engine needs no hooks. Each collect() reads first, then resets and
+// sets the gauge in one go, so a failed read or another scrape meanwhile never leaves it half-filled.
 
 export interface Metrics {
   registry: Registry;
   /** Feeds the histogram and counter with operations finished since the last call (a scrape does this too). */
-  collectNow(): void;
+  collectNow(): Promise<void>;
 }
 
 export interface MetricsDeps {
@@ -21,6 +20,8 @@ export interface MetricsDeps {
   graceMs?: number;
   /** The scheduler's last tick (null before the first): a stopped scheduler shows as a growing age. */
   lastTick?: () => number | null;
+  /** This process among the replicas: whether it leads, and its failed lease renewals. */
+  replica?: { role(): "leader" | "follower"; renewFailures(): number };
 }
 
 // 0.1 s (a refused or quick verify) to 6 h (a big raw disk over SSH).
@@ -40,7 +41,8 @@ const ALERT_KINDS: Record<AlertKind, true> = {
   hook_failed: true,
 };
 
-export function createMetrics({ ledger, clock, graceMs = GRACE_MS, lastTick }: MetricsDeps): Metrics {
+/** Reads where the finished operations stand now (history is never replayed), so it answers once the ledger has. */
+export async function createMetrics({ ledger, clock, graceMs = GRACE_MS, lastTick, replica }: MetricsDeps): Promise<Metrics> {
   const { stats } = ledger;
   const registry = new Registry(); // not the global one: each app (and each test) has its own
   collectDefaultMetrics({ register: registry });
@@ -51,9 +53,10 @@ export function createMetrics({ ledger, clock, graceMs = GRACE_MS, lastTick }: M
     help: "Snapshots in the ledger by server and state (servers not unregistered; done is always present).",
     labelNames: ["server", "state"] as const,
     registers,
-    collect() {
+    async collect() {
+      const rows = await stats.snapshotCounts();
       this.reset(); // a server unregistered or a state emptied since the last scrape disappears
-      for (const { server, counts } of stats.snapshotCounts())
+      for (const { server, counts } of rows)
         for (const [state, n] of Object.entries(counts)) if (n > 0 || state === "done") this.set({ server, state }, n);
     },
   });
@@ -63,10 +66,11 @@ export function createMetrics({ ledger, clock, graceMs = GRACE_MS, lastTick }: M
     help: "Seconds since the newest done snapshot of each server was made (absent for a server with none).",
     labelNames: ["server"] as const,
     registers,
-    collect() {
+    async collect() {
+      const rows = await stats.newestGood();
       this.reset();
       const now = clock.now();
-      for (const { server, at } of stats.newestGood()) this.set({ server }, Math.max(0, (now - at) / 1000));
+      for (const { server, at } of rows) this.set({ server }, Math.max(0, (now - at) / 1000));
     },
   });
 
@@ -75,10 +79,11 @@ export function createMetrics({ ledger, clock, graceMs = GRACE_MS, lastTick }: M
     help: "Open alerts by kind.",
     labelNames: ["kind"] as const,
     registers,
-    collect() {
+    async collect() {
+      const rows = await stats.openAlerts();
       this.reset();
       for (const kind of Object.keys(ALERT_KINDS)) this.set({ kind }, 0);
-      for (const { kind, n } of stats.openAlerts()) this.set({ kind }, n);
+      for (const { kind, n } of rows) this.set({ kind }, n);
     },
   });
 
@@ -94,9 +99,32 @@ export function createMetrics({ ledger, clock, graceMs = GRACE_MS, lastTick }: M
     });
   }
 
-  const take = finishedFeed(stats, clock, graceMs);
-  const feed = () => {
-    for (const op of take()) observe(op);
+  if (replica) {
+    new Gauge({
+      name: "snapbot_leader",
+      help: "1 while this replica is the leader (it runs the scheduler, the sweeps and the alert posts), else 0.",
+      registers,
+      collect() {
+        this.set(replica.role() === "leader" ? 1 : 0);
+      },
+    });
+    // A counter read from the replica's own count: set to it on each scrape (it only grows).
+    let reported = 0;
+    new Counter({
+      name: "snapbot_lease_renew_failures_total",
+      help: "Heartbeats (each renewing all of this replica's leases) that the ledger did not take, since this process started.",
+      registers,
+      collect() {
+        const n = replica.renewFailures();
+        if (n > reported) this.inc(n - reported);
+        reported = n;
+      },
+    });
+  }
+
+  const take = await finishedFeed(stats, clock, graceMs);
+  const feed = async () => {
+    for (const op of await take()) observe(op);
   };
   const duration = new Histogram({
     name: "snapbot_operation_duration_seconds",
@@ -126,15 +154,23 @@ export function createMetrics({ ledger, clock, graceMs = GRACE_MS, lastTick }: M
  * (operations finished before start-up) is never replayed. A plain (finished_at, id) cursor would miss an
  * operation with a lower id that finishes in the same millisecond after a scrape, so instead the window
  * re-read each time reaches `graceMs` behind the clock and the ids already counted in it are remembered.
+ * Calls take turns (the histogram and the counter both feed on one scrape): each reads after the previous one
+ * has updated what was counted, so no read that answers late can forget an id.
  */
-export function finishedFeed(stats: Pick<StatsRepo, "finishedSince">, clock: Clock, graceMs: number): () => FinishedOperation[] {
+export async function finishedFeed(stats: Pick<StatsRepo, "finishedSince">, clock: Clock, graceMs: number): Promise<() => Promise<FinishedOperation[]>> {
   let since = clock.now();
-  let seen = new Set(stats.finishedSince(since - graceMs).map((o) => o.id));
-  return () => {
-    const rows = stats.finishedSince(since - graceMs);
+  let seen = new Set((await stats.finishedSince(since - graceMs)).map((o) => o.id));
+  const step = async (): Promise<FinishedOperation[]> => {
+    const rows = await stats.finishedSince(since - graceMs);
     const fresh = rows.filter((o) => !seen.has(o.id));
     since = Math.max(since, clock.now()); // never backwards: a clock set back cannot replay what was counted
     seen = new Set(rows.filter((o) => o.finished_at >= since - graceMs).map((o) => o.id));
     return fresh;
+  };
+  let turn: Promise<unknown> = Promise.resolve();
+  return () => {
+    const run = turn.then(step);
+    turn = run.catch(() => undefined); // a failed read fails its own scrape, not the next one
+    return run;
   };
 }

@@ -1,5 +1,5 @@
-import type { AlertRow } from "../../db/sqlite/alert-repo.ts";
-import { alertSubject } from "../../db/sqlite/alert-repo.ts";
+import type { AlertRow } from "../../db/ledger.ts";
+import { alertSubject } from "../../db/alert-keys.ts";
 import type { Button, Reply } from "../reply.ts";
 import type { Page } from "./snapshot-replies.ts";
 import { PAGE_SIZE } from "./snapshot-replies.ts";

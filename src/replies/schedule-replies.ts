@@ -1,4 +1,4 @@
-import type { ScheduleRow } from "../../db/sqlite/schedule-repo.ts";
+import type { ScheduleRow } from "../../db/ledger.ts";
 import type { Reply } from "../reply.ts";
 import { HAS_CHILDREN, type RetentionPlan } from "../retention/apply-policy.ts";
 import type { PruneOutcome } from "../engine/schedule/retention.ts";

@@ -1,4 +1,4 @@
-import type { TargetScheduleRow } from "../../db/sqlite/target-schedule-repo.ts";
+import type { TargetScheduleRow } from "../../db/ledger.ts";
 import type { Reply } from "../reply.ts";
 import { ago, clip, dash, utc } from "./format.ts";
 import { mention } from "./mention.ts";

@@ -64,7 +64,7 @@ describe("loadConfig", () => {
     const c = loadConfig({}, cwd);
     expect(c.demo).toBe(true);
     expect(c.servers.demo).toMatchObject({ driver: "archive", paths: [join(cwd, "data/demo")] });
-    expect(c.dbPath).toBe(join(cwd, "data/snapbot.db"));
+    expect(c.ledger).toEqual({ backend: "sqlite", path: join(cwd, "data/snapbot.db") });
   });
 
   it.each([
@@ -131,15 +131,23 @@ describe("loadConfig", () => {
   });
 
   it.each([
-    ["", /^SNAPBOT_DB is empty: set it to the ledger file's path, or unset it/],
-    ["postgresql://snap:s3cret@db.example/snapbot", /^SNAPBOT_DB=postgresql:\/\/…@db\.example\/snapbot: the PostgreSQL ledger is not supported by this build yet: use a file path$/],
-    ["postgres://db/snapbot", /^SNAPBOT_DB=postgres:\/\/db\/snapbot: the PostgreSQL ledger is not supported by this build yet: use a file path$/],
-    ["mysql://db/snapbot", /^SNAPBOT_DB=mysql:\/\/db\/snapbot: mysql:\/\/ is not a ledger this build supports: use a file path$/],
+    ["", /^SNAPBOT_DB is empty: set it to the ledger file's path or a postgres:\/\/ URL, or unset it/],
+    ["postgresql://snap:s3cret@db.example", /^SNAPBOT_DB=postgresql:\/\/…@db\.example: not a PostgreSQL URL snapbot can use: write postgres:\/\/user:password@host:5432\/database$/],
+    ["postgres://snap:s3cret@/snapbot", /^SNAPBOT_DB=postgres:\/\/…@\/snapbot: not a PostgreSQL URL snapbot can use/],
+    ["mysql://db/snapbot", /^SNAPBOT_DB=mysql:\/\/db\/snapbot: mysql:\/\/ is not a ledger snapbot supports: use a file path or a postgres:\/\/ URL$/],
   ])("refuses SNAPBOT_DB=%j at load, without a password in the line", (db, pattern) => {
     const cwd = mkdtempSync(join(cfgRoot, "cfg-"));
     expect(() => loadConfig({ SNAPBOT_DB: db }, cwd)).toThrow(pattern);
     expect(() => loadConfig({ SNAPBOT_DB: db }, cwd)).not.toThrow(/s3cret/);
     expect(readdirSync(cwd)).toEqual([]); // no folder named "postgresql:"
+  });
+
+  it("takes SNAPBOT_DB=postgres://… as the PostgreSQL ledger, and keeps a file path for SQLite", () => {
+    const cwd = mkdtempSync(join(cfgRoot, "cfg-"));
+    expect(loadConfig({ SNAPBOT_DB: "postgres://snap:s3cret@127.0.0.1:5432/snapbot" }, cwd).ledger).toEqual({ backend: "postgres", url: "postgres://snap:s3cret@127.0.0.1:5432/snapbot" });
+    expect(loadConfig({ SNAPBOT_DB: "postgresql://db.internal/snapbot" }, cwd).ledger).toEqual({ backend: "postgres", url: "postgresql://db.internal/snapbot" });
+    expect(loadConfig({ SNAPBOT_DB: "ledger.db" }, cwd).ledger).toEqual({ backend: "sqlite", path: join(cwd, "ledger.db") });
+    expect(readdirSync(cwd)).toEqual([]);
   });
 
   it("names a config file that does not exist", () => {

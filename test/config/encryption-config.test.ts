@@ -117,10 +117,10 @@ describe("register refuses a sensitive server the way start-up does", () => {
       expect((await plain.run("register vault-2 archive paths=/etc sensitive=true", "U0ADMIN")).title).toBe(
         "register vault-2 archive: servers.vault-2 is sensitive: set storage.encryption.recipients (age1…)",
       );
-      expect(plain.app.ledger.servers.get("vault-2")).toBeFalsy();
+      expect(await plain.app.ledger.servers.get("vault-2")).toBeFalsy();
       expect((await plain.run("register vault-2 archive paths=/etc sensitive=maybe", "U0ADMIN")).title).toMatch(/^register vault-2 archive: sensitive: expected true or false/);
     } finally {
-      plain.app.close();
+      await plain.app.close();
     }
     const keyed = await testApp(join(dir, "k"), {
       roles: { admins: ["U0ADMIN"], approvers: [], operators: ["*"] },
@@ -129,9 +129,9 @@ describe("register refuses a sensitive server the way start-up does", () => {
     });
     try {
       expect((await keyed.run("register vault-2 archive paths=/etc sensitive=true", "U0ADMIN")).title).toMatch(/^vault-2 registered \(archive\)/);
-      expect(keyed.app.ledger.servers.get("vault-2")?.settings).toMatchObject({ sensitive: true });
+      expect((await keyed.app.ledger.servers.get("vault-2"))?.settings).toMatchObject({ sensitive: true });
     } finally {
-      keyed.app.close();
+      await keyed.app.close();
     }
   });
 });

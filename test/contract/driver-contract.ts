@@ -112,10 +112,14 @@ export function driverContract(c: DriverCase): void {
       const storage = { path: "snaps", ...c.storage?.() };
       const file = { roles: ROLES, alerts: { channel: "C0ALERTS" }, storage, servers: Object.fromEntries(servers.map((s) => [s.name, s.config])) };
       const t = await testApp(dir, file, undefined, chat.port, { drivers: c.drivers?.() ?? [], env: c.env?.() });
-      const serverId = (name: string) => t.app.ledger.servers.get(name)!.id;
-      const rows = (server: string, name: string) =>
-        t.app.ledger.snapshots.list(serverId(server), { all: true, limit: 100, offset: 0 }).rows.filter((r) => r.name === name);
-      return { ...t, chat, rows, driver: (name: string) => t.app.drivers.get(t.app.ledger.servers.get(name)!) };
+      const server = async (name: string) => {
+        const row = await t.app.ledger.servers.get(name);
+        if (!row) throw new Error(`no server ${name} in the ledger`);
+        return row;
+      };
+      const rows = async (name: string, snapshot: string) =>
+        (await t.app.ledger.snapshots.list((await server(name)).id, { all: true, limit: 100, offset: 0 })).rows.filter((r) => r.name === snapshot);
+      return { ...t, chat, rows, driver: async (name: string) => t.app.drivers.get(await server(name)) };
     }
 
     walkThrough(c, fresh);
@@ -127,8 +131,8 @@ export function driverContract(c: DriverCase): void {
 
 export type Fresh = (...servers: ContractServer[]) => Promise<Awaited<ReturnType<typeof testApp>> & {
   chat: ReturnType<typeof recordingChat>;
-  rows(server: string, name: string): Array<{ state: string }>;
-  driver(name: string): SnapshotDriver;
+  rows(server: string, name: string): Promise<Array<{ state: string }>>;
+  driver(name: string): Promise<SnapshotDriver>;
 }>;
 
 /** create → list → show → verify → restore (where the driver has it) → delete, one app throughout. */
@@ -147,7 +151,7 @@ function walkThrough(c: DriverCase, fresh: Fresh): void {
       await c.content?.write("contract-A");
       const final = await done(await t.run(`create ${name} s1`, "U0OP"));
       expect(final).toMatchObject({ tone: "success", title: expect.stringMatching(new RegExp(`^${re(name)}/s1 done: `)) });
-      expect(t.rows(name, "s1").map((r) => r.state)).toEqual(["done"]);
+      expect((await t.rows(name, "s1")).map((r) => r.state)).toEqual(["done"]);
     });
 
     it("list shows it done", async () => {
@@ -164,7 +168,7 @@ function walkThrough(c: DriverCase, fresh: Fresh): void {
 
     it("verify passes", async () => {
       expect((await done(await t.run(`verify ${ref()}`))).tone).toBe("success");
-      expect(t.rows(name, "s1")[0]).toMatchObject({ state: "done", verified_at: expect.any(Number) });
+      expect((await t.rows(name, "s1"))[0]).toMatchObject({ state: "done", verified_at: expect.any(Number) });
     });
 
     if (!c.lacks.includes("restore"))
@@ -182,7 +186,7 @@ function walkThrough(c: DriverCase, fresh: Fresh): void {
     it("delete removes it", async () => {
       const final = await done(await t.run(`delete ${ref()}`, "U0OP"));
       expect(final.tone).toBe("success");
-      expect(t.rows(name, "s1").map((r) => r.state)).toEqual(["deleted"]);
+      expect((await t.rows(name, "s1")).map((r) => r.state)).toEqual(["deleted"]);
       expect((await t.run(`list ${name}`)).table?.rows ?? []).not.toContainEqual(expect.arrayContaining(["s1"]));
     });
   });
@@ -198,12 +202,12 @@ function failures(c: DriverCase, fresh: Fresh): void {
       try {
         const final = await done(await t.run(`create ${server.name} broken-1`, "U0OP"));
         expect(final).toMatchObject({ tone: "error", title: expect.stringMatching(new RegExp(`^create ${re(server.name)}/broken-1 failed`)) });
-        expect(t.rows(server.name, "broken-1").map((r) => r.state)).toEqual(["failed"]);
+        expect((await t.rows(server.name, "broken-1")).map((r) => r.state)).toEqual(["failed"]);
         const alert = await waitFor("the snapshot_failed alert", () => t.chat.calls.find((x) => x.channel === "C0ALERTS"));
         expect(alert.reply.title).toMatch(new RegExp(`^snapshot_failed: snapshot ${re(server.name)}/broken-1 failed`));
       } finally {
         await c.failing.disarm?.();
-        t.app.close();
+        await t.app.close();
       }
     });
 
@@ -216,11 +220,11 @@ function failures(c: DriverCase, fresh: Fresh): void {
         const seen = await hungProcesses(c);
         const final = await ended(reply, "its timeout");
         expect(final).toMatchObject({ tone: "error", lines: [expect.stringMatching(/^timed out after 2s: the operation was stopped/)] });
-        expect(t.rows(server.name, "hung-1").map((r) => r.state)).toEqual(["failed"]);
+        expect((await t.rows(server.name, "hung-1")).map((r) => r.state)).toEqual(["failed"]);
         await allGone(c, seen);
       } finally {
         await c.hanging.disarm?.();
-        t.app.close();
+        await t.app.close();
       }
     });
 
@@ -235,11 +239,11 @@ function failures(c: DriverCase, fresh: Fresh): void {
         const final = await ended(reply, "the cancel");
         await stopping;
         expect(final).toMatchObject({ tone: "error", lines: [expect.stringMatching(/^cancelled/)] });
-        expect(t.rows(server.name, "cancelled-1").map((r) => r.state)).toEqual(["failed"]);
+        expect((await t.rows(server.name, "cancelled-1")).map((r) => r.state)).toEqual(["failed"]);
         await allGone(c, seen);
       } finally {
         await c.hanging.disarm?.();
-        t.app.close();
+        await t.app.close();
       }
     });
   });
@@ -282,11 +286,11 @@ function lacking(c: DriverCase, fresh: Fresh): void {
     });
     afterAll(async () => {
       await done(await t.run(`delete ${name}/c1`, "U0OP")).catch(() => undefined);
-      t?.app.close();
+      await t?.app.close();
     });
 
-    it("the case lists exactly what the driver's methods and features lack", () => {
-      const driver = t.driver(name);
+    it("the case lists exactly what the driver's methods and features lack", async () => {
+      const driver = await t.driver(name);
       expect(driver.kind).toBe(c.kind);
       for (const cap of CAPABILITIES) {
         const says = has(driver, cap);

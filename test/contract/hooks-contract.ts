@@ -38,10 +38,10 @@ export function hooksCases(c: DriverCase, fresh: Fresh, root: () => string): voi
         expect(final.tone).toBe("success");
         expect(final.lines).toContainEqual(expect.stringMatching(/^hooks: pre "ok\.sh pre .*" ok in \d+m?s; post "ok\.sh post .*" ok in \d+m?s$/));
         expect(logged()).toEqual([`pre ${server.name}/hooked-1`, `post ${server.name}/hooked-1`]);
-        expect(t.rows(server.name, "hooked-1").map((r) => r.state)).toEqual(["done"]);
+        expect((await t.rows(server.name, "hooked-1")).map((r) => r.state)).toEqual(["done"]);
         await done(await t.run(`delete ${server.name}/hooked-1`, "U0OP"));
       } finally {
-        t.app.close();
+        await t.app.close();
       }
     });
 
@@ -55,11 +55,11 @@ export function hooksCases(c: DriverCase, fresh: Fresh, root: () => string): voi
         expect(logged()).toEqual([`pre ${server.name}/hooked-2`, `post ${server.name}/hooked-2`]);
         // list syncs drivers that keep snapshots on their backend: one made there would appear as imported.
         await t.run(`list ${server.name} --all`);
-        expect(t.rows(server.name, "hooked-2").map((r) => r.state)).toEqual(["failed"]);
+        expect((await t.rows(server.name, "hooked-2")).map((r) => r.state)).toEqual(["failed"]);
         const alert = await waitFor("the hook_failed alert", () => t.chat.calls.find((x) => x.channel === "C0ALERTS"));
         expect(alert.reply.title).toMatch(/^hook_failed: pre-hook "no\.sh pre .*" failed: snapshot .* not taken/);
       } finally {
-        t.app.close();
+        await t.app.close();
       }
     });
   });

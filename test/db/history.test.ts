@@ -37,7 +37,7 @@ describe("show of a deleted or expired snapshot keeps its creation facts", () =>
     expect(field(after, "finished")).toMatch(/^2026-04-01 09:00:0\dZ \(took \d+ms\)$/); // not the delete's time
     expect(field(after, "deleted")).toBe("2026-04-01 10:00:00Z (0ms ago) by U0BOB");
     expect(after.buttons).toBeUndefined();
-    app.close();
+    await app.close();
   });
 
   it("prune: an expired snapshot says when it expired and who pruned it", async () => {
@@ -51,7 +51,7 @@ describe("show of a deleted or expired snapshot keeps its creation facts", () =>
     expect(field(shown, "expired")).toBe("2026-04-03 09:00:00Z (0ms ago) by U0CAROL");
     expect(field(shown, "size")).not.toBe("—");
     expect(field(shown, "parts")).toBe("1");
-    app.close();
+    await app.close();
   });
 
   it("migration 006 moves an old delete's time to deleted_at and takes who from the delete operation", () => {
@@ -80,7 +80,7 @@ describe("list and audit are read-only on an unregistered server: history is kep
     expect((await run(`register files-2 archive paths=${src}`, "U0ADMIN")).tone).toBe("success");
     expect((await finalOf(await run("create files-2 keep-me", "U0ALICE"))).tone).toBe("success");
     expect((await run("unregister files-2", "U0ADMIN")).tone).toBe("success");
-    expect(app.ledger.servers.get("files-2")).toBeUndefined();
+    expect(await app.ledger.servers.get("files-2")).toBeUndefined();
 
     const listed = await run("list files-2");
     expect(listed.tone).toBe("info");
@@ -99,6 +99,6 @@ describe("list and audit are read-only on an unregistered server: history is kep
     expect((await run("create files-2")).title).toMatch(/^unknown server "files-2"/);
     expect((await run("delete files-2/keep-me")).title).toMatch(/^unknown server "files-2"/);
     expect((await run("list nobody")).title).toMatch(/^unknown server "nobody"/);
-    app.close();
+    await app.close();
   });
 });

@@ -3,7 +3,7 @@ import { execFileSync } from "node:child_process";
 import { chmodSync, mkdirSync, statSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { join } from "node:path";
-import { openDb } from "../../db/sqlite/open-db.ts";
+import { listMigrations, openDb } from "../../db/sqlite/open-db.ts";
 import { LedgerPathError } from "../../db/sqlite/ledger-file.ts";
 import { tempDir } from "../helpers/temp-dir.ts";
 
@@ -25,6 +25,21 @@ function refusal(path: string): string {
 }
 
 describe("the ledger file", () => {
+  it("runs in WAL mode with a busy timeout and records each migration once", () => {
+    const path = join(dir, "wal.db");
+    const db = openDb(path);
+    expect(db.pragma("journal_mode", { simple: true })).toBe("wal");
+    expect(db.pragma("busy_timeout", { simple: true })).toBe(5000);
+    const rows = db.prepare("SELECT version, name FROM schema_migrations ORDER BY version").all();
+    expect(rows).toEqual(listMigrations().map((m) => ({ version: m.version, name: m.name })));
+    db.close();
+    const again = openDb(path); // re-opening applies nothing twice
+    expect(again.prepare("SELECT count(*) AS n FROM schema_migrations").get()).toEqual({ n: listMigrations().length });
+    const tables = again.prepare("SELECT name FROM sqlite_master WHERE type='table' ORDER BY name").all().map((r) => (r as { name: string }).name);
+    expect(tables).toEqual(expect.arrayContaining(["servers", "snapshots", "schedules", "operations", "approvals", "alerts", "host_keys"]));
+    again.close();
+  });
+
   it("creates a new ledger 0600, and SQLite's -wal and -shm files 0600 too, whatever the umask", () => {
     const path = join(dir, "new/ledger.db");
     const old = process.umask(0o000); // a permissive umask must not leak into the files

@@ -3,6 +3,7 @@ import { closeSync, mkdirSync, openSync, rmSync, writeFileSync, writeSync } from
 import { randomBytes } from "node:crypto";
 import { join } from "node:path";
 import { execFileSync } from "node:child_process";
+import Database from "better-sqlite3";
 import { fileSchema } from "../../src/config/schema.ts";
 import type { Config } from "../../src/config/load-config.ts";
 import { createApp, type App } from "../../src/app.ts";
@@ -39,6 +40,16 @@ afterAll(() => {
   if (mounted) execFileSync("umount", ["-l", mnt]);
 });
 
+/** An empty WAL, so the next commit needs new space on the disk (a second connection: the ledger's is its own). */
+function checkpoint(path: string): void {
+  const raw = new Database(path);
+  try {
+    expect(raw.pragma("wal_checkpoint(TRUNCATE)", { simple: true })).toBe(0); // 0: not blocked by a reader or writer
+  } finally {
+    raw.close();
+  }
+}
+
 /** Writes until the disk takes no more. */
 function fill(): void {
   const fd = openSync(filler, "a");
@@ -64,7 +75,7 @@ async function start(dbPath = ledgerPath) {
     storage: { path: join(dir, "snaps") },
     servers: { s: { driver: "archive", paths: [src], part_size: "1MiB" }, slow: { driver: "archive", paths: [src], part_size: "1MiB", timeout: 0.1 } },
   });
-  const config: Config = { ...parsed, source: "test", demo: false, dbPath, logLevel: "info", chat: { mode: "console", port: 0 }, metricsPort: null };
+  const config: Config = { ...parsed, source: "test", demo: false, ledger: { backend: "sqlite", path: dbPath }, logLevel: "info", chat: { mode: "console", port: 0 }, metricsPort: null };
   const log = captureLog("info"); // the level snapbot logs at
   const chat = recordingChat();
   const app = await createApp(config, { log: log.log, clock: systemClock, runner: createLocalRunner(log.log), chat: chat.port });
@@ -75,7 +86,7 @@ async function start(dbPath = ledgerPath) {
 describe("a full ledger disk", () => {
   let t: Awaited<ReturnType<typeof start>>;
   let app: App;
-  const snap = (server: string, name: string) => app.ledger.snapshots.find(app.ledger.servers.get(server)!.id, name)!;
+  const snap = async (server: string, name: string) => (await app.ledger.snapshots.find((await app.ledger.servers.get(server))!.id, name))!;
   const fullLine = new RegExp(`^the ledger ${ledgerPath.replace(/[/.]/g, "\\$&")} is full \\(.+ free on its disk\\): free space there, then try again; list, show and help still work$`);
 
   beforeAll(async () => {
@@ -83,12 +94,14 @@ describe("a full ledger disk", () => {
     t = await start();
     app = t.app;
   });
-  afterAll(() => app?.close());
+  afterAll(async () => {
+    await app?.close();
+  });
 
   it("lets a create finish while the disk fills, then refuses work with one line, keeps reads working and alerts without the ledger", async (ctx) => {
     if (!mounted) return ctx.skip("mounting a tmpfs needs root");
     expect((await finalOf(await t.run("create s first"))).tone).toBe("success");
-    app.ledger.db.pragma("wal_checkpoint(TRUNCATE)"); // an empty WAL: the next commit needs new space on the disk
+    checkpoint(ledgerPath); // an empty WAL: the next commit needs new space on the disk
 
     // A create running when the disk fills: its parts are written (elsewhere) but its commit is not.
     const big = await t.run("create s big");
@@ -98,16 +111,16 @@ describe("a full ledger disk", () => {
     expect(final.tone).toBe("info");
     expect(final.title).toBe("create s/big finished, not recorded yet (operation #2, asked by U1)");
     expect(final.lines![0]).toMatch(/^create s\/big finished, but the ledger .* is full .*: its result is kept and is recorded as soon as the ledger can write again/);
-    expect(snap("s", "big").state).toBe("running"); // not done: it is not recorded
+    expect((await snap("s", "big")).state).toBe("running"); // not done: it is not recorded
     expect(app.ledger.health.full).toBe(true);
 
     // New work: one line, nothing written.
-    const ops = app.ledger.operations.list({ limit: 50 }).length;
+    const ops = (await app.ledger.operations.list({ limit: 50 })).length;
     for (const text of ["create s other", "delete s/first", "verify s/first"]) {
       const r = await t.run(text);
       expect(r).toMatchObject({ tone: "error", title: expect.stringMatching(fullLine) });
     }
-    expect(app.ledger.operations.list({ limit: 50 })).toHaveLength(ops);
+    expect(await app.ledger.operations.list({ limit: 50 })).toHaveLength(ops);
 
     // Reads keep working.
     const listed = await t.run("list s");
@@ -134,18 +147,18 @@ describe("a full ledger disk", () => {
     if (!mounted) return ctx.skip("mounting a tmpfs needs root");
     rmSync(filler);
     const slow = await t.run("create slow t1"); // its probe finds the ledger writable: the waiting commit is made first
-    expect(snap("s", "big")).toMatchObject({ state: "done", checksum: expect.stringMatching(/^sha256:/) });
-    expect(app.ledger.operations.get(2)).toMatchObject({ state: "succeeded" });
+    expect(await snap("s", "big")).toMatchObject({ state: "done", checksum: expect.stringMatching(/^sha256:/) });
+    expect(await app.ledger.operations.get(2)).toMatchObject({ state: "succeeded" });
     expect(app.ledger.health.full).toBe(false);
     expect(app.alerts.held()).toBe(0);
     expect(slow.follow).toBeDefined();
     // The disk fills again while it runs; its timeout (0.1 s) stops it, and its failure cannot be written.
-    app.ledger.db.pragma("wal_checkpoint(TRUNCATE)");
+    checkpoint(ledgerPath);
     await started(slow);
     fill();
     const final = await finalOf(slow);
     expect(final).toMatchObject({ tone: "error", title: "create slow/t1 failed (operation #3, asked by U1)" });
-    expect(snap("slow", "t1").state).toBe("running");
+    expect((await snap("slow", "t1")).state).toBe("running");
     await app.alerts.flush();
     const failedPost = t.chat.calls.find((c) => c.kind === "post" && /^snapshot_failed: snapshot slow\/t1 failed/.test(c.reply.title));
     expect(failedPost?.reply.lines).toContain("(not in the ledger yet: it is recorded once the ledger can write again)");
@@ -156,11 +169,13 @@ describe("a full ledger disk", () => {
     expect(app.ledger.health.full).toBe(true);
     rmSync(filler);
     const again = await t.run("create s again"); // its probe finds the ledger writable: first the waiting writes are made
-    expect(snap("slow", "t1")).toMatchObject({ state: "failed", error: expect.stringMatching(/timed out/) });
-    expect(app.ledger.operations.get(3)).toMatchObject({ state: "failed" });
+    expect(await snap("slow", "t1")).toMatchObject({ state: "failed", error: expect.stringMatching(/timed out/) });
+    expect(await app.ledger.operations.get(3)).toMatchObject({ state: "failed" });
     expect((await finalOf(again)).tone).toBe("success");
 
-    const rows = app.ledger.db.prepare("SELECT kind, state, message_ref FROM alerts ORDER BY id").all() as Array<{ kind: string; state: string; message_ref: string | null }>;
+    const page = await app.ledger.alerts.allPage(50, 0);
+    expect(page.total).toBe(3);
+    const rows = [...page.rows].sort((a, b) => a.id - b.id);
     expect(rows.map((r) => [r.kind, r.state])).toEqual([
       ["ledger_full", "resolved"],
       ["ledger_full", "resolved"],
@@ -188,28 +203,28 @@ describe("starting on a full ledger disk", () => {
     const first = await start(path);
     const big = await first.run("create s left");
     await started(big);
-    first.app.ledger.db.pragma("wal_checkpoint(TRUNCATE)");
+    checkpoint(path);
     fill();
     expect((await finalOf(big)).title).toMatch(/finished, not recorded yet/);
-    first.app.close(); // stopped while its commit waited: the ledger still says running
+    await first.app.close(); // stopped while its commit waited: the ledger still says running
 
     const second = await start(path); // reconciliation cannot write: it waits, the bot starts anyway
-    const op = second.app.ledger.operations.list({ limit: 1 })[0]!;
-    const left = () => second.app.ledger.snapshots.find(second.app.ledger.servers.get("s")!.id, "left")!;
+    const op = (await second.app.ledger.operations.list({ limit: 1 }))[0]!;
+    const left = async () => (await second.app.ledger.snapshots.find((await second.app.ledger.servers.get("s"))!.id, "left"))!;
     expect(second.app.reconciled.snapshots).toEqual([expect.objectContaining({ ref: "s/left", was: "running", now: "broken" })]);
-    expect(left().state).toBe("running");
+    expect((await left()).state).toBe("running");
     expect((await second.run("create s more")).title).toMatch(/^the ledger .*second\.db is full/);
     expect((await second.run("list s")).tone).toBe("info");
     await second.app.alerts.flush();
     expect(second.chat.calls.map((c) => c.reply.title)).toEqual([expect.stringMatching(/^ledger_full: the ledger .*second\.db is full/)]);
 
     rmSync(filler);
-    expect(second.app.ledger.health.probe()).toBe(true); // what the 30 s probe does
-    expect(left()).toMatchObject({ state: "broken", error: expect.stringMatching(/run verify to confirm it/) });
-    expect(second.app.ledger.operations.get(op.id)).toMatchObject({ state: "failed", error: expect.stringMatching(/^interrupted/) });
+    expect(await second.app.ledger.health.probe()).toBe(true); // what the 30 s probe does
+    expect(await left()).toMatchObject({ state: "broken", error: expect.stringMatching(/run verify to confirm it/) });
+    expect(await second.app.ledger.operations.get(op.id)).toMatchObject({ state: "failed", error: expect.stringMatching(/^interrupted/) });
     expect((await finalOf(await second.run("verify s/left"))).tone).toBe("success"); // its parts are complete: done again
-    expect(left().state).toBe("done");
+    expect((await left()).state).toBe("done");
     expect(second.log.text()).not.toMatch(/SqliteError|"stack"/);
-    second.app.close();
+    await second.app.close();
   });
 });

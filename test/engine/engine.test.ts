@@ -25,10 +25,10 @@ describe("engine with the real archive driver and a real ledger", () => {
     const second = await run("create s two");
     expect(second).toMatchObject({ tone: "error", title: expect.stringMatching(/^s is busy: create s\/one \(operation #1\) has been running for \d+m?s; try again when it finishes$/) });
     expect((await finalOf(first)).tone).toBe("success");
-    expect(app.ledger.snapshots.list(app.ledger.servers.get("s")!.id, { all: true, limit: 10, offset: 0 }).rows.map((r) => r.name)).toEqual(["one"]);
-    expect(app.ledger.operations.list({ limit: 10 })).toHaveLength(1);
+    expect((await app.ledger.snapshots.list((await app.ledger.servers.get("s"))!.id, { all: true, limit: 10, offset: 0 })).rows.map((r) => r.name)).toEqual(["one"]);
+    expect(await app.ledger.operations.list({ limit: 10 })).toHaveLength(1);
     expect((await finalOf(await run("create s two"))).tone).toBe("success"); // free again afterwards
-    app.close();
+    await app.close();
   });
 
   it("stops a create at its timeout: operation and snapshot failed, no files left", async () => {
@@ -39,13 +39,13 @@ describe("engine with the real archive driver and a real ledger", () => {
     const final = await finalOf(await run("create slow t1"));
     expect(final.tone).toBe("error");
     expect(final.lines![0]).toBe("timed out after 10ms: the operation was stopped");
-    const snap = app.ledger.snapshots.find(app.ledger.servers.get("slow")!.id, "t1")!;
+    const snap = (await app.ledger.snapshots.find((await app.ledger.servers.get("slow"))!.id, "t1"))!;
     expect(snap).toMatchObject({ state: "failed", error: "timed out after 10ms: the operation was stopped" });
-    expect(app.ledger.operations.get(1)).toMatchObject({ state: "failed" });
+    expect(await app.ledger.operations.get(1)).toMatchObject({ state: "failed" });
     expect(existsSync(join(dir, "timeout/snaps/slow/t1"))).toBe(false);
     await new Promise((r) => setTimeout(r, 200));
     expect(() => execFileSync("pgrep", ["-f", `snaps/slow/t1`])).toThrow(); // no tar or zstd left behind
-    app.close();
+    await app.close();
   });
 
   it("marks a snapshot failed with a clear message when storage fills up mid-write, and leaves no partial files", async () => {
@@ -64,12 +64,12 @@ describe("engine with the real archive driver and a real ledger", () => {
       expect(final.tone).toBe("error");
       expect(final.title).toBe("create s/big failed (operation #1, asked by U1)");
       expect(final.lines![0]).toMatch(/^storage full while writing s\/big .*: free space or change storage\.path/);
-      const snap = app.ledger.snapshots.find(app.ledger.servers.get("s")!.id, "big")!;
+      const snap = (await app.ledger.snapshots.find((await app.ledger.servers.get("s"))!.id, "big"))!;
       expect(snap.state).toBe("failed");
       expect(snap.error).toMatch(/storage full/);
-      expect(app.ledger.operations.get(1)).toMatchObject({ state: "failed", error: expect.stringMatching(/storage full/) });
+      expect(await app.ledger.operations.get(1)).toMatchObject({ state: "failed", error: expect.stringMatching(/storage full/) });
       expect(readdirSync(join(mnt, "s"))).toEqual([]);
-      app.close();
+      await app.close();
     } finally {
       tmpfs.unmount();
     }
@@ -84,12 +84,12 @@ describe("deleting a failed snapshot", () => {
     mkdirSync(missing);
     writeFileSync(join(missing, "f"), "data");
     expect((await finalOf(await run("create s nightly"))).tone).toBe("success");
-    const server = app.ledger.servers.get("s")!;
-    const failed = app.ledger.snapshots.list(server.id, { state: "failed", limit: 5, offset: 0 }).rows[0]!;
-    const handle = app.engine.delete(server, failed, { user: "U1" });
+    const server = (await app.ledger.servers.get("s"))!;
+    const failed = (await app.ledger.snapshots.list(server.id, { state: "failed", limit: 5, offset: 0 })).rows[0]!;
+    const handle = await app.engine.delete(server, failed, { user: "U1" });
     expect((await handle.job.done).state).toBe("deleted");
     expect(existsSync(join(dir, "reuse/snaps/s/nightly/manifest.json"))).toBe(true);
     expect((await finalOf(await run("verify s/nightly"))).tone).toBe("success");
-    app.close();
+    await app.close();
   });
 });

@@ -2,12 +2,11 @@ import { afterAll, describe, expect, it } from "vitest";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
-import Database from "better-sqlite3";
 import { testApp } from "../helpers/test-app.ts";
 import { tempDir } from "../helpers/temp-dir.ts";
 import { captureLog } from "../helpers/slack-bot.ts";
 import { fakeClock, systemClock } from "../../src/clock.ts";
-import { createLedger } from "../../db/sqlite/ledger.ts";
+import { createSqliteLedger } from "../../db/sqlite/sqlite-ledger.ts";
 import { createHeartbeat } from "../../src/heartbeat/heartbeat.ts";
 import { parseFile } from "../../src/config/load-config.ts";
 
@@ -43,34 +42,44 @@ describe("heartbeat: a dead man's switch pinged only while snapbot works", () =>
     expect(hc.pings).toEqual([`GET /ping/${SECRET}`]);
     const beat = app.heartbeat!.beat;
 
-    app.scheduler.tick(clock.now());
+    await app.scheduler.tick(clock.now());
     expect(await beat()).toBe("pinged");
     clock.advance(10 * 60_000); // ten minutes without a tick: the scheduler has stopped
     expect(await beat()).toBe("skipped");
     expect(hc.pings).toHaveLength(2);
-    app.scheduler.tick(clock.now());
+    await app.scheduler.tick(clock.now());
     expect(await beat()).toBe("pinged");
 
-    const other = new Database(join(root, "ledger.db")); // another writer holds the ledger's write lock
-    other.exec("BEGIN IMMEDIATE");
+    // Another writer (a second connection to the file) holds the ledger's write lock: its transaction is open
+    // (BEGIN IMMEDIATE) until `release`.
+    const other = createSqliteLedger(join(root, "ledger.db"), systemClock);
+    let release!: () => void;
+    let holding!: () => void;
+    const held = new Promise<void>((r) => (holding = r));
+    const writing = other.tx(async () => {
+      holding();
+      await new Promise<void>((r) => (release = r));
+    });
+    await held;
     expect(await beat()).toBe("skipped");
     expect(hc.pings).toHaveLength(3);
-    other.exec("ROLLBACK");
-    other.close();
+    release();
+    await writing;
+    await other.close();
     expect(await beat()).toBe("pinged");
     expect(hc.pings).toHaveLength(4);
-    app.close();
+    await app.close();
   });
 
   it("start() pings every interval on its own; stop() ends it; the URL's secret is never logged", async () => {
     const hc = await pingServer();
-    const ledger = createLedger(join(dir, "interval.db"), systemClock);
+    const ledger = createSqliteLedger(join(dir, "interval.db"), systemClock);
     const log = captureLog("debug");
     const hb = createHeartbeat({ url: hc.url, everyMs: 20, lastTick: () => Date.now(), maxTickAgeMs: 60_000, health: ledger.health, clock: systemClock, log: log.log });
     hb.start();
     await hc.reached(3);
     hb.stop();
-    ledger.close();
+    await ledger.close();
     expect(await hb.beat()).toBe("skipped"); // a closed ledger cannot write
     const warn = log.entries().find((e) => e.msg === "heartbeat silent: snapbot is not healthy, so the dead man's switch is not pinged")!;
     expect(warn).toMatchObject({ host: new URL(hc.url).host, why: expect.stringMatching(/^the ledger cannot write/) });
@@ -80,7 +89,7 @@ describe("heartbeat: a dead man's switch pinged only while snapbot works", () =>
   it("a refused, unreachable or hanging endpoint is a warning with the host only, never a crash", async () => {
     const refusing = await pingServer((_q, s) => ((s.statusCode = 500), s.end("no")));
     const hanging = await pingServer(() => undefined); // never answers
-    const ledger = createLedger(join(dir, "fail.db"), systemClock);
+    const ledger = createSqliteLedger(join(dir, "fail.db"), systemClock);
     const log = captureLog("debug");
     const make = (url: string) => createHeartbeat({ url, everyMs: 60_000, lastTick: () => Date.now(), maxTickAgeMs: 60_000, health: ledger.health, clock: systemClock, log: log.log, timeoutMs: 200 });
     expect(await make(refusing.url).beat()).toBe("failed");
@@ -94,7 +103,7 @@ describe("heartbeat: a dead man's switch pinged only while snapbot works", () =>
     expect(await make(`http://127.0.0.1:${port}/ping/${SECRET}`).beat()).toBe("failed");
     expect(log.entries().at(-1)).toMatchObject({ msg: "heartbeat ping failed", code: "ECONNREFUSED" });
     expect(log.text()).not.toContain(SECRET);
-    ledger.close();
+    await ledger.close();
   });
 
   it("config: heartbeat.url must be an http(s) URL and every a duration of at least a minute", () => {

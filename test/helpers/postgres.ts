@@ -21,6 +21,9 @@ export interface Postgres {
   /** psql -tA: the rows as text. */
   sql(db: string, query: string): string;
   stop(): void;
+  /** The server down (fast shutdown: every connection cut) and up again on the same port and data, for outage tests. */
+  down(): void;
+  up(): void;
 }
 
 export function postgresMissing(): string | null {
@@ -56,10 +59,14 @@ export async function startPostgres(dir: string): Promise<Postgres> {
   const asPg = (cmd: string, args: string[]) => execFileSync("runuser", ["-u", "postgres", "--", join(PG_BIN, cmd), ...args], { cwd: "/tmp", stdio: "pipe" });
   asPg("initdb", ["-D", join(dir, "data"), "-U", "postgres", "-A", "trust", "--no-sync", "-E", "UTF8", "--locale=C.UTF-8"]);
   const opts = `-c listen_addresses=127.0.0.1 -p ${port} -k ${dir} -c fsync=off -c full_page_writes=off -c synchronous_commit=off`;
-  asPg("pg_ctl", ["-D", join(dir, "data"), "-l", join(dir, "log"), "-w", "-t", "30", "-o", opts, "start"]);
-  // The postmaster is recorded like every daemon a test starts, so an interrupted run does not leave it running.
-  const postmaster = Number(readFileSync(join(dir, "data", "postmaster.pid"), "utf8").split("\n")[0]);
-  const release = track({ kind: "pid", pid: postmaster });
+  const start = () => {
+    asPg("pg_ctl", ["-D", join(dir, "data"), "-l", join(dir, "log"), "-w", "-t", "30", "-o", opts, "start"]);
+    // The postmaster is recorded like every daemon a test starts, so an interrupted run does not leave it running.
+    const postmaster = Number(readFileSync(join(dir, "data", "postmaster.pid"), "utf8").split("\n")[0]);
+    return track({ kind: "pid", pid: postmaster });
+  };
+  const pgStop = () => spawnSync("runuser", ["-u", "postgres", "--", join(PG_BIN, "pg_ctl"), "-D", join(dir, "data"), "-m", "fast", "-w", "stop"], { cwd: "/tmp" });
+  let release = start();
   const url = (db: string) => `postgresql://postgres@127.0.0.1:${port}/${db}`;
   return {
     port,
@@ -68,6 +75,13 @@ export async function startPostgres(dir: string): Promise<Postgres> {
     stop: () => {
       spawnSync("runuser", ["-u", "postgres", "--", join(PG_BIN, "pg_ctl"), "-D", join(dir, "data"), "-m", "immediate", "-w", "stop"], { cwd: "/tmp" });
       release();
+    },
+    down: () => {
+      pgStop();
+      release();
+    },
+    up: () => {
+      release = start();
     },
   };
 }

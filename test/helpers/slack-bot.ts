@@ -2,7 +2,8 @@ import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { onTestFinished } from "vitest";
 import { join } from "node:path";
 import { Writable } from "node:stream";
-import Database from "better-sqlite3";
+import { createSqliteLedger } from "../../db/sqlite/sqlite-ledger.ts";
+import type { ApprovalRow, Ledger, OperationRow, SnapshotRow } from "../../db/ledger.ts";
 import { fileSchema } from "../../src/config/schema.ts";
 import type { Config } from "../../src/config/load-config.ts";
 import { systemClock, type Clock } from "../../src/clock.ts";
@@ -39,7 +40,7 @@ export function slackConfig(dir: string, fake: FakeSlack, file: unknown, chat: P
     ...fileSchema.parse(file),
     source: "test",
     demo: false,
-    dbPath: join(dir, "ledger.db"),
+    ledger: { backend: "sqlite", path: join(dir, "ledger.db") },
     logLevel: "info",
     chat: { mode: "http", botToken: BOT_TOKEN, signingSecret: SIGNING_SECRET, apiUrl: fake.apiUrl, port: 0, ...chat },
     metricsPort: null,
@@ -67,8 +68,14 @@ export interface TestBot {
   slash(text: string, o?: { user?: string; channel?: string; triggerId?: string; headers?: Record<string, string> }): Promise<Sent & { responseUrl: string; triggerId: string }>;
   /** Sends a block_actions payload for a button (as rendered by the bot) signed. */
   click(fields: Omit<ClickFields, "responseUrl"> & { responseUrl?: string }, headers?: Record<string, string>): Promise<Sent & { responseUrl: string; body: string }>;
-  /** Reads the ledger file through a second connection, as another process would. */
-  rows(sql: string, ...params: unknown[]): Array<Record<string, unknown>>;
+  /** The ledger file through a second connection, as another process would read it (opened on first use). */
+  ledger(): Ledger;
+  /** Every operation, oldest first (through the second connection). */
+  operations(): Promise<OperationRow[]>;
+  /** Every snapshot of every server, oldest first. */
+  snapshots(): Promise<SnapshotRow[]>;
+  /** Every approval request, oldest first. */
+  approvals(): Promise<ApprovalRow[]>;
   stop(): Promise<void>;
 }
 
@@ -89,6 +96,9 @@ export async function startTestBot(
     stopTimeoutMs: o.stopTimeoutMs,
   });
   const url = `http://127.0.0.1:${bot.port}${EVENTS_PATH}`;
+  let second: Ledger | undefined;
+  const path = config.ledger.backend === "sqlite" ? config.ledger.path : "";
+  const ledger = () => (second ??= createSqliteLedger(path, systemClock));
   return {
     bot,
     url,
@@ -104,16 +114,41 @@ export async function startTestBot(
       const body = actionBody(clickPayload({ ...fields, responseUrl }));
       return { ...(await postToBot(url, body, { ...signatureHeaders(body), ...headers })), responseUrl, body };
     },
-    rows(sql, ...params) {
-      const db = new Database(config.dbPath, { readonly: true });
-      try {
-        return db.prepare(sql).all(...params) as Array<Record<string, unknown>>;
-      } finally {
-        db.close();
-      }
+    ledger,
+    operations: async () => (await ledger().operations.list({ limit: 100_000 })).reverse(),
+    async snapshots() {
+      const all: SnapshotRow[] = [];
+      for (const server of await ledger().servers.list()) all.push(...(await ledger().snapshots.list(server.id, { all: true, limit: 100_000, offset: 0 })).rows);
+      return all.sort((a, b) => a.id - b.id);
     },
-    stop: () => bot.stop(),
+    async approvals() {
+      // Request ids count up from 1; the ledger answers one at a time (no command lists decided requests).
+      const all: ApprovalRow[] = [];
+      for (let id = 1, a = await ledger().approvals.get(id); a; a = await ledger().approvals.get(++id)) all.push(a);
+      return all;
+    },
+    async stop() {
+      await bot.stop();
+      await second?.close();
+      second = undefined;
+    },
   };
+}
+
+/** The named fields of each row, for comparing rows with toEqual. */
+export function pick<R extends object, K extends keyof R>(rows: readonly R[], ...keys: K[]): Array<Pick<R, K>> {
+  return rows.map((r) => Object.fromEntries(keys.map((k) => [k, r[k]])) as Pick<R, K>);
+}
+
+/** Polls an async check (the ledger, through a second connection) until it answers something truthy. */
+export async function until<T>(check: () => Promise<T | undefined | false | null>, ms = 15_000, what = "a condition"): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const v = await check();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    await sleep(50);
+  }
 }
 
 /** Everything a message shows (texts, fields, button labels), for matching. */

@@ -32,7 +32,7 @@ export async function testApp(dir: string, file: unknown, clock: Clock = systemC
     storage: { ...parsed.storage, path: parsed.storage.path.startsWith("/") ? parsed.storage.path : join(dir, parsed.storage.path) },
     source: "test",
     demo: false,
-    dbPath: join(dir, "ledger.db"),
+    ledger: { backend: "sqlite", path: join(dir, "ledger.db") },
     logLevel: "silent",
     chat: { mode: "console", port: 0 },
     metricsPort: null,

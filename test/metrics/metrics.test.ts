@@ -7,14 +7,13 @@ import { tempDir } from "../helpers/temp-dir.ts";
 import { fakeClock } from "../../src/clock.ts";
 import { createMetrics, DURATION_BUCKETS } from "../../src/metrics/metrics.ts";
 import { healthOf, ledgerCheck, startMetricsServer, tickedWithin, type MetricsServer } from "../../src/metrics/metrics-server.ts";
-import { STATS_SQL } from "../../db/sqlite/stats-repo.ts";
 import { createApp } from "../../src/app.ts";
 import { fileSchema } from "../../src/config/schema.ts";
 import { ConfigError, loadConfig, type Config } from "../../src/config/load-config.ts";
 import { createLocalRunner } from "../../src/transport/local-runner.ts";
 import { silentChat } from "../../src/chat/chat-port.ts";
 import type { Reply } from "../../src/reply.ts";
-import type { Ledger } from "../../db/sqlite/ledger.ts";
+import type { Ledger } from "../../db/ledger.ts";
 
 const dir = tempDir("snapbot-metrics-");
 const src = join(dir, "src");
@@ -50,7 +49,7 @@ const servers_: MetricsServer[] = [];
 afterAll(async () => void (await Promise.all(servers_.map((s) => s.close()))));
 
 async function serve(ledger: Ledger, clock = fakeClock(), extra: Parameters<typeof healthOf>[0] = {}) {
-  const metrics = createMetrics({ ledger, clock });
+  const metrics = await createMetrics({ ledger, clock });
   const server = await startMetricsServer({ port: 0, host: "127.0.0.1", metrics, health: healthOf({ ledger: ledgerCheck(ledger), ...extra }), log });
   servers_.push(server);
   const scrape = async () => {
@@ -113,18 +112,18 @@ describe("metrics over HTTP from a real ledger", () => {
     const { app, scrape } = await setup;
     const raise = (kind: "limit_near" | "hostkey_changed" | "hook_failed", k: string) =>
       app.ledger.alerts.raise({ kind, key: k, server_id: null, snapshot_id: null, message: k, channel: null });
-    raise("limit_near", "limit:a");
-    raise("limit_near", "limit:b");
-    raise("limit_near", "limit:b"); // a repeat of an open alert is the same alert
-    raise("hostkey_changed", "hk:s");
-    raise("hook_failed", "hook_failed:s:"); // the ledger's CHECK takes the kind (migration 016)
+    await raise("limit_near", "limit:a");
+    await raise("limit_near", "limit:b");
+    expect((await raise("limit_near", "limit:b")).fresh).toBe(false); // a repeat of an open alert is the same alert
+    await raise("hostkey_changed", "hk:s");
+    await raise("hook_failed", "hook_failed:s:"); // the ledger's CHECK takes the kind (migration 016)
     let m = await scrape();
     expect(m.get(key("snapbot_alerts_open", { kind: "hook_failed" }))).toBe(1);
     expect(m.get(key("snapbot_alerts_open", { kind: "limit_near" }))).toBe(2);
     expect(m.get(key("snapbot_alerts_open", { kind: "hostkey_changed" }))).toBe(1);
     expect(m.get(key("snapbot_alerts_open", { kind: "schedule_missed" }))).toBe(0);
-    app.ledger.alerts.resolve("limit:a");
-    app.ledger.alerts.resolve("hk:s");
+    await app.ledger.alerts.resolve("limit:a");
+    await app.ledger.alerts.resolve("hk:s");
     m = await scrape();
     expect(m.get(key("snapbot_alerts_open", { kind: "limit_near" }))).toBe(1);
     expect(m.get(key("snapbot_alerts_open", { kind: "hostkey_changed" }))).toBe(0);
@@ -133,11 +132,16 @@ describe("metrics over HTTP from a real ledger", () => {
   it("drops the series of an unregistered server", async () => {
     const { app, scrape } = await setup;
     expect((await scrape()).has(key("snapbot_snapshots", { server: "bad", state: "failed" }))).toBe(true);
-    app.ledger.db.prepare("UPDATE servers SET removed_at = ? WHERE name = 'bad'").run(clock.now());
+    // "bad" leaves the config (its row is kept, marked removed), then comes back.
+    const configured = (await app.ledger.servers.list()).map(({ name, driver, settings, channel }) => ({ name, driver, settings, channel }));
+    expect(configured.map((c) => c.name).sort()).toEqual(["bad", "s"]);
+    await app.ledger.servers.syncFromConfig(configured.filter((c) => c.name !== "bad"));
+    expect((await app.ledger.servers.find("bad"))!.removed_at).toBe(clock.now());
     const m = await scrape();
     expect(m.has(key("snapbot_snapshots", { server: "bad", state: "failed" }))).toBe(false);
     expect(m.get(key("snapbot_snapshots", { server: "s", state: "done" }))).toBe(2);
-    app.ledger.db.prepare("UPDATE servers SET removed_at = NULL WHERE name = 'bad'").run();
+    await app.ledger.servers.syncFromConfig(configured);
+    expect((await app.ledger.servers.get("bad"))!.removed_at).toBeNull();
   });
 
   it("answers /healthz, 404 for other paths and 405 for other methods", async () => {
@@ -161,13 +165,13 @@ describe("the finished-operations cursor", () => {
   it("counts an operation that started before a scrape and finished after it exactly once, with its duration", async () => {
     const clock = fakeClock(Date.UTC(2026, 3, 1));
     const { app } = await testApp(join(dir, "cursor"), { storage: { path: "snaps" }, servers }, clock);
-    const s = app.ledger.servers.get("s")!;
+    const s = (await app.ledger.servers.get("s"))!;
     const { scrape } = await serve(app.ledger, clock);
-    const op = app.ledger.operations.insert({ kind: "verify", server_id: s.id, requested_by: "U1", state: "running" });
+    const op = await app.ledger.operations.insert({ kind: "verify", server_id: s.id, requested_by: "U1", state: "running" });
     const failed = key("snapbot_operation_failures_total", { kind: "verify", server: "s" });
     expect((await scrape()).has(failed)).toBe(false);
     clock.advance(90_000);
-    app.ledger.operations.transition(op.id, "failed", { error: "checksum mismatch" });
+    await app.ledger.operations.transition(op.id, "failed", { error: "checksum mismatch" });
     let m = await scrape();
     expect(m.get(failed)).toBe(1);
     const bucket = (le: number) => m.get(key("snapbot_operation_duration_seconds_bucket", { kind: "verify", outcome: "failed", le: String(le) }));
@@ -177,24 +181,24 @@ describe("the finished-operations cursor", () => {
     clock.advance(1000);
     m = await scrape();
     expect(m.get(failed)).toBe(1);
-    app.close();
+    await app.close();
   });
 
   it("counts a lower-numbered operation finishing in the same millisecond after a scrape", async () => {
     const clock = fakeClock(Date.UTC(2026, 3, 2));
     const { app } = await testApp(join(dir, "tie"), { storage: { path: "snaps" }, servers }, clock);
-    const s = app.ledger.servers.get("s")!;
+    const s = (await app.ledger.servers.get("s"))!;
     const { scrape } = await serve(app.ledger, clock);
-    const early = app.ledger.operations.insert({ kind: "verify", server_id: s.id, requested_by: "U1", state: "running" });
-    const late = app.ledger.operations.insert({ kind: "verify", server_id: s.id, requested_by: "U1", state: "running" });
+    const early = await app.ledger.operations.insert({ kind: "verify", server_id: s.id, requested_by: "U1", state: "running" });
+    const late = await app.ledger.operations.insert({ kind: "verify", server_id: s.id, requested_by: "U1", state: "running" });
     clock.advance(5000);
-    app.ledger.operations.transition(late.id, "failed", { error: "x" });
+    await app.ledger.operations.transition(late.id, "failed", { error: "x" });
     const failed = key("snapbot_operation_failures_total", { kind: "verify", server: "s" });
     expect((await scrape()).get(failed)).toBe(1);
-    app.ledger.operations.transition(early.id, "failed", { error: "x" }); // same ms, lower id: a (finished_at, id) cursor would miss it
+    await app.ledger.operations.transition(early.id, "failed", { error: "x" }); // same ms, lower id: a (finished_at, id) cursor would miss it
     expect((await scrape()).get(failed)).toBe(2);
     expect((await scrape()).get(failed)).toBe(2);
-    app.close();
+    await app.close();
   });
 
   it("does not replay operations that finished before start-up", async () => {
@@ -209,7 +213,7 @@ describe("the finished-operations cursor", () => {
     clock.advance(1000);
     expect((await finalOf(await run("create bad new"))).tone).toBe("error");
     expect((await scrape()).get(failed)).toBe(1);
-    app.close();
+    await app.close();
   });
 });
 
@@ -219,11 +223,11 @@ describe("health and scrape failures", () => {
     const { app } = await testApp(join(dir, "closed"), { storage: { path: "snaps" }, servers }, clock);
     const lines: string[] = [];
     const capture = pino({ level: "info" }, { write: (l: string) => void lines.push(l) });
-    const metrics = createMetrics({ ledger: app.ledger, clock });
+    const metrics = await createMetrics({ ledger: app.ledger, clock });
     const server = await startMetricsServer({ port: 0, host: "127.0.0.1", metrics, health: healthOf({ ledger: ledgerCheck(app.ledger) }), log: capture });
     servers_.push(server);
     expect((await fetch(`${server.url}/healthz`)).status).toBe(200);
-    app.close();
+    await app.close();
     const health = await fetch(`${server.url}/healthz`);
     expect(health.status).toBe(503);
     expect(await health.json()).toEqual({ status: "failing", checks: { ledger: "failing: The database connection is not open" } });
@@ -252,23 +256,12 @@ describe("health and scrape failures", () => {
     });
     lastTick = clock.now() - 30_000;
     expect(await health()).toEqual({ status: 200, body: { status: "ok", checks: { ledger: "ok", scheduler: "ok: scheduler ran 30s ago" } } });
-    app.close();
+    await app.close();
   });
 });
 
 describe("the stats queries", () => {
-  it("read indexes, never scan the snapshots, operations or alerts tables", async () => {
-    const { app } = await testApp(join(dir, "plans"), { storage: { path: "snaps" }, servers });
-    for (const [name, sql] of Object.entries(STATS_SQL)) {
-      const plan = (app.ledger.db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(...(name === "finishedSince" ? [0] : [])) as Array<{ detail: string }>).map((r) => r.detail);
-      const tableScans = plan.filter((d) => /^SCAN (s|o|snapshots|operations|alerts)\b/.test(d) && !/USING (COVERING )?INDEX/.test(d));
-      expect({ name, tableScans }).toEqual({ name, tableScans: [] });
-      expect({ name, indexed: plan.some((d) => /USING (COVERING )?INDEX (snapshots_by_server_state|alerts_open_kind|operations_by_finish)/.test(d)) }).toEqual({ name, indexed: true });
-      expect(plan.some((d) => /TEMP B-TREE/.test(d))).toBe(false);
-    }
-    app.close();
-  });
-
+  // Their SQLite query plans (indexes, no table scan) are checked in test/db/stats-plans.test.ts.
   it("has histogram buckets from 0.1 s to 6 h", () => {
     expect(DURATION_BUCKETS[0]).toBe(0.1);
     expect(DURATION_BUCKETS.at(-1)).toBe(6 * 3600);
@@ -312,7 +305,7 @@ describe("the app with metricsPort", () => {
   it("serves /metrics and /healthz while it runs and stops serving when closed", async () => {
     const appDir = join(dir, "wired");
     const file = fileSchema.parse({ storage: { path: join(appDir, "snaps") }, servers });
-    const config: Config = { ...file, source: "test", demo: false, dbPath: join(appDir, "ledger.db"), logLevel: "silent", chat: { mode: "console", port: 0 }, metricsPort: 0 };
+    const config: Config = { ...file, source: "test", demo: false, ledger: { backend: "sqlite", path: join(appDir, "ledger.db") }, logLevel: "silent", chat: { mode: "console", port: 0 }, metricsPort: 0 };
     const app = await createApp(config, { log, clock: fakeClock(), runner: createLocalRunner(log), chat: silentChat });
     const server = app.metricsServer!;
     expect(server.port).toBeGreaterThan(0);
@@ -320,7 +313,7 @@ describe("the app with metricsPort", () => {
     expect(health.status).toBe(200);
     expect(await health.json()).toMatchObject({ status: "ok", checks: { ledger: "ok" } });
     expect(parse(await (await fetch(`${server.url}/metrics`)).text()).get(key("snapbot_snapshots", { server: "s", state: "done" }))).toBe(0);
-    app.close();
+    await app.close();
     await server.close();
     await expect(fetch(`${server.url}/healthz`)).rejects.toThrow();
   });
@@ -328,6 +321,6 @@ describe("the app with metricsPort", () => {
   it("starts no server when metricsPort is null", async () => {
     const { app } = await testApp(join(dir, "off"), { storage: { path: "snaps" }, servers });
     expect(app.metricsServer).toBeNull();
-    app.close();
+    await app.close();
   });
 });

@@ -45,7 +45,7 @@ const finalOf = (r: Reply) => {
 /** The real bot with METRICS_PORT, after one good and one failed create (so every series exists); its /metrics sample names. */
 async function scrapedNames(): Promise<Set<string>> {
   const parsed = fileSchema.parse({ storage: { path: join(dir, "snaps") }, servers: { s: { driver: "archive", paths: [src] }, bad: { driver: "archive", paths: [join(dir, "missing")] } } });
-  const config: Config = { ...parsed, source: "test", demo: false, dbPath: join(dir, "ledger.db"), logLevel: "silent", chat: { mode: "console", port: 0 }, metricsPort: 0 };
+  const config: Config = { ...parsed, source: "test", demo: false, ledger: { backend: "sqlite", path: join(dir, "ledger.db") }, logLevel: "silent", chat: { mode: "console", port: 0 }, metricsPort: 0 };
   const log = pino({ level: "silent" });
   const app = await createApp(config, { log, clock: systemClock, runner: createLocalRunner(log), chat: silentChat });
   try {
@@ -55,7 +55,7 @@ async function scrapedNames(): Promise<Set<string>> {
     const text = await (await fetch(`${app.metricsServer!.url}/metrics`)).text();
     return new Set(text.split("\n").filter((l) => l && !l.startsWith("#")).map((l) => /^[A-Za-z_:][A-Za-z0-9_:]*/.exec(l)![0]));
   } finally {
-    app.close();
+    await app.close();
   }
 }
 

@@ -60,7 +60,7 @@ describe("the driver platform", () => {
       expect(backend.snapshots.get("f1")?.get("s1")).toBe("hello");
       expect((await run("export f1/s1 --format qcow2")).title).toMatch(/^f1 \(fake\) cannot export snapshots as disk images/);
     } finally {
-      app.close();
+      await app.close();
     }
   });
 

@@ -42,15 +42,16 @@ export function createConsoleChat(output: Sink) {
     const n = r.replaces && clicked ? clicked : ++count;
     if (r.tone !== "error" || r.buttons?.length) lastReply = n;
     say(render(n, r, "short"));
-    if (r.visibility === "channel") r.onPosted?.({ channel: "console", ts: String(n) });
-    if (!r.follow) return Promise.resolve();
+    // onPosted may record where the message is (an approval request's): what show returns waits for it too.
+    const posted = r.visibility === "channel" ? Promise.resolve(r.onPosted?.({ channel: "console", ts: String(n) })) : Promise.resolve();
+    if (!r.follow) return posted;
     let last = "";
     r.follow.subscribe((u) => {
       const text = u.tone === "progress" ? renderUpdate(u) : render(n, u, "short");
       if (text !== last) say(text);
       last = text;
     });
-    return r.follow.done;
+    return posted.then(() => r.follow!.done);
   }
 
   /** `/click 2` (button 2 of the last reply) or `/click 3.2` (button 2 of message 3). */

@@ -27,7 +27,7 @@ export function buttonAction(deps: HandlerDeps) {
     // Slack sends no `message` for a click on an ephemeral message: that one can only be replaced through response_url.
     const clicked = { ts: container.message_ts ?? body.message?.ts, ephemeral: container.is_ephemeral === true || !body.message };
     inBackground(deps, { user, channel, text }, async () => {
-      if (!firstDelivery(deps, key)) return;
+      if (!(await firstDelivery(deps, key))) return;
       const reply = await runCommand(deps.app, { user, channel, text });
       await deliverReply(deps, { channel, respond: createRespond(body.response_url, deps.log, deps.respondTimeoutMs), clicked }, reply);
     });

@@ -36,14 +36,14 @@ export async function deliverReply(deps: DeliverDeps, origin: Origin, reply: Rep
 
 async function replaceMessage(deps: DeliverDeps, ref: MessageRef, reply: Reply): Promise<void> {
   await deps.chat.update(ref, reply);
-  reply.onPosted?.(ref);
+  await reply.onPosted?.(ref); // may record where the message is (an approval request's)
   if (reply.follow) await followMessage(reply.follow, (r) => deps.chat.update(ref, r), deps.updateIntervalMs);
 }
 
 async function postInChannel(deps: DeliverDeps, origin: Origin, reply: Reply): Promise<void> {
   const posted = origin.channel ? await deps.chat.tryPost(origin.channel, reply) : { ok: false as const, error: "no channel" };
   if (posted.ok) {
-    reply.onPosted?.(posted.ref);
+    await reply.onPosted?.(posted.ref);
     if (reply.follow) await followMessage(reply.follow, (r) => deps.chat.update(posted.ref, r), deps.updateIntervalMs);
     return;
   }

@@ -1,4 +1,5 @@
 import type { Logger } from "pino";
+import { SnapbotError } from "../../errors.ts";
 import type { App } from "../../app.ts";
 import type { DeliverDeps } from "./deliver-reply.ts";
 import type { AfterAck } from "./after-ack.ts";
@@ -17,9 +18,21 @@ export interface HandlerDeps extends DeliverDeps {
   recent: RecentDeliveries;
 }
 
-/** The ledger's word, when the work starts: false for a delivery seen before (also before a restart). */
-export function firstDelivery(deps: HandlerDeps, key: string): boolean {
-  if (deps.app.ledger.deliveries.firstSeen(key)) return true;
+/**
+ * The ledger's word, when the work starts: false for a delivery seen before (also before a restart). A ledger that
+ * cannot answer (unreachable, full) does not swallow the request: it runs, and its answer says what is wrong (a
+ * retry Slack sends meanwhile is still dropped by this process's own recent-deliveries check).
+ */
+export async function firstDelivery(deps: HandlerDeps, key: string): Promise<boolean> {
+  let first: boolean;
+  try {
+    first = await deps.app.ledger.deliveries.firstSeen(key);
+  } catch (e) {
+    if (!(e instanceof SnapbotError)) throw e;
+    deps.log.warn({ key, err: e.message }, "the ledger could not record a delivery: the request runs and says what is wrong");
+    return true;
+  }
+  if (first) return true;
   deps.log.info({ key }, "duplicate delivery ignored: the ledger has seen it");
   return false;
 }

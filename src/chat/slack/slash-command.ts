@@ -23,7 +23,7 @@ export function slashCommand(deps: HandlerDeps) {
     await ack({ response_type: "ephemeral", text: `:hourglass_flowing_sand: /snapshot ${escapeText(clip(command.text.trim(), 200))}` });
     const { user_id: user, channel_id: channel, text } = command;
     inBackground(deps, { user, channel, text }, async () => {
-      if (key && !firstDelivery(deps, key)) return;
+      if (key && !(await firstDelivery(deps, key))) return;
       const reply = await runCommand(deps.app, { user, channel, text });
       const respond = createRespond(command.response_url, deps.log, deps.respondTimeoutMs);
       await deliverReply(deps, { channel, respond }, reply);

@@ -75,11 +75,11 @@ export async function startSlack(o: SlackStartOptions): Promise<SlackBot> {
     const port = await listen(bolt, settings, o.host, unanswered);
     o.log.info({ mode: cc.mode, port, path: cc.mode === "http" ? EVENTS_PATH : undefined }, "snapbot is listening to Slack");
     let stopping: Promise<void> | undefined;
-    app.scheduler.start();
+    await app.start();
     const stop = () => (stopping ??= stopBot({ bolt, app, inflight, log: o.log, boundMs: o.stopTimeoutMs ?? 25_000 }));
     return { app, bolt, receiver, chat, port, stop };
   } catch (e) {
-    app.close();
+    await app.close();
     throw e;
   }
 }
@@ -164,6 +164,6 @@ async function stopBot({ bolt, app, inflight, log, boundMs }: StopParts): Promis
   };
   if (!(await within(drain(), Math.max(0, deadline - Date.now()))))
     log.warn({ pending: inflight.size }, "stopped with work still running: interrupted operations will be marked failed at the next start");
-  app.close();
+  await app.close();
   log.info("snapbot stopped");
 }

@@ -1,4 +1,5 @@
 import type { OperationRow, ServerRow, SnapshotRow } from "../../../db/types.ts";
+import type { LedgerTx } from "../../../db/ledger.ts";
 import type { EngineDeps } from "../deps.ts";
 import type { Lease } from "../operations/job-runner.ts";
 import { failureMessage, runOperation, type OperationHandle } from "../operations/run-operation.ts";
@@ -22,7 +23,7 @@ export interface ApprovedWork {
 }
 
 /** hostkeys regen: new keys inside the server, recorded, and the alert resolved only if they now differ. */
-export function runRegenHostKeys(deps: EngineDeps, w: Omit<ApprovedWork, "snapshot">): OperationHandle<string> {
+export async function runRegenHostKeys(deps: EngineDeps, w: Omit<ApprovedWork, "snapshot">): Promise<OperationHandle<string>> {
   const driver = deps.drivers.get(w.server);
   const regen = capabilityOf(driver, "regenHostKeys", w.server);
   return runOperation<string>(deps, {
@@ -34,7 +35,7 @@ export function runRegenHostKeys(deps: EngineDeps, w: Omit<ApprovedWork, "snapsh
     args: w.op.args ?? {},
     work: async (ctx) => {
       const keys = await regen.call(driver, ctx);
-      deps.ledger.hostKeys.record(w.server.id, keys);
+      await deps.ledger.hostKeys.record(w.server.id, keys);
       const unique = await resolveIfUnique(deps, w.server);
       const prints = keys.map((k) => `${k.type} ${k.fingerprint}`).join(", ");
       const summary = unique ? `new host keys: ${prints}` : `new host keys (${prints}) but some are still shared: run hostkeys scan`;
@@ -44,7 +45,7 @@ export function runRegenHostKeys(deps: EngineDeps, w: Omit<ApprovedWork, "snapsh
 }
 
 /** restore, or restore --to: `target` (default: the snapshot's own server) is written; the source is only read. */
-export function runRestore(deps: EngineDeps, w: ApprovedWork & { target?: ServerRow }): OperationHandle<string> {
+export async function runRestore(deps: EngineDeps, w: ApprovedWork & { target?: ServerRow }): Promise<OperationHandle<string>> {
   const { ledger, clock } = deps;
   const target = w.target ?? w.server;
   // The destination's driver, given the source's snapshot handle: its recorded location says where the parts are.
@@ -61,37 +62,37 @@ export function runRestore(deps: EngineDeps, w: ApprovedWork & { target?: Server
     user: w.op.requested_by,
     args: w.op.args ?? {},
     work: async (ctx) => {
-      const now = ledger.snapshots.get(w.snapshot.id)!;
+      const now = (await ledger.snapshots.get(w.snapshot.id))!;
       // --from: the copy on that target is read (the local one may be gone or broken), by the same driver on its store.
-      const src = from === null ? null : copySource(deps, now, target, from);
+      const src = from === null ? null : await copySource(deps, now, target, from);
       if (!src && now.state !== "done") throw new UserError("not_restorable", `${ref} is ${now.state} now: it will not be restored`);
-      if (target !== w.server) refuseIfHostKeyChanged(ledger, target);
+      if (target !== w.server) await refuseIfHostKeyChanged(ledger, target);
       const reader = src?.driver ?? driver;
       const done = await capabilityOf(reader, "restore", target).call(reader, src?.handle ?? handleOf(now), restoreOptionsOf(w.op.args), ctx);
       const res = { summary: src ? `${done.summary}, from the copy on ${from}` : done.summary };
       // A server re-imaged from a snapshot (its own, or another's: --to) may now present another server's host keys.
       const record = target === w.server ? recordAndAlert(deps, target, ctx) : recordAfterRestoreTo(deps, w.server, target, ctx);
       await record.catch((e: unknown) => ctx.log.warn({ err: errorMessage(e) }, "host keys not recorded after the restore"));
-      const commit = () => {
+      const commit = async (t: LedgerTx) => {
         // Every part was verified before anything was written: of the copy, or of the local snapshot.
-        if (src) ledger.copies.annotate(src.copy.id, { verified_at: clock.now() });
-        else ledger.snapshots.annotate(now.id, { verified_at: clock.now() });
-        if (target === w.server) moveCurrent(deps, w.server, now.id); // CloudCIX "apply": the server now descends from it
+        if (src) await t.copies.annotate(src.copy.id, { verified_at: clock.now() });
+        else await t.snapshots.annotate(now.id, { verified_at: clock.now() });
+        if (target === w.server) await moveCurrent({ drivers: deps.drivers, ledger: t }, w.server, now.id); // CloudCIX "apply": the server now descends from it
         return res.summary;
       };
       return { result: res.summary, commit };
     },
-    fail: (_id, message, e) => {
+    fail: async (_id, message, e, t) => {
       if (!(e instanceof SnapbotError && e.code === "snapshot_broken")) return;
-      const copy = from === null ? undefined : ledger.copies.live(w.snapshot.id, from);
-      if (copy?.state === "done") ledger.copies.transition(copy.id, "broken", { error: message, verified_at: clock.now() });
-      const cur = ledger.snapshots.get(w.snapshot.id)!;
-      if (from === null && cur.state === "done") ledger.snapshots.transition(cur.id, "broken", { error: message, verified_at: clock.now() });
+      const copy = from === null ? undefined : await t.copies.live(w.snapshot.id, from);
+      if (copy?.state === "done") await t.copies.transition(copy.id, "broken", { error: message, verified_at: clock.now() });
+      const cur = (await t.snapshots.get(w.snapshot.id))!;
+      if (from === null && cur.state === "done") await t.snapshots.transition(cur.id, "broken", { error: message, verified_at: clock.now() });
     },
-    afterFail: (message, e) => {
+    afterFail: async (message, e) => {
       if (!(e instanceof SnapbotError && e.code === "snapshot_broken")) return;
-      if (from !== null) raiseCopyFailed(deps, w.server, w.snapshot, from, `the copy of ${ref} on ${from} is broken: a restore from it was refused`, [message]);
-      else void deps.alerts.raise({ kind: "snapshot_broken", server: w.server, snapshotId: w.snapshot.id, snapshotName: w.snapshot.name, title: `${ref} is broken: a restore from it was refused`, lines: [message] });
+      if (from !== null) await raiseCopyFailed(deps, w.server, w.snapshot, from, `the copy of ${ref} on ${from} is broken: a restore from it was refused`, [message]);
+      else await deps.alerts.raise({ kind: "snapshot_broken", server: w.server, snapshotId: w.snapshot.id, snapshotName: w.snapshot.name, title: `${ref} is broken: a restore from it was refused`, lines: [message] });
     },
   });
 }
@@ -101,7 +102,7 @@ export function runRestore(deps: EngineDeps, w: ApprovedWork & { target?: Server
  * backend's own recursive delete: libvirt 9.0 segfaults on --children for deep trees). Each removal commits on
  * its own, so a failure stops there with the ledger true for what was removed; one operation in the audit log.
  */
-export function runDeleteSubtree(deps: EngineDeps, w: ApprovedWork): OperationHandle<string> {
+export async function runDeleteSubtree(deps: EngineDeps, w: ApprovedWork): Promise<OperationHandle<string>> {
   const { ledger, clock } = deps;
   const driver = deps.drivers.get(w.server);
   const ref = `${w.server.name}/${w.snapshot.name}`;
@@ -113,22 +114,22 @@ export function runDeleteSubtree(deps: EngineDeps, w: ApprovedWork): OperationHa
     user: w.op.requested_by,
     args: w.op.args ?? {},
     work: async (ctx) => {
-      const root = ledger.snapshots.get(w.snapshot.id)!;
+      const root = (await ledger.snapshots.get(w.snapshot.id))!;
       if (!["done", "broken", "failed"].includes(root.state)) throw new UserError("not_deletable", `${ref} is ${root.state} now: nothing was deleted`);
-      const all = subtreeOf(ledger, root);
+      const all = await subtreeOf(ledger, root);
       refuseIfChanged(w.op.args, all, ref);
       const removed: string[] = [];
       for (const s of all) {
-        if (s.state !== "failed") ledger.snapshots.transition(s.id, "deleting");
+        if (s.state !== "failed") await ledger.snapshots.transition(s.id, "deleting");
         try {
           if (s.state !== "failed") await driver.delete(handleOf(s), ctx);
         } catch (e) {
           const message = failureMessage(e, ctx.signal);
-          ledger.snapshots.transition(s.id, "broken", { error: `delete failed: ${message}` });
+          await ledger.snapshots.transition(s.id, "broken", { error: `delete failed: ${message}` });
           const done = removed.length ? `; deleted before it: ${removed.join(", ")}` : "";
           throw new SnapbotError("subtree_stopped", `delete --subtree ${ref} stopped at ${s.name}: ${message}${done}`, { cause: e });
         }
-        ledger.tx(() => afterRemoved(ledger, ledger.snapshots.transition(s.id, "deleted", { deleted_at: clock.now(), deleted_by: w.op.requested_by })));
+        await ledger.tx(async (t) => afterRemoved(t, await t.snapshots.transition(s.id, "deleted", { deleted_at: clock.now(), deleted_by: w.op.requested_by })));
         removed.push(s.name);
       }
       const summary = `deleted ${all.length} snapshot(s), leaves first: ${removed.join(", ")}`;

@@ -17,18 +17,20 @@ export interface StartedCopy {
   refused?: string;
 }
 
-export function copiesAfterCreate(deps: EngineDeps, server: ServerRow, snap: SnapshotRow, asker: Asker): StartedCopy[] {
+export async function copiesAfterCreate(deps: EngineDeps, server: ServerRow, snap: SnapshotRow, asker: Asker): Promise<StartedCopy[]> {
   const ref = `${server.name}/${snap.name}`;
-  return copiesSettingOf(server.settings).map((target) => {
+  const out: StartedCopy[] = [];
+  for (const target of copiesSettingOf(server.settings)) {
     try {
-      const handle = copyToTarget(deps, server, snap, target, { ...asker, auto: true });
+      const handle = await copyToTarget(deps, server, snap, target, { ...asker, auto: true });
       handle.job.done.catch(() => undefined); // recorded, logged and alerted by the operation itself
-      return { target, handle };
+      out.push({ target, handle });
     } catch (e) {
       const refused = errorMessage(e);
       deps.log.warn({ snapshot: ref, target, err: refused }, "a copy after create could not start");
-      raiseCopyFailed(deps, server, snap, target, `copy of ${ref} to ${target} did not start`, [refused], [{ label: "Retry", command: `copy ${ref} ${target}` }]);
-      return { target, refused };
+      await raiseCopyFailed(deps, server, snap, target, `copy of ${ref} to ${target} did not start`, [refused], [{ label: "Retry", command: `copy ${ref} ${target}` }]);
+      out.push({ target, refused });
     }
-  });
+  }
+  return out;
 }

@@ -23,17 +23,19 @@ export interface TargetPlan {
 export function createCopies(deps: EngineDeps) {
   return {
     /** copy <server>/<snap> <target>. */
-    copy: (server: ServerRow, snap: SnapshotRow, target: string, asker: Asker): OperationHandle<CopyRow> => copyToTarget(deps, server, snap, target, asker),
+    copy: (server: ServerRow, snap: SnapshotRow, target: string, asker: Asker): Promise<OperationHandle<CopyRow>> => copyToTarget(deps, server, snap, target, asker),
     /** verify <server>/<snap> --from <target> [--full]. */
-    verify: (server: ServerRow, snap: SnapshotRow, target: string, asker: Asker, opts: VerifyOptions = {}): OperationHandle<CopyVerified> =>
+    verify: (server: ServerRow, snap: SnapshotRow, target: string, asker: Asker, opts: VerifyOptions = {}): Promise<OperationHandle<CopyVerified>> =>
       verifyCopy(deps, server, snap, target, asker, opts),
     /** verify --target <t> [--slice n/m]: every copy (and stored snapshot) there, or one slice, re-read. */
-    verifyTarget: (input: TargetVerifyInput, asker: Asker): OperationHandle<TargetVerified> => verifyTarget(deps, input, asker),
+    verifyTarget: (input: TargetVerifyInput, asker: Asker): Promise<OperationHandle<TargetVerified>> => verifyTarget(deps, input, asker),
     /** After a create commits: the server's `copies:` targets, each started as its own operation. */
-    afterCreate: (server: ServerRow, snap: SnapshotRow, asker: Asker): StartedCopy[] => copiesAfterCreate(deps, server, snap, asker),
+    afterCreate: (server: ServerRow, snap: SnapshotRow, asker: Asker): Promise<StartedCopy[]> => copiesAfterCreate(deps, server, snap, asker),
     /** prune --dry-run: what each target's keep would remove of the server's copies. */
-    plans(server: ServerRow): TargetPlan[] {
-      return withKeep(deps).map((t) => ({ target: t.name, keep: formatKeep(parseKeep(t.keep!)), plan: planTargetCopies(deps, t, server)! }));
+    async plans(server: ServerRow): Promise<TargetPlan[]> {
+      const out: TargetPlan[] = [];
+      for (const t of withKeep(deps)) out.push({ target: t.name, keep: formatKeep(parseKeep(t.keep!)), plan: (await planTargetCopies(deps, t, server))! });
+      return out;
     },
     /** prune <server>: each target's keep applied to the server's copies there. */
     async prune(server: ServerRow, asker: Asker): Promise<TargetPrune[]> {

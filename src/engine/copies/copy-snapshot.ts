@@ -1,4 +1,6 @@
 import type { CopyRow, ServerRow, SnapshotRow } from "../../../db/types.ts";
+import type { LedgerRepos } from "../../../db/ledger.ts";
+import type { Clock } from "../../clock.ts";
 import type { Asker, EngineDeps } from "../deps.ts";
 import type { DriverContext, SnapshotDriver, SnapshotHandle, VerifyOptions, VerifyResult } from "../../drivers/driver.ts";
 import type { StorageTarget } from "../../storage/storage-targets.ts";
@@ -23,20 +25,22 @@ export interface CopyAsker extends Asker {
   auto?: boolean;
 }
 
-export function copyToTarget(deps: EngineDeps, server: ServerRow, snap: SnapshotRow, targetName: string, asker: CopyAsker): OperationHandle<CopyRow> {
+export async function copyToTarget(deps: EngineDeps, server: ServerRow, snap: SnapshotRow, targetName: string, asker: CopyAsker): Promise<OperationHandle<CopyRow>> {
   const ref = `${server.name}/${snap.name}`;
-  const { target, access, source, replacing } = copyable(deps, server, snap, targetName);
-  const { ledger, clock } = deps;
+  const planned = await copyable(deps, server, snap, targetName);
+  const { target, access, source } = planned;
+  let { replacing } = planned;
+  const { clock } = deps;
   let copy: CopyRow | undefined;
-  let handle: OperationHandle<CopyRow> | undefined; // known once runOperation returns: prepare runs inside it
-  const record = () => {
+  // In the transaction `t`: the new copy recorded (with its operation, once that is known: a replacement is recorded in the work).
+  const record = async (t: LedgerRepos, opId: number | null) => {
     const row = { snapshot_id: snap.id, server_id: server.id, name: snap.name, target: target.name, created_by: asker.user };
-    copy = ledger.copies.insert({ ...row, snapshot_created_at: snap.created_at });
-    if (handle) ledger.copies.annotate(copy.id, { operation_id: handle.op.id });
+    copy = await t.copies.insert({ ...row, snapshot_created_at: snap.created_at });
+    if (opId !== null) await t.copies.annotate(copy.id, { operation_id: opId });
     return copy;
   };
   const retry = [{ label: "Retry", command: `copy ${ref} ${target.name}` }];
-  handle = runOperation<CopyRow>(deps, {
+  return runOperation<CopyRow>(deps, {
     server,
     kind: "copy",
     label: `copy ${ref} to ${target.name}`,
@@ -45,33 +49,46 @@ export function copyToTarget(deps: EngineDeps, server: ServerRow, snap: Snapshot
     leaseKey: copyLease(server.name, snap.name, target.name),
     args: { snapshot: snap.name, target: target.name, ...(asker.auto ? { auto: true } : {}) },
     // A broken copy holds the place until its objects are gone: the new copy is recorded once they are.
-    prepare: () => (replacing ? ledger.copies.transition(replacing.id, "deleting", { deleted_by: asker.user }) : record(), snap.id),
-    begin: (_snap, opId) => copy && ledger.copies.annotate(copy.id, { operation_id: opId }),
-    work: async (ctx) => {
-      if (replacing) await replace(deps, target, replacing, record);
+    // The place is read again in this transaction: what it holds now (not when it was first read) decides.
+    prepare: async (_starting, t) => {
+      refuseState(ref, (await t.snapshots.get(snap.id))?.state ?? snap.state); // a delete may have begun meanwhile
+      replacing = await heldPlace({ ledger: t, clock }, server, snap, target);
+      if (replacing) await t.copies.transition(replacing.id, "deleting", { deleted_by: asker.user });
+      else await record(t, null);
+      return snap.id;
+    },
+    begin: async (_snap, opId, t) => {
+      if (copy) await t.copies.annotate(copy.id, { operation_id: opId });
+    },
+    work: async (ctx, _snap, opId) => {
+      if (replacing) await replace(deps, target, replacing, (t) => record(t, opId));
       const from = { store: source, key: { server: server.name, name: snap.name, location: snap.location } };
       return copyWork(deps, target, copy!, from, ctx, () => readBack(access.withStore(target.store), target, { ...handleOf(snap), location: null }, ctx));
     },
-    fail: (_id, message) => {
-      if (copy && ledger.copies.get(copy.id)?.state === "running") ledger.copies.transition(copy.id, "failed", { error: message, finished_at: clock.now() });
-      if (replacing && ledger.copies.get(replacing.id)?.state === "deleting") ledger.copies.transition(replacing.id, "broken", { error: `not replaced: ${message}` });
+    fail: async (_id, message, _e, t) => {
+      if (copy && (await t.copies.get(copy.id))?.state === "running") await t.copies.transition(copy.id, "failed", { error: message, finished_at: clock.now() });
+      if (replacing && (await t.copies.get(replacing.id))?.state === "deleting") await t.copies.transition(replacing.id, "broken", { error: `not replaced: ${message}` });
     },
     afterFail: (message) => raiseCopyFailed(deps, server, snap, target.name, `copy of ${ref} to ${target.name} failed`, [message], retry),
     afterSuccess: () => resolveCopyFailed(deps, server, target.name, `a later copy succeeded: ${ref}`),
   });
-  return handle;
 }
 
 /** Everything refused before anything is written: the target, the driver, the snapshot's state, the place. */
-function copyable(deps: EngineDeps, server: ServerRow, snap: SnapshotRow, targetName: string) {
+async function copyable(deps: EngineDeps, server: ServerRow, snap: SnapshotRow, targetName: string) {
   const ref = `${server.name}/${snap.name}`;
   const target = deps.targets.need(targetName);
   const access = storedAccess(deps.drivers.get(server), server, ref);
-  if (snap.state === "broken") throw new UserError("broken", `${ref} is broken: it will not be copied; run verify ${ref}, or copy another snapshot`);
-  if (snap.state !== "done") throw new UserError("not_done", `${ref} is ${snap.state}: only done snapshots can be copied`);
+  refuseState(ref, snap.state);
   const source = access.storedIn(handleOf(snap));
   if (source === target.store) throw new UserError("same_store", `${ref} is stored on ${target.name} already: there is nothing to copy`);
-  return { target, access, source, replacing: heldPlace(deps, server, snap, target) };
+  return { target, access, source, replacing: await heldPlace(deps, server, snap, target) };
+}
+
+/** Only a done snapshot is copied. */
+function refuseState(ref: string, state: SnapshotRow["state"]): void {
+  if (state === "broken") throw new UserError("broken", `${ref} is broken: it will not be copied; run verify ${ref}, or copy another snapshot`);
+  if (state !== "done") throw new UserError("not_done", `${ref} is ${state}: only done snapshots can be copied`);
 }
 
 /** The copy written and read back; its commit says done with what the manifest says. */
@@ -92,9 +109,9 @@ async function copyWork(
   const changes = { size: m.total.size, checksum: `sha256:${m.total.sha256}`, parts: m.parts.length };
   return {
     result: `copied to ${target.name} (${target.store.where(key)}) and verified: ${m.total.size} bytes in ${m.parts.length} part(s)`,
-    commit: () => {
+    commit: (tx) => {
       const t = deps.clock.now();
-      return deps.ledger.copies.transition(copy.id, "done", { ...changes, finished_at: t, verified_at: t });
+      return tx.copies.transition(copy.id, "done", { ...changes, finished_at: t, verified_at: t });
     },
     discard: () => target.store.remove(key),
   };
@@ -104,9 +121,9 @@ async function copyWork(
  * What the target already holds at <server>/<snap>: nothing, or a broken copy of this snapshot (replaced). A done
  * copy, one being made or removed, or an earlier snapshot's copy under the same name is refused in one line.
  */
-function heldPlace(deps: EngineDeps, server: ServerRow, snap: SnapshotRow, target: StorageTarget): CopyRow | null {
+async function heldPlace(deps: { ledger: LedgerRepos; clock: Pick<Clock, "now"> }, server: ServerRow, snap: SnapshotRow, target: StorageTarget): Promise<CopyRow | null> {
   const ref = `${server.name}/${snap.name}`;
-  const held = deps.ledger.copies.liveAt(server.id, snap.name, target.name);
+  const held = await deps.ledger.copies.liveAt(server.id, snap.name, target.name);
   if (!held) return null;
   const t = target.name;
   if (held.snapshot_id !== snap.id)
@@ -118,11 +135,11 @@ function heldPlace(deps: EngineDeps, server: ServerRow, snap: SnapshotRow, targe
 }
 
 /** The broken copy's objects removed, then in one transaction it is deleted and the new copy recorded in its place. */
-async function replace(deps: EngineDeps, target: StorageTarget, old: CopyRow, record: () => unknown): Promise<void> {
+async function replace(deps: EngineDeps, target: StorageTarget, old: CopyRow, record: (t: LedgerRepos) => Promise<unknown>): Promise<void> {
   await target.store.remove(copyKey(old.server, old.name));
-  deps.ledger.tx(() => {
-    deps.ledger.copies.transition(old.id, "deleted", { deleted_at: deps.clock.now(), error: "broken; replaced by a new copy" });
-    record();
+  await deps.ledger.tx(async (t) => {
+    await t.copies.transition(old.id, "deleted", { deleted_at: deps.clock.now(), error: "broken; replaced by a new copy" });
+    await record(t);
   });
 }
 
@@ -144,7 +161,7 @@ async function writeCopy(
     throw targetError(e, target.store.where(key));
   }
   try {
-    deps.ledger.copies.annotate(copy.id, { location: target.store.where(key) });
+    await deps.ledger.copies.annotate(copy.id, { location: target.store.where(key) });
     const out = await copyStored(from, { store: target.store, key }, SIDE_FILES, ctx);
     await check();
     return out;

@@ -22,11 +22,11 @@ export interface CopySource {
  * The live copy of `snap` on `from`, or one line: an unknown target, a driver that cannot store, no such copy, a
  * copy that is not done (`broken` allowed only where a verify may find it good again).
  */
-export function copySource(deps: Pick<EngineDeps, "targets" | "drivers" | "ledger">, snap: SnapshotRow, reader: ServerRow, from: string, allowBroken = false): CopySource {
+export async function copySource(deps: Pick<EngineDeps, "targets" | "drivers" | "ledger">, snap: SnapshotRow, reader: ServerRow, from: string, allowBroken = false): Promise<CopySource> {
   const ref = `${snap.server}/${snap.name}`;
   const target = deps.targets.need(from);
   const driver = storedAccess(deps.drivers.get(reader), reader, ref, "drop --from").withStore(target.store);
-  const copy = deps.ledger.copies.live(snap.id, target.name);
+  const copy = await deps.ledger.copies.live(snap.id, target.name);
   if (!copy) throw new UserError("no_copy", `${ref} has no copy on ${target.name}: see copies ${ref}`);
   const fine = copy.state === "done" || (allowBroken && copy.state === "broken");
   if (!fine) throw new UserError("copy_not_done", `the copy of ${ref} on ${target.name} is ${copy.state}${whatNow(copy, ref)}`);

@@ -1,4 +1,6 @@
 import type { CopyRow, ServerRow, SnapshotRow } from "../../../db/types.ts";
+import type { LedgerRepos, LedgerTx } from "../../../db/ledger.ts";
+import type { Clock } from "../../clock.ts";
 import type { Asker, EngineDeps } from "../deps.ts";
 import type { VerifyOptions, VerifyResult } from "../../drivers/driver.ts";
 import { refuseFullVerify } from "../operations/snapshot-handle.ts";
@@ -16,16 +18,16 @@ export interface CopyVerified extends VerifyResult {
   target: string;
 }
 
-export function verifyCopy(
+export async function verifyCopy(
   deps: EngineDeps,
   server: ServerRow,
   snap: SnapshotRow,
   from: string,
   asker: Asker,
   opts: VerifyOptions = {},
-): OperationHandle<CopyVerified> {
+): Promise<OperationHandle<CopyVerified>> {
   if (opts.full) refuseFullVerify(deps.drivers.features(server), server);
-  const src = copySource(deps, snap, server, from, true);
+  const src = await copySource(deps, snap, server, from, true);
   const ref = `${server.name}/${snap.name}`;
   const t = src.target.name;
   const full = opts.full === true;
@@ -40,19 +42,25 @@ export function verifyCopy(
     work: async (ctx) => {
       const res = await readBack(src.driver, src.target, src.handle, ctx, full ? { full } : undefined);
       const result = `${res.ok ? `verified ${res.checkedBytes} bytes` : `broken: ${res.problems.join("; ")}`} on ${t}`;
-      return { result, commit: () => (record(deps, src.copy, res), { ...res, target: t }) };
+      const commit = async (tx: LedgerTx) => {
+        await record({ ledger: tx, clock: deps.clock }, src.copy, res);
+        return { ...res, target: t };
+      };
+      return { result, commit };
     },
     afterSuccess: (res) => announceCopyVerify(deps, server, snap, t, res),
   });
 }
 
-function record(deps: EngineDeps, copy: CopyRow, res: VerifyResult): void {
-  const cur = deps.ledger.copies.get(copy.id)!;
+/** `deps.ledger`: the transaction that records the outcome (its repositories), as the caller holds it. */
+async function record(deps: { ledger: LedgerRepos; clock: Pick<Clock, "now"> }, copy: CopyRow, res: VerifyResult): Promise<void> {
+  const { ledger } = deps;
+  const cur = (await ledger.copies.get(copy.id))!;
   const t = deps.clock.now();
-  if (res.ok && cur.state === "broken") deps.ledger.copies.transition(cur.id, "done", { verified_at: t, error: null });
-  else if (res.ok) deps.ledger.copies.annotate(cur.id, { verified_at: t });
-  else if (cur.state === "done") deps.ledger.copies.transition(cur.id, "broken", { verified_at: t, error: res.problems.join("; ") });
-  else deps.ledger.copies.annotate(cur.id, { verified_at: t, error: res.problems.join("; ") });
+  if (res.ok && cur.state === "broken") await ledger.copies.transition(cur.id, "done", { verified_at: t, error: null });
+  else if (res.ok) await ledger.copies.annotate(cur.id, { verified_at: t });
+  else if (cur.state === "done") await ledger.copies.transition(cur.id, "broken", { verified_at: t, error: res.problems.join("; ") });
+  else await ledger.copies.annotate(cur.id, { verified_at: t, error: res.problems.join("; ") });
 }
 
 /** The copy's verdict in the ledger, as verify --from records it: verify --target records each copy it reads so. */

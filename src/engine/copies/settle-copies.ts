@@ -1,5 +1,5 @@
 import type { Logger } from "pino";
-import type { Ledger } from "../../../db/sqlite/ledger.ts";
+import type { Ledger } from "../../../db/ledger.ts";
 import type { CopyRow } from "../../../db/types.ts";
 import type { CopyState } from "../../../db/states.ts";
 import type { StorageTargets } from "../../storage/storage-targets.ts";
@@ -18,7 +18,7 @@ export interface CopyFate {
 
 export async function settleCopies(ledger: Ledger, targets: StorageTargets | undefined, log: Logger, interrupted: string): Promise<CopyFate[]> {
   const fates: CopyFate[] = [];
-  for (const row of ledger.copies.unfinished()) {
+  for (const row of await ledger.copies.unfinished()) {
     const store = targets?.get(row.target)?.store;
     const owned = row.state === "deleting" || row.location !== null;
     let removed: string | null = null; // why not, when it could not be

@@ -1,4 +1,5 @@
 import type { CopyRow, ServerRow, SnapshotRow } from "../../../db/types.ts";
+import type { LedgerRepos } from "../../../db/ledger.ts";
 import type { EngineDeps } from "../deps.ts";
 import type { DriverContext, SnapshotDriver, VerifyResult } from "../../drivers/driver.ts";
 import type { PartStore } from "../../storage/part-store.ts";
@@ -27,12 +28,12 @@ export interface TargetUnit {
   /** The lease its read holds: the copy's own, or (a stored snapshot) its server's, as its single verify does. */
   leaseKey: string;
   /** Asked under the lease: false when it is no longer done or broken (removed or replaced meanwhile). */
-  live(): boolean;
+  live(): Promise<boolean>;
   read(ctx: DriverContext): Promise<VerifyResult>;
-  /** The verdict in the ledger: verified_at, and broken (or done again). The caller holds the transaction. */
-  record(res: VerifyResult): void;
+  /** The verdict in the ledger: verified_at, and broken (or done again). The caller holds the transaction: `t` is its handle. */
+  record(t: LedgerRepos, res: VerifyResult): Promise<void>;
   /** After the record commits: copy_failed / snapshot_broken raised, or the copy's resolved. */
-  announce(res: VerifyResult): void;
+  announce(res: VerifyResult): Promise<void>;
 }
 
 /** The place verify --target reads: a configured target, or storage.path ("local", target null). */
@@ -46,43 +47,43 @@ export function scopeOf(deps: Pick<EngineDeps, "targets">, name: string): Target
   return name === LOCAL_TARGET ? { name, target: null } : { name, target: deps.targets.need(name) };
 }
 
-export function unitsOn(deps: EngineDeps, scope: TargetScope): TargetUnit[] {
+export async function unitsOn(deps: EngineDeps, scope: TargetScope): Promise<TargetUnit[]> {
   const { target } = scope;
   const readers = new Map<string, SnapshotDriver | null>();
-  const readerOf = (server: string) => {
-    if (!readers.has(server)) readers.set(server, target && readerOn(deps, server, target));
+  const readerOf = async (server: string) => {
+    if (!readers.has(server)) readers.set(server, target && (await readerOn(deps, server, target)));
     return readers.get(server)!;
   };
-  const copies = target ? deps.ledger.copies.onTarget(target.name).map((c) => copyUnit(deps, target, c, readerOf)) : [];
-  return [...copies, ...storedUnits(deps, scope)];
+  const copies = target ? (await deps.ledger.copies.onTarget(target.name)).map((c) => copyUnit(deps, target, c, readerOf)) : [];
+  return [...copies, ...(await storedUnits(deps, scope))];
 }
 
 const isLive = (state: string | undefined) => state === "done" || state === "broken";
 
-function copyUnit(deps: EngineDeps, target: StorageTarget, c: CopyRow, readerOf: (server: string) => SnapshotDriver | null): TargetUnit {
-  const snap = () => deps.ledger.snapshots.get(c.snapshot_id)!;
-  const server = () => deps.ledger.servers.find(c.server)!;
+function copyUnit(deps: EngineDeps, target: StorageTarget, c: CopyRow, readerOf: (server: string) => Promise<SnapshotDriver | null>): TargetUnit {
+  const snap = async () => (await deps.ledger.snapshots.get(c.snapshot_id))!;
+  const server = async () => (await deps.ledger.servers.find(c.server))!;
   return {
     place: `${c.server}/${c.name}`,
     noun: "copy",
     size: c.size ?? 0,
     verifiedAt: c.verified_at,
     leaseKey: copyLease(c.server, c.name, target.name),
-    live: () => isLive(deps.ledger.copies.get(c.id)?.state),
-    read(ctx) {
-      const reader = readerOf(c.server);
+    live: async () => isLive((await deps.ledger.copies.get(c.id))?.state),
+    async read(ctx) {
+      const reader = await readerOf(c.server);
       // A server unregistered since (or whose driver this build lacks): the stored parts are checked alone.
       if (!reader) return verifyParts(target.store, copyKey(c.server, c.name), storedManifestSchema, ctx);
-      return readBack(reader, target, { ...handleOf(snap()), location: null }, ctx);
+      return readBack(reader, target, { ...handleOf(await snap()), location: null }, ctx);
     },
-    record: (res) => recordCopyVerify(deps, c, res),
-    announce: (res) => announceCopyVerify(deps, server(), snap(), target.name, res),
+    record: (t, res) => recordCopyVerify({ ledger: t, clock: deps.clock }, c, res),
+    announce: async (res) => announceCopyVerify(deps, await server(), await snap(), target.name, res),
   };
 }
 
 /** The server's driver reading the target's store, as verify --from does; null when it cannot be made. */
-function readerOn(deps: EngineDeps, name: string, target: StorageTarget): SnapshotDriver | null {
-  const server = deps.ledger.servers.find(name);
+async function readerOn(deps: EngineDeps, name: string, target: StorageTarget): Promise<SnapshotDriver | null> {
+  const server = await deps.ledger.servers.find(name);
   try {
     const driver = server && deps.drivers.get(server);
     return driver?.withStore ? driver.withStore(target.store) : null;
@@ -93,14 +94,14 @@ function readerOn(deps: EngineDeps, name: string, target: StorageTarget): Snapsh
 }
 
 /** Snapshots a driver stores on the scope's store itself: for "local", those on no configured target's store. */
-function storedUnits(deps: EngineDeps, scope: TargetScope): TargetUnit[] {
+async function storedUnits(deps: EngineDeps, scope: TargetScope): Promise<TargetUnit[]> {
   const elsewhere = new Set(deps.targets.names().map((n) => deps.targets.get(n)!.store));
   const here = (store: PartStore) => (scope.target ? store === scope.target.store : !elsewhere.has(store));
   const out: TargetUnit[] = [];
-  for (const server of deps.ledger.servers.list()) {
+  for (const server of await deps.ledger.servers.list()) {
     const driver = storingDriver(deps, server);
     if (!driver) continue;
-    for (const s of deps.ledger.snapshots.verifiable(server.id)) if (here(driver.storedIn!(handleOf(s)))) out.push(storedUnit(deps, server, driver, s));
+    for (const s of await deps.ledger.snapshots.verifiable(server.id)) if (here(driver.storedIn!(handleOf(s)))) out.push(storedUnit(deps, server, driver, s));
   }
   return out;
 }
@@ -125,9 +126,9 @@ function storedUnit(deps: EngineDeps, server: ServerRow, driver: SnapshotDriver,
     size: s.size ?? 0,
     verifiedAt: s.verified_at,
     leaseKey: server.name,
-    live: () => isLive(deps.ledger.snapshots.get(s.id)?.state),
+    live: async () => isLive((await deps.ledger.snapshots.get(s.id))?.state),
     read: (ctx) => driver.verify!(handleOf(s), ctx),
-    record: (res) => recordSnapshotVerify(deps, s, res),
-    announce: (res) => announceSnapshotVerify(deps, server, s, res),
+    record: async (t, res) => recordSnapshotVerify({ ledger: t, clock: deps.clock }, s, res),
+    announce: async (res) => announceSnapshotVerify(deps, server, s, res),
   };
 }

@@ -1,8 +1,9 @@
 import type { Asker, EngineDeps } from "../deps.ts";
+import type { LedgerRepos } from "../../../db/ledger.ts";
 import type { DriverContext, VerifyResult } from "../../drivers/driver.ts";
 import { runOperation, type OperationHandle } from "../operations/run-operation.ts";
 import { BackendError, errorMessage, SnapbotError } from "../../errors.ts";
-import { isLedgerFull } from "../../../db/sqlite/ledger-health.ts";
+import { isLedgerFull } from "../../../db/health.ts";
 import { slicesOf, type Slice } from "./target-slices.ts";
 import { scopeOf, unitsOn, type TargetScope, type TargetUnit } from "./target-units.ts";
 import { targetVerifyLine, type TargetVerified } from "./target-verify-line.ts";
@@ -25,9 +26,9 @@ export interface TargetVerifyInput {
   /**
    * A scheduled round (target-rounds.ts): the run reads what in this slice or an earlier one has not been re-read
    * since `startedAt`, so copies the cuts moved, busy or unreadable ones are read later in the round, and a retry
-   * after a timeout continues where it stopped. `commit` runs in the transaction that records the outcome.
+   * after a timeout continues where it stopped. `commit` runs in the transaction that records the outcome: `t` is its handle.
    */
-  round?: { scheduleId: number; startedAt: number; commit: (v: TargetVerified) => void };
+  round?: { scheduleId: number; startedAt: number; commit: (t: LedgerRepos, v: TargetVerified) => Promise<void> };
 }
 
 export const targetLease = (target: string) => `target ${target}`;
@@ -36,7 +37,7 @@ export function targetVerifyLabel(target: string, slice: Slice | null): string {
   return `verify --target ${target}${slice ? ` --slice ${slice.n}/${slice.m}` : ""}`;
 }
 
-export function verifyTarget(deps: EngineDeps, input: TargetVerifyInput, asker: Asker): OperationHandle<TargetVerified> {
+export async function verifyTarget(deps: EngineDeps, input: TargetVerifyInput, asker: Asker): Promise<OperationHandle<TargetVerified>> {
   const scope = scopeOf(deps, input.target);
   const { slice, round } = input;
   return runOperation<TargetVerified>(deps, {
@@ -47,10 +48,14 @@ export function verifyTarget(deps: EngineDeps, input: TargetVerifyInput, asker: 
     leaseKey: targetLease(scope.name),
     args: { target: scope.name, ...(slice ? { slice: `${slice.n}/${slice.m}` } : {}), ...(round ? { schedule: round.scheduleId } : {}) },
     work: async (ctx) => {
-      const all = unitsOn(deps, scope);
+      const all = await unitsOn(deps, scope);
       const plan = planRead(all, input);
       const out = await readAll(deps, scope, plan.read, ctx, emptyOutcome(scope, input, all.length, plan));
-      return { result: targetVerifyLine(out), commit: () => (round?.commit(out), out) };
+      const commit = async (t: LedgerRepos) => {
+        await round?.commit(t, out);
+        return out;
+      };
+      return { result: targetVerifyLine(out), commit };
     },
   });
 }
@@ -125,16 +130,17 @@ type Got = { kind: "read"; res: VerifyResult } | { kind: "busy"; why: string } |
 async function readOne(deps: EngineDeps, u: TargetUnit, ctx: DriverContext, label: string): Promise<Got> {
   let lease;
   try {
-    lease = deps.jobs.lease(u.leaseKey, label);
+    lease = await deps.jobs.lease(u.leaseKey, label);
   } catch (e) {
     if (e instanceof SnapbotError && e.code === "server_busy") return { kind: "busy", why: e.message };
     throw e;
   }
   try {
-    if (!u.live()) return { kind: "gone" };
+    if (!(await u.live())) return { kind: "gone" };
     const res = await u.read(ctx);
-    deps.ledger.tx(() => u.record(res));
-    u.announce(res);
+    await deps.ledger.tx((t) => u.record(t, res));
+    // The verdict is recorded: news that cannot be told does not make the unit unreadable.
+    await u.announce(res).catch((e: unknown) => ctx.log.warn({ place: u.place, err: errorMessage(e) }, "verify --target: could not announce a verdict"));
     return { kind: "read", res };
   } catch (e) {
     if (ctx.signal.aborted || isLedgerFull(e)) throw e; // a timeout, a cancel, a full ledger: the run's own story

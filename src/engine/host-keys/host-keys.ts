@@ -1,12 +1,12 @@
 import type { ServerRow } from "../../../db/types.ts";
 import type { EngineDeps } from "../deps.ts";
 import type { DriverContext, HostKey } from "../../drivers/driver.ts";
-import type { Ledger } from "../../../db/sqlite/ledger.ts";
+import type { Ledger, LedgerRepos } from "../../../db/ledger.ts";
 import type { Logger } from "pino";
 import type { DriverRegistry } from "../../drivers/registry.ts";
 import type { AlertSink } from "../../alerts/alert-sink.ts";
 import { errorMessage, SnapbotError, UserError } from "../../errors.ts";
-import { alertSubject } from "../../../db/sqlite/alert-repo.ts";
+import { alertSubject } from "../../../db/alert-keys.ts";
 import { andList } from "../../replies/host-key-replies.ts";
 import { clonedKeys, keyGroups, sameMachines, type KeyGroup } from "./shared-keys.ts";
 
@@ -23,7 +23,7 @@ export async function recordHostKeys(deps: EngineDeps, server: ServerRow, ctx: D
   const driver = deps.drivers.get(server);
   if (!driver.hostKeys) return null;
   const keys = await driver.hostKeys(ctx);
-  deps.ledger.hostKeys.record(server.id, keys);
+  await deps.ledger.hostKeys.record(server.id, keys);
   return keys;
 }
 
@@ -32,7 +32,7 @@ export async function alertSharedKeys(deps: EngineDeps, origin?: string): Promis
   const groups = await keyGroups(deps);
   for (const group of clonedKeys(groups)) {
     for (const name of group.regenerate) {
-      const s = deps.ledger.servers.get(name)!;
+      const s = (await deps.ledger.servers.get(name))!;
       const machine = group.machines.find((m) => m.includes(name))!;
       const others = group.servers.filter((n) => !machine.includes(n)).join(", ");
       await deps.alerts.raise({
@@ -51,8 +51,8 @@ export async function alertSharedKeys(deps: EngineDeps, origin?: string): Promis
 /** Open hostkey_regen_needed alerts on a server that is not a clone to regenerate (any more) are resolved. */
 export async function settleRegenAlerts(deps: EngineDeps, groups: KeyGroup[]): Promise<void> {
   const due = new Set(clonedKeys(groups).flatMap((g) => g.regenerate));
-  for (const alert of deps.ledger.alerts.listOpen()) {
-    const server = alert.kind === "hostkey_regen_needed" ? deps.ledger.servers.get(alertSubject(alert.key)) : undefined;
+  for (const alert of await deps.ledger.alerts.listOpen()) {
+    const server = alert.kind === "hostkey_regen_needed" ? await deps.ledger.servers.get(alertSubject(alert.key)) : undefined;
     if (!server || due.has(server.name)) continue;
     const mates = sameMachines(groups).find((m) => m.includes(server.name));
     const why = mates
@@ -66,14 +66,14 @@ export async function settleRegenAlerts(deps: EngineDeps, groups: KeyGroup[]): P
 
 /** Start-up: a false alert left open (servers since recognised as one machine) is resolved, from the ledger alone. */
 export async function settleAtStartup(deps: EngineDeps): Promise<void> {
-  if (!deps.ledger.alerts.listOpen().some((a) => a.kind === "hostkey_regen_needed")) return;
+  if (!(await deps.ledger.alerts.listOpen()).some((a) => a.kind === "hostkey_regen_needed")) return;
   await settleRegenAlerts(deps, await keyGroups(deps));
 }
 
 /** hostkeys scan: every server whose driver can read host keys, then the shared ones alerted. */
 export async function scanHostKeys(deps: EngineDeps, ctx: DriverContext): Promise<ScanReport> {
   const report: ScanReport = { scanned: [], skipped: [], shared: [], sameMachine: [] };
-  for (const server of deps.ledger.servers.list()) {
+  for (const server of await deps.ledger.servers.list()) {
     try {
       const keys = await recordHostKeys(deps, server, ctx);
       if (keys) report.scanned.push(server.name);
@@ -106,8 +106,8 @@ export function isHostKeyChanged(e: unknown): boolean {
 }
 
 /** Throws the refusal when the server's host key changed and nobody accepted it yet. */
-export function refuseIfHostKeyChanged(ledger: Ledger, server: ServerRow): void {
-  if (ledger.hostKeys.pending(server.id).length === 0) return;
+export async function refuseIfHostKeyChanged(ledger: Pick<LedgerRepos, "hostKeys">, server: ServerRow): Promise<void> {
+  if ((await ledger.hostKeys.pending(server.id)).length === 0) return;
   throw new UserError("hostkey_changed", `${server.name}'s SSH host key changed: an admin must run hostkeys accept ${server.name} after checking it`);
 }
 
@@ -118,7 +118,7 @@ export async function hostKeyChanged(deps: GuardDeps, server: ServerRow, ctx: Dr
     deps.log.warn({ server: server.name, err: errorMessage(e) }, "could not read the changed host key");
     return [];
   });
-  deps.ledger.hostKeys.block(server.id, presented);
+  await deps.ledger.hostKeys.block(server.id, presented);
   const prints = presented.map((k) => `${k.type} ${k.fingerprint}`).join(", ") || "unreadable";
   await deps.alerts.raise({
     kind: "hostkey_changed",
@@ -153,12 +153,12 @@ export async function recordAfterRestoreTo(deps: EngineDeps, source: ServerRow, 
   const driver = deps.drivers.get(target);
   if (driver.presentedHostKeys && driver.acceptHostKeys) {
     const presented = await driver.presentedHostKeys(ctx);
-    const own = new Set(deps.ledger.hostKeys.current(target.id).map((k) => k.fingerprint));
-    const fromSource = new Set(deps.ledger.hostKeys.current(source.id).map((k) => k.fingerprint));
+    const own = new Set((await deps.ledger.hostKeys.current(target.id)).map((k) => k.fingerprint));
+    const fromSource = new Set((await deps.ledger.hostKeys.current(source.id)).map((k) => k.fingerprint));
     const cloned = presented.length > 0 && !presented.some((k) => own.has(k.fingerprint)) && presented.every((k) => fromSource.has(k.fingerprint));
     if (cloned) {
       await driver.acceptHostKeys(presented);
-      deps.ledger.hostKeys.record(target.id, presented);
+      await deps.ledger.hostKeys.record(target.id, presented);
       await alertSharedKeys(deps);
       return presented;
     }
@@ -170,14 +170,15 @@ export async function recordAfterRestoreTo(deps: EngineDeps, source: ServerRow, 
 export async function acceptHostKeys(deps: EngineDeps, server: ServerRow, ctx: DriverContext, user: string, channel: string | null): Promise<HostKey[]> {
   const driver = deps.drivers.get(server);
   if (!driver.acceptHostKeys) throw new UserError("not_ssh", `${server.name} (${server.driver}) is not reached over SSH: there is no host key to accept`);
-  const pending = deps.ledger.hostKeys.pending(server.id).filter((k) => k.publicKey);
-  if (deps.ledger.hostKeys.pending(server.id).length === 0)
+  const waiting = await deps.ledger.hostKeys.pending(server.id);
+  const pending = waiting.filter((k) => k.publicKey);
+  if (waiting.length === 0)
     throw new UserError("nothing_to_accept", `${server.name}'s SSH host key has not changed: nothing to accept`);
   const keys = pending.length ? pending : await driver.presentedHostKeys!(ctx);
   await driver.acceptHostKeys(keys);
-  deps.ledger.tx(() => {
-    deps.ledger.hostKeys.accept(server.id, keys);
-    deps.ledger.operations.insert({ kind: "hostkeys_accept", server_id: server.id, requested_by: user, channel, args: { fingerprints: keys.map((k) => k.fingerprint) }, state: "succeeded", result: "host key accepted" });
+  await deps.ledger.tx(async (t) => {
+    await t.hostKeys.accept(server.id, keys);
+    await t.operations.insert({ kind: "hostkeys_accept", server_id: server.id, requested_by: user, channel, args: { fingerprints: keys.map((k) => k.fingerprint) }, state: "succeeded", result: "host key accepted" });
   });
   await deps.alerts.resolve("hostkey_changed", server, `an admin (${user}) accepted ${server.name}'s new host key`);
   await alertSharedKeys(deps);

@@ -1,4 +1,4 @@
-import type { Ledger } from "../../../db/sqlite/ledger.ts";
+import type { Ledger } from "../../../db/ledger.ts";
 import type { ServerRow } from "../../../db/types.ts";
 import type { Logger } from "pino";
 import type { DriverRegistry } from "../../drivers/registry.ts";
@@ -30,8 +30,13 @@ export async function keyGroups(deps: Deps): Promise<KeyGroup[]> {
     return endpoints.get(s.id)!;
   };
   const groups: KeyGroup[] = [];
-  for (const g of deps.ledger.hostKeys.shared()) {
-    const servers = g.servers.map((n) => deps.ledger.servers.get(n)).filter((s): s is ServerRow => !!s).sort((x, y) => x.id - y.id);
+  for (const g of await deps.ledger.hostKeys.shared()) {
+    const servers: ServerRow[] = [];
+    for (const n of g.servers) {
+      const s = await deps.ledger.servers.get(n);
+      if (s) servers.push(s);
+    }
+    servers.sort((x, y) => x.id - y.id);
     const machines = await byMachine(servers, endpointsOf);
     groups.push({
       fingerprint: g.fingerprint,

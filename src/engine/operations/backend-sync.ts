@@ -1,5 +1,6 @@
 import type { ServerRow, SnapshotRow } from "../../../db/types.ts";
 import type { EngineDeps } from "../deps.ts";
+import type { LedgerRepos } from "../../../db/ledger.ts";
 import type { DriverContext } from "../../drivers/driver.ts";
 import { afterRemoved, hasTree } from "./tree.ts";
 import { reconcileTree } from "./tree-sync.ts";
@@ -22,37 +23,37 @@ export async function syncBackend(deps: EngineDeps, server: ServerRow, ctx: Driv
   if (!driver.listBackend) return { imported: [], vanished: [] };
   const found = await driver.listBackend(ctx);
   const { ledger, clock } = deps;
-  return ledger.tx(() => {
+  return ledger.tx(async (t) => {
     const report: SyncReport = { imported: [], vanished: [] };
     const onBackend = new Set(found.map((b) => b.name));
     for (const b of found) {
-      const known = ledger.snapshots.find(server.id, b.name);
+      const known = await t.snapshots.find(server.id, b.name);
       if (known && isLive(known)) continue;
-      const row = ledger.snapshots.insert({
+      const row = await t.snapshots.insert({
         server_id: server.id, name: b.name, created_by: null, origin: "external", state: "done",
         created_at: b.createdAt, finished_at: b.createdAt, expires_at: b.expiresAt, stateful: b.stateful, size: b.size,
       });
-      if (b.details) ledger.snapshots.annotate(row.id, { details: b.details }); // vm_state_size…, as a create records them
+      if (b.details) await t.snapshots.annotate(row.id, { details: b.details }); // vm_state_size…, as a create records them
       report.imported.push(b.name);
     }
-    for (const s of liveRows(deps, server)) {
+    for (const s of await liveRows(t, server)) {
       if (onBackend.has(s.name) || !LIVE.includes(s.state)) continue;
-      ledger.snapshots.transition(s.id, "deleting");
+      await t.snapshots.transition(s.id, "deleting");
       const gone = { deleted_at: clock.now(), deleted_by: "outside snapbot", error: "deleted outside snapbot" };
-      afterRemoved(ledger, ledger.snapshots.transition(s.id, "deleted", gone)); // its children go to its parent
+      await afterRemoved(t, await t.snapshots.transition(s.id, "deleted", gone)); // its children go to its parent
       report.vanished.push(s.name);
     }
-    if (hasTree(deps, server)) reconcileTree(deps, server, found, liveRows(deps, server), new Set(report.imported));
+    if (hasTree(deps, server)) await reconcileTree({ ...deps, ledger: t }, server, found, await liveRows(t, server), new Set(report.imported));
     return report;
   });
 }
 
 const isLive = (s: SnapshotRow) => !["deleted", "failed", "expired"].includes(s.state);
 
-function liveRows(deps: EngineDeps, server: ServerRow): SnapshotRow[] {
+async function liveRows(ledger: LedgerRepos, server: ServerRow): Promise<SnapshotRow[]> {
   const rows: SnapshotRow[] = [];
   for (let offset = 0; ; offset += 500) {
-    const page = deps.ledger.snapshots.list(server.id, { limit: 500, offset }).rows;
+    const page = (await ledger.snapshots.list(server.id, { limit: 500, offset })).rows;
     rows.push(...page);
     if (page.length < 500) return rows;
   }

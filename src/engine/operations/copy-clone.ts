@@ -26,7 +26,7 @@ export function copyTargetOf(deps: Pick<EngineDeps, "drivers">, server: ServerRo
 }
 
 /** copy <server>/<snap> <remote>[:<name>]: the ledger keeps where each snapshot was copied and when. */
-export function copySnapshot(deps: EngineDeps, server: ServerRow, snap: SnapshotRow, target: CopyTarget, asker: Asker): OperationHandle<CopyResult> {
+export async function copySnapshot(deps: EngineDeps, server: ServerRow, snap: SnapshotRow, target: CopyTarget, asker: Asker): Promise<OperationHandle<CopyResult>> {
   const driver = deps.drivers.get(server);
   const copy = capabilityOf(driver, "copy", server);
   mustBeDone(server, snap, "copied");
@@ -41,10 +41,10 @@ export function copySnapshot(deps: EngineDeps, server: ServerRow, snap: Snapshot
       const result = [res.summary, ...res.warnings.map((w) => `warning: ${w}`)].join("; ");
       return {
         result,
-        commit: () => {
-          const cur = deps.ledger.snapshots.get(snap.id)!;
+        commit: async (t) => {
+          const cur = (await t.snapshots.get(snap.id))!;
           const copies = [...((cur.details?.copies as unknown[]) ?? []), { remote: target.remote, name: target.name, at: deps.clock.now(), refreshed: res.refreshed }];
-          deps.ledger.snapshots.annotate(snap.id, { details: { ...(cur.details ?? {}), copies } });
+          await t.snapshots.annotate(snap.id, { details: { ...(cur.details ?? {}), copies } });
           return res;
         },
       };
@@ -58,11 +58,11 @@ export interface CloneDone {
 }
 
 /** clone <server>/<snap> <new-server>: a new instance, registered with its lineage, host keys compared. */
-export function cloneSnapshot(deps: EngineDeps, server: ServerRow, snap: SnapshotRow, newName: string, asker: Asker): OperationHandle<CloneDone> {
+export async function cloneSnapshot(deps: EngineDeps, server: ServerRow, snap: SnapshotRow, newName: string, asker: Asker): Promise<OperationHandle<CloneDone>> {
   const driver = deps.drivers.get(server);
   const clone = capabilityOf(driver, "clone", server);
   mustBeDone(server, snap, "cloned");
-  if (deps.ledger.servers.get(newName)) throw new UserError("server_exists", `${newName} is already a server: pick another name for the clone`);
+  if (await deps.ledger.servers.get(newName)) throw new UserError("server_exists", `${newName} is already a server: pick another name for the clone`);
   return runOperation<CloneDone>(deps, {
     server,
     kind: "clone",
@@ -72,7 +72,7 @@ export function cloneSnapshot(deps: EngineDeps, server: ServerRow, snap: Snapsho
     work: async (ctx) => {
       const { settings } = await clone.call(driver, handleOf(snap), newName, ctx);
       // The instance exists from here on, whatever happens next: register it now so nothing is lost.
-      const row = deps.ledger.servers.register({ name: newName, driver: server.driver, settings, channel: server.channel }, asker.user, server.id);
+      const row = await deps.ledger.servers.register({ name: newName, driver: server.driver, settings, channel: server.channel }, asker.user, server.id);
       await recordHostKeys(deps, server, ctx);
       await recordHostKeys(deps, row, ctx);
       const origin = `${newName} was cloned from ${server.name}/${snap.name} and carries its SSH host keys: regenerate them`;

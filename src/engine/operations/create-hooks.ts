@@ -4,7 +4,7 @@ import type { DriverContext, SnapshotDriver } from "../../drivers/driver.ts";
 import type { Runner } from "../../transport/runner.ts";
 import { hooksSettingOf, type HooksSetting } from "../../drivers/shared/common-settings.ts";
 import { timeoutMs } from "../../duration.ts";
-import { BackendError } from "../../errors.ts";
+import { BackendError, errorMessage } from "../../errors.ts";
 import { createLocalRunner } from "../../transport/local-runner.ts";
 import { mention } from "../../replies/mention.ts";
 import { hookLine, runHooks, shownArgv, type HookRun, type HookStep } from "../../hooks/run-hooks.ts";
@@ -25,7 +25,7 @@ export interface CreateHooks {
   /** A pre-hook failed: the create's failure is the hook's (no snapshot_failed alert). */
   preFailed(): boolean;
   /** After the outcome is committed: hook_failed raised for what failed, or resolved when every hook ran fine. */
-  settle(snapshotId: number | null): void;
+  settle(snapshotId: number | null): Promise<void>;
 }
 
 export function createHooks(deps: EngineDeps, server: ServerRow, driver: SnapshotDriver, name: string, asker: string): CreateHooks {
@@ -53,29 +53,31 @@ export function createHooks(deps: EngineDeps, server: ServerRow, driver: Snapsho
     },
     summary: () => (runs.length ? `hooks: ${runs.map(hookLine).join("; ")}` : ""),
     preFailed: () => failed().some((r) => r.phase === "pre"),
-    settle(snapshotId) {
+    async settle(snapshotId) {
       const bad = failed();
       if (bad.length) return raiseHookFailed(deps, server, { name, snapshotId, asker }, bad);
       // Only a run whose every hook ended well proves them fixed (not one a cancel cut short).
       if (runs.length && runs.every((r) => r.ok))
-        void deps.alerts.resolve("hook_failed", server, `${server.name}'s hooks ran fine for ${server.name}/${name}`);
+        await deps.alerts
+          .resolve("hook_failed", server, `${server.name}'s hooks ran fine for ${server.name}/${name}`)
+          .catch((e: unknown) => deps.log.warn({ server: server.name, err: errorMessage(e) }, "could not resolve hook_failed"));
     },
   };
 }
 
 /** One hook_failed per server (repeats count on it): which hooks failed, their lines and stderr tails. */
 type Of = { name: string; snapshotId: number | null; asker: string };
-function raiseHookFailed(deps: EngineDeps, server: ServerRow, of: Of, bad: HookRun[]): void {
+async function raiseHookFailed(deps: EngineDeps, server: ServerRow, of: Of, bad: HookRun[]): Promise<void> {
   const which = bad.map((r) => `${r.phase}-hook "${shownArgv(r.argv)}"`).join(", ");
   const taken = bad.some((r) => r.phase === "pre") ? "not taken" : "taken, a post-hook failed";
-  void deps.alerts.raise({
+  await deps.alerts.raise({
     kind: "hook_failed",
     server,
     snapshotId: of.snapshotId,
     title: `${which} failed: snapshot ${server.name}/${of.name} ${taken} (asked by ${mention(of.asker)})`,
     lines: bad.map((r) => [hookLine(r), r.tail].filter(Boolean).join("\n")),
     buttons: [{ label: "Retry", command: `create ${server.name}` }],
-  });
+  }).catch((e: unknown) => deps.log.warn({ server: server.name, err: errorMessage(e) }, "could not raise hook_failed"));
 }
 
 /** Global pre, server pre; server post, global post: each step with the timeout of the list it is in. */

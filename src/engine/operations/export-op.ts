@@ -12,7 +12,7 @@ export interface ExportDone {
 }
 
 /** export <server>/<snap> --format vmdk|vhd|qcow2: a disk image beside the snapshot, with its checksum. */
-export function exportSnapshot(deps: EngineDeps, server: ServerRow, snap: SnapshotRow, format: ExportFormat, asker: Asker): OperationHandle<ExportDone> {
+export async function exportSnapshot(deps: EngineDeps, server: ServerRow, snap: SnapshotRow, format: ExportFormat, asker: Asker): Promise<OperationHandle<ExportDone>> {
   const driver = deps.drivers.get(server);
   const exportTo = capabilityOf(driver, "export", server);
   const ref = `${server.name}/${snap.name}`;

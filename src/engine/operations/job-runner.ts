@@ -3,9 +3,11 @@ import { UserError, SnapbotError } from "../../errors.ts";
 import { formatAge } from "../../duration.ts";
 import type { Progress } from "../../drivers/driver.ts";
 import type { Clock } from "../../clock.ts";
+import type { Coordination, LeaseHolder } from "../../../db/ledger.ts";
 
 // Operations run as jobs: one at a time per server (a lease), at most `concurrency` at once overall,
-// each with a timeout that aborts its signal so the driver kills its processes.
+// each with a timeout that aborts its signal so the driver kills its processes. With several replicas on one
+// ledger the lease is also the ledger's (src/coordination/): taken there after this process's own map agrees.
 
 export interface JobContext {
   signal: AbortSignal;
@@ -26,8 +28,15 @@ export interface JobEvents {
 
 export class Job<T> extends EventEmitter<JobEvents> {
   readonly done: Promise<T>;
+  /** Whether "started" was emitted. */
+  started = false;
   constructor(run: (job: Job<T>) => Promise<T>) {
     super();
+    // Callers attach their listeners once they have awaited the operation's records, by when the job may have
+    // started: a "started" listener attached after that is called at once, so no caller misses the start.
+    (this as unknown as EventEmitter).on("newListener", (event: string | symbol, listener: () => void) => {
+      if (event === "started" && this.started) listener();
+    });
     this.done = run(this);
   }
 }
@@ -36,6 +45,18 @@ export interface JobRunnerOptions {
   concurrency: number;
   timeoutMs: number;
   clock: Clock;
+  /** The replicas' shared leases (PostgreSQL); without it, or on SQLite, this process's map is the only one. */
+  coordination?: Coordination;
+  /** Told when a lease could not be given back to the ledger (it lapses with this replica's heartbeat then). */
+  warn?: (message: string) => void;
+}
+
+/** "demo is busy: …" for a lease this process holds, or one another replica holds. */
+function busy(server: string, held: { label: string; since: number; opId?: number | null }, now: number, elsewhere: string | null): UserError {
+  const age = formatAge(Math.max(0, now - held.since));
+  const op = held.opId ? ` (operation #${held.opId})` : "";
+  const where = elsewhere ? ` on replica ${elsewhere}` : "";
+  return new UserError("server_busy", `${server} is busy: ${held.label}${op} has been running for ${age}${where}; try again when it finishes`);
 }
 
 export class TimeoutError extends SnapbotError {
@@ -59,19 +80,55 @@ export function createJobRunner(opts: JobRunnerOptions) {
     waiting.shift()?.();
   };
 
+  const shared = opts.coordination?.shared ? opts.coordination : null;
+  /** Gives the ledger's lease back; a failure only delays it (it lapses with this replica's heartbeat). */
+  const giveBack = (key: string) => {
+    if (shared) void shared.release(key).catch((e: unknown) => opts.warn?.(`could not release the lease on ${key}: ${(e as Error).message}`));
+  };
+  const drop = (lease: Lease) => {
+    if (leases.get(lease.server) !== lease) return;
+    leases.delete(lease.server);
+    giveBack(lease.server);
+  };
+
   return {
-    /** Takes the server's lock now, or refuses with what holds it; taken before anything is written. */
-    lease(server: string, label: string): Lease {
+    /**
+     * Takes the server's lock, or refuses with what holds it; taken before anything is written. This process's map
+     * first (so two of its own callers never both pass), then, with replicas, the ledger's row.
+     */
+    async lease(server: string, label: string): Promise<Lease> {
       const held = leases.get(server);
-      if (held) {
-        const age = formatAge(opts.clock.now() - held.since);
-        const op = held.opId ? ` (operation #${held.opId})` : "";
-        throw new UserError("server_busy", `${server} is busy: ${held.label}${op} has been running for ${age}; try again when it finishes`);
-      }
+      if (held) throw busy(server, held, opts.clock.now(), null);
       const lease: Lease = { server, label, since: opts.clock.now() };
       leases.set(server, lease);
+      if (!shared) return lease;
+      let other: LeaseHolder | null;
+      try {
+        other = await shared.acquire(server, label, lease.since);
+      } catch (e) {
+        if (leases.get(server) === lease) leases.delete(server);
+        throw e;
+      }
+      if (other) {
+        if (leases.get(server) === lease) leases.delete(server);
+        throw busy(server, { label: other.label, since: other.since, opId: other.operationId }, opts.clock.now(), other.replica);
+      }
       return lease;
     },
+    /** The operation a lease is for, once recorded: what a refusal names, here and on the other replicas. */
+    attach(lease: Lease, opId: number): void {
+      lease.opId = opId;
+      if (shared) void shared.attach(lease.server, opId).catch((e: unknown) => opts.warn?.(`could not record operation #${opId} on the lease of ${lease.server}: ${(e as Error).message}`));
+    },
+    /**
+     * The ledger no longer vouches for this replica's leases (its heartbeat lapsed: another replica may hold them
+     * and settle its work as interrupted): every running job stops, as on a timeout, with `reason`.
+     */
+    abortRunning(reason: Error): void {
+      for (const ac of controllers) ac.abort(reason);
+    },
+    /** The keys this process holds now. */
+    held: (): string[] => [...leases.keys()],
     /**
      * Takes a concurrency slot now if one is free, for a caller that records the start in the same
      * transaction as the operation itself (one commit instead of two) and then runs with `slotHeld`.
@@ -85,10 +142,10 @@ export function createJobRunner(opts: JobRunnerOptions) {
     /** Gives back a slot claimSlot took, when the work it was for will not run (its recording failed). */
     releaseSlot: release,
     /**
-     * Runs work under a lease; `onStart` runs when a concurrency slot is free, before the work. With
-     * `slotHeld` the caller took the slot with claimSlot (and did its own start): the work starts at once.
+     * Runs work under a lease; `onStart` runs (and is waited for) when a concurrency slot is free, before the
+     * work. With `slotHeld` the caller took the slot with claimSlot (and did its own start): the work starts at once.
      */
-    run<T>(lease: Lease, work: (ctx: JobContext) => Promise<T>, onStart?: () => void, timeoutMs = opts.timeoutMs, o: { slotHeld?: boolean } = {}): Job<T> {
+    run<T>(lease: Lease, work: (ctx: JobContext) => Promise<T>, onStart?: () => void | Promise<void>, timeoutMs = opts.timeoutMs, o: { slotHeld?: boolean } = {}): Job<T> {
       const job = new Job<T>(async (self) => {
         // Never synchronously: the caller attaches its listeners (started, progress) after run() returns.
         await (o.slotHeld ? undefined : slot());
@@ -97,13 +154,14 @@ export function createJobRunner(opts: JobRunnerOptions) {
         controllers.add(ac);
         if (stopping) ac.abort(stopping);
         try {
-          onStart?.();
+          await onStart?.();
+          self.started = true;
           self.emit("started");
           return await work({ signal: ac.signal, progress: (p) => self.emit("progress", p) });
         } finally {
           clearTimeout(timer);
           controllers.delete(ac);
-          leases.delete(lease.server);
+          drop(lease);
           release();
         }
       });
@@ -116,7 +174,7 @@ export function createJobRunner(opts: JobRunnerOptions) {
       return job;
     },
     release(lease: Lease): void {
-      if (leases.get(lease.server) === lease) leases.delete(lease.server);
+      drop(lease);
     },
     busy(server: string): Lease | undefined {
       return leases.get(server);

@@ -29,13 +29,13 @@ export async function makeRoom(
   server: ServerRow,
   asker: Asker,
   ctx: DriverContext,
-  remove: (snap: SnapshotRow) => OperationHandle<SnapshotRow>,
+  remove: (snap: SnapshotRow) => OperationHandle<SnapshotRow> | Promise<OperationHandle<SnapshotRow>>,
 ): Promise<Room> {
   if (!hasLimit(deps, server)) return { pruned: null };
   const limit = limitOf(server);
   // Far from the limit, the ledger's count is enough (list keeps it in step with the backend); listing
   // the backend costs about as much as the snapshot itself, so it is paid only where the count matters.
-  if (liveCount(deps, server) < Math.floor(0.8 * limit)) return { pruned: null };
+  if ((await liveCount(deps, server)) < Math.floor(0.8 * limit)) return { pruned: null };
   try {
     await syncBackend(deps, server, ctx);
   } catch (e) {
@@ -44,25 +44,25 @@ export async function makeRoom(
     deps.log.warn({ server: server.name, err: errorMessage(e) }, "could not list the backend before a create");
     return { pruned: null };
   }
-  const live = liveCount(deps, server);
+  const live = await liveCount(deps, server);
   if (live < limit) return { pruned: null };
-  const oldest = prunableForRoom(deps, server);
-  if (!oldest) throw atLimit(deps, server, live, limit);
+  const oldest = await prunableForRoom(deps, server);
+  if (!oldest) throw await atLimit(deps, server, live, limit);
   deps.log.info({ server: server.name, snapshot: oldest.name, user: asker.user }, "at the limit: pruning the oldest expired snapshot");
-  await remove(deps.ledger.snapshots.get(oldest.id)!).job.done;
+  await (await remove((await deps.ledger.snapshots.get(oldest.id))!)).job.done;
   return { pruned: oldest.name };
 }
 
 /** The expired snapshot to prune for room: the one expired longest ago that has no live children (or any, with parents=prune). */
-function prunableForRoom(deps: EngineDeps, server: ServerRow) {
-  const expired = deps.ledger.snapshots.expiredOf(server.id, deps.clock.now());
+async function prunableForRoom(deps: EngineDeps, server: ServerRow) {
+  const expired = await deps.ledger.snapshots.expiredOf(server.id, deps.clock.now());
   if (expired.length === 0) return undefined;
-  const parents = keptParents(deps.ledger, server.id);
+  const parents = await keptParents(deps.ledger, server.id);
   return expired.find((s) => !parents.has(s.id));
 }
 
-function atLimit(deps: EngineDeps, server: ServerRow, live: number, limit: number): UserError {
-  const expired = deps.ledger.snapshots.expiredOf(server.id, deps.clock.now());
+async function atLimit(deps: EngineDeps, server: ServerRow, live: number, limit: number): Promise<UserError> {
+  const expired = await deps.ledger.snapshots.expiredOf(server.id, deps.clock.now());
   const head = `${server.name} has ${live} snapshots, its limit is ${limit}`;
   const fix = `delete one first (list ${server.name}) or raise limit: for it in the config`;
   if (expired.length === 0) return new UserError("limit_reached", `${head}, and none has expired: ${fix}`);
@@ -78,7 +78,7 @@ function atLimit(deps: EngineDeps, server: ServerRow, live: number, limit: numbe
 export async function warnNearLimit(deps: EngineDeps, server: ServerRow): Promise<void> {
   if (!hasLimit(deps, server)) return;
   const limit = limitOf(server);
-  const live = liveCount(deps, server);
+  const live = await liveCount(deps, server);
   if (live < Math.ceil(0.9 * limit)) return;
   await deps.alerts.raise({
     kind: "limit_near",

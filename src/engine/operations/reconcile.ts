@@ -1,11 +1,11 @@
 import type { Logger } from "pino";
-import type { Ledger } from "../../../db/sqlite/ledger.ts";
+import type { Ledger } from "../../../db/ledger.ts";
 import type { SnapshotRow } from "../../../db/types.ts";
 import type { DriverRegistry } from "../../drivers/registry.ts";
 import type { Leftover } from "../../drivers/driver.ts";
 import { handleOf } from "./snapshot-handle.ts";
 import { errorMessage } from "../../errors.ts";
-import { isLedgerFull } from "../../../db/sqlite/ledger-health.ts";
+import { isLedgerFull } from "../../../db/health.ts";
 import { afterRemoved } from "./tree.ts";
 import type { StorageTargets } from "../../storage/storage-targets.ts";
 import { settleCopies } from "../copies/settle-copies.ts";
@@ -26,31 +26,32 @@ const INTERRUPTED = "interrupted: snapbot stopped while this was in progress (cr
 export async function reconcile(ledger: Ledger, drivers: DriverRegistry, log: Logger, now: () => number, targets?: StorageTargets): Promise<ReconcileReport> {
   const report: ReconcileReport = { operations: [], snapshots: [], copies: [] };
   const fates = new Map<number, { to: SnapshotRow["state"]; reason: string }>();
-  for (const s of ledger.snapshots.unfinished()) fates.set(s.id, await fateOf(s, ledger, drivers, log));
+  for (const s of await ledger.snapshots.unfinished()) fates.set(s.id, await fateOf(s, ledger, drivers, log));
   const copies = await settleCopies(ledger, targets, log, INTERRUPTED);
   for (const c of copies) report.copies.push({ id: c.row.id, ref: `${c.row.server}/${c.row.name}@${c.row.target}`, was: c.row.state, now: c.to, reason: c.reason });
 
   // Read now, before any new work starts: a settling deferred by a full ledger must not touch that work.
-  const interrupted = ledger.operations.interrupted();
+  const interrupted = await ledger.operations.interrupted();
   for (const op of interrupted) report.operations.push({ id: op.id, kind: op.kind, server: op.server, was: op.state });
-  const rows = [...fates].map(([id, fate]) => ({ s: ledger.snapshots.get(id)!, fate }));
+  const rows: Array<{ s: SnapshotRow; fate: { to: SnapshotRow["state"]; reason: string } }> = [];
+  for (const [id, fate] of fates) rows.push({ s: (await ledger.snapshots.get(id))!, fate });
   for (const { s, fate } of rows) report.snapshots.push({ id: s.id, ref: `${s.server}/${s.name}`, was: s.state, now: fate.to, reason: fate.reason });
   const settle = () =>
-    ledger.tx(() => {
-      for (const op of interrupted) ledger.operations.transition(op.id, "failed", { error: INTERRUPTED });
+    ledger.tx(async (t) => {
+      for (const op of interrupted) await t.operations.transition(op.id, "failed", { error: INTERRUPTED });
       for (const { s, fate } of rows) {
         const gone = fate.to === "deleted" ? { deleted_at: now() } : {}; // the interrupted delete had removed everything
-        const after = ledger.snapshots.transition(s.id, fate.to, { error: fate.reason, finished_at: s.finished_at ?? now(), ...gone });
-        if (fate.to === "deleted") afterRemoved(ledger, after); // its children go to its parent, as a finished delete does
+        const after = await t.snapshots.transition(s.id, fate.to, { error: fate.reason, finished_at: s.finished_at ?? now(), ...gone });
+        if (fate.to === "deleted") await afterRemoved(t, after); // its children go to its parent, as a finished delete does
       }
-      for (const c of copies) ledger.copies.transition(c.row.id, c.to, { error: c.reason, finished_at: c.row.finished_at ?? now(), ...(c.to === "deleted" ? { deleted_at: now() } : {}) });
+      for (const c of copies) await t.copies.transition(c.row.id, c.to, { error: c.reason, finished_at: c.row.finished_at ?? now(), ...(c.to === "deleted" ? { deleted_at: now() } : {}) });
     });
   try {
-    settle();
+    await settle();
   } catch (e) {
     if (!isLedgerFull(e)) throw e;
     ledger.health.defer({
-      write: () => (settle(), `start-up reconciliation: ${report.operations.length} operation(s), ${report.snapshots.length} snapshot(s) and ${report.copies.length} copy(ies) settled`),
+      write: async () => (await settle(), `start-up reconciliation: ${report.operations.length} operation(s), ${report.snapshots.length} snapshot(s) and ${report.copies.length} copy(ies) settled`),
       failed: (err) => (log.warn({ err: errorMessage(err) }, "start-up reconciliation could not be recorded"), `start-up reconciliation failed: ${errorMessage(err)}`),
     });
   }
@@ -73,7 +74,7 @@ async function fateOf(s: SnapshotRow, ledger: Ledger, drivers: DriverRegistry, l
 }
 
 async function leftoverOf(s: SnapshotRow, ledger: Ledger, drivers: DriverRegistry, log: Logger): Promise<Leftover> {
-  const server = ledger.servers.get(s.server);
+  const server = await ledger.servers.get(s.server);
   try {
     const driver = server && drivers.get(server);
     if (!driver?.leftover) return "nothing";

@@ -1,5 +1,5 @@
 import type { Logger } from "pino";
-import type { Ledger } from "../../../db/sqlite/ledger.ts";
+import type { Ledger, LedgerTx } from "../../../db/ledger.ts";
 import type { OperationRow, ServerRow } from "../../../db/types.ts";
 import type { DriverContext } from "../../drivers/driver.ts";
 import type { Job, JobRunner, Lease } from "./job-runner.ts";
@@ -8,7 +8,7 @@ import type { AlertSink } from "../../alerts/alert-sink.ts";
 import type { EngineDeps } from "../deps.ts";
 import { serverTimeoutMs } from "./server-timeout.ts";
 import { BackendError, errorMessage, SnapbotError } from "../../errors.ts";
-import { isLedgerFull } from "../../../db/sqlite/ledger-health.ts";
+import { isLedgerFull } from "../../../db/health.ts";
 import type { JobContext } from "./job-runner.ts";
 import { hostKeyChanged, isHostKeyChanged, refuseIfHostKeyChanged } from "../host-keys/host-keys.ts";
 
@@ -25,11 +25,14 @@ export interface OperationDeps {
 
 export interface WorkOutcome<T> {
   result: string; // one line for the audit log
-  commit: () => T; // ledger changes that commit together with "succeeded"; returns the job's value
+  /** Ledger changes that commit together with "succeeded", through the transaction's handle `t`; returns the job's value. */
+  commit: (t: LedgerTx) => T | Promise<T>;
   /** Removes what the work wrote, when its outcome can never be committed (the ledger refused it for good). */
   discard?: (ctx: DriverContext) => Promise<void>;
 }
 
+// The callbacks that run inside a transaction get its handle `t` as their last argument: they use it, never the
+// outer ledger (on SQLite an outer call inside the transaction would wait for it forever).
 export interface OperationSpec<T> {
   /** null: work on no one server (a whole storage target's verification); it then names its own leaseKey. */
   server: ServerRow | null;
@@ -49,17 +52,18 @@ export interface OperationSpec<T> {
    * Inside the transaction that records the operation (insert a pending snapshot…); returns a snapshot id.
    * `starting`: the operation is recorded as running (a slot was free), and begin runs in this same transaction.
    */
-  prepare?: (starting: boolean) => number | null;
+  prepare?: (starting: boolean, t: LedgerTx) => number | null | Promise<number | null>;
   /** Inside the transaction that marks it running (that may be the one that records it). */
-  begin?: (snapshotId: number | null, opId: number) => void;
-  work: (ctx: DriverContext, snapshotId: number | null) => Promise<WorkOutcome<T>>;
+  begin?: (snapshotId: number | null, opId: number, t: LedgerTx) => void | Promise<void>;
+  /** The work itself, outside any transaction; `opId` is the operation's id. */
+  work: (ctx: DriverContext, snapshotId: number | null, opId: number) => Promise<WorkOutcome<T>>;
   /** Inside the transaction that marks it failed. */
-  fail?: (snapshotId: number | null, message: string, error: unknown) => void;
+  fail?: (snapshotId: number | null, message: string, error: unknown, t: LedgerTx) => void | Promise<void>;
   /** More to say about a failure, after the work ended (the hooks that ran): a line under the error, in the ledger and the reply. */
   failureNote?: () => string;
-  /** After the outcome is committed: alerts and other news that must not hold the transaction. */
-  afterFail?: (message: string, error: unknown) => void;
-  afterSuccess?: (value: T) => void;
+  /** After the outcome is committed: alerts and other news that must not hold the transaction (waited for before the job settles). */
+  afterFail?: (message: string, error: unknown) => void | Promise<void>;
+  afterSuccess?: (value: T) => void | Promise<void>;
   /** An operation already recorded (an approved request): it is run instead of a new one inserted. */
   existing?: { op: OperationRow; lease: Lease };
 }
@@ -69,51 +73,71 @@ export interface OperationHandle<T> {
   job: Job<T>;
 }
 
+/** Recording the operation inside a caller's transaction (the scheduler's batch of runs). */
+export interface RunInTx {
+  /** The operation (and what `prepare` and a starting `begin` write) is recorded in a savepoint of this transaction. */
+  tx?: LedgerTx;
+  /**
+   * With `tx`: true once that transaction committed, false when it rolled back. The job waits for it before it
+   * starts (its records must be visible to the ledger outside the transaction); false: it fails without running.
+   */
+  committed?: Promise<boolean>;
+}
+
 /**
  * Every action on a server goes through here: the server's lease is taken first (so a refusal writes
  * nothing), the operation is recorded, the work runs as a job, and the outcome is written to the audit
  * log in the same transaction as the snapshot's own state change.
  */
-export function runOperation<T>(deps: OperationDeps, spec: OperationSpec<T>): OperationHandle<T> {
+export async function runOperation<T>(deps: OperationDeps, spec: OperationSpec<T>, inTx: RunInTx = {}): Promise<OperationHandle<T>> {
   const { ledger, jobs } = deps;
+  const db: LedgerTx = inTx.tx ?? ledger;
   // A server whose host key changed is refused before anything is written (approved work: when it starts).
-  if (!spec.existing && spec.server) refuseIfHostKeyChanged(ledger, spec.server);
+  if (!spec.existing && spec.server) await refuseIfHostKeyChanged(db, spec.server);
   const leaseKey = spec.leaseKey ?? spec.server?.name;
   if (leaseKey === undefined) throw new SnapbotError("internal", `${spec.label}: an operation on no server needs its own lease key`);
-  const lease = spec.existing?.lease ?? jobs.lease(leaseKey, spec.label);
+  const lease = spec.existing?.lease ?? (await jobs.lease(leaseKey, spec.label));
   let op: OperationRow;
   let snapshotId: number | null = spec.existing?.op.snapshot_id ?? null;
   // A free slot now: the operation is recorded as running in the transaction that records it (one commit
   // where queued-then-running took two, and each rewrote the state indexes of both rows).
   const startNow = !spec.existing && jobs.claimSlot();
   try {
-    op = spec.existing?.op ?? ledger.tx(() => {
-      snapshotId = spec.prepare?.(startNow) ?? null;
-      const recorded = ledger.operations.insert({
-        kind: spec.kind,
-        server_id: spec.server?.id ?? null,
-        snapshot_id: snapshotId,
-        requested_by: spec.user,
-        channel: spec.channel ?? null,
-        args: spec.args,
-        state: startNow ? "running" : "queued",
-      });
-      if (startNow) spec.begin?.(snapshotId, recorded.id);
-      return recorded;
-    });
+    op =
+      spec.existing?.op ??
+      (await db.tx(async (t) => {
+        snapshotId = (await spec.prepare?.(startNow, t)) ?? null;
+        const recorded = await t.operations.insert({
+          kind: spec.kind,
+          server_id: spec.server?.id ?? null,
+          snapshot_id: snapshotId,
+          requested_by: spec.user,
+          channel: spec.channel ?? null,
+          args: spec.args,
+          state: startNow ? "running" : "queued",
+        });
+        if (startNow) await spec.begin?.(snapshotId, recorded.id, t);
+        return recorded;
+      }));
   } catch (e) {
     if (startNow) jobs.releaseSlot();
     jobs.release(lease);
     throw e;
   }
-  lease.opId = op.id;
+  jobs.attach(lease, op.id);
   const log = deps.log.child({ op: op.id, kind: spec.kind, server: spec.server?.name ?? null, user: spec.user });
   const settle = outcomes(deps, spec, op, () => snapshotId, log);
-  const begin = () => {
+  // Recorded in the caller's transaction: nothing starts before it committed (nor at all if it rolled back).
+  const recorded = async () => {
+    if (inTx.committed && !(await inTx.committed))
+      throw new SnapbotError("not_recorded", `${spec.label} did not start: the transaction recording it was rolled back`);
+  };
+  const begin = async () => {
+    await recorded();
     try {
-      ledger.tx(() => {
-        ledger.operations.transition(op.id, "running");
-        spec.begin?.(snapshotId, op.id);
+      await ledger.tx(async (t) => {
+        await t.operations.transition(op.id, "running");
+        await spec.begin?.(snapshotId, op.id, t);
       });
     } catch (e) {
       // It never started: once the ledger can write, it is recorded as failed (not left queued).
@@ -121,13 +145,15 @@ export function runOperation<T>(deps: OperationDeps, spec: OperationSpec<T>): Op
       throw e;
     }
   };
+  const opId = op.id;
   const job = jobs.run(
     lease,
     async (ctx) => {
+      if (startNow) await recorded();
       let out: WorkOutcome<T>;
       try {
-        if (spec.existing && spec.server) refuseIfHostKeyChanged(ledger, spec.server);
-        out = await spec.work({ ...ctx, log }, snapshotId);
+        if (spec.existing && spec.server) await refuseIfHostKeyChanged(ledger, spec.server);
+        out = await spec.work({ ...ctx, log }, snapshotId, opId);
       } catch (e) {
         return settle.failed(e, ctx);
       }
@@ -155,14 +181,14 @@ export const OUTCOME_PENDING = "outcome_pending";
 function outcomes<T>(deps: OperationDeps, spec: OperationSpec<T>, op: OperationRow, snapshotId: () => number | null, log: Logger) {
   const { ledger } = deps;
   const recordFailure = (message: string, e: unknown) =>
-    ledger.tx(() => {
-      spec.fail?.(snapshotId(), message, e);
-      ledger.operations.transition(op.id, "failed", { error: message });
+    ledger.tx(async (t) => {
+      await spec.fail?.(snapshotId(), message, e, t);
+      await t.operations.transition(op.id, "failed", { error: message });
     });
   const what = `${spec.label} (operation #${op.id})`;
   const deferFailure = (message: string, e: unknown) =>
     ledger.health.defer({
-      write: () => (recordFailure(message, e), `${what}: recorded as failed`),
+      write: async () => (await recordFailure(message, e), `${what}: recorded as failed`),
       failed: (err) => {
         log.warn({ err: errorMessage(err) }, "could not record the failure");
         return `${what}: its failure could not be recorded (${errorMessage(err)})`;
@@ -175,12 +201,12 @@ function outcomes<T>(deps: OperationDeps, spec: OperationSpec<T>, op: OperationR
     if (!(e instanceof SnapbotError)) log.error({ err: e }, "operation failed unexpectedly");
     else if (!isLedgerFull(e)) log.warn({ code: e.code, message }, "operation failed");
     try {
-      recordFailure(message, e);
+      await recordFailure(message, e);
     } catch (err) {
       if (!isLedgerFull(err)) throw err;
       deferFailure(message, e); // the state change already logged it: no line per failed write
     }
-    spec.afterFail?.(message, e);
+    await spec.afterFail?.(message, e);
     if (isHostKeyChanged(e) && deps.drivers && deps.alerts && spec.server)
       await hostKeyChanged({ ledger, drivers: deps.drivers, alerts: deps.alerts, log }, spec.server, { ...ctx, log }).catch((err: unknown) =>
         log.error({ err: errorMessage(err) }, "could not record the changed host key"),
@@ -192,14 +218,14 @@ function outcomes<T>(deps: OperationDeps, spec: OperationSpec<T>, op: OperationR
 
   async function succeeded(out: WorkOutcome<T>, ctx: JobContext): Promise<T> {
     const commit = () =>
-      ledger.tx(() => {
-        const v = out.commit();
-        ledger.operations.transition(op.id, "succeeded", { result: out.result });
+      ledger.tx(async (t) => {
+        const v = await out.commit(t);
+        await t.operations.transition(op.id, "succeeded", { result: out.result });
         return v;
       });
     let value: T;
     try {
-      value = commit();
+      value = await commit();
     } catch (e) {
       if (!isLedgerFull(e)) return failed(e, ctx);
       deferCommit(out, commit);
@@ -207,17 +233,17 @@ function outcomes<T>(deps: OperationDeps, spec: OperationSpec<T>, op: OperationR
       throw new SnapbotError(OUTCOME_PENDING, `${spec.label} finished, but ${ledger.health.describe()}: ${kept}`);
     }
     log.info({ result: out.result }, "operation succeeded");
-    spec.afterSuccess?.(value);
+    await spec.afterSuccess?.(value);
     return value;
   }
 
   /** The work is done and checked; its commit waits. Should the commit fail for another reason, it fails and what it wrote goes. */
-  function deferCommit(out: WorkOutcome<T>, commit: () => T): void {
+  function deferCommit(out: WorkOutcome<T>, commit: () => Promise<T>): void {
     ledger.health.defer({
-      write: () => {
-        const value = commit();
+      write: async () => {
+        const value = await commit();
         log.warn({ result: out.result }, "operation recorded once the ledger could write again");
-        spec.afterSuccess?.(value);
+        await spec.afterSuccess?.(value);
         return `${what}: recorded as succeeded (${out.result})`;
       },
       failed: (e) => {
@@ -225,12 +251,16 @@ function outcomes<T>(deps: OperationDeps, spec: OperationSpec<T>, op: OperationR
         log.warn({ err: errorMessage(e) }, "operation's deferred commit failed: failing it");
         const quick = { signal: AbortSignal.timeout(600_000), progress: () => {}, log };
         void out.discard?.(quick).catch((err: unknown) => log.warn({ err: errorMessage(err) }, "could not remove what the operation wrote"));
-        try {
-          recordFailure(message, e);
-        } catch (err) {
-          log.warn({ err: errorMessage(err) }, "could not record the failure");
-        }
-        spec.afterFail?.(message, e);
+        // The failure recorded, then told (afterFail), as a failed work is; `failed` answers at once, so this goes on alone.
+        const record = async () => {
+          try {
+            await recordFailure(message, e);
+          } catch (err) {
+            log.warn({ err: errorMessage(err) }, "could not record the failure");
+          }
+          await spec.afterFail?.(message, e);
+        };
+        void record().catch((err: unknown) => log.warn({ err: errorMessage(err) }, "could not report the failure"));
         return `${what}: failed, ${message}${out.discard ? "; what it wrote is removed" : ""}`;
       },
     });

@@ -59,15 +59,15 @@ export async function pruneCopies(deps: EngineDeps, server: ServerRow, asker: As
   try {
     planned = (await planCopies(deps, server, ctx))!;
   } catch (e) {
-    alert.raise(errorMessage(e));
+    await alert.raise(errorMessage(e));
     throw e;
   }
   if (planned.plan.remove.length === 0) {
-    alert.resolve(`nothing to remove on ${where}: ${planned.copies.length} copies, all kept by ${keep}`);
+    await alert.resolve(`nothing to remove on ${where}: ${planned.copies.length} copies, all kept by ${keep}`);
     return { ...planned, removed: [] };
   }
   const driver = deps.drivers.get(server);
-  return runOperation<CopyPruneOutcome>(deps, {
+  const handle = await runOperation<CopyPruneOutcome>(deps, {
     server,
     kind: "prune_copies",
     label: `prune the copies of ${server.name} on ${where}`,
@@ -85,7 +85,8 @@ export async function pruneCopies(deps: EngineDeps, server: ServerRow, asker: As
     },
     afterFail: (message) => alert.raise(message),
     afterSuccess: (out) => alert.resolve(`the copies on ${where} were pruned (${out.removed.length} removed)`),
-  }).job.done;
+  });
+  return handle.job.done;
 }
 
 /** Each copy the plan removes, oldest last as planned; one that fails does not stop the others. */
@@ -103,18 +104,21 @@ async function removePlanned(driver: SnapshotDriver, p: CopyPlan, ctx: DriverCon
   return { removed, failed };
 }
 
-function copyAlerts(deps: Pick<EngineDeps, "alerts">, server: ServerRow, where: string, keep: string) {
+/** Raise and resolve answer once the alert is recorded; a failure to record it is logged, never thrown. */
+function copyAlerts(deps: Pick<EngineDeps, "alerts" | "log">, server: ServerRow, where: string, keep: string) {
   const subject = copiesSubject(where);
+  const logged = (what: string) => (e: unknown) => deps.log.warn({ server: server.name, where, err: errorMessage(e) }, `could not ${what} the copies' alert`);
   return {
-    raise: (message: string) =>
-      void deps.alerts.raise({
+    raise: (message: string): Promise<void> =>
+      deps.alerts.raise({
         kind: "limit_near",
         server,
         snapshotName: subject,
         title: `${server.name}'s copies on ${where} were not pruned: those ${keep} does not keep stay there and fill it`,
         lines: [message.split("\n")[0]!],
         buttons: [{ label: "Prune again", command: `prune ${server.name}` }],
-      }),
-    resolve: (why: string) => void deps.alerts.resolve("limit_near", server, why, subject),
+      }).catch(logged("raise")),
+    resolve: (why: string): Promise<void> =>
+      deps.alerts.resolve("limit_near", server, why, subject).then(() => undefined, logged("resolve")),
   };
 }

@@ -21,8 +21,8 @@ export function createFreshness(deps: SchedulerDeps, track: <T>(p: Promise<T>) =
   const levels = new Map<number, Level>(); // by server id
   const syncing = new Set<number>();
 
-  const levelAt = (e: ScheduleEntry, now: number): { level: Level; ageMs: number } => {
-    const newest = ledger.retention.newestGood(e.row.server_id);
+  const levelAt = async (e: ScheduleEntry, now: number): Promise<{ level: Level; ageMs: number }> => {
+    const newest = await ledger.retention.newestGood(e.row.server_id);
     const ageMs = now - Math.max(newest ?? 0, e.row.created_at);
     const { warnMs, critMs } = thresholds(e);
     return { level: ageMs > critMs ? 2 : ageMs > warnMs ? 1 : 0, ageMs };
@@ -30,7 +30,7 @@ export function createFreshness(deps: SchedulerDeps, track: <T>(p: Promise<T>) =
 
   async function raise(e: ScheduleEntry, server: ServerRow, level: Level, ageMs: number): Promise<void> {
     const { warnMs, critMs } = thresholds(e);
-    const newest = ledger.retention.newestGood(server.id);
+    const newest = await ledger.retention.newestGood(server.id);
     await alerts.raise({
       kind: "snapshot_stale",
       server,
@@ -47,43 +47,46 @@ export function createFreshness(deps: SchedulerDeps, track: <T>(p: Promise<T>) =
     // A --native schedule's snapshots are made by LXD: list the backend first, they may be there.
     const work = async () => {
       if (e.row.native) await deps.engine.sync(server).catch((err: unknown) => log.warn({ server: server.name, err: errorMessage(err) }, "could not list the backend"));
-      const { level, ageMs } = levelAt(e, now);
+      const { level, ageMs } = await levelAt(e, now);
       if (level <= (levels.get(server.id) ?? 0)) return;
       levels.set(server.id, level);
-      e.row = ledger.schedules.get(e.row.id) ?? e.row; // the last run's outcome, for the message
+      e.row = (await ledger.schedules.get(e.row.id)) ?? e.row; // the last run's outcome, for the message
       await raise(e, server, level, ageMs);
     };
     syncing.add(server.id);
     void track(work().finally(() => syncing.delete(server.id)));
   }
 
+  /** A snapshot succeeded: an open stale alert is resolved. */
+  async function fresh(e: ScheduleEntry, server: ServerRow): Promise<void> {
+    if ((levels.get(server.id) ?? 0) === 0) return;
+    levels.set(server.id, 0);
+    const newest = await ledger.retention.newestGood(server.id);
+    await alerts.resolve("snapshot_stale", server, `a new snapshot succeeded${newest ? ` (${new Date(newest).toISOString()})` : ""}`);
+  }
+
   return {
     /** At start: which servers already have a stale alert open. */
-    load(entries: ScheduleEntry[]): void {
+    async load(entries: ScheduleEntry[]): Promise<void> {
+      const open = new Set((await ledger.alerts.listOpen()).filter((a) => a.kind === "snapshot_stale").map((a) => a.server_id));
       levels.clear();
-      const open = new Set(ledger.alerts.listOpen().filter((a) => a.kind === "snapshot_stale").map((a) => a.server_id));
       for (const e of entries) if (open.has(e.row.server_id)) levels.set(e.row.server_id, 1);
     },
-    check(entries: ScheduleEntry[], now: number): void {
+    async check(entries: ScheduleEntry[], now: number): Promise<void> {
       for (const e of entries) {
         if (syncing.has(e.row.server_id)) continue;
-        const { level } = levelAt(e, now);
+        const { level } = await levelAt(e, now);
+        if (level === (levels.get(e.row.server_id) ?? 0)) continue;
+        const server = await ledger.servers.get(e.row.server);
+        // Read after the awaits: a run that succeeded meanwhile (fresh), or an escalation, may have moved it.
         const was = levels.get(e.row.server_id) ?? 0;
-        if (level === was) continue;
-        const server = ledger.servers.get(e.row.server);
-        if (!server) continue;
+        if (!server || syncing.has(server.id) || level === was) continue;
         if (level > was) escalate(e, server, now);
-        else if (level === 0) void track(this.fresh(e, server));
+        else if (level === 0) void track(fresh(e, server));
         else levels.set(server.id, level); // crit back to warn: stays open, no news
       }
     },
-    /** A snapshot succeeded: an open stale alert is resolved. */
-    async fresh(e: ScheduleEntry, server: ServerRow): Promise<void> {
-      if ((levels.get(server.id) ?? 0) === 0) return;
-      levels.set(server.id, 0);
-      const newest = ledger.retention.newestGood(server.id);
-      await alerts.resolve("snapshot_stale", server, `a new snapshot succeeded${newest ? ` (${new Date(newest).toISOString()})` : ""}`);
-    },
+    fresh,
   };
 }
 export type Freshness = ReturnType<typeof createFreshness>;

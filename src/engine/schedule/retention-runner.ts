@@ -1,5 +1,5 @@
 import type { ServerRow } from "../../../db/types.ts";
-import type { ScheduleRow } from "../../../db/sqlite/schedule-repo.ts";
+import type { ScheduleRow } from "../../../db/ledger.ts";
 import type { SchedulerDeps } from "./scheduler-deps.ts";
 import { executePlan, keptParents, originsOf, planFor, type PruneOutcome } from "./retention.ts";
 import { errorMessage } from "../../errors.ts";
@@ -23,9 +23,9 @@ export function createRetentionRunner(deps: SchedulerDeps, track: <T>(p: Promise
     if (!schedule.keep || busy.has(server.id)) return null;
     busy.add(server.id);
     try {
-      const plan = planFor(ledger, server, schedule.keep, originsOf(schedule), undefined, names);
+      const plan = await planFor(ledger, server, schedule.keep, originsOf(schedule), undefined, names);
       if (plan.remove.length === 0) return { plan, pruned: [], failed: [], stopped: null };
-      const out = await executePlan(ledger, plan, schedule.keep, (snap, why) => deps.engine.delete(server, snap, SCHEDULER, why));
+      const out = await executePlan(ledger, plan, schedule.keep, async (snap, why) => deps.engine.delete(server, snap, SCHEDULER, why));
       log.info({ server: server.name, pruned: out.pruned.length, failed: out.failed.length, stopped: out.stopped }, "retention applied");
       return out;
     } finally {
@@ -49,8 +49,8 @@ export function createRetentionRunner(deps: SchedulerDeps, track: <T>(p: Promise
     pruneServer,
     pruneCopiesOf,
     /** Snapshots past their expiry (fixed at creation, as LXD does), removed one by one per server. */
-    expireDue(now: number): void {
-      const due = ledger.snapshots.expired(now);
+    async expireDue(now: number): Promise<void> {
+      const due = await ledger.snapshots.expired(now);
       if (due.length === 0) return;
       const byServer = new Map<string, typeof due>();
       for (const s of due) {
@@ -59,15 +59,15 @@ export function createRetentionRunner(deps: SchedulerDeps, track: <T>(p: Promise
         else byServer.set(s.server, [s]);
       }
       for (const [name, snaps] of byServer) {
-        const server = ledger.servers.get(name);
-        if (!server || busy.has(server.id)) continue;
+        const server = await ledger.servers.get(name);
+        if (!server || busy.has(server.id)) continue; // checked and claimed with no await between: one prune at a time
         busy.add(server.id);
         const work = async () => {
-          const parents = keptParents(ledger, server.id); // past its expiry, a parent still waits for its children
+          const parents = await keptParents(ledger, server.id); // past its expiry, a parent still waits for its children
           for (const ref of snaps) {
-            const snap = ledger.snapshots.get(ref.id);
+            const snap = await ledger.snapshots.get(ref.id);
             if (snap?.state !== "done" || parents.has(snap.id)) continue;
-            await deps.engine.delete(server, snap, SCHEDULER, `expired at ${new Date(ref.expires_at!).toISOString()}`).job.done;
+            await (await deps.engine.delete(server, snap, SCHEDULER, `expired at ${new Date(ref.expires_at!).toISOString()}`)).job.done;
           }
         };
         void track(
@@ -86,21 +86,22 @@ export function createRetentionRunner(deps: SchedulerDeps, track: <T>(p: Promise
     async pass(): Promise<number> {
       let pruned = 0;
       let planned = 0;
-      const inUse = ledger.retention.inUse();
-      for (const s of ledger.schedules.live()) {
+      const inUse = await ledger.retention.inUse();
+      for (const s of await ledger.schedules.live()) {
         if (!s.keep || busy.has(s.server_id)) continue;
-        // Planning is synchronous: let timers (the minute tick) and requests in every 200 servers.
+        // Planning may not yield to the event loop (an embedded ledger answers at once): let timers (the minute
+        // tick) and requests in every 200 servers.
         if (++planned % 200 === 0) await new Promise((r) => setImmediate(r));
         // Most servers have nothing to remove: only those that do are looked up and pruned (pruneServer plans
         // again, with what is in use by then: earlier servers' deletions may have taken minutes).
-        if (planFor(ledger, { id: s.server_id }, s.keep, originsOf(s), inUse, false).remove.length === 0) continue;
-        const server = ledger.servers.get(s.server);
+        if ((await planFor(ledger, { id: s.server_id }, s.keep, originsOf(s), inUse, false)).remove.length === 0) continue;
+        const server = await ledger.servers.get(s.server);
         if (!server) continue;
         const out = await pruneServer(server, s).catch((e: unknown) => (log.warn({ server: s.server, err: errorMessage(e) }, "retention failed"), null));
         pruned += out?.pruned.length ?? 0;
       }
       let seen = 0;
-      for (const server of ledger.servers.list()) {
+      for (const server of await ledger.servers.list()) {
         if (++seen % 200 === 0) await new Promise((r) => setImmediate(r)); // as above: timers and requests get in
         pruned += (await pruneCopiesOf(server))?.removed.length ?? 0;
       }
@@ -108,14 +109,14 @@ export function createRetentionRunner(deps: SchedulerDeps, track: <T>(p: Promise
       return pruned + (await deps.engine.copies.pruneAll());
     },
     /** The planning half of a pass, with no deletions: what the benchmark times over a big ledger. */
-    planAll(): { servers: number; candidates: number; remove: number } {
-      const inUse = ledger.retention.inUse();
+    async planAll(): Promise<{ servers: number; candidates: number; remove: number }> {
+      const inUse = await ledger.retention.inUse();
       let servers = 0;
       let candidates = 0;
       let remove = 0;
-      for (const s of ledger.schedules.live()) {
+      for (const s of await ledger.schedules.live()) {
         if (!s.keep) continue;
-        const plan = planFor(ledger, { id: s.server_id }, s.keep, originsOf(s), inUse, false);
+        const plan = await planFor(ledger, { id: s.server_id }, s.keep, originsOf(s), inUse, false);
         servers++;
         candidates += plan.keep.length + plan.remove.length + plan.protect.length;
         remove += plan.remove.length;

@@ -1,7 +1,5 @@
 import type { ServerRow, SnapshotRow } from "../../../db/types.ts";
-import type { ScheduleRow } from "../../../db/sqlite/schedule-repo.ts";
-import type { Origin } from "../../../db/sqlite/retention-repo.ts";
-import type { Ledger } from "../../../db/sqlite/ledger.ts";
+import type { LedgerRepos, Origin, ScheduleRow } from "../../../db/ledger.ts";
 import type { OperationHandle } from "../operations/run-operation.ts";
 import { planRetention, type RetentionPlan } from "../../retention/apply-policy.ts";
 import { formatKeep, type KeepPolicy } from "../../retention/keep-policy.ts";
@@ -12,7 +10,7 @@ import { errorMessage, SnapbotError } from "../../errors.ts";
 // policy covers the snapshots that schedule made (and, for an LXD --native schedule, those LXD made): a
 // snapshot someone took by hand before an upgrade is never eaten by the daily rotation.
 
-export type RemoveFn = (snap: SnapshotRow, why: string) => OperationHandle<SnapshotRow>;
+export type RemoveFn = (snap: SnapshotRow, why: string) => Promise<OperationHandle<SnapshotRow>>;
 
 export interface PruneOutcome {
   plan: RetentionPlan;
@@ -27,9 +25,17 @@ export function originsOf(schedule: Pick<ScheduleRow, "native">): Origin[] {
 }
 
 /** `names: false` (the pass over every server) reads no names and writes no reasons for kept snapshots. */
-export function planFor(ledger: Ledger, server: Pick<ServerRow, "id">, policy: KeepPolicy, origins: Origin[], inUse = ledger.retention.inUse(), names = true): RetentionPlan {
-  const rows = ledger.retention.candidates(server.id, origins, names);
-  const parents = rows.length > 0 ? ledger.retention.parents(server.id) : new Set<number>();
+export async function planFor(
+  ledger: Pick<LedgerRepos, "retention">,
+  server: Pick<ServerRow, "id">,
+  policy: KeepPolicy,
+  origins: Origin[],
+  inUse?: Map<number, string>,
+  names = true,
+): Promise<RetentionPlan> {
+  inUse ??= await ledger.retention.inUse();
+  const rows = await ledger.retention.candidates(server.id, origins, names);
+  const parents = rows.length > 0 ? await ledger.retention.parents(server.id) : new Set<number>();
   if (parents.size > 0 || inUse.size > 0)
     for (const r of rows) {
       r.hasChildren = parents.has(r.id);
@@ -42,19 +48,19 @@ export function planFor(ledger: Ledger, server: Pick<ServerRow, "id">, policy: K
  * Snapshots retention keeps because live snapshots name them as their parent: a policy's rotation, an expiry
  * and the limit's room-making remove only leaves, unless the server's schedule says --keep …,parents=prune.
  */
-export function keptParents(ledger: Ledger, serverId: number): Set<number> {
-  return ledger.schedules.forServer(serverId)?.keep?.parents === "prune" ? new Set() : ledger.retention.parents(serverId);
+export async function keptParents(ledger: Pick<LedgerRepos, "schedules" | "retention">, serverId: number): Promise<Set<number>> {
+  return (await ledger.schedules.forServer(serverId))?.keep?.parents === "prune" ? new Set() : ledger.retention.parents(serverId);
 }
 
 /** Removes what the plan removes, oldest first, each as its own operation; stops if the server gets busy. */
-export async function executePlan(ledger: Ledger, plan: RetentionPlan, policy: KeepPolicy, remove: RemoveFn): Promise<PruneOutcome> {
+export async function executePlan(ledger: Pick<LedgerRepos, "snapshots">, plan: RetentionPlan, policy: KeepPolicy, remove: RemoveFn): Promise<PruneOutcome> {
   const out: PruneOutcome = { plan, pruned: [], failed: [], stopped: null };
   const byAge = [...plan.remove].sort((a, b) => a.id - b.id);
   for (const r of byAge) {
-    const snap = ledger.snapshots.get(r.id);
+    const snap = await ledger.snapshots.get(r.id);
     if (!snap || (snap.state !== "done" && snap.state !== "broken")) continue; // changed since planning
     try {
-      await remove(snap, `retention ${formatKeep(policy)}: ${r.why}`).job.done;
+      await (await remove(snap, `retention ${formatKeep(policy)}: ${r.why}`)).job.done;
       out.pruned.push(snap.name);
     } catch (e) {
       if (e instanceof SnapbotError && e.code === "server_busy") {

@@ -1,6 +1,6 @@
 import type { Logger } from "pino";
-import type { Ledger } from "../../../db/sqlite/ledger.ts";
-import type { ScheduleRow } from "../../../db/sqlite/schedule-repo.ts";
+import type { Ledger } from "../../../db/ledger.ts";
+import type { ScheduleRow } from "../../../db/ledger.ts";
 import type { Clock } from "../../clock.ts";
 import type { AlertSink } from "../../alerts/alert-sink.ts";
 import type { Engine } from "../engine.ts";

@@ -1,6 +1,8 @@
 import cron, { type ScheduledTask } from "node-cron";
-import type { ScheduleRow } from "../../../db/sqlite/schedule-repo.ts";
-import type { ServerRow } from "../../../db/types.ts";
+import type { LedgerRepos, ScheduleRow } from "../../../db/ledger.ts";
+import type { ServerRow, SnapshotRow } from "../../../db/types.ts";
+import type { CreateInput } from "../engine.ts";
+import type { OperationHandle } from "../operations/run-operation.ts";
 import { parseCron, type CronSchedule } from "../../schedule/cron.ts";
 import { renderPattern } from "../../schedule/pattern.ts";
 import { addDuration, formatAge, parseDuration } from "../../duration.ts";
@@ -25,6 +27,38 @@ export interface TickReport {
   skipped: number;
   missed: number;
 }
+
+const ASKER = { user: SCHEDULER_USER, channel: null };
+
+type Late = { since: number; runs: number };
+type Outcome = { ok: true } | { ok: false; err: unknown };
+/** A run to start: the create's input, ready. */
+interface Pending {
+  e: ScheduleEntry;
+  server: ServerRow;
+  due: number;
+  wasLate: boolean;
+  input: CreateInput;
+}
+interface Started extends Pending {
+  opId: number;
+  outcome: Promise<Outcome>;
+}
+interface Skipped {
+  e: ScheduleEntry;
+  server: ServerRow;
+  due: number;
+  why: string;
+  status: "skipped" | "failed";
+  op?: number;
+}
+
+/** The job's end, as a value: taken at once, so a job that fails before anyone waits is not an unhandled rejection. */
+const outcomeOf = (done: Promise<unknown>): Promise<Outcome> =>
+  done.then(
+    () => ({ ok: true }),
+    (err: unknown) => ({ ok: false, err }),
+  );
 
 export function createScheduler(deps: SchedulerDeps) {
   const { ledger, clock, log } = deps;
@@ -64,20 +98,70 @@ export function createScheduler(deps: SchedulerDeps) {
     }
   }
 
-  function load(): number {
+  // Ticks (and loads) take turns: one that starts while another is still recording its runs waits for it, so
+  // two never decide on the same schedules at once (a run is never started twice for one minute).
+  let turn: Promise<unknown> = Promise.resolve();
+  function inTurn<T>(fn: () => Promise<T>): Promise<T> {
+    const run = turn.then(fn, fn);
+    turn = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    return run;
+  }
+
+  /** Reads every live schedule from the ledger (waits for a tick in progress); returns how many. */
+  const load = (): Promise<number> => inTurn(loadNow);
+  /**
+   * Fires what is due at `now`; a tick still running is waited for first (ticks never overlap). With replicas, a
+   * schedule set or removed by a command on another one is read first (schedules.version tells when).
+   */
+  const tick = (now = clock.now()): Promise<TickReport> =>
+    track(
+      inTurn(async () => {
+        if (ledger.coordination.shared && (await ledger.schedules.version()) !== loadedVersion) await loadNow();
+        return tickNow(now);
+      }),
+    );
+  let loadedVersion: string | null = null;
+
+  // Schedules a command set or removed while a load read the ledger: applied again over what it read.
+  let changedDuringLoad: (() => void)[] | null = null;
+  function change(fn: () => void): void {
+    fn();
+    changedDuringLoad?.push(fn);
+  }
+
+  async function loadNow(): Promise<number> {
+    const changed: (() => void)[] = (changedDuringLoad = []);
+    let rows: ScheduleRow[];
+    try {
+      const version = await ledger.schedules.version();
+      rows = await ledger.schedules.live();
+      loadedVersion = version; // read before the rows: a change between the two is read again at the next tick
+    } finally {
+      changedDuringLoad = null;
+    }
+    // A run still going keeps its place: a re-read (another replica changed a schedule) must not stack a second one.
+    const runningBefore = new Map([...entries.values()].map((e) => [e.row.id, e.running]));
     entries.clear();
     parsed.clear();
-    for (const row of ledger.schedules.live()) add(row);
-    rounds.load();
-    warmDrivers();
-    freshness.load([...entries.values()]);
+    for (const row of rows) {
+      const e = add(row);
+      if (e) e.running = runningBefore.get(row.id) ?? null;
+    }
+    for (const fn of changed) fn();
+    await rounds.load();
+    await warmDrivers();
+    await freshness.load([...entries.values()]);
     return entries.size;
   }
 
   /** Each scheduled server's driver made (its settings validated) now, not in the first busy minute. */
-  function warmDrivers(): void {
+  async function warmDrivers(): Promise<void> {
+    const servers = new Map((await ledger.servers.list()).map((s) => [s.name, s]));
     for (const e of entries.values()) {
-      const server = ledger.servers.get(e.row.server);
+      const server = servers.get(e.row.server);
       try {
         if (server) deps.engine.hasLimit(server);
       } catch (err) {
@@ -87,93 +171,172 @@ export function createScheduler(deps: SchedulerDeps) {
   }
 
   /** Fires everything due at `now` (the minute tick; with a fake clock in tests). */
-  function tick(now = clock.now()): TickReport {
+  async function tickNow(now: number): Promise<TickReport> {
     lastTick = now;
     const report: TickReport = { fired: 0, skipped: 0, missed: 0 };
     const due = [...entries.values()].filter((e) => !e.row.native && e.next <= now);
-    // A few hundred runs per transaction: each run's records are a savepoint inside it, so 10,000 runs due
-    // in the same minute cost tens of commits, not 10,000, while the dirty pages still fit SQLite's cache.
-    for (let i = 0; i < due.length; i += FIRE_BATCH)
-      ledger.tx(() => {
-        for (const e of due.slice(i, i + FIRE_BATCH)) {
-          const at = e.cron.previous(now) ?? e.next;
-          const late = now - e.next >= LATE_MS ? { since: e.next, runs: countRuns(e.cron, e.next, now) } : null;
-          e.next = e.cron.next(now);
-          if (late) report.missed++;
-          if (fire(e, at, now, late)) report.fired++;
-          else report.skipped++;
-        }
-      });
-    const verified = rounds.tick(now);
+    // A few hundred runs per transaction: their records (each skipped run's operation, each started run's last
+    // run) are written together, so 10,000 runs due in the same minute cost tens of commits, not 10,000.
+    for (let i = 0; i < due.length; i += FIRE_BATCH) await fireBatch(due.slice(i, i + FIRE_BATCH), now, report);
+    const verified = await rounds.tick(now);
     report.fired += verified.fired;
     report.skipped += verified.skipped;
     report.missed += verified.missed;
-    freshness.check([...entries.values()], now);
-    retention.expireDue(now);
+    await freshness.check([...entries.values()], now);
+    await retention.expireDue(now);
     return report;
   }
 
-  /** Starts one run of a schedule; false when it was skipped (recorded in the audit log). */
-  function fire(e: ScheduleEntry, due: number, now: number, late: { since: number; runs: number } | null): boolean {
-    const server = ledger.servers.get(e.row.server);
-    if (!server) return false; // unregistered: its schedule is gone at the next load
-    if (late) void missedAlert(e, server, late, now);
-    if (e.running !== null)
-      return skip(e, server, due, `skipped: the previous run${e.running > 0 ? ` (operation #${e.running})` : ""} is still running`), false;
-    const asker = { user: SCHEDULER_USER, channel: null };
-    let name: string | undefined;
-    let expiresAt: number | null = null;
+  /**
+   * Starts the batch's runs; each skipped one is recorded in the audit log. One transaction (engine.batch) claims
+   * each run's minute (schedules.claim: with several replicas, a minute another leader already ran is not run
+   * again), records the started runs' operations and the skips, and commits them together: a crash leaves a
+   * minute either run and recorded or free. The jobs start once it committed.
+   */
+  async function fireBatch(batch: ScheduleEntry[], now: number, report: TickReport): Promise<void> {
+    const skips: Skipped[] = [];
+    const started: Started[] = [];
+    const limited: Pending[] = [];
+    const late: { e: ScheduleEntry; server: ServerRow; late: Late }[] = [];
+    const claimed: ScheduleEntry[] = [];
     try {
-      if (e.row.pattern) name = renderPattern(e.row.pattern, now, ledger.snapshots.liveNames(server.id));
-      if (e.row.expiry) expiresAt = addDuration(now, parseDuration(e.row.expiry));
+      await deps.engine.batch(async (t) => {
+        for (const e of batch) {
+          if (entries.get(e.row.id) !== e) continue; // unscheduled or replaced while earlier runs were recorded
+          const at = e.cron.previous(now) ?? e.next;
+          const l = now - e.next >= LATE_MS ? { since: e.next, runs: countRuns(e.cron, e.next, now) } : null;
+          e.next = e.cron.next(now);
+          const server = await t.servers.get(e.row.server);
+          if (!server) {
+            report.skipped++; // unregistered: its schedule is gone at the next load
+            continue;
+          }
+          if (!(await t.schedules.claim(e.row.id, at))) continue; // another replica's scheduler ran this minute
+          claimed.push(e);
+          if (l) report.missed++;
+          if (l) late.push({ e, server, late: l });
+          if (e.running !== null) {
+            skips.push({ e, server, due: at, why: `skipped: the previous run${e.running > 0 ? ` (operation #${e.running})` : ""} is still running`, status: "skipped" });
+            report.skipped++;
+            continue;
+          }
+          let name: string | undefined;
+          let expiresAt: number | null = null;
+          try {
+            if (e.row.pattern) name = renderPattern(e.row.pattern, now, await t.snapshots.liveNames(server.id));
+            if (e.row.expiry) expiresAt = addDuration(now, parseDuration(e.row.expiry));
+          } catch (err) {
+            skips.push({ e, server, due: at, why: `skipped: ${errorMessage(err)}`, status: "failed" });
+            report.skipped++;
+            continue;
+          }
+          report.fired++;
+          e.running = -1; // claimed until the operation exists
+          const run: Pending = { e, server, due: at, wasLate: l !== null, input: { server, name, expiresAt, ...ASKER, scheduleId: e.row.id, note: `schedule "${e.row.cron}"` } };
+          try {
+            // A backend with a snapshot limit may need room first (async, once the batch is recorded); the others
+            // start once the batch commits, so the operation is recorded within the tick.
+            if (deps.engine.hasLimit(server)) {
+              limited.push(run);
+              continue;
+            }
+            const h = await deps.engine.createLater(run.input, t);
+            e.running = h.op.id;
+            started.push({ ...run, opId: h.op.id, outcome: outcomeOf(h.job.done) });
+          } catch (err) {
+            e.running = null;
+            skips.push({ e, server, due: at, why: `skipped: ${errorMessage(err)}`, status: "skipped" });
+          }
+        }
+        for (const k of skips) k.op = await recordSkip(t, k);
+        for (const r of started) await t.schedules.ran(r.e.row.id, r.due, "started", r.opId);
+      });
     } catch (err) {
-      return skip(e, server, due, `skipped: ${errorMessage(err)}`, "failed"), false;
+      // Nothing of the batch was recorded (its jobs fail at once: "the transaction recording it was rolled back").
+      for (const e of claimed) e.running = null;
+      for (const k of skips) k.op = undefined;
+      log.error({ err: errorMessage(err), runs: claimed.length }, "a batch of scheduled runs could not be recorded");
+      limited.length = 0;
+    } finally {
+      followBatch(skips, started, limited, late, now);
     }
-    let opId: number | null = null;
-    const start = () => {
-      const h = deps.engine.createLater({ server, name, expiresAt, ...asker, scheduleId: e.row.id, note: `schedule "${e.row.cron}"` });
-      opId = e.running = h.op.id;
-      ledger.schedules.ran(e.row.id, due, "started", opId);
-      return h;
-    };
-    e.running = -1; // claimed until the operation exists
-    const run = (async () => {
-      try {
-        // A backend with a snapshot limit may need room first (async); the others start at once, so the
-        // operation is recorded within the tick.
-        const h = deps.engine.hasLimit(server) ? (await deps.engine.makeRoom(server, asker), start()) : start();
-        await h.job.done;
-        ledger.schedules.settled(e.row.id, opId!, "succeeded");
-        await succeeded(e, server, late !== null);
-      } catch (err) {
-        if (opId === null) skip(e, server, due, `skipped: ${errorMessage(err)}`);
-        else ledger.schedules.settled(e.row.id, opId, "failed", errorMessage(err).split("\n")[0]!);
-      } finally {
-        e.running = null;
-      }
-    })();
-    void track(run);
-    return true;
   }
 
-  /** A run that did not happen: an operation recorded as cancelled, with why, so `audit` shows it. */
-  function skip(e: ScheduleEntry, server: ServerRow, due: number, why: string, status: "skipped" | "failed" = "skipped"): void {
-    const op = ledger.tx(() => {
-      const o = ledger.operations.insert({ kind: "create", server_id: server.id, requested_by: SCHEDULER_USER, args: { schedule: e.row.id, due: new Date(due).toISOString() } });
-      return ledger.operations.transition(o.id, "cancelled", { error: why });
-    });
-    ledger.schedules.ran(e.row.id, due, status, op.id, why);
-    log.warn({ schedule: e.row.id, server: server.name, op: op.id }, why);
+  /** After the batch's transaction: the skips logged, the missed alerts raised, the runs followed (they run). */
+  function followBatch(skips: Skipped[], started: Started[], limited: Pending[], late: { e: ScheduleEntry; server: ServerRow; late: Late }[], now: number): void {
+    const alerted = new Map<ScheduleEntry, Promise<void>>();
+    for (const k of skips) if (k.op !== undefined) log.warn({ schedule: k.e.row.id, server: k.server.name, op: k.op }, k.why);
+    for (const m of late) alerted.set(m.e, missedAlert(m.e, m.server, m.late, now));
+    for (const r of started) void track(finish(r, r.opId, r.outcome, alerted.get(r.e)));
+    for (const r of limited) void track(startLimited(r, alerted.get(r.e)));
   }
 
-  async function missedAlert(e: ScheduleEntry, server: ServerRow, late: { since: number; runs: number }, now: number): Promise<void> {
+  /** A run on a backend with a snapshot limit: room made first, then started and recorded on its own. */
+  async function startLimited(r: Pending, alerted: Promise<void> | undefined): Promise<void> {
+    const { e, server, due } = r;
+    let h: OperationHandle<SnapshotRow>;
+    try {
+      await deps.engine.makeRoom(server, ASKER);
+      h = await deps.engine.createLater(r.input);
+    } catch (err) {
+      e.running = null;
+      const why = `skipped: ${errorMessage(err)}`;
+      const op = await ledger.tx((t) => recordSkip(t, { e, server, due, why, status: "skipped" }));
+      log.warn({ schedule: e.row.id, server: server.name, op }, why);
+      return;
+    }
+    const opId = (e.running = h.op.id);
+    const outcome = outcomeOf(h.job.done);
+    try {
+      await ledger.schedules.ran(e.row.id, due, "started", opId);
+    } catch (err) {
+      e.running = null;
+      await ledger.schedules.settled(e.row.id, opId, "failed", errorMessage(err).split("\n")[0]!);
+      return;
+    }
+    await finish(r, opId, outcome, alerted);
+  }
+
+  /** A started run's outcome, on its schedule's row; a success resolves the staleness and applies --keep. */
+  async function finish(r: Pick<Pending, "e" | "server" | "wasLate">, opId: number, outcome: Promise<Outcome>, alerted: Promise<void> | undefined): Promise<void> {
+    const { e, server } = r;
+    try {
+      await alerted; // a catch-up run's schedule_missed is raised before its success resolves it
+      const o = await outcome;
+      if (!o.ok) throw o.err;
+      await ledger.schedules.settled(e.row.id, opId, "succeeded");
+      await succeeded(e, server, r.wasLate);
+    } catch (err) {
+      await ledger.schedules.settled(e.row.id, opId, "failed", errorMessage(err).split("\n")[0]!);
+    } finally {
+      e.running = null;
+      const now = entries.get(e.row.id); // re-read since (another replica changed a schedule): the same run ended
+      if (now && now !== e && now.running === opId) now.running = null;
+    }
+  }
+
+  /** A run that did not happen: an operation recorded as cancelled, with why, so `audit` shows it; returns its id. */
+  async function recordSkip(t: LedgerRepos, k: Omit<Skipped, "op">): Promise<number> {
+    const { e, server, due, why } = k;
+    const o = await t.operations.insert({ kind: "create", server_id: server.id, requested_by: SCHEDULER_USER, args: { schedule: e.row.id, due: new Date(due).toISOString() } });
+    const op = await t.operations.transition(o.id, "cancelled", { error: why });
+    await t.schedules.ran(e.row.id, due, k.status, op.id, why);
+    return op.id;
+  }
+
+  /** Never rejects: a failure to raise it is logged. */
+  async function missedAlert(e: ScheduleEntry, server: ServerRow, late: Late, now: number): Promise<void> {
     const runs = late.runs > 1 ? `${late.runs} runs missed, ` : "";
-    await deps.alerts.raise({
-      kind: "schedule_missed",
-      server,
-      title: `${server.name}'s schedule "${e.row.cron}" ran ${formatAge(now - late.since)} late`,
-      lines: [`${runs}due ${iso(late.since)}, started ${iso(now)}: snapbot was not running (or was stalled); it catches up with one run`],
-    });
+    try {
+      await deps.alerts.raise({
+        kind: "schedule_missed",
+        server,
+        title: `${server.name}'s schedule "${e.row.cron}" ran ${formatAge(now - late.since)} late`,
+        lines: [`${runs}due ${iso(late.since)}, started ${iso(now)}: snapbot was not running (or was stalled); it catches up with one run`],
+      });
+    } catch (err) {
+      log.warn({ schedule: e.row.id, server: server.name, err: errorMessage(err) }, "could not raise schedule_missed");
+    }
   }
 
   async function succeeded(e: ScheduleEntry, server: ServerRow, wasLate: boolean): Promise<void> {
@@ -187,11 +350,17 @@ export function createScheduler(deps: SchedulerDeps) {
     tick,
     /** A schedule set or replaced by a command: live from the next tick. */
     upsert(row: ScheduleRow): ScheduleEntry | null {
-      for (const [id, e] of entries) if (e.row.server_id === row.server_id) entries.delete(id);
-      return add(row);
+      let entry: ScheduleEntry | null = null;
+      change(() => {
+        for (const [id, e] of entries) if (e.row.server_id === row.server_id) entries.delete(id);
+        entry = add(row);
+      });
+      return entry;
     },
     remove(serverId: number): void {
-      for (const [id, e] of entries) if (e.row.server_id === serverId) entries.delete(id);
+      change(() => {
+        for (const [id, e] of entries) if (e.row.server_id === serverId) entries.delete(id);
+      });
     },
     entry(serverId: number): ScheduleEntry | undefined {
       for (const e of entries.values()) if (e.row.server_id === serverId) return e;
@@ -203,17 +372,19 @@ export function createScheduler(deps: SchedulerDeps) {
     rounds,
     lastTick: () => lastTick,
     /** Loads the schedules, catches up missed runs now, then ticks at second 0 of every minute. */
-    start(): void {
-      load();
-      tick();
+    async start(): Promise<void> {
+      await load();
+      await tick();
       retention.passSoon();
-      task = cron.schedule("* * * * *", () => void tick(), { name: "snapbot-scheduler", unref: true });
+      const onTick = () => void tick().catch((e: unknown) => log.error({ err: errorMessage(e) }, "a scheduler tick failed"));
+      task = cron.schedule("* * * * *", onTick, { name: "snapbot-scheduler", unref: true });
     },
     /** Stops ticking and waits for the runs, prunes and alerts already started. */
     async stop(): Promise<void> {
-      await task?.stop();
-      await task?.destroy();
+      const t = task; // a start() while this one waits makes its own task: that one is not stopped here
       task = null;
+      await t?.stop();
+      await t?.destroy();
       while (pending.size > 0) await Promise.all([...pending]);
     },
     /** Resolves when everything started so far (runs, prunes, checks) has finished (tests, shutdown). */

@@ -1,4 +1,4 @@
-import type { ScheduleRow } from "../../../db/sqlite/schedule-repo.ts";
+import type { ScheduleRow } from "../../../db/ledger.ts";
 import type { ServerRow } from "../../../db/types.ts";
 import type { EngineDeps, Asker } from "../deps.ts";
 import type { Scheduler } from "./scheduler.ts";
@@ -33,43 +33,70 @@ export async function setSchedule(deps: Deps, server: ServerRow, input: Schedule
   if (input.warnMs !== null && input.critMs !== null && input.warnMs >= input.critMs)
     throw new UserError("bad_threshold", `--warn must be shorter than --crit (got ${input.warnMs / 60_000}M and ${input.critMs / 60_000}M), e.g. --warn 36H --crit 4d`);
   const driver = deps.drivers.get(server);
-  const previous = deps.ledger.schedules.forServer(server.id);
-  if (input.native) {
-    const native = capabilityOf(driver, "nativeSchedule", server);
-    await native.call(driver, { cron: input.cron, pattern: input.pattern, expiry: input.expiry }, ctxOf(deps));
-  } else if (previous?.native) {
-    await capabilityOf(driver, "nativeSchedule", server).call(driver, null, ctxOf(deps));
-  }
-  const out = deps.ledger.tx(() => {
-    const r = deps.ledger.schedules.set({
-      server_id: server.id,
-      cron: input.cron,
-      pattern: input.pattern,
-      expiry: input.expiry,
-      keep: input.keep,
-      native: input.native,
-      warn_after_ms: input.warnMs,
-      crit_after_ms: input.critMs,
-      created_by: asker.user,
+  return scheduleTurn(deps.scheduler, `server ${server.id}`, async () => {
+    const previous = await deps.ledger.schedules.forServer(server.id);
+    if (input.native) {
+      const native = capabilityOf(driver, "nativeSchedule", server);
+      await native.call(driver, { cron: input.cron, pattern: input.pattern, expiry: input.expiry }, ctxOf(deps));
+    } else if (previous?.native) {
+      await capabilityOf(driver, "nativeSchedule", server).call(driver, null, ctxOf(deps));
+    }
+    const out = await deps.ledger.tx(async (t) => {
+      const r = await t.schedules.set({
+        server_id: server.id,
+        cron: input.cron,
+        pattern: input.pattern,
+        expiry: input.expiry,
+        keep: input.keep,
+        native: input.native,
+        warn_after_ms: input.warnMs,
+        crit_after_ms: input.critMs,
+        created_by: asker.user,
+      });
+      await t.operations.insert({ kind: "schedule", server_id: server.id, requested_by: asker.user, channel: asker.channel ?? null, args: { ...input }, state: "succeeded", result: r.replaced ? `replaced "${r.replaced.cron}"` : "scheduled" });
+      return r;
     });
-    deps.ledger.operations.insert({ kind: "schedule", server_id: server.id, requested_by: asker.user, channel: asker.channel ?? null, args: { ...input }, state: "succeeded", result: r.replaced ? `replaced "${r.replaced.cron}"` : "scheduled" });
-    return r;
+    deps.scheduler.upsert(out.schedule);
+    return out;
   });
-  deps.scheduler.upsert(out.schedule);
-  return out;
 }
 
 export async function removeSchedule(deps: Deps, server: ServerRow, asker: Asker): Promise<ScheduleRow> {
-  const existing = deps.ledger.schedules.forServer(server.id);
-  if (!existing) throw new UserError("no_schedule", `${server.name} has no schedule: type schedules to see them`);
-  if (existing.native) {
-    const driver = deps.drivers.get(server);
-    await capabilityOf(driver, "nativeSchedule", server).call(driver, null, ctxOf(deps));
-  }
-  deps.ledger.tx(() => {
-    deps.ledger.schedules.remove(server.id);
-    deps.ledger.operations.insert({ kind: "unschedule", server_id: server.id, requested_by: asker.user, channel: asker.channel ?? null, args: { cron: existing.cron }, state: "succeeded", result: "unscheduled" });
+  const none = () => new UserError("no_schedule", `${server.name} has no schedule: type schedules to see them`);
+  return scheduleTurn(deps.scheduler, `server ${server.id}`, async () => {
+    const existing = await deps.ledger.schedules.forServer(server.id);
+    if (!existing) throw none();
+    if (existing.native) {
+      const driver = deps.drivers.get(server);
+      await capabilityOf(driver, "nativeSchedule", server).call(driver, null, ctxOf(deps));
+    }
+    await deps.ledger.tx(async (t) => {
+      // Guarded: removed meanwhile (another replica), it is not removed, nor recorded, twice.
+      if (!(await t.schedules.remove(server.id))) throw none();
+      await t.operations.insert({ kind: "unschedule", server_id: server.id, requested_by: asker.user, channel: asker.channel ?? null, args: { cron: existing.cron }, state: "succeeded", result: "unscheduled" });
+    });
+    deps.scheduler.remove(server.id);
+    return existing;
   });
-  deps.scheduler.remove(server.id);
-  return existing;
+}
+
+// Changes of one schedule (a server's, a target's) take turns: each reads the ledger, may call the backend, writes,
+// then updates the live scheduler; two interleaved could leave the scheduler holding the one the ledger replaced.
+const turns = new WeakMap<object, Map<string, Promise<unknown>>>();
+
+/** Runs fn once the earlier changes of `key` on this scheduler have settled. */
+export function scheduleTurn<T>(scheduler: object, key: string, fn: () => Promise<T>): Promise<T> {
+  let byKey = turns.get(scheduler);
+  if (!byKey) turns.set(scheduler, (byKey = new Map()));
+  const keys = byKey;
+  const run = (keys.get(key) ?? Promise.resolve()).then(fn, fn);
+  const settled = run.then(
+    () => undefined,
+    () => undefined,
+  );
+  keys.set(key, settled);
+  void settled.then(() => {
+    if (keys.get(key) === settled) keys.delete(key);
+  });
+  return run;
 }

@@ -2,9 +2,11 @@ import { describe, expect, it } from "vitest";
 import { spawn } from "node:child_process";
 import { existsSync, mkdirSync, truncateSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import Database from "better-sqlite3";
 import { FROM_SOURCE, startBot } from "../../helpers/bot-process.ts";
 import { tempDir } from "../../helpers/temp-dir.ts";
+import { createSqliteLedger } from "../../../db/sqlite/sqlite-ledger.ts";
+import type { OperationRow, SnapshotRow } from "../../../db/ledger.ts";
+import { systemClock } from "../../../src/clock.ts";
 
 // Console mode stops as Slack mode does: Ctrl-C or SIGTERM waits for running work, a second one cancels
 // it (processes killed, partial folder removed) and exits at once. At a terminal (a real pseudo-terminal
@@ -23,14 +25,18 @@ function bigServer(gib: number): string {
   return cwd;
 }
 
-const rows = (cwd: string, sql: string) => {
-  const db = new Database(join(cwd, "data/snapbot.db"), { readonly: true });
+/** The ledger the bot left (its process has exited), through the ledger API: every snapshot and operation, oldest first. */
+async function ledgerRows(cwd: string): Promise<{ snapshots: SnapshotRow[]; operations: OperationRow[] }> {
+  const ledger = createSqliteLedger(join(cwd, "data/snapbot.db"), systemClock);
   try {
-    return db.prepare(sql).all();
+    const snapshots: SnapshotRow[] = [];
+    for (const server of await ledger.servers.list()) snapshots.push(...(await ledger.snapshots.list(server.id, { all: true, limit: 100_000, offset: 0 })).rows);
+    return { snapshots: snapshots.sort((a, b) => a.id - b.id), operations: (await ledger.operations.list({ limit: 100_000 })).reverse() };
   } finally {
-    db.close();
+    await ledger.close();
   }
-};
+}
+const snapshotStates = async (cwd: string) => (await ledgerRows(cwd)).snapshots.map(({ state }) => ({ state }));
 
 describe("console mode on a pipe: Ctrl-C / SIGTERM", () => {
   it("a first SIGINT waits for the running create, which ends done; lines after it are not run", async () => {
@@ -43,7 +49,7 @@ describe("console mode on a pipe: Ctrl-C / SIGTERM", () => {
     bot.send("/snapshot create big s2");
     expect(await bot.exit).toEqual({ code: 0, signal: null });
     expect(bot.out()).toMatch(/✔ big\/s1 done: /);
-    expect(rows(cwd, "SELECT name, state FROM snapshots")).toEqual([{ name: "s1", state: "done" }]);
+    expect((await ledgerRows(cwd)).snapshots.map(({ name, state }) => ({ name, state }))).toEqual([{ name: "s1", state: "done" }]);
     expect(existsSync(join(cwd, "snaps/big/s1/manifest.json"))).toBe(true);
   });
 
@@ -59,8 +65,8 @@ describe("console mode on a pipe: Ctrl-C / SIGTERM", () => {
     expect(bot.out()).toMatch(/✖ stopping now: cancelling running operations/);
     expect(bot.out()).toMatch(/✖ create big\/s1 failed .*\n  cancelled: snapbot was stopped while it ran/);
     expect(existsSync(join(cwd, "snaps/big/s1"))).toBe(false);
-    expect(rows(cwd, "SELECT state FROM snapshots")).toEqual([{ state: "failed" }]);
-    expect(rows(cwd, "SELECT state, error FROM operations")).toEqual([{ state: "failed", error: "cancelled: snapbot was stopped while it ran" }]);
+    expect(await snapshotStates(cwd)).toEqual([{ state: "failed" }]);
+    expect((await ledgerRows(cwd)).operations.map(({ state, error }) => ({ state, error }))).toEqual([{ state: "failed", error: "cancelled: snapbot was stopped while it ran" }]);
   });
 });
 
@@ -118,7 +124,7 @@ describe("console mode at a terminal", () => {
     await t.waitFor(/• stopping: waiting up to 25s/);
     expect(await t.exit).toBe(0);
     expect(t.screen()).toMatch(/✔ big\/s1 done: /);
-    expect(rows(cwd, "SELECT state FROM snapshots")).toEqual([{ state: "done" }]);
+    expect(await snapshotStates(cwd)).toEqual([{ state: "done" }]);
   });
 
   it("a second Ctrl-C cancels it and leaves no partial folder", async () => {
@@ -133,6 +139,6 @@ describe("console mode at a terminal", () => {
     expect(await t.exit).toBe(130);
     expect(t.screen()).toMatch(/cancelled: snapbot was stopped while it ran/);
     expect(existsSync(join(cwd, "snaps/big/s1"))).toBe(false);
-    expect(rows(cwd, "SELECT state FROM snapshots")).toEqual([{ state: "failed" }]);
+    expect(await snapshotStates(cwd)).toEqual([{ state: "failed" }]);
   });
 });

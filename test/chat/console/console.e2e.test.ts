@@ -1,9 +1,11 @@
 import { describe, expect, it } from "vitest";
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync, openSync, writeSync, closeSync } from "node:fs";
 import { join } from "node:path";
-import Database from "better-sqlite3";
 import { runScript, startBot } from "../../helpers/bot-process.ts";
 import { tempDir } from "../../helpers/temp-dir.ts";
+import { createSqliteLedger } from "../../../db/sqlite/sqlite-ledger.ts";
+import type { Ledger, OperationRow, SnapshotRow } from "../../../db/ledger.ts";
+import { systemClock } from "../../../src/clock.ts";
 
 const root = tempDir("snapbot-console-");
 let n = 0;
@@ -12,14 +14,25 @@ const freshCwd = () => {
   mkdirSync(d);
   return d;
 };
-const ledgerRows = (cwd: string, sql: string) => {
-  const db = new Database(join(cwd, "data/snapbot.db"), { readonly: true });
+/** The ledger the bot left (its process has exited), read through the ledger API. */
+async function readLedger<T>(cwd: string, read: (ledger: Ledger) => Promise<T>): Promise<T> {
+  const ledger = createSqliteLedger(join(cwd, "data/snapbot.db"), systemClock);
   try {
-    return db.prepare(sql).all() as Array<Record<string, unknown>>;
+    return await read(ledger);
   } finally {
-    db.close();
+    await ledger.close();
   }
-};
+}
+/** Every operation, oldest first. */
+const operations = (cwd: string): Promise<OperationRow[]> => readLedger(cwd, async (l) => (await l.operations.list({ limit: 100_000 })).reverse());
+/** Every snapshot of every server, oldest first. */
+const snapshots = (cwd: string): Promise<SnapshotRow[]> =>
+  readLedger(cwd, async (l) => {
+    const all: SnapshotRow[] = [];
+    for (const server of await l.servers.list()) all.push(...(await l.snapshots.list(server.id, { all: true, limit: 100_000, offset: 0 })).rows);
+    return all.sort((a, b) => a.id - b.id);
+  });
+const kindsAndStates = async (cwd: string) => (await operations(cwd)).map(({ kind, state }) => ({ kind, state }));
 
 describe("console mode, as a child process on a pipe", () => {
   it("creates and lists a verified snapshot on a fresh machine (the README's first command)", async () => {
@@ -29,10 +42,10 @@ describe("console mode, as a child process on a pipe", () => {
     expect(stderr).toContain("config built-in demo config");
     expect(stdout).toMatch(/✔ demo\/\d{4}-\d\d-\d\d_\d\d-\d\d-\d\d done: [\d.]+ KiB/);
     expect(stdout).toMatch(/\n  \d{4}-\d\d-\d\d_\S+\s+done\s+[\d.]+ KiB .* \d+m?s ago /); // the list row: done and verified
-    const [snap] = ledgerRows(cwd, "SELECT state, location, verified_at FROM snapshots");
+    const [snap] = await snapshots(cwd);
     expect(snap).toMatchObject({ state: "done" });
     expect(snap!.verified_at).not.toBeNull();
-    const dir = snap!.location as string;
+    const dir = snap!.location!;
     expect(statSync(join(dir, "manifest.json")).mode & 0o777).toBe(0o600);
     expect(statSync(dir).mode & 0o777).toBe(0o700);
     for (const f of readdirSync(join(dir, ".parts"))) expect(statSync(join(dir, ".parts", f)).mode & 0o777).toBe(0o600);
@@ -63,7 +76,7 @@ describe("console mode, as a child process on a pipe", () => {
     expect((await bot.exit).code).toBe(0);
     expect(bot.out()).toMatch(/s1\s+deleted/);
     expect(existsSync(join(cwd, "data/snapshots/demo/s1"))).toBe(false);
-    const ops = ledgerRows(cwd, "SELECT kind, state FROM operations ORDER BY id");
+    const ops = await kindsAndStates(cwd);
     expect(ops).toEqual([
       { kind: "create", state: "succeeded" },
       { kind: "verify", state: "succeeded" },
@@ -117,8 +130,8 @@ describe("console mode, as a child process on a pipe", () => {
       "✖ unknown console command /bogus: type /snapshot help, /as <user> or /click <n>",
     ]);
     expect(stdout).not.toMatch(/\n\s+at /); // no stack trace
-    expect(ledgerRows(cwd, "SELECT count(*) AS n FROM snapshots")).toEqual([{ n: 0 }]);
-    expect(ledgerRows(cwd, "SELECT count(*) AS n FROM operations")).toEqual([{ n: 0 }]);
+    expect(await snapshots(cwd)).toHaveLength(0);
+    expect(await operations(cwd)).toHaveLength(0);
   });
 
   it("checks roles per command and records register/unregister in the audit log", async () => {
@@ -235,7 +248,7 @@ describe("console mode, as a child process on a pipe", () => {
     expect(lines).toContain(`✖ usage: ${how}`);
     expect(stdout).toMatch(/✔ files\/s1 verified/);
     expect(stdout).not.toMatch(/files\/s1 deleted/);
-    expect(ledgerRows(cwd, "SELECT kind, state FROM operations ORDER BY id")).toEqual([
+    expect(await kindsAndStates(cwd)).toEqual([
       { kind: "create", state: "failed" },
       { kind: "create", state: "failed" },
       { kind: "create", state: "succeeded" },

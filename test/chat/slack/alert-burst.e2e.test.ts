@@ -2,7 +2,7 @@ import { describe, expect, it, onTestFinished } from "vitest";
 import { mkdtempSync } from "node:fs";
 import { join } from "node:path";
 import { webApi } from "@slack/bolt";
-import { createLedger } from "../../../db/sqlite/ledger.ts";
+import { createSqliteLedger } from "../../../db/sqlite/sqlite-ledger.ts";
 import { systemClock } from "../../../src/clock.ts";
 import { createSlackChat } from "../../../src/chat/slack/slack-chat.ts";
 import { webClientOptions } from "../../../src/chat/slack/web-client-options.ts";
@@ -23,15 +23,15 @@ async function setup() {
   const fake = await startFakeSlack();
   const log = captureLog();
   const web = new webApi.WebClient(BOT_TOKEN, webClientOptions({ apiUrl: fake.apiUrl, logger: boltLogger(log.log) }));
-  const ledger = createLedger(join(dir, "ledger.db"), systemClock);
+  const ledger = createSqliteLedger(join(dir, "ledger.db"), systemClock);
   const sink = createAlertSink({ ledger, chat: createSlackChat(web, log.log), log: log.log, defaultChannel: "C0ALERTS", retryMs: 200 });
   onTestFinished(async () => {
     await sink.stop(5000);
-    ledger.close();
+    await ledger.close();
     await fake.close();
   });
   const server = (name: string, channel: string | null = null) => ledger.servers.register({ name, driver: "archive", settings: { paths: ["/srv"] }, channel }, "U0ADMIN");
-  const web1 = server("web-1");
+  const web1 = await server("web-1");
   const failed = (snapshot: string, s = web1) => ({
     kind: "snapshot_failed" as const,
     server: s,
@@ -52,11 +52,13 @@ describe("Slack: a burst of alerts", () => {
   it("200 snapshot_failed alerts within one second → one summary message; resolutions → thread replies, updates at most once a second", async () => {
     const { fake, ledger, sink, web1, failed } = await setup();
     const started = Date.now();
-    for (let i = 0; i < 100; i++) void sink.raise(failed(`nightly-${i}`));
+    const raised: Promise<void>[] = []; // raised at once, not one after another: waited for before flushing
+    for (let i = 0; i < 100; i++) raised.push(sink.raise(failed(`nightly-${i}`)));
     await sleep(400);
-    for (let i = 100; i < 200; i++) void sink.raise(failed(`nightly-${i}`));
+    for (let i = 100; i < 200; i++) raised.push(sink.raise(failed(`nightly-${i}`)));
     expect(Date.now() - started).toBeLessThan(1000);
     const post = await fake.waitFor((calls) => topLevel(calls, "C0ALERTS")[0], 5000, "the summary");
+    await Promise.all(raised);
     await sink.flush();
     await sleep(1100); // anything else the burst would post comes within the next second
     expect(topLevel(fake.calls, "C0ALERTS")).toEqual([post]);
@@ -72,8 +74,8 @@ describe("Slack: a burst of alerts", () => {
     expect(text).toContain("[Open alerts]");
     expect((post.body.blocks as unknown[]).length).toBeLessThanOrEqual(LIMITS.blocks);
     const ts = String(post.answer?.ts);
-    expect(new Set(ledger.alerts.listOpen().map((a) => a.message_ref?.ts))).toEqual(new Set([ts]));
-    expect(ledger.alerts.listOpen()).toHaveLength(200);
+    expect(new Set((await ledger.alerts.listOpen()).map((a) => a.message_ref?.ts))).toEqual(new Set([ts]));
+    expect(await ledger.alerts.listOpen()).toHaveLength(200);
 
     // Resolutions: a thread reply under the summary (those of one second together), the summary updated.
     for (const i of [0, 1, 2, 3, 4]) await sink.resolve("snapshot_failed", web1, `nightly-${i} succeeded on the next run`, `nightly-${i}`);
@@ -82,10 +84,11 @@ describe("Slack: a burst of alerts", () => {
     expect(first.body.channel).toBe("C0ALERTS");
     // Meanwhile a burst of repeats: 50 alerts seen again, 10 times each, within a second.
     for (let round = 0; round < 10; round++) {
-      for (let i = 100; i < 150; i++) void sink.raise(failed(`nightly-${i}`));
+      for (let i = 100; i < 150; i++) raised.push(sink.raise(failed(`nightly-${i}`)));
       await sleep(80);
     }
     for (const i of [5, 6, 7]) await sink.resolve("snapshot_failed", web1, "succeeded on the next run", `nightly-${i}`);
+    await Promise.all(raised);
     await sink.flush();
     await fake.waitFor((calls) => threadOf(calls, ts).length >= 2 && updatesOf(calls, ts).some((u) => shown(u.body).includes("(8 resolved, 192 open)")), 10_000, "all of it sent");
 
@@ -102,33 +105,33 @@ describe("Slack: a burst of alerts", () => {
     expect(latest).toContain("\n• snapshot_failed web-1/nightly-8: snapshot web-1/nightly-8 failed (asked by U0SCHED)\n");
     // Every message to the channel (the summary and its thread replies) a second apart.
     for (const gap of gaps(fake.calls.filter((c) => c.method === "chat.postMessage"))) expect(gap).toBeGreaterThanOrEqual(SLACK_SECOND);
-    expect(ledger.alerts.listOpen().find((a) => a.key === "snapshot_failed:web-1:nightly-120")!.count).toBe(11);
+    expect((await ledger.alerts.listOpen()).find((a) => a.key === "snapshot_failed:web-1:nightly-120")!.count).toBe(11);
     expect(topLevel(fake.calls, "C0ALERTS")).toHaveLength(1);
   });
 
   it("waits out a 429 and retries, losing nothing: the WebClient's own retries, then the sink's", async () => {
     const { fake, ledger, sink, server, failed, log } = await setup();
-    const db1 = server("db-1", "C0DB");
+    const db1 = await server("db-1", "C0DB");
     fake.rateLimit(2);
-    for (const s of ["a", "b", "c"]) void sink.raise(failed(s, db1));
+    await Promise.all(["a", "b", "c"].map((s) => sink.raise(failed(s, db1)))); // raised at once
     await sink.flush();
     const tries = fake.callsTo("chat.postMessage");
     expect(tries.map((c) => c.answer?.error ?? "ok")).toEqual(["ratelimited", "ratelimited", "ok"]);
     for (const gap of gaps(tries)) expect(gap).toBeGreaterThanOrEqual(SLACK_SECOND); // Retry-After: 1
     expect(shown(tries[2]!.body)).toMatch(/^:x: \*3 alerts: 3 snapshot_failed\*/);
     const ts = String(tries[2]!.answer?.ts);
-    expect(ledger.alerts.listOpen().map((a) => [a.key, a.message_ref?.ts])).toEqual(
+    expect((await ledger.alerts.listOpen()).map((a) => [a.key, a.message_ref?.ts])).toEqual(
       expect.arrayContaining([["snapshot_failed:db-1:a", ts], ["snapshot_failed:db-1:b", ts], ["snapshot_failed:db-1:c", ts]]),
     );
 
     // Four 429s in a row outlast the WebClient's retries: the sink tries again itself.
     fake.rateLimit(4);
-    void sink.raise(failed("d", db1));
+    await sink.raise(failed("d", db1));
     await sink.flush();
     const more = fake.callsTo("chat.postMessage").slice(3);
     expect(more.map((c) => c.answer?.error ?? "ok")).toEqual(["ratelimited", "ratelimited", "ratelimited", "ratelimited", "ok"]);
     expect(log.text()).toContain("could not post to Slack");
     expect(shown(more[4]!.body)).toMatch(/^:x: \*snapshot_failed: snapshot db-1\/d failed \(asked by U0SCHED\)\*/);
-    expect(ledger.alerts.listOpen().find((a) => a.key === "snapshot_failed:db-1:d")!.message_ref).toEqual({ channel: "C0DB", ts: String(more[4]!.answer?.ts) });
+    expect((await ledger.alerts.listOpen()).find((a) => a.key === "snapshot_failed:db-1:d")!.message_ref).toEqual({ channel: "C0DB", ts: String(more[4]!.answer?.ts) });
   });
 });

@@ -2,13 +2,15 @@ import { describe, expect, it } from "vitest";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { tempDir } from "../../helpers/temp-dir.ts";
-import { buttonsIn, setupSlack, shown, sleep, waitPosted, waitResponse, waitUpdated } from "../../helpers/slack-bot.ts";
+import { buttonsIn, pick, setupSlack, until, shown, sleep, waitPosted, waitResponse, waitUpdated } from "../../helpers/slack-bot.ts";
 import type { FakeCall, FakeSlack } from "../../helpers/fake-slack.ts";
 import { fakeClock } from "../../../src/clock.ts";
+import type { OperationRow } from "../../../db/ledger.ts";
 
 // restore <server>/<snap> in Slack: an approval request in the channel, Approve / Deny clicked by others.
 const root = tempDir("snapbot-slack-approvals-");
 const CONF = "etc/app.conf";
+const restores = async (t: { operations(): Promise<OperationRow[]> }) => (await t.operations()).filter((o) => o.kind === "restore");
 
 /** A done snapshot s1 of demo, a changed file, and a restore request by `requester` posted in #C0OPS. */
 async function requested(requester = "U0OPER", o: Parameters<typeof setupSlack>[1] = {}) {
@@ -22,7 +24,7 @@ async function requested(requester = "U0OPER", o: Parameters<typeof setupSlack>[
   const [approve, deny] = buttonsIn(request.body);
   const ts = String(request.answer!.ts);
   // onPosted runs once the bot has Slack's answer, a moment after the fake saw the post.
-  await fake.waitFor(() => t.rows("SELECT message_ref FROM approvals WHERE message_ref IS NOT NULL")[0], 5000, "the request's message_ref");
+  await until(async () => (await t.approvals()).find((a) => a.message_ref !== null), 5000, "the request's message_ref");
   const click = (button: typeof approve, user: string) => t.click({ button: button!, user, messageTs: ts, message: { type: "message", ts, text: request.body.text } });
   return { ...s, request, ts, approve: approve!, deny: deny!, click, file: () => readFileSync(join(dir, "demo", CONF), "utf8") };
 }
@@ -37,7 +39,7 @@ describe("Slack approvals: restore", () => {
       { type: "button", text: { type: "plain_text", text: "Approve", emoji: true }, value: "approve 1", action_id: "snapbot:0", style: "primary" },
       { type: "button", text: { type: "plain_text", text: "Deny", emoji: true }, value: "deny 1", action_id: "snapbot:1", style: "danger" },
     ]);
-    expect(JSON.parse(String(t.rows("SELECT message_ref FROM approvals")[0]!.message_ref))).toEqual({ channel: "C0OPS", ts });
+    expect((await t.approvals())[0]!.message_ref).toEqual({ channel: "C0OPS", ts });
   });
 
   it("mentions people (<@U0ALICE>) in the create's progress message and the approval request; the ledger keeps the id", async () => {
@@ -51,7 +53,7 @@ describe("Slack approvals: restore", () => {
     const pending = await waitResponse(fake, (await t.slash("approvals")).responseUrl);
     expect(shown(pending.body)).toMatch(/\n1 +restore demo\/s1 +<@U0ALICE> /);
     expect(JSON.stringify(fake.calls.map((c) => c.body))).not.toMatch(/\\ue00[01]|[\uE000\uE001]/i);
-    expect(t.rows("SELECT requested_by FROM operations ORDER BY id")).toEqual([{ requested_by: "U0ALICE" }, { requested_by: "U0ALICE" }]);
+    expect(pick(await t.operations(), "requested_by")).toEqual([{ requested_by: "U0ALICE" }, { requested_by: "U0ALICE" }]);
   });
 
   it("restores after an approver clicks Approve, showing progress and the result on the same message", async () => {
@@ -62,7 +64,7 @@ describe("Slack approvals: restore", () => {
     expect(updatesOf(fake, ts)[0]!.body.text).toMatch(/^restore demo\/s1, approved by <@U0ALICE> \(operation #2, asked by <@U0OPER>\)/);
     expect(updatesOf(fake, ts).at(-1)).toBe(final);
     expect(file()).toBe("listen = 127.0.0.1:8080\n");
-    expect(t.rows("SELECT kind, state, requested_by, approved_by FROM operations WHERE kind = 'restore'")).toEqual([{ kind: "restore", state: "succeeded", requested_by: "U0OPER", approved_by: "U0ALICE" }]);
+    expect(pick(await restores(t), "kind", "state", "requested_by", "approved_by")).toEqual([{ kind: "restore", state: "succeeded", requested_by: "U0OPER", approved_by: "U0ALICE" }]);
   });
 
   it("changes nothing when an approver clicks Deny, and says so on the message", async () => {
@@ -71,7 +73,7 @@ describe("Slack approvals: restore", () => {
     await waitUpdated(fake, ts, /:x: \*restore demo\/s1 denied by <@U0BOB> \(asked by <@U0OPER>, approval #1\)\*\nNothing was changed\./);
     await sleep(300);
     expect(file()).toContain("bad change");
-    expect(t.rows("SELECT state, approved_by FROM operations WHERE kind = 'restore'")).toEqual([{ state: "denied", approved_by: "U0BOB" }]);
+    expect(pick(await restores(t), "state", "approved_by")).toEqual([{ state: "denied", approved_by: "U0BOB" }]);
   });
 
   it("refuses the requester and non-approvers privately, and the request stays open", async () => {
@@ -82,14 +84,14 @@ describe("Slack approvals: restore", () => {
     expect(stranger.body).toMatchObject({ response_type: "ephemeral", replace_original: false, text: expect.stringMatching(/^approve is for approvers only, and U0OPER is not one/) });
     await sleep(300);
     expect(updatesOf(fake, ts)).toEqual([]);
-    expect(t.rows("SELECT state FROM approvals")).toEqual([{ state: "pending" }]);
+    expect(pick(await t.approvals(), "state")).toEqual([{ state: "pending" }]);
   });
 
   it("makes exactly one decision and one restore when two approvers click at once and one clicks twice", async () => {
     const { fake, t, ts, approve, deny, click } = await requested();
     const clicks = await Promise.all([click(approve, "U0ALICE"), click(approve, "U0ALICE"), click(deny, "U0BOB"), click(approve, "U0BOB")]);
     for (const c of clicks) expect(c.status).toBe(200);
-    const decision = await fake.waitFor(() => t.rows("SELECT state, decided_by FROM approvals WHERE state != 'pending'")[0] as { state: string; decided_by: string } | undefined, 5000, "the decision");
+    const decision = await until(async () => (await t.approvals()).find((a) => a.state !== "pending"), 5000, "the decision");
     const winner = decision.decided_by;
     await waitUpdated(fake, ts, decision.state === "approved" ? /restore demo\/s1 done/ : /denied by/, 20_000);
     const answered = () => fake.calls.filter((x) => x.method === "response_url" && clicks.some((c) => c.responseUrl.endsWith(x.path)));
@@ -97,7 +99,7 @@ describe("Slack approvals: restore", () => {
     await sleep(300);
     expect(answered()).toHaveLength(3); // the winner's click is answered on the message itself
     for (const r of answered()) expect(r.body).toMatchObject({ replace_original: false, text: expect.stringMatching(new RegExp(`^approval #1 was already ${decision.state} by <@${winner}> at `)) });
-    expect(t.rows("SELECT count(*) AS n FROM operations WHERE kind = 'restore' AND state IN ('succeeded', 'denied')")).toEqual([{ n: 1 }]);
+    expect((await restores(t)).filter((o) => o.state === "succeeded" || o.state === "denied")).toHaveLength(1);
     for (const u of updatesOf(fake, ts)) expect(shown(u.body)).toContain(winner);
   });
 
@@ -110,7 +112,7 @@ describe("Slack approvals: restore", () => {
     const late = await waitResponse(fake, (await click(approve, "U0ALICE")).responseUrl);
     expect(late.body).toMatchObject({ response_type: "ephemeral", replace_original: false, text: expect.stringMatching(/^approval #1 expired at /) });
     expect(file()).toContain("bad change");
-    expect(t.rows("SELECT state FROM operations WHERE kind = 'restore'")).toEqual([{ state: "expired" }]);
+    expect(pick(await restores(t), "state")).toEqual([{ state: "expired" }]);
   });
 
   it("says what a dry run would do, privately, and asks nobody", async () => {
@@ -119,6 +121,6 @@ describe("Slack approvals: restore", () => {
     await fake.waitFor((c) => c.find((x) => x.method === "chat.update" && /s1 done/.test(String(x.body.text))), 15_000, "s1 done");
     const dry = await waitResponse(fake, (await t.slash("restore demo/s1 --dry-run")).responseUrl);
     expect(shown(dry.body)).toMatch(/^\*Dry run: restore demo\/s1[^]*Nothing was changed\./);
-    expect(t.rows("SELECT count(*) AS n FROM approvals")).toEqual([{ n: 0 }]);
+    expect(await t.approvals()).toEqual([]);
   });
 });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { tempDir } from "../../helpers/temp-dir.ts";
-import { buttonsIn, setupSlack, shown, sleep, waitPosted, waitResponse } from "../../helpers/slack-bot.ts";
+import { buttonsIn, pick, setupSlack, shown, sleep, waitPosted, waitResponse } from "../../helpers/slack-bot.ts";
 
 // Buttons: the value is a command run as the clicker; where the answer goes depends on the message clicked.
 const root = tempDir("snapbot-slack-buttons-");
@@ -8,8 +8,8 @@ const root = tempDir("snapbot-slack-buttons-");
 async function withSnapshots(n: number) {
   const s = await setupSlack(root);
   const { ledger } = s.t.bot.app;
-  const server = ledger.servers.get("demo")!;
-  for (let i = 1; i <= n; i++) ledger.snapshots.insert({ server_id: server.id, name: `s${String(i).padStart(3, "0")}`, created_by: "U0OPER", state: "done", origin: "external" });
+  const server = (await ledger.servers.get("demo"))!;
+  for (let i = 1; i <= n; i++) await ledger.snapshots.insert({ server_id: server.id, name: `s${String(i).padStart(3, "0")}`, created_by: "U0OPER", state: "done", origin: "external" });
   return s;
 }
 
@@ -54,6 +54,6 @@ describe("Slack buttons", () => {
     await t.click({ button: verify, user: "U0SECOND", messageTs: "1700000000.000055", ephemeral: true });
     const post = await waitPosted(fake, "C0OPS", /verify demo\/s1 \(operation #2, asked by <@U0SECOND>\)/);
     await fake.waitFor((c) => c.find((x) => x.method === "chat.update" && x.body.ts === post.answer!.ts && /verified/.test(shown(x.body))), 15_000, "verified");
-    expect(t.rows("SELECT kind, requested_by, channel, state FROM operations WHERE kind = 'verify'")).toEqual([{ kind: "verify", requested_by: "U0SECOND", channel: "C0OPS", state: "succeeded" }]);
+    expect(pick((await t.operations()).filter((o) => o.kind === "verify"), "kind", "requested_by", "channel", "state")).toEqual([{ kind: "verify", requested_by: "U0SECOND", channel: "C0OPS", state: "succeeded" }]);
   });
 });

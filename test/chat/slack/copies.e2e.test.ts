@@ -4,7 +4,7 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { tempDir } from "../../helpers/temp-dir.ts";
 import { startFakeSlack, type FakeCall } from "../../helpers/fake-slack.ts";
-import { buttonsIn, shown, slackTestFile, startTestBot, waitPosted, waitResponse, waitUpdated } from "../../helpers/slack-bot.ts";
+import { buttonsIn, pick, shown, slackTestFile, startTestBot, waitPosted, waitResponse, waitUpdated } from "../../helpers/slack-bot.ts";
 
 // A copy to a storage target in Slack: one channel message updated in place while every part goes to the target
 // and is read back, then the result; `copies` answers with the table as Block Kit, its buttons runnable.
@@ -38,7 +38,8 @@ describe("Slack: copies to a storage target", () => {
     expect(steps.some((s) => /^(copying|verifying)… \d+% /.test(s ?? ""))).toBe(true);
     expect(updatesOf(fake.calls, ts).at(-1)).toBe(final);
     expect(buttonsIn(final.body).map((b) => b.value)).toEqual(["copies demo/s1"]);
-    expect(t.rows("SELECT target, state, created_by FROM copies")).toEqual([{ target: "offsite", state: "done", created_by: "U0OPER" }]);
+    const [s1] = await t.snapshots();
+    expect(pick(await t.ledger().copies.ofSnapshot(s1!.id), "target", "state", "created_by")).toEqual([{ target: "offsite", state: "done", created_by: "U0OPER" }]);
 
     const listed = await waitResponse(fake, (await t.slash("copies demo/s1")).responseUrl);
     expect(listed.body.response_type).toBe("ephemeral");

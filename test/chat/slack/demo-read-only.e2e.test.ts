@@ -2,8 +2,9 @@ import { describe, expect, it } from "vitest";
 import { mkdirSync } from "node:fs";
 import { createServer } from "node:net";
 import { join } from "node:path";
-import Database from "better-sqlite3";
 import { tempDir } from "../../helpers/temp-dir.ts";
+import { createSqliteLedger } from "../../../db/sqlite/sqlite-ledger.ts";
+import { systemClock } from "../../../src/clock.ts";
 import { startBot } from "../../helpers/bot-process.ts";
 import { startFakeSlack } from "../../helpers/fake-slack.ts";
 import { BOT_TOKEN, shown, waitResponse } from "../../helpers/slack-bot.ts";
@@ -51,9 +52,13 @@ describe("src/main.ts in Slack with the built-in demo config", () => {
       await bot.exit;
       await fake.close();
     }
-    const db = new Database(join(cwd, "data/snapbot.db"), { readonly: true });
-    expect(db.prepare("SELECT name FROM servers").all()).toEqual([{ name: "demo" }]);
-    expect(db.prepare("SELECT count(*) AS n FROM operations").get()).toEqual({ n: 0 });
-    db.close();
+    const ledger = createSqliteLedger(join(cwd, "data/snapbot.db"), systemClock); // the ledger the bot left
+    try {
+      expect((await ledger.servers.list()).map((s) => s.name)).toEqual(["demo"]);
+      expect(await ledger.servers.find("evil")).toBeUndefined(); // not registered, not even unregistered since
+      expect(await ledger.operations.list({ limit: 100_000 })).toHaveLength(0);
+    } finally {
+      await ledger.close();
+    }
   });
 });

@@ -3,7 +3,7 @@ import { randomBytes } from "node:crypto";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { tempDir } from "../../helpers/temp-dir.ts";
-import { buttonsIn, setupSlack, shown, sleep, waitPosted, waitResponse, waitUpdated } from "../../helpers/slack-bot.ts";
+import { buttonsIn, pick, setupSlack, until, shown, sleep, waitPosted, waitResponse, waitUpdated } from "../../helpers/slack-bot.ts";
 import type { FakeCall } from "../../helpers/fake-slack.ts";
 
 // Long work in Slack: one channel message through the Web API, updated in place until the result.
@@ -32,8 +32,8 @@ describe("Slack: long work reports in place", () => {
     for (const u of updates) expect(u.body.channel).toBe("C0OPS");
     expect(fake.callsTo("chat.postMessage")).toHaveLength(1);
     expect(fake.callsTo("response_url")).toHaveLength(0); // the long-lived message never used response_url
-    expect(t.rows("SELECT kind, state, requested_by, channel FROM operations")).toEqual([{ kind: "create", state: "succeeded", requested_by: "U0OPER", channel: "C0OPS" }]);
-    expect(t.rows("SELECT name, state FROM snapshots")).toEqual([{ name: "s1", state: "done" }]);
+    expect(pick(await t.operations(), "kind", "state", "requested_by", "channel")).toEqual([{ kind: "create", state: "succeeded", requested_by: "U0OPER", channel: "C0OPS" }]);
+    expect(pick(await t.snapshots(), "name", "state")).toEqual([{ name: "s1", state: "done" }]);
   });
 
   it("updates a message at most once a second, and always sends the final version", async () => {
@@ -57,12 +57,12 @@ describe("Slack: long work reports in place", () => {
     expect(buttonsIn(failed.body)).toEqual([{ type: "button", text: { type: "plain_text", text: "Retry", emoji: true }, value: "create gone g1", action_id: "snapbot:0" }]);
     const alert = await waitPosted(fake, "C0ALERTS", /snapshot_failed/);
     expect(shown(alert.body)).toMatch(/snapshot gone\/g1 failed \(asked by <@U0OPER>\)[^]*no-such-folder[^]*\[Retry\]/);
-    expect(t.rows("SELECT state, error FROM operations")).toEqual([{ state: "failed", error: expect.stringMatching(/no-such-folder/) }]);
+    expect(pick(await t.operations(), "state", "error")).toEqual([{ state: "failed", error: expect.stringMatching(/no-such-folder/) }]);
 
     const retry = buttonsIn(alert.body).find((b) => b.text.text === "Retry")!;
     await t.click({ button: retry, user: "U0OPER", channel: "C0ALERTS", messageTs: tsOf(alert) });
     await waitPosted(fake, "C0ALERTS", /create gone\/g1 \(operation #2/); // the retry reports where it was asked
-    await fake.waitFor(() => t.rows("SELECT id FROM operations WHERE state = 'failed'").length === 2 || undefined, 15_000, "the retry failing too");
+    await until(async () => (await t.operations()).filter((o) => o.state === "failed").length === 2, 15_000, "the retry failing too");
     await waitUpdated(fake, tsOf(alert), /seen 2 times/); // the open alert is updated, not posted again
     expect(fake.callsTo("chat.postMessage").filter((c) => c.body.channel === "C0ALERTS" && /snapshot_failed/.test(String(c.body.text)))).toHaveLength(1);
   });
@@ -87,11 +87,11 @@ describe("Slack: a Web API that pushes back or is gone", () => {
       const t0 = Date.now();
       const res = await t.slash("create demo s1");
       expect(res.status).toBe(200); // the ack never waits for the Web API
-      await fake.waitFor(() => t.rows("SELECT state FROM operations WHERE state = 'succeeded'").length === 1 || undefined, 15_000, "the create to succeed");
+      await until(async () => (await t.operations()).filter((o) => o.state === "succeeded").length === 1, 15_000, "the create to succeed");
       const warned = await fake.waitFor(() => t.log.entries().find((e) => e.msg === "could not post to Slack"), 10_000, "the warning");
       expect(warned).toMatchObject({ level: 40, method: "chat.postMessage", channel: "C0OPS", title: expect.stringMatching(/^create demo\/s1/) });
       expect(Number(warned.time) - t0).toBeLessThan(5000); // fails within seconds, not the WebClient's 30 minutes
-      expect(t.rows("SELECT state FROM snapshots")).toEqual([{ state: "done" }]);
+      expect(pick(await t.snapshots(), "state")).toEqual([{ state: "done" }]);
       await fake.setDown(false);
       const help = await t.slash("help"); // still alive and answering
       expect((await waitResponse(fake, help.responseUrl)).body.text).toMatch(/^\/snapshot commands/);

@@ -35,11 +35,11 @@ describe("Slack: 200 scheduled snapshots failing at once", () => {
       for (let i = 0; i < N; i++) expect((await runCommand(app, { user: "U1", channel: "C1", text: `schedule web-${i} "@hourly"` })).tone).toBe("success");
       clock.set(Date.UTC(2026, 0, 1, 1, 0));
       const started = Date.now();
-      expect(app.scheduler.tick()).toMatchObject({ fired: N });
+      expect(await app.scheduler.tick()).toMatchObject({ fired: N });
       await app.scheduler.settle();
       await app.engine.idle();
       const failedIn = Date.now() - started;
-      expect(app.ledger.db.prepare("SELECT count(*) FROM snapshots WHERE state = 'failed'").pluck().get()).toBe(N);
+      expect((await app.ledger.stats.snapshotCounts()).reduce((n, s) => n + s.counts.failed, 0)).toBe(N);
       await app.alerts.flush();
       await sleep(1100);
       const posts = fake.calls.filter((c: FakeCall) => c.method === "chat.postMessage" && c.body.channel === "C0ALERTS" && !c.body.thread_ts);
@@ -50,10 +50,10 @@ describe("Slack: 200 scheduled snapshots failing at once", () => {
       const counted = posts.map((p) => Number(/^(\d+) alerts/.exec(String(p.body.text))?.[1] ?? 1)).reduce((a, b) => a + b, 0);
       expect(counted).toBe(N); // every failure is in a message
       expect(shown(posts[0]!.body)).toMatch(/snapshot_failed web-\d+\/\S+: snapshot web-\d+\/\S+ failed \(asked by scheduler\)/);
-      expect(app.ledger.alerts.listOpen().filter((a) => a.kind === "snapshot_failed")).toHaveLength(N);
+      expect((await app.ledger.alerts.listOpen()).filter((a) => a.kind === "snapshot_failed")).toHaveLength(N);
     } finally {
       await app.alerts.stop(5000);
-      app.close();
+      await app.close();
       await fake.close();
     }
   }, 60_000);

@@ -49,8 +49,10 @@ export function miscContract({ fresh, withServer }: ReturnType<typeof fixtures>)
       expect(firsts.filter(Boolean)).toHaveLength(1);
       expect(await ledger.deliveries.firstSeen("trigger:1")).toBe(false);
       expect(await ledger.deliveries.firstSeen("trigger:2")).toBe(true);
+      expect(await other.deliveries.count()).toBe(2);
       clock.advance(25 * 3_600_000);
       expect(await ledger.deliveries.firstSeen("trigger:1")).toBe(true);
+      expect(await ledger.deliveries.count()).toBe(1); // the day-old keys were forgotten when trigger:1 came again
     });
   });
 

@@ -61,6 +61,45 @@ export function scheduleContract({ withServer }: ReturnType<typeof fixtures>): v
       expect((await ledger.schedules.get(schedule.id))!.last_run_at).toBe(180_000);
     });
 
+    it("claim: one caller wins each scheduled minute, across replicas; an earlier minute or a removed schedule is refused", async () => {
+      const { ledger, server, replica } = await withServer();
+      const other = await replica();
+      const { schedule } = await ledger.schedules.set(plan(server.id));
+      const wins = await Promise.all([ledger.schedules.claim(schedule.id, 60_000), other.schedules.claim(schedule.id, 60_000)]);
+      expect(wins.filter(Boolean)).toHaveLength(1);
+      expect((await ledger.schedules.get(schedule.id))!.last_run_at).toBe(60_000);
+      expect(await other.schedules.claim(schedule.id, 60_000)).toBe(false); // that minute is taken
+      expect(await other.schedules.claim(schedule.id, 30_000)).toBe(false); // and so is every earlier one
+      // Claimed in the transaction that records the run: rolled back with it, the minute is free again.
+      await expect(ledger.tx(async (t) => {
+        expect(await t.schedules.claim(schedule.id, 120_000)).toBe(true);
+        throw new Error("the run could not be recorded");
+      })).rejects.toThrow(/could not be recorded/);
+      expect(await other.schedules.claim(schedule.id, 120_000)).toBe(true);
+      await ledger.schedules.remove(server.id);
+      expect(await ledger.schedules.claim(schedule.id, 180_000)).toBe(false);
+    });
+
+    it("version changes when a schedule or a target schedule is set or removed, on every replica, not when one runs", async () => {
+      const { ledger, server, replica } = await withServer();
+      const other = await replica();
+      const seen = [await other.schedules.version()];
+      const { schedule } = await ledger.schedules.set(plan(server.id));
+      seen.push(await other.schedules.version());
+      await ledger.schedules.ran(schedule.id, 60_000, "started", null);
+      await ledger.schedules.claim(schedule.id, 120_000);
+      expect(await other.schedules.version()).toBe(seen[1]);
+      await ledger.schedules.set(plan(server.id)); // replaced
+      seen.push(await other.schedules.version());
+      await ledger.schedules.remove(server.id);
+      seen.push(await other.schedules.version());
+      await ledger.targetSchedules.set({ target: "offsite", cron: "0 3 * * *", slices: 7, created_by: "U1" });
+      seen.push(await other.schedules.version());
+      await ledger.targetSchedules.remove("offsite");
+      seen.push(await other.schedules.version());
+      expect(new Set(seen).size).toBe(seen.length);
+    });
+
     it("two replicas replacing one server's schedule at once leave one live schedule", async () => {
       const { ledger, server, replica } = await withServer();
       const other = await replica();

@@ -35,8 +35,8 @@ const done = (r: Reply) => {
 const approvalOf = (r: Reply) => Number(/approve (\d+)/.exec(r.buttons?.[0]?.command ?? "")?.[1] ?? NaN);
 const folder = (server: string, snap: string) => join(root, "snaps", server, snap);
 const appConf = () => readFileSync(join(site, "conf", "app.conf"), "utf8");
-const stateOf = (server: string, name: string) =>
-  t.app.ledger.snapshots.list(t.app.ledger.servers.get(server)!.id, { all: true, limit: 100, offset: 0 }).rows.find((r) => r.name === name)?.state;
+const stateOf = async (server: string, name: string) =>
+  (await t.app.ledger.snapshots.list((await t.app.ledger.servers.get(server))!.id, { all: true, limit: 100, offset: 0 })).rows.find((r) => r.name === name)?.state;
 
 beforeAll(async () => {
   key = await ageKey(root, "snapbot");
@@ -132,7 +132,7 @@ describe("a copy on a storage target", () => {
     const full = await done(await t.run("verify vault-1/s1 --full --from offsite"));
     expect(full).toMatchObject({ tone: "error", title: expect.stringMatching(/^the copy of vault-1\/s1 on offsite is broken/) });
     expect(full.lines?.[0]).toMatch(/^the stored stream does not decrypt: age's MAC does not match/);
-    expect(stateOf("vault-1", "s1")).toBe("done"); // the local snapshot is another place, untouched
+    expect(await stateOf("vault-1", "s1")).toBe("done"); // the local snapshot is another place, untouched
   });
 });
 
@@ -144,7 +144,7 @@ describe("a ciphertext altered behind snapbot's back, its hashes rewritten", () 
     const full = await done(await t.run("verify vault-1/s2 --full"));
     expect(full).toMatchObject({ tone: "error", title: expect.stringMatching(/^vault-1\/s2 is broken \(operation #\d+\): it will not be used to restore$/) });
     expect(full.lines).toEqual([expect.stringMatching(/^the stored stream does not decrypt: age's MAC does not match at chunk \d+ .*it was altered/)]);
-    expect(stateOf("vault-1", "s2")).toBe("broken");
+    expect(await stateOf("vault-1", "s2")).toBe("broken");
     const alert = await waitFor("the snapshot_broken alert", () => chat.calls.find((c) => c.channel === "C0ALERTS" && /vault-1\/s2 is broken/.test(c.reply.title)));
     expect(alert.reply.lines?.[0]).toMatch(/does not decrypt/);
   });
@@ -158,7 +158,7 @@ describe("a ciphertext altered behind snapbot's back, its hashes rewritten", () 
     expect(final.tone).toBe("error");
     expect(JSON.stringify(final)).toMatch(/vault-1\/s3 is broken and will not be restored: the stored stream does not decrypt: age's MAC/);
     expect(appConf()).toBe("version = C\n"); // not a byte written
-    expect(stateOf("vault-1", "s3")).toBe("broken");
+    expect(await stateOf("vault-1", "s3")).toBe("broken");
     await waitFor("the restore's broken alert", () => chat.calls.find((c) => c.channel === "C0ALERTS" && /vault-1\/s3 is broken: a restore from it was refused/.test(c.reply.title)));
   });
 
@@ -169,7 +169,7 @@ describe("a ciphertext altered behind snapbot's back, its hashes rewritten", () 
     const full = await done(await t.run("verify plain-1/s2 --full"));
     expect(full.tone).toBe("error");
     expect(full.lines?.[0]).toMatch(/^it does not decompress and list to its end: (zstd|tar) failed/);
-    expect(stateOf("plain-1", "s2")).toBe("broken");
+    expect(await stateOf("plain-1", "s2")).toBe("broken");
   });
 });
 
@@ -186,7 +186,7 @@ describe("the identity never leaves its file", () => {
     const mangled = await done(await t.run("verify vault-1/s1 --full"));
     expect(JSON.stringify(mangled)).toContain(`${key.file} line 3 is not an age X25519 identity (AGE-SECRET-KEY-1…)`);
     writeFileSync(key.file, good);
-    expect(stateOf("vault-1", "s1")).toBe("done");
+    expect(await stateOf("vault-1", "s1")).toBe("done");
   });
 
   it("no log line, no ledger byte (WAL included) and no chat message holds the secret key", () => {
@@ -216,7 +216,7 @@ describe("verify --full where it means nothing", () => {
       );
       expect((await done(await fake.run("verify f1/s1"))).tone).toBe("success");
     } finally {
-      fake.app.close();
+      await fake.app.close();
     }
   });
 });

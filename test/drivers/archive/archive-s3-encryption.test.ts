@@ -44,8 +44,8 @@ describe.runIf(cephEnabled())("a sensitive archive server with store: offsite on
     };
     t = await testApp(root, file, undefined, undefined, { env: s3Env(ceph), s3Tuning: FAST_TUNING });
   }, 180_000);
-  afterAll(() => {
-    t?.app.close();
+  afterAll(async () => {
+    await t?.app.close();
     admin?.destroy();
   });
 

@@ -54,7 +54,8 @@ describe.runIf(cephEnabled())("archive with store: offsite on Ceph RGW, through 
       texts.push(JSON.stringify(r), JSON.stringify(final));
       return final;
     };
-    const state = (name: string) => t.app.ledger.snapshots.list(t.app.ledger.servers.get("files-1")!.id, { all: true, limit: 100, offset: 0 }).rows.find((r) => r.name === name)?.state;
+    const state = async (name: string) =>
+      (await t.app.ledger.snapshots.list((await t.app.ledger.servers.get("files-1"))!.id, { all: true, limit: 100, offset: 0 })).rows.find((r) => r.name === name)?.state;
     return { ...t, chat, run, state, dir };
   }
   /** A create that failed: one clear line, no done row, no manifest in the bucket, snapshot_failed raised. */
@@ -63,7 +64,7 @@ describe.runIf(cephEnabled())("archive with store: offsite on Ceph RGW, through 
     expect(final).toMatchObject({ tone: "error", title: expect.stringMatching(new RegExp(`^create files-1/${name} failed`)) });
     expect(final.lines?.[0]).toMatch(line);
     expect(final.lines?.[0]).not.toMatch(/\n|    at /); // one line, no stack
-    expect(t.state(name)).toBe("failed");
+    expect(await t.state(name)).toBe("failed");
     expect(await keysIn(admin, inBucket, `prod/files-1/${name}/`).catch(() => [])).toEqual([]);
     expect(await uploadsIn(admin, inBucket, `prod/files-1/${name}/`).catch(() => [])).toEqual([]);
     const alert = await waitFor("the snapshot_failed alert", () => t.chat.calls.find((c) => c.channel === "C0ALERTS"));
@@ -103,7 +104,7 @@ describe.runIf(cephEnabled())("archive with store: offsite on Ceph RGW, through 
 
     expect(await t.run("delete files-1/s1")).toMatchObject({ tone: "success" });
     expect(await keysIn(admin, bucket, "prod/files-1/s1/")).toEqual([]);
-    t.app.close();
+    await t.app.close();
   });
 
   it("an object deleted or altered behind snapbot's back: verify says broken, naming the part", async () => {
@@ -113,7 +114,7 @@ describe.runIf(cephEnabled())("archive with store: offsite on Ceph RGW, through 
     const deleted = await t.run("verify files-1/s2");
     expect(deleted.tone).toBe("error");
     expect(JSON.stringify(deleted)).toMatch(/part-000001 is missing/);
-    expect(t.state("s2")).toBe("broken");
+    expect(await t.state("s2")).toBe("broken");
 
     await t.run("create files-1 s3");
     const key = "prod/files-1/s3/.parts/part-000002";
@@ -122,21 +123,21 @@ describe.runIf(cephEnabled())("archive with store: offsite on Ceph RGW, through 
     await admin.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: bytes }));
     const altered = await t.run("verify files-1/s3");
     expect(JSON.stringify(altered)).toMatch(/part-000002 is corrupt/);
-    expect(t.state("s3")).toBe("broken");
-    t.app.close();
+    expect(await t.state("s3")).toBe("broken");
+    await t.app.close();
   });
 
   it("storage scan finds a snapshot in the bucket that a fresh ledger does not know, and adopt re-verifies it", async () => {
     const first = await app();
     await first.run("create files-1 lost-1");
-    first.app.close();
+    await first.app.close();
     const t = await app(); // a new ledger: the bucket is all that is left
     const scan = await t.run("storage scan", "U0ADMIN");
     expect(JSON.stringify(scan)).toMatch(/files-1\/lost-1.*complete/);
     const adopted = await t.run("storage adopt files-1/lost-1", "U0ADMIN");
     expect(adopted.tone).toBe("success");
-    expect(t.state("lost-1")).toBe("done");
-    t.app.close();
+    expect(await t.state("lost-1")).toBe("done");
+    await t.app.close();
   });
 
   it("copy of a local snapshot to the S3 target: read back, then verify and restore --from offsite use it", async () => {
@@ -151,19 +152,19 @@ describe.runIf(cephEnabled())("archive with store: offsite on Ceph RGW, through 
     const verified = await t.run("verify files-1/local-1 --from offsite");
     expect(verified.tone).toBe("success");
     expect(JSON.stringify(verified)).toMatch(/offsite/);
-    t.app.close();
+    await t.app.close();
   });
 
   it("an unreachable endpoint, wrong credentials, a missing bucket: each fails the create in one line", async () => {
     const closed = await app({ endpoint: `http://127.0.0.1:${await freePort()}` });
     await failsCleanly(closed, "down-1", /^storage target offsite: cannot reach http:\/\/127\.0\.0\.1:\d+ \(ECONNREFUSED\).*check storage\.targets\.offsite\.s3\.endpoint/);
-    closed.app.close();
+    await closed.app.close();
     const wrong = await app({ env: { [S3_ENV.access]: ceph.accessKey, [S3_ENV.secret]: "wrong-secret-value" } });
     await failsCleanly(wrong, "denied-1", /refused snapbot's credentials \(403 SignatureDoesNotMatch\): check the keys in SNAPBOT_TEST_S3_ACCESS and SNAPBOT_TEST_S3_SECRET/);
-    wrong.app.close();
+    await wrong.app.close();
     const missing = await app({ bucket: "snapbot-no-such-bucket" });
     await failsCleanly(missing, "nobucket-1", /bucket snapbot-no-such-bucket does not exist on http/, "snapbot-no-such-bucket");
-    missing.app.close();
+    await missing.app.close();
   });
 
   it("the connection cut mid part on every try: retried, then failed, never a manifest", async () => {
@@ -175,7 +176,7 @@ describe.runIf(cephEnabled())("archive with store: offsite on Ceph RGW, through 
       proxy.set({ kind: "pass" });
     }
     expect(logged.text()).toMatch(/"what":"upload of files-1\/cut-1[^"]*","attempt":1.*S3 request failed; trying again/);
-    t.app.close();
+    await t.app.close();
   });
 
   it("a stalled endpoint is stopped at the server's timeout: failed, its connections closed", async () => {
@@ -184,10 +185,10 @@ describe.runIf(cephEnabled())("archive with store: offsite on Ceph RGW, through 
     const final = await t.run("create files-1 stall-1");
     expect(proxy.fired()).toBe(1);
     expect(final).toMatchObject({ tone: "error", lines: [expect.stringMatching(/^timed out after 3s: the operation was stopped/)] });
-    expect(t.state("stall-1")).toBe("failed");
+    expect(await t.state("stall-1")).toBe("failed");
     await waitFor("the stalled upload to be let go", () => (proxy.stalled() === 0 ? true : undefined));
     expect(await keysIn(admin, bucket, "prod/files-1/stall-1/")).not.toContain("prod/files-1/stall-1/manifest.json");
-    t.app.close();
+    await t.app.close();
   });
 
   it("a bucket whose quota is full refuses the parts: failed with the reason, no manifest", async () => {
@@ -196,7 +197,7 @@ describe.runIf(cephEnabled())("archive with store: offsite on Ceph RGW, through 
     radosgwAdmin(ceph, ["quota", "enable", "--quota-scope=bucket", `--bucket=${small}`]);
     const t = await app({ bucket: small });
     await failsCleanly(t, "full-1", /bucket \S+ refused upload of files-1\/full-1 \.parts\/part-00000\d.*its quota is exceeded \(QuotaExceeded\): free space there or raise the quota/, small);
-    t.app.close();
+    await t.app.close();
   });
 
   it("a credential variable that is not set stops start-up with one line naming it", async () => {

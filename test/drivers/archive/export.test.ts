@@ -65,13 +65,13 @@ describe.skipIf(!hasQemuImg)("export of raw archive snapshots with qemu-img", ()
       expect(execFileSync("qemu-img", ["compare", "-f", "raw", "-F", qemu, image, file], { encoding: "utf8" })).toMatch(/Images are identical/);
     }
     expect(readdirSync(folder).sort()).toEqual([".parts", "README.txt", "export.qcow2", "export.vhd", "export.vmdk", "manifest.json"]); // no temp raw left
-    const ops = app.ledger.operations.list({ limit: 10 }).filter((o) => o.kind === "export");
+    const ops = (await app.ledger.operations.list({ limit: 10 })).filter((o) => o.kind === "export");
     expect(ops).toHaveLength(3);
     expect(ops.every((o) => o.state === "succeeded" && /^exported to .+\/export\.\w+ \(sha256 [0-9a-f]{64}\)$/.test(o.result ?? ""))).toBe(true);
     // delete still recognises the folder as snapbot's own
     expect((await finalOf(await run("delete disk/s1"))).tone).toBe("success");
     expect(existsSync(folder)).toBe(false);
-    app.close();
+    await app.close();
   });
 
   it("refuses a tar snapshot, a corrupted part and a bad format clearly, writing nothing", async () => {
@@ -92,13 +92,13 @@ describe.skipIf(!hasQemuImg)("export of raw archive snapshots with qemu-img", ()
     expect(final.tone).toBe("error");
     expect(final.lines![0]).toMatch(/^disk\/s1 is broken and will not be exported: part-000001 is corrupt/);
     expect(readdirSync(folder).filter((f) => f.startsWith("export") || f.startsWith(".export"))).toEqual([]);
-    app.close();
+    await app.close();
   });
 
   it("removes its temporary and partial files when the work is cancelled", async () => {
     const { app, folder } = await setup("cancel");
-    const server = app.ledger.servers.get("disk")!;
-    const snap = app.ledger.snapshots.find(server.id, "s1")!;
+    const server = (await app.ledger.servers.get("disk"))!;
+    const snap = (await app.ledger.snapshots.find(server.id, "s1"))!;
     const stop = new AbortController();
     let converting = false;
     const ctx = {
@@ -114,6 +114,6 @@ describe.skipIf(!hasQemuImg)("export of raw archive snapshots with qemu-img", ()
     await expect(app.drivers.get(server).export!(handle, "qcow2", ctx)).rejects.toThrow();
     expect(converting).toBe(true); // stopped after the raw image was written, while qemu-img ran
     expect(readdirSync(folder).sort()).toEqual([".parts", "README.txt", "manifest.json"]);
-    app.close();
+    await app.close();
   });
 });

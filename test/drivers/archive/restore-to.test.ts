@@ -77,8 +77,8 @@ describe("restore --to another archive server", () => {
     expect(readFileSync(join(into, srcA, "blob.bin")).equals(original)).toBe(true);
     expect(readFileSync(join(into, srcA, "conf/app.conf"), "utf8")).toBe("version = 1\n");
     expect(readFileSync(join(srcA, "conf/app.conf"), "utf8")).toBe("version = 2\n"); // source only read
-    expect(app.ledger.operations.list({ limit: 10 }).find((o) => o.kind === "restore")).toMatchObject({ state: "succeeded", approved_by: "U0ALICE", args: expect.objectContaining({ to: "files-2" }) });
-    app.close();
+    expect((await app.ledger.operations.list({ limit: 10 })).find((o) => o.kind === "restore")).toMatchObject({ state: "succeeded", approved_by: "U0ALICE", args: expect.objectContaining({ to: "files-2" }) });
+    await app.close();
   });
 
   it("raw: writes disk-1's image over disk-2's device byte for byte; disk-1's device is untouched", async () => {
@@ -96,12 +96,12 @@ describe("restore --to another archive server", () => {
     expect(readFileSync(imgB).equals(Buffer.alloc(image.length))).toBe(true);
     const decision = await run(`approve ${approvalId(request)}`, "U0BOB");
     // The destination's lease is held while it runs (the source is only read).
-    expect(() => app.engine.lease("disk-2", "probe")).toThrow(/^disk-2 is busy: restore disk-1\/s1 --to disk-2/);
-    app.engine.release(app.engine.lease("disk-1", "probe"));
+    await expect(app.engine.lease("disk-2", "probe")).rejects.toThrow(/^disk-2 is busy: restore disk-1\/s1 --to disk-2/);
+    app.engine.release(await app.engine.lease("disk-1", "probe"));
     expect(await done(decision)).toMatchObject({ tone: "success", lines: [`restored ${writes}`] });
     expect(readFileSync(imgB).equals(image)).toBe(true);
     expect(readFileSync(imgA).equals(changed)).toBe(true);
-    app.close();
+    await app.close();
   });
 
   it("refuses a mode mismatch, an unknown destination and a non-archive pair with one clear line, recording nothing", async () => {
@@ -116,8 +116,8 @@ describe("restore --to another archive server", () => {
       tone: "error",
       title: "restore --to needs two servers of the same driver: files-1 is archive, web-1 is lxd",
     });
-    expect(app.ledger.operations.list({ limit: 10 })).toHaveLength(1);
-    app.close();
+    expect(await app.ledger.operations.list({ limit: 10 })).toHaveLength(1);
+    await app.close();
   });
 });
 
@@ -161,10 +161,10 @@ describe.runIf(sshEnabled)("restore --to over SSH: shared host keys", () => {
       expect(posts.map((p) => p.title)).toEqual([expect.stringMatching(/^hostkey_regen_needed: files-2 presents the same SSH host key as files-1 \(ssh-ed25519 SHA256:/)]);
       expect(posts[0]!.buttons).toEqual([{ label: "Regenerate host keys", command: "hostkeys regen files-2", style: "primary" }]);
       // snapbot wrote those keys itself: files-2 is not blocked as if impersonated, and stays reachable.
-      expect(t.app.ledger.hostKeys.pending(t.app.ledger.servers.get("files-2")!.id)).toEqual([]);
+      expect(await t.app.ledger.hostKeys.pending((await t.app.ledger.servers.get("files-2"))!.id)).toEqual([]);
       expect((await done(await t.run("create files-2 s1", "U0OP"))).tone).toBe("success");
     } finally {
-      t.app.close();
+      await t.app.close();
       await a?.stop();
       await b?.stop();
     }

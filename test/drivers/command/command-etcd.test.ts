@@ -51,7 +51,7 @@ describeEtcd("driver: command with etcd 3.4", () => {
     t = await testApp(root, file);
   }, 60_000);
   afterAll(async () => {
-    t?.app.close();
+    await t?.app.close();
     await e1?.stop();
     await e2?.stop();
   });

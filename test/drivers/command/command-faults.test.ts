@@ -80,7 +80,7 @@ describe("command steps that fail", () => {
     expect(r.tone).toBe("error");
     expect(text(r)).toContain("the last line of a loud failure");
     expect(text(r).length).toBeLessThan(20_000);
-    const row = t.app.ledger.snapshots.list(t.app.ledger.servers.get("loud")!.id, { all: true, limit: 10, offset: 0 }).rows[0];
+    const row = (await t.app.ledger.snapshots.list((await t.app.ledger.servers.get("loud"))!.id, { all: true, limit: 10, offset: 0 })).rows[0];
     expect(row?.state).toBe("failed");
     expect((row?.error ?? "").length).toBeLessThan(20_000);
   });

@@ -45,8 +45,8 @@ describePostgres("driver: command with PostgreSQL 15", () => {
     };
     t = await testApp(root, file);
   }, 60_000);
-  afterAll(() => {
-    t?.app.close();
+  afterAll(async () => {
+    await t?.app.close();
     pg?.stop();
   });
 
@@ -97,7 +97,7 @@ describePostgres("driver: command with PostgreSQL 15", () => {
   it("restore onto the non-clean source is refused with what the clean check printed; --force asks, says so, and restores", async () => {
     const refused = await t.run("restore pg-app/s1", "U0OP");
     expect(text(refused)).toMatch(/pg-app is not clean: its clean check printed "1"; to restore over it anyway: restore pg-app\/s1 --force/);
-    expect(t.app.ledger.approvals.pending?.().length ?? 0).toBe(0);
+    expect(await t.app.ledger.approvals.pending()).toHaveLength(0);
     const ask = await t.run("restore pg-app/s1 --force", "U0OP");
     expect(text(ask)).toMatch(/FORCED over a target that is not clean/);
     expect(text(ask)).toMatch(/printed "1"/);

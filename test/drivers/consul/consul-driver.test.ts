@@ -32,8 +32,8 @@ const done = (r: Reply) => {
 const text = (r: Reply) => [r.title, ...(r.lines ?? []), ...(r.fields ?? []).map((f) => f.join(": "))].join("\n");
 const approvalId = (r: Reply) => Number(/approve (\d+)/.exec(r.buttons?.[0]?.command ?? "")?.[1] ?? NaN);
 const folder = (server: string, snap: string) => join(root, "snaps", server, snap);
-const stateOf = (server: string, name: string) =>
-  t.app.ledger.snapshots.list(t.app.ledger.servers.get(server)!.id, { all: true, limit: 100, offset: 0 }).rows.find((r) => r.name === name)?.state;
+const stateOf = async (server: string, name: string) =>
+  (await t.app.ledger.snapshots.list((await t.app.ledger.servers.get(server))!.id, { all: true, limit: 100, offset: 0 })).rows.find((r) => r.name === name)?.state;
 const approved = async (command: string) => {
   const request = await t.run(command, "U0OP");
   if (!Number.isFinite(approvalId(request))) return request;
@@ -61,7 +61,7 @@ beforeAll(async () => {
   t = await testApp(root, file, undefined, chat.port, { env: { CONSUL_TOKEN: TOKEN }, log });
 });
 afterAll(async () => {
-  t?.app.close();
+  await t?.app.close();
   await Promise.all([dc1?.close(), dc2?.close()]);
 });
 beforeEach(() => {
@@ -113,7 +113,7 @@ describe("consul verify --full", () => {
     const full = await done(await t.run("verify consul-plain/altered --full", "U0OP"));
     expect(full.tone).toBe("error");
     expect(text(full)).toMatch(/not a valid Consul archive/);
-    expect(stateOf("consul-plain", "altered")).toBe("broken");
+    expect(await stateOf("consul-plain", "altered")).toBe("broken");
   });
 });
 
@@ -129,7 +129,7 @@ describe("consul create refuses what Consul's CLI would refuse, and keeps nothin
     const reply = await done(await t.run(`create consul-plain bad-${mode}`, "U0OP"));
     expect(reply.tone).toBe("error");
     expect(text(reply)).toMatch(why);
-    expect(stateOf("consul-plain", `bad-${mode}`)).toBe("failed");
+    expect(await stateOf("consul-plain", `bad-${mode}`)).toBe("failed");
     expect(existsSync(folder("consul-plain", `bad-${mode}`))).toBe(false);
   });
 

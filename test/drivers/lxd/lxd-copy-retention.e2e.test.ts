@@ -35,7 +35,7 @@ describe.runIf(needLxd)("LXD copies kept by the snapshot server's own keep, thro
   });
   const tickAt = async (ms: number) => {
     clock.set(ms);
-    t.app.scheduler.tick(ms);
+    await t.app.scheduler.tick(ms);
     await t.app.scheduler.settle();
     await t.app.engine.idle();
     await t.app.scheduler.settle();
@@ -46,15 +46,20 @@ describe.runIf(needLxd)("LXD copies kept by the snapshot server's own keep, thro
     expect(r.tone).toBe("success");
     return r;
   };
-  const alerts = () => t.app.ledger.db.prepare("SELECT key, state, message FROM alerts WHERE kind = 'limit_near'").all() as Array<{ key: string; state: string; message: string }>;
+  /** The limit_near alerts, oldest first, as { key, state, message }. */
+  const alerts = async () =>
+    (await t.app.ledger.alerts.allPage(1_000, 0)).rows
+      .filter((a) => a.kind === "limit_near")
+      .sort((a, b) => a.id - b.id)
+      .map(({ key, state, message }) => ({ key, state, message }));
 
   beforeAll(async () => {
     env = await startLxdEnv();
     env.lxc(["launch", "busybox", "web-1"]);
     t = await testApp(dir, config("daily=30"), clock, chat.port);
   }, 120_000);
-  afterAll(() => {
-    t?.app.close();
+  afterAll(async () => {
+    await t?.app.close();
     env?.stop();
   });
 
@@ -72,19 +77,19 @@ describe.runIf(needLxd)("LXD copies kept by the snapshot server's own keep, thro
       if (d >= 2) expect(r.title).toMatch(new RegExp(`kept as they left web-1: snap:web-1-s${d - 2}\\)`));
       await t.app.scheduler.retention.pass(); // the retention runner's pass: daily=30 keeps every copy
     }
-    const web1 = t.app.ledger.servers.get("web-1")!;
-    const state = (n: string) => t.app.ledger.snapshots.find(web1.id, n)?.state;
-    expect(["s0", "s1", "s2", "s3"].map(state)).toEqual(["expired", "expired", "expired", "expired"]);
+    const web1 = (await t.app.ledger.servers.get("web-1"))!;
+    const state = async (n: string) => (await t.app.ledger.snapshots.find(web1.id, n))?.state;
+    expect(await Promise.all(["s0", "s1", "s2", "s3"].map(state))).toEqual(["expired", "expired", "expired", "expired"]);
     expect(local()).toEqual(["by-hand", "s4", "s5"]);
     expect(onSnap()).toEqual({ instances: ["web-1", "web-1-s0", "web-1-s1", "web-1-s2", "web-1-s3"], snapshots: ["by-hand", "s4", "s5"] });
     expect(env.lxc(["file", "pull", "snap:web-1-s0/root/f", "-"])).toBe("day0\n"); // s0's content, days after web-1 lost s0
     // Each pass listed the copies and found nothing to remove: no operation recorded (as local retention), no alert.
-    expect(t.app.ledger.operations.list({ serverId: web1.id, limit: 200 }).filter((o) => o.kind === "prune_copies")).toEqual([]);
-    expect(alerts()).toEqual([]);
+    expect((await t.app.ledger.operations.list({ serverId: web1.id, limit: 200 })).filter((o) => o.kind === "prune_copies")).toEqual([]);
+    expect(await alerts()).toEqual([]);
   }, 180_000);
 
   it("the snapshot server's keep prunes its copies by restic's rules, dry run first; web-1's own are never touched", async () => {
-    t.app.close(); // the operator tightens snapshot_server_keep and restarts
+    await t.app.close(); // the operator tightens snapshot_server_keep and restarts
     env.addRemote("down", "https://127.0.0.1:1");
     const down = { driver: "lxd", instance: "web-1", lxd_dir: env.localDir, lxd_conf: env.conf, snapshot_server: "down", snapshot_server_keep: "daily=1" };
     t = await testApp(dir, config("daily=2,weekly=2", { "web-down": down }), clock, chat.port);
@@ -106,7 +111,7 @@ describe.runIf(needLxd)("LXD copies kept by the snapshot server's own keep, thro
     expect(first.lines).toContainEqual(expect.stringMatching(
       /^failed copies on snap \(daily=2,weekly=2\): could not remove 1 of 4 copies on snap \(daily=2,weekly=2\): snap:web-1-s1: remove the copy snap:web-1-s1 failed: .*; removed snap:web-1-s2, snap:web-1\/by-hand, snap:web-1-s0$/,
     ));
-    expect(alerts()).toEqual([expect.objectContaining({ key: "limit_near:web-1:copies on snap", state: "open" })]);
+    expect(await alerts()).toEqual([expect.objectContaining({ key: "limit_near:web-1:copies on snap", state: "open" })]);
     await t.app.alerts.flush();
     expect(chat.calls.find((c) => c.channel === "C0ALERTS" && c.reply.title.startsWith("limit_near: web-1's copies on snap were not pruned"))).toBeDefined();
 
@@ -114,7 +119,7 @@ describe.runIf(needLxd)("LXD copies kept by the snapshot server's own keep, thro
     const second = await t.run("prune web-1");
     expect(second).toMatchObject({ tone: "success", title: "prune web-1 (asked by U1): removed 0, kept 2; copies on snap (daily=2,weekly=2): removed 1, kept 3" });
     expect(second.lines).toContain("removed copies: snap:web-1-s1");
-    expect(alerts()).toEqual([expect.objectContaining({ key: "limit_near:web-1:copies on snap", state: "resolved" })]);
+    expect(await alerts()).toEqual([expect.objectContaining({ key: "limit_near:web-1:copies on snap", state: "resolved" })]);
     expect(onSnap()).toEqual({ instances: ["web-1", "web-1-s3"], snapshots: ["s4", "s5"] });
     expect(local()).toEqual(["by-hand", "s4", "s5"]); // by-hand's copy went; web-1's by-hand stays
     const audit = await t.run("audit web-1");
@@ -134,7 +139,7 @@ describe.runIf(needLxd)("LXD copies kept by the snapshot server's own keep, thro
     clock.set(day(6, 60));
     await t.app.scheduler.retention.pass();
     expect(onSnap()).toEqual({ instances: ["web-1", "web-1-s3"], snapshots: ["s5", "s6"] });
-    const op = t.app.ledger.operations.list({ serverId: t.app.ledger.servers.get("web-1")!.id, limit: 5 }).find((o) => o.kind === "prune_copies")!;
+    const op = (await t.app.ledger.operations.list({ serverId: (await t.app.ledger.servers.get("web-1"))!.id, limit: 5 })).find((o) => o.kind === "prune_copies")!;
     expect(op).toMatchObject({ requested_by: "scheduler", state: "succeeded", result: "removed 2 copies on snap (daily=2,weekly=2), kept 3: snap:web-1-s4, snap:web-1/by-hand" });
     expect(local()).toEqual(["by-hand", "s5", "s6"]);
   }, 120_000);
@@ -145,7 +150,7 @@ describe.runIf(needLxd)("LXD copies kept by the snapshot server's own keep, thro
     expect(dry.lines).toEqual([expect.stringMatching(/^copies on down \(daily=1\): could not list them: list the copies of web-1 on down failed: an LXD remote cannot be reached/)]);
     const real = await t.run("prune web-down");
     expect(real).toMatchObject({ tone: "error", title: "prune web-down (asked by U1): removed 0, kept 0; copies on down (daily=1): failed" });
-    expect(alerts()).toContainEqual(expect.objectContaining({ key: "limit_near:web-down:copies on down", state: "open" }));
+    expect(await alerts()).toContainEqual(expect.objectContaining({ key: "limit_near:web-down:copies on down", state: "open" }));
     expect(local()).toEqual(["by-hand", "s5", "s6"]);
   }, 60_000);
 });

@@ -20,8 +20,8 @@ describeLxd("register an LXD server against a real daemon", (env) => {
     expect(r.title).toBe('register web-9 lxd: there is no LXD instance "web-9": check instance (lxc list shows the instances), or create it first');
     const other = await run(`register web-x lxd instance=nope ${settings()}`, "U0ADMIN");
     expect(other.title).toMatch(/^register web-x lxd: there is no LXD instance "nope"/);
-    expect(a.ledger.servers.list()).toEqual([]);
-    a.close();
+    expect(await a.ledger.servers.list()).toEqual([]);
+    await a.close();
   });
 
   it("registers an instance that exists", async () => {
@@ -30,8 +30,8 @@ describeLxd("register an LXD server against a real daemon", (env) => {
     const r = await run(`register reg-1 lxd ${settings()}`, "U0ADMIN");
     expect(r).toMatchObject({ tone: "success", title: "reg-1 registered (lxd) by U0ADMIN" });
     expect(r.lines).toBeUndefined();
-    expect(a.ledger.servers.get("reg-1")?.driver).toBe("lxd");
-    a.close();
+    expect((await a.ledger.servers.get("reg-1"))?.driver).toBe("lxd");
+    await a.close();
   });
 
   it("registers, with a note, when the backend cannot be asked (an unreachable remote)", async () => {
@@ -40,6 +40,6 @@ describeLxd("register an LXD server against a real daemon", (env) => {
     const r = await run(`register far lxd remote=down ${settings()}`, "U0ADMIN");
     expect(r.tone).toBe("success");
     expect(r.lines?.[0]).toMatch(/^not checked against the backend yet \(.*\): the first snapshot will tell$/);
-    a.close();
+    await a.close();
   });
 });

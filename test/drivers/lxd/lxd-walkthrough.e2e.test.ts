@@ -41,8 +41,8 @@ describe.runIf(needLxd)("LXD walk-through through the commands", () => {
       chat.port,
     );
   }, 120_000);
-  afterAll(() => {
-    t?.app.close();
+  afterAll(async () => {
+    await t?.app.close();
     env?.stop();
   });
 
@@ -79,14 +79,14 @@ describe.runIf(needLxd)("LXD walk-through through the commands", () => {
     expect(second.tone).toBe("success");
     expect(query("snap:/1.0/instances/web-1/snapshots")).toContain("/1.0/instances/web-1/snapshots/s2");
     expect(query("snap:/1.0/instances/web-1").config["boot.autostart"]).toBe("0");
-    const s1 = t.app.ledger.snapshots.find(t.app.ledger.servers.get("web-1")!.id, "s1")!;
+    const s1 = (await t.app.ledger.snapshots.find((await t.app.ledger.servers.get("web-1"))!.id, "s1"))!;
     expect(s1.details?.copies).toEqual([expect.objectContaining({ remote: "snap", name: "web-1", refreshed: false })]);
   });
 
   it("clones, alerts on the shared host key, and resolves it once regenerated with approval", async () => {
     const cloned = await done(await t.run("clone web-1/s1 web-2"));
     expect(cloned.title).toMatch(/^web-2 cloned from web-1\/s1 and registered/);
-    expect(t.app.ledger.servers.get("web-2")).toMatchObject({ driver: "lxd", cloned_from: t.app.ledger.servers.get("web-1")!.id });
+    expect(await t.app.ledger.servers.get("web-2")).toMatchObject({ driver: "lxd", cloned_from: (await t.app.ledger.servers.get("web-1"))!.id });
     const alert = chat.calls.find((c) => c.kind === "post" && c.reply.title.startsWith("hostkey_regen_needed"))!;
     expect(alert.channel).toBe("C0ALERTS");
     expect(alert.reply.title).toMatch(/web-2 presents the same SSH host key as web-1 \(ssh-ed25519 SHA256:/);
@@ -123,7 +123,7 @@ describe.runIf(needLxd)("LXD walk-through through the commands", () => {
     const final = await done(await t.run("create ghost g1"));
     expect(final.tone).toBe("error");
     expect(final.lines![0]).toMatch(/no-such-instance/);
-    expect(t.app.ledger.snapshots.find(t.app.ledger.servers.get("ghost")!.id, "g1")!.state).toBe("failed");
+    expect((await t.app.ledger.snapshots.find((await t.app.ledger.servers.get("ghost"))!.id, "g1"))!.state).toBe("failed");
     await new Promise((r) => setTimeout(r, 50));
     expect(chat.calls.find((c) => c.channel === "C0ALERTS" && c.reply.title.startsWith("snapshot_failed: snapshot ghost/g1 failed"))).toBeDefined();
   });

@@ -42,16 +42,16 @@ describeQemu("qemu image mode through the bot", () => {
         const made = await create("vm s3"); // at the limit: s2, expired and a leaf, makes room
         expect(made.tone).toBe("success");
         expect(snapshotNames(leafImage)).toEqual(["s1", "s3"]);
-        expect(t.row("vm", "s2")?.state).toBe("deleted");
+        expect((await t.row("vm", "s2"))?.state).toBe("deleted");
 
         const asked = await t.run("create vm2 a3", "U0OP"); // a1 expired, but its data is a2's base
         const refused = asked.follow ? await asked.follow.done : asked;
         expect(refused.tone).toBe("error");
         expect(text(refused)).toContain("vm2 has 2 snapshots, its limit is 2, and the expired ones (a1) have children, which are not pruned for room");
         expect(snapshotNames(parentImage)).toEqual(["a1", "a2"]); // nothing pruned, nothing made
-        expect(t.row("vm2", "a3")?.state).not.toBe("done");
+        expect((await t.row("vm2", "a3"))?.state).not.toBe("done");
       } finally {
-        t.app.close();
+        await t.app.close();
       }
     });
   });
@@ -68,12 +68,12 @@ describeQemu("qemu image mode through the bot", () => {
         const final = await done(await t.run("create vm s1", "U0OP"));
         expect(final).toMatchObject({ tone: "error", title: expect.stringMatching(/^create vm\/s1 failed/) });
         expect(text(final)).toContain(`${file} is in use by a running VM, so vm will not touch it: configure qmp: (its QMP socket) or domain: (its libvirt domain) for vm instead of image:`);
-        expect(t.row("vm", "s1")?.state).toBe("failed");
+        expect((await t.row("vm", "s1"))?.state).toBe("failed");
         expect(snapshotNames(file)).toEqual(["before"]);
         expect(await vm.hasPattern(0x5a)).toBe(true);
       } finally {
         await vm.stop();
-        t.app.close();
+        await t.app.close();
       }
       expect(hasPattern(file, 0x5a)).toBe(true);
     });

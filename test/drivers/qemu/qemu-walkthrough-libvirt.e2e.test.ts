@@ -43,14 +43,14 @@ describeLibvirt("qemu libvirt mode through the bot", (dom) => {
         const final = await done(reply);
         expect(final).toMatchObject({ tone: "error", title: expect.stringMatching(/^create vm\/hung1 failed/) });
         expect(text(final)).toMatch(/timed out after 2s: the operation was stopped/);
-        expect(t.row("vm", "hung1")?.state).toBe("failed");
+        expect((await t.row("vm", "hung1"))?.state).toBe("failed");
         await waitFor("the snapshot_failed alert", () => t.alerts(/^snapshot_failed: snapshot vm\/hung1 failed/)[0]);
         await waitFor("the hung virsh to be gone", () => (processTree(bin).length === 0 ? true : undefined));
         expect(seen.length).toBeGreaterThan(0);
         expect(snapshotNames(dom().disk)).not.toContain("hung1");
       } finally {
         path.disarm();
-        t.app.close();
+        await t.app.close();
       }
     });
 
@@ -63,7 +63,7 @@ describeLibvirt("qemu libvirt mode through the bot", (dom) => {
         expect(final).toMatchObject({ tone: "error", title: expect.stringMatching(/^restore vm\/err1, approved by U0ALICE failed/) });
         expect(text(final)).toMatch(/Domain snapshot not found/i);
       } finally {
-        t.app.close();
+        await t.app.close();
       }
     });
   });

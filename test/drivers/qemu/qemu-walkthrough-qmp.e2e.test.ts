@@ -39,9 +39,9 @@ describeQemu("qemu QMP mode through the bot", () => {
         expect(final).toMatchObject({ tone: "error", title: expect.stringMatching(/^restore vm\/job1, approved by U0ALICE failed/) });
         expect(text(final)).toContain("snapshot-load failed in QEMU: Snapshot 'job1' does not exist in one or more devices");
         expect(await vm!.qmp("query-status")).toMatchObject({ running: true, status: "running" });
-        expect(t.row("vm", "job1")?.state).toBe("done"); // the restore failed, the ledger's snapshot row is not changed by it
+        expect((await t.row("vm", "job1"))?.state).toBe("done"); // the restore failed, the ledger's snapshot row is not changed by it
       } finally {
-        t.app.close();
+        await t.app.close();
       }
     });
   });

@@ -47,11 +47,11 @@ export async function qemuApp(dir: string, servers: Record<string, Record<string
   const chat = recordingChat();
   const file = { roles: ROLES, alerts: { channel: "C0ALERTS" }, storage: { path: "snaps" }, servers };
   const t = await testApp(dir, file, clock, chat.port);
-  const rows = (server: string) => {
-    const id = t.app.ledger.servers.get(server)!.id;
-    return t.app.ledger.snapshots.list(id, { all: true, limit: 100, offset: 0 }).rows;
+  const rows = async (server: string) => {
+    const id = (await t.app.ledger.servers.get(server))!.id;
+    return (await t.app.ledger.snapshots.list(id, { all: true, limit: 100, offset: 0 })).rows;
   };
-  const row = (server: string, name: string) => rows(server).filter((r) => r.name === name).at(-1);
+  const row = async (server: string, name: string) => (await rows(server)).filter((r) => r.name === name).at(-1);
   const alerts = (kind: RegExp) => chat.calls.filter((c) => c.channel === "C0ALERTS" && kind.test(c.reply.title));
   const approved = async (command: string) => {
     const request = await t.run(command, "U0OP");
@@ -68,7 +68,7 @@ export function qemuWalkThrough(root: string, m: QemuModeCase): void {
     const created = async (name: string) => {
       const final = await done(await t.run(`create vm ${name}`, "U0OP"));
       expect(final).toMatchObject({ tone: "success", title: expect.stringMatching(new RegExp(`^vm/${name} done: `)) });
-      expect(t.row("vm", name)?.state).toBe("done");
+      expect((await t.row("vm", name))?.state).toBe("done");
     };
     beforeAll(async () => {
       t = await qemuApp(join(root, "walk"), { vm: { ...m.config(), limit: 3 } });
@@ -104,7 +104,7 @@ export function qemuWalkThrough(root: string, m: QemuModeCase): void {
       expect(said.tone).toBe("error");
       expect(text(said)).toContain("vm has 3 snapshots, its limit is 3, and none has expired: delete one first (list vm) or raise limit: for it in the config");
       expect(await m.table()).toEqual(["s1", "s2", "s3"]); // nothing was made
-      expect(t.row("vm", "s4")?.state).not.toBe("done");
+      expect((await t.row("vm", "s4"))?.state).not.toBe("done");
     });
 
     it("s3 is a child of s1 like s2, and the current position: list vm --tree draws s1→{s2,s3} with ● on s3", async () => {
@@ -128,7 +128,7 @@ export function qemuWalkThrough(root: string, m: QemuModeCase): void {
 
     it("verify vm/s1 passes: in the table with its recorded date and size, qemu-img check clean", async () => {
       expect((await done(await t.run("verify vm/s1"))).tone).toBe("success");
-      expect(t.row("vm", "s1")).toMatchObject({ state: "done", verified_at: expect.any(Number) });
+      expect(await t.row("vm", "s1")).toMatchObject({ state: "done", verified_at: expect.any(Number) });
     });
 
     it("export vm/s1 --format vmdk writes a standalone, checksummed image that holds A", async () => {
@@ -145,7 +145,7 @@ export function qemuWalkThrough(root: string, m: QemuModeCase): void {
     it("delete vm/s1 removes it from the image; s2 and s3 stay, the running disk is untouched", async () => {
       expect((await done(await t.run("delete vm/s1", "U0OP"))).tone).toBe("success");
       expect(await m.table()).toEqual(["s2", "s3"]);
-      expect(t.row("vm", "s1")?.state).toBe("deleted");
+      expect((await t.row("vm", "s1"))?.state).toBe("deleted");
       expect(await m.has(A)).toBe(true);
     });
 
@@ -173,7 +173,7 @@ export function qemuWalkThrough(root: string, m: QemuModeCase): void {
       expect(dry).toContain("s4");
       expect((await t.approved("delete vm/s2 --subtree")).tone).toBe("success");
       expect(await m.table()).toEqual(["s3"]);
-      expect([t.row("vm", "s2")?.state, t.row("vm", "s4")?.state]).toEqual(["deleted", "deleted"]);
+      expect([(await t.row("vm", "s2"))?.state, (await t.row("vm", "s4"))?.state]).toEqual(["deleted", "deleted"]);
     });
 
     it("verify of a snapshot removed outside snapbot makes it broken, with an alert", async () => {
@@ -182,7 +182,7 @@ export function qemuWalkThrough(root: string, m: QemuModeCase): void {
       const final = await done(await t.run("verify vm/gone1"));
       expect(final.tone).toBe("error");
       expect(text(final)).toContain("vm/gone1 is no longer in the image's snapshot table");
-      expect(t.row("vm", "gone1")?.state).toBe("broken");
+      expect((await t.row("vm", "gone1"))?.state).toBe("broken");
       await waitFor("the snapshot_broken alert", () => t.alerts(/^snapshot_broken: vm\/gone1 is broken/)[0]);
     });
 
@@ -192,8 +192,8 @@ export function qemuWalkThrough(root: string, m: QemuModeCase): void {
       await m.outside.create("ext1");
       const listed = await t.run("list vm");
       expect(listed.table?.rows).toContainEqual(expect.arrayContaining(["ext1", "done"]));
-      expect(t.row("vm", "ext1")).toMatchObject({ origin: "external", state: "done" });
-      expect(t.row("vm", "gone1")?.state).toBe("deleted");
+      expect(await t.row("vm", "ext1")).toMatchObject({ origin: "external", state: "done" });
+      expect((await t.row("vm", "gone1"))?.state).toBe("deleted");
       // In the tree: under the current position (libvirt: the parent libvirt recorded, which is the same snapshot).
       expect(text(await t.run("show vm/ext1"))).toMatch(/^parent: base1( \(made outside snapbot; placed .+\))?$/m);
     });

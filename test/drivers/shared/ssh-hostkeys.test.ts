@@ -58,7 +58,7 @@ describe.runIf(enabled)("SSH host keys of archive servers, through the commands"
     );
   }, 30_000);
   afterAll(async () => {
-    t?.app.close();
+    await t?.app.close();
     await a?.stop();
     await b?.stop();
   });

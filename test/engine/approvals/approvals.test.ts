@@ -56,8 +56,8 @@ describe("restore through the approval flow (archive driver, real files)", () =>
     const final = await done(decision);
     expect(final).toMatchObject({ tone: "success", title: expect.stringMatching(/^restore web\/s1 done in .* approved by U0ALICE\)$/), lines: [`restored ${writes}`] });
     expect(readFileSync(join(src, "conf/app.conf"), "utf8")).toBe("version = 1\n");
-    expect(app.ledger.operations.get(2)).toMatchObject({ kind: "restore", state: "succeeded", requested_by: "U0OP", approved_by: "U0ALICE" });
-    app.close();
+    expect(await app.ledger.operations.get(2)).toMatchObject({ kind: "restore", state: "succeeded", requested_by: "U0OP", approved_by: "U0ALICE" });
+    await app.close();
   });
 
   it("refuses the requester, non-approvers and a second decision, and changes nothing for them", async () => {
@@ -66,12 +66,12 @@ describe("restore through the approval flow (archive driver, real files)", () =>
     const id = approvalId(await run("restore web/s1", "U0ALICE"));
     expect(await run(`approve ${id}`, "U0ALICE")).toMatchObject({ tone: "error", title: "you asked for this, so you cannot approve it: another approver must (roles.approvers)" });
     expect(await run(`approve ${id}`, "U0OP")).toMatchObject({ tone: "error", title: expect.stringMatching(/^approve is for approvers only, and U0OP is not one/) });
-    expect(app.ledger.approvals.get(id)!.state).toBe("pending");
+    expect((await app.ledger.approvals.get(id))!.state).toBe("pending");
     const first = await run(`deny ${id}`, "U0BOB");
     expect(first).toMatchObject({ replaces: true, title: `restore web/s1 denied by U0BOB (asked by U0ALICE, approval #${id})` });
     expect(await run(`approve ${id}`, "U0ADMIN")).toMatchObject({ tone: "error", title: expect.stringMatching(new RegExp(`^approval #${id} was already denied by U0BOB at `)) });
-    expect(app.ledger.operations.get(2)).toMatchObject({ state: "denied", approved_by: "U0BOB" });
-    app.close();
+    expect(await app.ledger.operations.get(2)).toMatchObject({ state: "denied", approved_by: "U0BOB" });
+    await app.close();
   });
 
   it("gives exactly one decision and one restore when two approvers click at once, or one clicks twice", async () => {
@@ -84,8 +84,8 @@ describe("restore through the approval flow (archive driver, real files)", () =>
     expect(clicks.filter((r) => r.tone === "error")).toHaveLength(3);
     await done(winners[0]!);
     await app.engine.idle();
-    expect(app.ledger.operations.list({ limit: 10 }).filter((o) => o.kind === "restore").map((o) => o.state)).toEqual(["succeeded"]);
-    app.close();
+    expect((await app.ledger.operations.list({ limit: 10 })).filter((o) => o.kind === "restore").map((o) => o.state)).toEqual(["succeeded"]);
+    await app.close();
   });
 
   it("expires an undecided request after approval.ttl and updates its message", async () => {
@@ -93,7 +93,7 @@ describe("restore through the approval flow (archive driver, real files)", () =>
     const { app, run, chat } = await setup(clock);
     await done(await run("create web s1", "U0OP"));
     const request = await run("restore web/s1", "U0OP");
-    request.onPosted!({ channel: "C0WEB", ts: "99.1" }); // as the adapter does once it has posted it
+    await request.onPosted!({ channel: "C0WEB", ts: "99.1" }); // as the adapter does once it has posted it
     clock.advance(29 * 60_000);
     expect(await app.engine.approvals.expire()).toBe(0);
     clock.advance(60_001);
@@ -101,9 +101,9 @@ describe("restore through the approval flow (archive driver, real files)", () =>
     const update = chat.calls.find((c) => c.kind === "update" && c.ts === "99.1")!;
     expect(update.reply.title).toBe("Approval request expired: restore web/s1 (asked by U0OP, approval #1)");
     expect(update.reply.lines).toEqual(["Nobody decided within 30M; nothing was changed. Ask again with: restore web/s1"]);
-    expect(app.ledger.operations.get(2)!.state).toBe("expired");
+    expect((await app.ledger.operations.get(2))!.state).toBe("expired");
     expect(await run("approve 1", "U0ALICE")).toMatchObject({ tone: "error", title: expect.stringMatching(/^approval #1 expired at /) });
-    app.close();
+    await app.close();
   });
 
   it("never restores a snapshot that broke after the request: it is marked broken and an alert is posted", async () => {
@@ -117,11 +117,11 @@ describe("restore through the approval flow (archive driver, real files)", () =>
     const final = await done(await run(`approve ${id}`, "U0BOB"));
     expect(final).toMatchObject({ tone: "error", lines: [expect.stringMatching(/^web\/s1 is broken and will not be restored: /)] });
     expect(readFileSync(join(src, "index.html"), "utf8")).toBe("<h1>v2</h1>\n"); // untouched
-    expect(app.ledger.snapshots.get(1)!.state).toBe("broken");
+    expect((await app.ledger.snapshots.get(1))!.state).toBe("broken");
     await new Promise((r) => setTimeout(r, 20));
     expect(chat.calls.find((c) => c.channel === "C0ALERTS")?.reply.title).toBe("snapshot_broken: web/s1 is broken: a restore from it was refused");
     expect(await run("restore web/s1", "U0OP")).toMatchObject({ tone: "error", title: expect.stringMatching(/^web\/s1 is broken: it will never be used to restore/) });
-    app.close();
+    await app.close();
   });
 
   it("answers --dry-run without recording anything", async () => {
@@ -134,9 +134,9 @@ describe("restore through the approval flow (archive driver, real files)", () =>
       title: expect.stringMatching(/^Dry run: restore web\/s1/),
       lines: [`would write /srv/restore${src} on web: ${size} extracted under /srv/restore ${KEPT}`, VERIFIED, "it would need an approver other than you", "Nothing was changed."],
     });
-    expect(app.ledger.operations.list({ limit: 10 })).toHaveLength(1);
+    expect(await app.ledger.operations.list({ limit: 10 })).toHaveLength(1);
     expect(await run("restore web/s1 --target relative/dir", "U0OP")).toMatchObject({ tone: "error", title: "--target must be an absolute folder, e.g. --target /srv/restore" });
-    app.close();
+    await app.close();
   });
 });
 
@@ -154,7 +154,7 @@ describe("restore: the dry run, the approval request and the result say the same
     expect(request.lines).toEqual([VERIFIED, root, "An approver other than the requester decides."]);
     expect((await done(await run(`approve ${approvalId(request)}`, "U0BOB"))).lines).toEqual([`restored ${writes}`]);
     expect(readFileSync(join(src, "index.html"), "utf8")).toBe("<h1>v1</h1>\n");
-    app.close();
+    await app.close();
   });
 
   it("a 32 MiB raw device: 32.0 MiB to write (its few stored KiB beside it), the device named, and written back", async () => {
@@ -165,7 +165,7 @@ describe("restore: the dry run, the approval request and the result say the same
     writeFileSync(device, image);
     const { app, run } = await testApp(dir, { roles, storage: { path: "snaps" }, servers: { disk: { driver: "archive", mode: "raw", device, part_size: "1MiB" } } }, fakeClock(Date.now()), recordingChat().port);
     await done(await run("create disk s1", "U0OP"));
-    const stored = app.ledger.snapshots.find(app.ledger.servers.get("disk")!.id, "s1")!.size!;
+    const stored = (await app.ledger.snapshots.find((await app.ledger.servers.get("disk"))!.id, "s1"))!.size!;
     expect(stored).toBeLessThan(64 * 1024);
     const writes = `the device ${device} on disk: 32.0 MiB (the whole device is overwritten)`;
     const dry = await run("restore disk/s1 --dry-run", "U0OP");
@@ -176,7 +176,7 @@ describe("restore: the dry run, the approval request and the result say the same
     writeFileSync(device, Buffer.alloc(image.length, 1));
     expect((await done(await run(`approve ${approvalId(request)}`, "U0ALICE"))).lines).toEqual([`restored ${writes}`]);
     expect(readFileSync(device).equals(image)).toBe(true);
-    app.close();
+    await app.close();
   });
 
   it("refuses --force where the driver checks no cleanness (today's drivers), recording nothing", async () => {
@@ -187,8 +187,8 @@ describe("restore: the dry run, the approval request and the result say the same
         tone: "error",
         title: "--force is for application-state restores onto a target that is not clean; web (archive) does not need it: drop --force",
       });
-    expect(app.ledger.operations.list({ limit: 10 })).toHaveLength(1);
-    app.close();
+    expect(await app.ledger.operations.list({ limit: 10 })).toHaveLength(1);
+    await app.close();
   });
 });
 
@@ -202,9 +202,9 @@ describe("delete --subtree through the approval flow (a server with a snapshot t
     expect(final.lines).toEqual(["deleted 3 snapshot(s), leaves first: grandchild, child, root"]);
     expect(backend.deletions).toEqual(["vm/grandchild", "vm/child", "vm/root"]);
     expect([...backend.vm("vm").snaps.keys()]).toEqual(["other"]);
-    const vm = app.ledger.servers.get("vm")!;
-    expect(app.ledger.snapshots.list(vm.id, { limit: 10, offset: 0 }).rows.map((s) => s.name)).toEqual(["other"]);
-    app.close();
+    const vm = (await app.ledger.servers.get("vm"))!;
+    expect((await app.ledger.snapshots.list(vm.id, { limit: 10, offset: 0 })).rows.map((s) => s.name)).toEqual(["other"]);
+    await app.close();
   });
 });
 
@@ -212,7 +212,7 @@ describe("alerts", () => {
   it("posts snapshot_failed to the alerts channel with a Retry button, and counts a repeat instead of re-posting", async () => {
     const { app, run, chat, src } = await setup();
     const gone = join(src, "..", "gone");
-    app.ledger.servers.register({ name: "flaky", driver: "archive", settings: { mode: "tar", paths: [gone], exclude: [], host: "local", compression: "auto", limit: 50 } }, "U0ADMIN");
+    await app.ledger.servers.register({ name: "flaky", driver: "archive", settings: { mode: "tar", paths: [gone], exclude: [], host: "local", compression: "auto", limit: 50 } }, "U0ADMIN");
     await done(await run("create flaky s1", "U0OP"));
     await new Promise((r) => setTimeout(r, 20));
     const posts = chat.calls.filter((c) => c.kind === "post" && c.channel === "C0ALERTS");
@@ -224,8 +224,8 @@ describe("alerts", () => {
     expect(chat.calls.filter((c) => c.kind === "post" && c.channel === "C0ALERTS")).toHaveLength(1);
     const update = chat.calls.find((c) => c.kind === "update" && c.ts === posts[0]!.ts)!;
     expect(update.reply.lines).toContain("seen 2 times");
-    expect(app.ledger.alerts.listOpen()).toMatchObject([{ kind: "snapshot_failed", key: "snapshot_failed:flaky:s1", count: 2 }]);
-    app.close();
+    expect(await app.ledger.alerts.listOpen()).toMatchObject([{ kind: "snapshot_failed", key: "snapshot_failed:flaky:s1", count: 2 }]);
+    await app.close();
   });
 });
 
@@ -237,13 +237,13 @@ describe("pending approvals: the approvals list, and delete waits for them", () 
     const refused = await run("delete web/s1", "U0OP");
     expect(refused).toMatchObject({ tone: "error", title: expect.stringMatching(new RegExp(`^web/s1 is waiting on approval #${id} \\(restore web/s1, asked by U0OP\\): deny ${id} first, or wait until it expires at `)) });
     expect((await run("delete web/s1 --dry-run", "U0OP")).tone).toBe("error");
-    expect(app.ledger.snapshots.get(1)!.state).toBe("done");
-    expect(app.ledger.operations.list({ limit: 10 }).filter((o) => o.kind === "delete")).toHaveLength(0);
+    expect((await app.ledger.snapshots.get(1))!.state).toBe("done");
+    expect((await app.ledger.operations.list({ limit: 10 })).filter((o) => o.kind === "delete")).toHaveLength(0);
     await run(`deny ${id}`, "U0BOB");
     const deleted = await done(await run("delete web/s1", "U0OP"));
     expect(deleted.tone).toBe("success");
-    expect(app.ledger.snapshots.get(1)!.state).toBe("deleted");
-    app.close();
+    expect((await app.ledger.snapshots.get(1))!.state).toBe("deleted");
+    await app.close();
   });
 
   it("refuses delete --subtree when a snapshot below names a pending request, and allows a delete once the request expired", async () => {
@@ -252,10 +252,10 @@ describe("pending approvals: the approvals list, and delete waits for them", () 
     for (const s of ["root", "child"]) await done(await run(`create vm ${s}`, "U0OP")); // child is under root
     const id = approvalId(await run("restore vm/child", "U0OP"));
     expect(await run("delete vm/root --subtree", "U0OP")).toMatchObject({ tone: "error", title: expect.stringMatching(new RegExp(`^vm/child is waiting on approval #${id} .*deny ${id} first`)) });
-    expect(app.ledger.approvals.pending().map((a) => a.id)).toEqual([id]); // no second request was recorded
+    expect((await app.ledger.approvals.pending()).map((a) => a.id)).toEqual([id]); // no second request was recorded
     clock.advance(30 * 60_000 + 1); // past approval.ttl; the sweep that marks it expired has not run yet
     expect((await done(await run("delete vm/child", "U0OP"))).tone).toBe("success");
-    app.close();
+    await app.close();
   });
 
   it("lists the pending requests (id, what, who, when asked, expiry), and says when there are none", async () => {
@@ -274,7 +274,7 @@ describe("pending approvals: the approvals list, and delete waits for them", () 
       rows: [[String(restore), "restore web/s1", "U0OP", "2026-03-01 12:00:00Z (60s ago)", "2026-03-01 12:30:00Z (in 29m)"]],
     });
     expect(list.lines).toEqual(["Decide with approve <id> or deny <id> (approvers; never your own request)."]);
-    app.close();
+    await app.close();
   });
 
   it("says what an approval id is when approve or deny gets something else, and lists approve, deny and approvals in help", async () => {
@@ -285,7 +285,7 @@ describe("pending approvals: the approvals list, and delete waits for them", () 
     const help = (await run("help", "U0OP")).table!.rows.map((r) => r[0]);
     expect(help).toEqual(expect.arrayContaining(["approvals", "approve <id>", "deny <id>"]));
     expect((await run("help approve", "U0OP")).title).toBe("/snapshot approve <id>");
-    app.close();
+    await app.close();
   });
 });
 
@@ -293,7 +293,7 @@ describe("snapshot_failed resolution and alerts ack (real engine, archive driver
   async function flaky() {
     const t = await setup();
     const gone = join(t.src, "..", "gone");
-    t.app.ledger.servers.register({ name: "flaky", driver: "archive", settings: { mode: "tar", paths: [gone], exclude: [], host: "local", compression: "auto", limit: 50 } }, "U0ADMIN");
+    await t.app.ledger.servers.register({ name: "flaky", driver: "archive", settings: { mode: "tar", paths: [gone], exclude: [], host: "local", compression: "auto", limit: 50 } }, "U0ADMIN");
     return { ...t, gone };
   }
 
@@ -302,19 +302,19 @@ describe("snapshot_failed resolution and alerts ack (real engine, archive driver
     for (const s of ["s1", "s2"]) expect((await done(await run(`create flaky ${s}`, "U0OP"))).tone).toBe("error");
     await done(await run("create web w1", "U0OP")); // another server's success resolves nothing of flaky's
     await app.alerts.flush();
-    expect(app.ledger.alerts.listOpen().map((a) => a.key).sort()).toEqual(["snapshot_failed:flaky:s1", "snapshot_failed:flaky:s2"]);
+    expect((await app.ledger.alerts.listOpen()).map((a) => a.key).sort()).toEqual(["snapshot_failed:flaky:s1", "snapshot_failed:flaky:s2"]);
     mkdirSync(gone);
     writeFileSync(join(gone, "f"), "x");
     expect((await done(await run("create flaky s3", "U0OP"))).tone).toBe("success");
     await app.alerts.flush();
-    expect(app.ledger.alerts.listOpen()).toEqual([]);
+    expect(await app.ledger.alerts.listOpen()).toEqual([]);
     const why = "a later snapshot succeeded: flaky/s3";
-    expect(app.ledger.alerts.get(1)).toMatchObject({ state: "resolved", resolved_why: why });
+    expect(await app.ledger.alerts.get(1)).toMatchObject({ state: "resolved", resolved_why: why });
     const threadReplies = chat.calls.filter((c) => c.kind === "post" && c.threadTs);
     expect(threadReplies.map((c) => c.reply.title)).toEqual([`✔ resolved: ${why}`, `✔ resolved: ${why}`]); // one under each alert
     expect((await run("alerts", "U0OP")).title).toBe("No open alerts");
     expect((await run("alerts --all", "U0OP")).table!.rows.map((r) => r[6])).toEqual([`resolved 0ms ago: ${why}`, `resolved 0ms ago: ${why}`]); // fake clock
-    app.close();
+    await app.close();
   });
 
   it("ack records who and when on the alert, its message and the audit log; it stays open until resolved", async () => {
@@ -322,10 +322,10 @@ describe("snapshot_failed resolution and alerts ack (real engine, archive driver
     await done(await run("create flaky s1", "U0OP"));
     await app.alerts.flush();
     const post = chat.calls.find((c) => c.kind === "post" && c.channel === "C0ALERTS")!;
-    const id = app.ledger.alerts.listOpen()[0]!.id;
+    const id = (await app.ledger.alerts.listOpen())[0]!.id;
     expect(await run(`alerts ack ${id}`, "U0OPS2")).toMatchObject({ tone: "success", title: `alert #${id} (snapshot_failed) acknowledged by U0OPS2` });
     await app.alerts.flush();
-    expect(app.ledger.alerts.get(id)).toMatchObject({ state: "open", acked_by: "U0OPS2", acked_at: expect.any(Number) });
+    expect(await app.ledger.alerts.get(id)).toMatchObject({ state: "open", acked_by: "U0OPS2", acked_at: expect.any(Number) });
     const update = chat.calls.filter((c) => c.kind === "update" && c.ts === post.ts).at(-1)!;
     expect(update.reply.lines!.at(-1)).toMatch(/^acknowledged by U0OPS2 at \d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ$/);
     expect((await run("alerts", "U0OP")).table!.rows[0]![6]).toMatch(/^open, acked by U0OPS2 \d+m?s ago$/);
@@ -338,7 +338,7 @@ describe("snapshot_failed resolution and alerts ack (real engine, archive driver
     await done(await run("create flaky s2", "U0OP"));
     await app.alerts.flush();
     expect(await run(`alerts ack ${id}`, "U0OP")).toMatchObject({ tone: "error", title: `alert #${id} is already resolved (a later snapshot succeeded: flaky/s2): nothing to acknowledge` });
-    expect(app.ledger.operations.list({ limit: 20 }).filter((o) => o.kind === "ack")).toHaveLength(1);
-    app.close();
+    expect((await app.ledger.operations.list({ limit: 20 })).filter((o) => o.kind === "ack")).toHaveLength(1);
+    await app.close();
   });
 });

@@ -43,11 +43,11 @@ export async function world(f: TargetFactory, root: string, label: string, o: Wo
   const files = { driver: "archive", paths: [src], part_size: "1MiB", ...(o.copies ? { copies: ["offsite"] } : {}), ...o.server };
   const file = { roles, alerts: { channel: "C0ALERTS" }, storage: { path: "snaps", targets: { offsite: target } }, servers: { files, ...o.servers } };
   const t = await testApp(dir, file, o.clock, chat.port, { env: f.env?.(), drivers: o.drivers });
-  const copyRow = (snap: string) => {
-    const s = t.app.ledger.snapshots.find(t.app.ledger.servers.get("files")!.id, snap)!;
+  const copyRow = async (snap: string) => {
+    const s = (await t.app.ledger.snapshots.find((await t.app.ledger.servers.get("files"))!.id, snap))!;
     return t.app.ledger.copies.live(s.id, "offsite");
   };
-  const openAlerts = () => t.app.ledger.alerts.listOpen().map((a) => [a.kind, a.key]);
+  const openAlerts = async () => (await t.app.ledger.alerts.listOpen()).map((a) => [a.kind, a.key]);
   const created = async (name: string) => {
     const r = await done(await t.run(`create files ${name}`, "U0OP"));
     expect(r.tone, r.lines?.join("\n")).toBe("success");
@@ -81,7 +81,7 @@ export function copyCases(f: TargetFactory): void {
     it("copy puts every part, README.txt and the manifest on the target, reads it back, and copies lists it", async () => {
       const w = await fresh();
       await w.created("s1");
-      const local = w.app.ledger.snapshots.find(w.app.ledger.servers.get("files")!.id, "s1")!;
+      const local = (await w.app.ledger.snapshots.find((await w.app.ledger.servers.get("files"))!.id, "s1"))!;
       const first = await w.run("copy files/s1 offsite", "U0OP");
       expect(first).toMatchObject({ visibility: "channel", tone: "progress", title: "copy files/s1 to offsite (operation #2, asked by U0OP)" });
       const seen: string[] = [];
@@ -94,25 +94,25 @@ export function copyCases(f: TargetFactory): void {
       expect(seen.some((l) => /^verifying… \d+%/.test(l))).toBe(true);
       const names = local.checksums!.map((p) => p.file);
       expect(await f.objects(w.label, "files", "s1")).toEqual([...names, "README.txt", "manifest.json"].sort());
-      expect(w.copyRow("s1")).toMatchObject({ state: "done", size: local.size, checksum: local.checksum, parts, created_by: "U0OP", verified_at: expect.any(Number) });
+      expect(await w.copyRow("s1")).toMatchObject({ state: "done", size: local.size, checksum: local.checksum, parts, created_by: "U0OP", verified_at: expect.any(Number) });
 
       const listed = await w.run("copies files/s1");
       expect(listed.title).toBe("files/s1: 1 copy(ies) on storage targets");
       expect(listed.lines).toEqual([expect.stringMatching(/^local: done, last verified \d+m?s ago$/)]);
       expect(listed.table!.columns).toEqual(["target", "state", "size", "copied", "last verified", "where"]);
-      expect(listed.table!.rows).toEqual([["offsite", "done", expect.stringMatching(/MiB$/), expect.stringMatching(/ago\)$/), expect.stringMatching(/ago$/), w.copyRow("s1")!.location]]);
+      expect(listed.table!.rows).toEqual([["offsite", "done", expect.stringMatching(/MiB$/), expect.stringMatching(/ago\)$/), expect.stringMatching(/ago$/), (await w.copyRow("s1"))!.location]]);
       expect(listed.buttons).toEqual([{ label: "Verify on offsite", command: "verify files/s1 --from offsite" }]);
 
       expect((await w.run("show files/s1")).fields).toContainEqual(["copies", expect.stringMatching(/^offsite: done, verified \d+m?s ago$/)]);
       const verified = await done(await w.run("verify files/s1 --from offsite"));
       expect(verified.title).toMatch(/^the copy of files\/s1 on offsite verified: [\d.]+ MiB checked in \d+m?s, every part matches \(operation #3\)$/);
-      expect(w.app.ledger.operations.list({ limit: 5 }).map((o) => [o.kind, o.state, o.args])).toEqual([
+      expect((await w.app.ledger.operations.list({ limit: 5 })).map((o) => [o.kind, o.state, o.args])).toEqual([
         ["verify", "succeeded", { snapshot: "s1", from: "offsite" }],
         ["copy", "succeeded", { snapshot: "s1", target: "offsite" }],
         ["create", "succeeded", expect.anything()],
       ]);
       expect((await w.run("copy files/s1 offsite")).title).toMatch(/^files\/s1 is on offsite already \(done, last verified \d+m?s ago\): see copies files\/s1$/);
-      w.app.close();
+      await w.app.close();
     });
 
     it("restore --from reads the copy after the local snapshot is deleted: the content comes back, and the copy stays", async () => {
@@ -120,7 +120,7 @@ export function copyCases(f: TargetFactory): void {
       await w.created("s1");
       await w.copied("s1");
       expect((await done(await w.run("delete files/s1", "U0OP"))).title).toMatch(/^files\/s1 deleted/);
-      expect(w.copyRow("s1")?.state).toBe("done"); // deleting the local one never deletes its copy
+      expect((await w.copyRow("s1"))?.state).toBe("done"); // deleting the local one never deletes its copy
       expect((await f.objects(w.label, "files", "s1")).length).toBeGreaterThan(2);
       expect((await w.run("restore files/s1 --target /tmp/x")).title).toBe(
         "files/s1 is deleted: only done snapshots can be restored; its copy on offsite can be: restore files/s1 --from offsite",
@@ -138,8 +138,8 @@ export function copyCases(f: TargetFactory): void {
       expect(final.lines![0]).toMatch(/^restored .* on files: .*, from the copy on offsite$/);
       expect(readFileSync(join(out, w.src, "etc/app.conf"), "utf8")).toBe("version = 1\n");
       expect(readFileSync(join(out, w.src, "blob.bin")).equals(readFileSync(join(w.src, "blob.bin")))).toBe(true);
-      expect(w.app.ledger.operations.list({ limit: 1 })[0]).toMatchObject({ kind: "restore", state: "succeeded", approved_by: "U0ALICE", args: expect.objectContaining({ from: "offsite" }) });
-      w.app.close();
+      expect((await w.app.ledger.operations.list({ limit: 1 }))[0]).toMatchObject({ kind: "restore", state: "succeeded", approved_by: "U0ALICE", args: expect.objectContaining({ from: "offsite" }) });
+      await w.app.close();
     });
 
     it("restore --from reads the copy when the local snapshot is corrupt: local refused, the copy restores", async () => {
@@ -157,8 +157,8 @@ export function copyCases(f: TargetFactory): void {
       const out = join(w.dir, "out");
       await restoreFromCopy(w, "s1", out);
       expect(readFileSync(join(out, w.src, "blob.bin")).equals(readFileSync(join(w.src, "blob.bin")))).toBe(true);
-      expect(w.copyRow("s1")?.state).toBe("done");
-      w.app.close();
+      expect((await w.copyRow("s1"))?.state).toBe("done");
+      await w.app.close();
     });
 
     it("copies: [offsite] copies each new snapshot once it is done, and the create's own message tells how the copy went", async () => {
@@ -170,9 +170,9 @@ export function copyCases(f: TargetFactory): void {
       expect(final.title).toMatch(/^files\/a1 done: /);
       expect(final.lines).toEqual([expect.stringMatching(/^checksum /), expect.stringMatching(/^copied to offsite and read back: .* \(operation #2\)$/)]);
       expect(versions.some((v) => v.tone === "progress" && /^copy to offsite \(operation #2\): (copying|verifying)…/.test(v.lines![0]!))).toBe(true);
-      expect(w.copyRow("a1")).toMatchObject({ state: "done", created_by: "U0OP" });
-      expect(w.app.ledger.operations.get(2)).toMatchObject({ kind: "copy", state: "succeeded", args: { snapshot: "a1", target: "offsite", auto: true } });
-      w.app.close();
+      expect(await w.copyRow("a1")).toMatchObject({ state: "done", created_by: "U0OP" });
+      expect(await w.app.ledger.operations.get(2)).toMatchObject({ kind: "copy", state: "succeeded", args: { snapshot: "a1", target: "offsite", auto: true } });
+      await w.app.close();
     });
 
     it("a part altered or removed on the target: verify --from says broken with copy_failed, restore refuses it; copying again replaces it", async () => {
@@ -184,9 +184,9 @@ export function copyCases(f: TargetFactory): void {
       expect(broken).toMatchObject({ tone: "error", title: "the copy of files/s1 on offsite is broken (operation #3): it will not be used to restore" });
       expect(broken.lines).toContainEqual(expect.stringMatching(/^part-000001 is corrupt: sha256 /));
       expect(broken.buttons).toEqual([{ label: "Copy again", command: "copy files/s1 offsite" }]);
-      expect(w.copyRow("s1")).toMatchObject({ state: "broken", error: expect.stringMatching(/part-000001 is corrupt/) });
+      expect(await w.copyRow("s1")).toMatchObject({ state: "broken", error: expect.stringMatching(/part-000001 is corrupt/) });
       await w.app.alerts.flush();
-      expect(w.openAlerts()).toEqual([["copy_failed", "copy_failed:files:s1@offsite"]]);
+      expect(await w.openAlerts()).toEqual([["copy_failed", "copy_failed:files:s1@offsite"]]);
       expect(w.chat.calls.find((c) => c.channel === "C0ALERTS")?.reply.title).toMatch(/the copy of files\/s1 on offsite is broken: it will not be used to restore/);
       expect((await w.run("alerts")).table?.rows.map((r) => r.join(" "))).toContainEqual(expect.stringMatching(/copy_failed.*files\/s1@offsite/));
       expect((await w.run(`restore files/s1 --from offsite --target ${join(w.dir, "out")}`)).title).toBe(
@@ -195,19 +195,19 @@ export function copyCases(f: TargetFactory): void {
 
       const again = await w.copied("s1");
       expect(again.title).toBe("files/s1 copied to offsite (operation #4, asked by U0OP)");
-      expect(w.copyRow("s1")).toMatchObject({ state: "done" });
-      const rows = w.app.ledger.copies.ofSnapshot(w.copyRow("s1")!.snapshot_id).map((c) => [c.state, c.error]);
+      expect(await w.copyRow("s1")).toMatchObject({ state: "done" });
+      const rows = (await w.app.ledger.copies.ofSnapshot((await w.copyRow("s1"))!.snapshot_id)).map((c) => [c.state, c.error]);
       expect(rows).toEqual([["done", null], ["deleted", "broken; replaced by a new copy"]]);
       expect((await done(await w.run("verify files/s1 --from offsite"))).tone).toBe("success");
       await w.app.alerts.flush();
-      expect(w.openAlerts()).toEqual([]);
-      expect(w.app.ledger.alerts.allPage(5, 0).rows[0]).toMatchObject({ kind: "copy_failed", state: "resolved", resolved_why: "a later copy succeeded: files/s1" });
+      expect(await w.openAlerts()).toEqual([]);
+      expect((await w.app.ledger.alerts.allPage(5, 0)).rows[0]).toMatchObject({ kind: "copy_failed", state: "resolved", resolved_why: "a later copy succeeded: files/s1" });
 
       await f.drop(w.label, "files", "s1", ".parts/part-000000");
       const missing = await done(await w.run("verify files/s1 --from offsite"));
       expect(missing.lines).toContainEqual("part-000000 is missing");
-      expect(w.copyRow("s1")?.state).toBe("broken");
-      w.app.close();
+      expect((await w.copyRow("s1"))?.state).toBe("broken");
+      await w.app.close();
     });
   });
 }

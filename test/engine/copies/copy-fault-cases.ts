@@ -32,20 +32,20 @@ export function copyFaultCases(f: TargetFactory): void {
         expect(failed.lines![0]).toMatch(bad.why);
         expect(failed.buttons).toEqual([{ label: "Retry", command: "copy files/s1 offsite" }]);
         expect(await f.objects(label, "files", "s1")).toEqual([]); // never half a copy
-        const s1 = w.app.ledger.snapshots.find(w.app.ledger.servers.get("files")!.id, "s1")!;
-        expect(w.app.ledger.copies.ofSnapshot(s1.id)).toEqual([expect.objectContaining({ state: "failed", error: expect.stringMatching(bad.why) })]);
+        const s1 = (await w.app.ledger.snapshots.find((await w.app.ledger.servers.get("files"))!.id, "s1"))!;
+        expect(await w.app.ledger.copies.ofSnapshot(s1.id)).toEqual([expect.objectContaining({ state: "failed", error: expect.stringMatching(bad.why) })]);
         expect(s1.state).toBe("done"); // the local snapshot is untouched
         await w.app.alerts.flush();
-        expect(w.openAlerts()).toEqual([["copy_failed", "copy_failed:files:s1@offsite"]]);
+        expect(await w.openAlerts()).toEqual([["copy_failed", "copy_failed:files:s1@offsite"]]);
         expect((await w.run("copies files/s1")).table!.rows[0]!.slice(0, 2)).toEqual(["offsite", "failed"]);
 
         await bad.release();
         await w.created("s2");
         await w.copied("s2"); // a later good copy of that server to that target
         await w.app.alerts.flush();
-        expect(w.openAlerts()).toEqual([]);
+        expect(await w.openAlerts()).toEqual([]);
         await w.copied("s1");
-        w.app.close();
+        await w.app.close();
       });
 
     it("each mistake is one line: unknown target, no copy, a copy still being written, a driver that cannot store", async () => {
@@ -78,8 +78,8 @@ export function copyFaultCases(f: TargetFactory): void {
       expect(await line("copy f1/x1 offsite")).toBe("f1 (fake) keeps its snapshots on its backend: they cannot be copied to a storage target");
       expect(await line("verify f1/x1 --from offsite")).toBe("f1 (fake) keeps its snapshots on its backend: it has no copies on storage targets; drop --from");
       expect(await line("restore f1/x1 --from offsite")).toBe("f1 (fake) keeps its snapshots on its backend: it has no copies on storage targets; drop --from");
-      expect(w.app.ledger.operations.list({ limit: 10 }).filter((o) => o.state === "failed")).toEqual([]); // refused before anything ran
-      w.app.close();
+      expect((await w.app.ledger.operations.list({ limit: 10 })).filter((o) => o.state === "failed")).toEqual([]); // refused before anything ran
+      await w.app.close();
     });
 
     it("start-up and register refuse copies: that name no target, or a driver that keeps its snapshots on its backend", async () => {
@@ -99,7 +99,7 @@ export function copyFaultCases(f: TargetFactory): void {
       );
       expect((await w.run(`register more archive paths=${w.src} copies=offsite`, "U0ADMIN")).tone).toBe("success");
       expect((await done(await w.run("create more m1", "U0OP"))).lines).toContainEqual(expect.stringMatching(/^copied to offsite and read back/));
-      w.app.close();
+      await w.app.close();
     });
 
     it("the target's keep prunes its copies (expired, objects gone) and never a local snapshot; the local keep never removes a copy", async () => {
@@ -109,30 +109,31 @@ export function copyFaultCases(f: TargetFactory): void {
       const names: string[] = [];
       for (let day = 1; day <= 4; day++) {
         clock.set(Date.UTC(2026, 2, day, 0, 0, 30));
-        w.app.scheduler.tick();
+        await w.app.scheduler.tick();
         await w.app.scheduler.settle();
         await w.app.engine.idle();
-        const newest = w.app.ledger.snapshots.list(w.app.ledger.servers.get("files")!.id, { limit: 1, offset: 0 }).rows[0]!;
+        const newest = (await w.app.ledger.snapshots.list((await w.app.ledger.servers.get("files"))!.id, { limit: 1, offset: 0 })).rows[0]!;
         names.push(newest.name);
-        expect(w.copyRow(newest.name)?.state, `day ${day}`).toBe("done");
+        expect((await w.copyRow(newest.name))?.state, `day ${day}`).toBe("done");
       }
-      const state = (name: string) => w.app.ledger.snapshots.find(w.app.ledger.servers.get("files")!.id, name)!.state;
+      const state = async (name: string) => (await w.app.ledger.snapshots.find((await w.app.ledger.servers.get("files"))!.id, name))!.state;
+      const each = <T,>(f: (s: string) => Promise<T>) => Promise.all(names.map(f));
       // The local keep (last=1) ran after each scheduled run: the local snapshots went, their copies stayed.
-      expect(names.map(state)).toEqual(["expired", "expired", "expired", "done"]);
-      expect(names.map((s) => w.copyRow(s)?.state)).toEqual(["done", "done", "done", "done"]);
+      expect(await each(state)).toEqual(["expired", "expired", "expired", "done"]);
+      expect(await each(async (s) => (await w.copyRow(s))?.state)).toEqual(["done", "done", "done", "done"]);
 
       const dry = await w.run("prune files --dry-run", "U0OP");
       expect(dry.lines).toContainEqual("on offsite (last=2): would remove 2 copy(ies), keep 2");
       expect(dry.lines).toContainEqual(`  remove the copy of ${names[0]} on offsite: not kept by last=2`);
-      expect(names.map((s) => w.copyRow(s)?.state)).toEqual(["done", "done", "done", "done"]); // a dry run removes nothing
+      expect(await each(async (s) => (await w.copyRow(s))?.state)).toEqual(["done", "done", "done", "done"]); // a dry run removes nothing
 
       expect(await w.app.scheduler.retention.pass()).toBe(2); // the retention pass: the target's keep over its copies
-      const copyState = (s: string) => w.app.ledger.copies.ofSnapshot(w.app.ledger.snapshots.find(w.app.ledger.servers.get("files")!.id, s)!.id)[0]!.state;
-      expect(names.map(copyState)).toEqual(["expired", "expired", "done", "done"]);
+      const copyState = async (s: string) => (await w.app.ledger.copies.ofSnapshot((await w.app.ledger.snapshots.find((await w.app.ledger.servers.get("files"))!.id, s))!.id))[0]!.state;
+      expect(await each(copyState)).toEqual(["expired", "expired", "done", "done"]);
       expect(await f.objects(w.label, "files", names[0]!)).toEqual([]);
       expect((await f.objects(w.label, "files", names[2]!)).length).toBeGreaterThan(2);
-      expect(state(names[3]!)).toBe("done"); // the target's keep never touched the local snapshot
-      expect(w.app.ledger.operations.list({ limit: 2 }).map((o) => [o.kind, o.requested_by, o.args?.target])).toEqual([
+      expect(await state(names[3]!)).toBe("done"); // the target's keep never touched the local snapshot
+      expect((await w.app.ledger.operations.list({ limit: 2 })).map((o) => [o.kind, o.requested_by, o.args?.target])).toEqual([
         ["prune", "scheduler", "offsite"],
         ["prune", "scheduler", "offsite"],
       ]);
@@ -144,7 +145,7 @@ export function copyFaultCases(f: TargetFactory): void {
       const pruned = await w.run("prune files", "U0OP");
       expect(pruned.lines).toContainEqual("on offsite (last=2): no copy to remove");
       clock.advance(DAY);
-      w.app.close();
+      await w.app.close();
     });
   });
 }

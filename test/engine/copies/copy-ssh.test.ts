@@ -34,6 +34,6 @@ describe("copies of an archive server over SSH", () => {
     const final = await done(await run(`approve ${approvalOf(request)}`, "U0ALICE"));
     expect(final.tone, final.lines?.join("\n")).toBe("success");
     expect(readFileSync(join(out, site, "conf/app.conf"), "utf8")).toBe("remote = 1\n");
-    app.close();
+    await app.close();
   }, 60_000);
 });

@@ -18,11 +18,11 @@ type World = Awaited<ReturnType<typeof copiedWorld>>;
 /** One minute tick at `ms`, then everything it started has finished; returns the tick's report and what it read. */
 async function tickAt(w: Pick<World, "app" | "copies"> & { clock: Clock & { set(ms: number): void } }, ms: number) {
   w.clock.set(ms);
-  const report = w.app.scheduler.tick(ms);
+  const report = await w.app.scheduler.tick(ms);
   await w.app.scheduler.settle();
   await w.app.engine.idle();
   await w.app.scheduler.settle();
-  return { report, read: w.copies().filter((c) => c.verified_at === ms).map((c) => c.name).sort() };
+  return { report, read: (await w.copies()).filter((c) => c.verified_at === ms).map((c) => c.name).sort() };
 }
 
 export function targetRoundCases(f: TargetFactory): void {
@@ -44,7 +44,7 @@ export function targetRoundCases(f: TargetFactory): void {
         expect(report).toEqual({ fired: 1, skipped: 0, missed: 0 });
         reads.push(read);
       }
-      expect(w.app.ledger.operations.list({ limit: 2 }).map((o) => [o.kind, o.requested_by, o.state, o.args?.slice])).toEqual([
+      expect((await w.app.ledger.operations.list({ limit: 2 })).map((o) => [o.kind, o.requested_by, o.state, o.args?.slice])).toEqual([
         ["verify_target", "scheduler", "succeeded", "2/3"],
         ["verify_target", "scheduler", "succeeded", "1/3"],
       ]);
@@ -53,18 +53,18 @@ export function targetRoundCases(f: TargetFactory): void {
       expect(listed.lines).toEqual([
         expect.stringMatching(/^verify --target offsite "0 3 \* \* \*" in 3 slice\(s\): next 2026-03-03 03:00:00Z reads slice 3\/3 \(round begun 24h ago\); last run succeeded 30s ago: offsite slice 2\/3: 2 copies, /),
       ]);
-      w.app.close();
+      await w.app.close();
 
       // A restart: the round is in the ledger, so the next run reads slice 3, not 1.
       const again = await world(f, root, label, { clock: w.clock });
       const w2 = { ...again, clock: w.clock, copies: () => again.app.ledger.copies.onTarget("offsite") };
       const third = await tickAt(w2, at(3));
       expect(third.report).toEqual({ fired: 1, skipped: 0, missed: 0 });
-      expect(again.app.ledger.operations.list({ limit: 1 })[0]?.args).toMatchObject({ target: "offsite", slice: "3/3" });
+      expect((await again.app.ledger.operations.list({ limit: 1 }))[0]?.args).toMatchObject({ target: "offsite", slice: "3/3" });
       reads.push(third.read);
       expect(reads.flat().sort()).toEqual(SNAPS); // the round: every copy once
       expect(reads.map((r) => r.length)).toEqual([2, 2, 2]);
-      expect(again.app.ledger.targetSchedules.forTarget("offsite")).toMatchObject({ next_slice: 1, round_started_at: null, last_status: "succeeded" });
+      expect(await again.app.ledger.targetSchedules.forTarget("offsite")).toMatchObject({ next_slice: 1, round_started_at: null, last_status: "succeeded" });
 
       const fourth = await tickAt(w2, at(4)); // a new round starts at slice 1 again, with the same copies
       expect(fourth.read).toEqual(reads[0]);
@@ -75,7 +75,7 @@ export function targetRoundCases(f: TargetFactory): void {
         ["verify_target offsite 1/3", expect.stringMatching(/^offsite slice 1\/3: 2 copies, [\d.]+ MiB read, every part matches$/)],
         ["verify_target offsite 3/3", expect.stringMatching(/^offsite slice 3\/3: 2 copies/)],
       ]);
-      again.app.close();
+      await again.app.close();
     });
 
     it("a run missed while snapbot was down: schedule_missed, one catch-up run of the next slice, resolved when it succeeds", async () => {
@@ -84,13 +84,13 @@ export function targetRoundCases(f: TargetFactory): void {
       await tickAt(w, at(1));
       const late = await tickAt(w, at(4, 5)); // days 2, 3 and 4 at 03:00 passed without a tick
       expect(late.report).toEqual({ fired: 1, skipped: 0, missed: 1 });
-      expect(w.app.ledger.operations.list({ limit: 1 })[0]?.args).toMatchObject({ slice: "2/3" }); // one run, the next slice
+      expect((await w.app.ledger.operations.list({ limit: 1 }))[0]?.args).toMatchObject({ slice: "2/3" }); // one run, the next slice
       await w.app.alerts.flush();
-      const alert = w.app.ledger.alerts.allPage(5, 0).rows.find((a) => a.kind === "schedule_missed")!;
+      const alert = (await w.app.ledger.alerts.allPage(5, 0)).rows.find((a) => a.kind === "schedule_missed")!;
       expect(alert).toMatchObject({ key: "schedule_missed:@offsite:", server_id: null, state: "resolved", resolved_why: "the catch-up run succeeded" });
       expect(alert.message).toMatch(/^offsite's verification schedule "0 3 \* \* \*" ran 2d late\ndue 2026-03-02 03:00:00Z, started 2026-03-04 05:00:30Z/);
       expect(w.chat.calls.some((c) => c.channel === "C0ALERTS" && /offsite's verification schedule "0 3 \* \* \*" ran 2d late/.test(c.reply.title))).toBe(true);
-      w.app.close();
+      await w.app.close();
     });
 
     it("a round reads what an earlier slice could not (busy) and skips what was re-read meanwhile", async () => {
@@ -100,23 +100,23 @@ export function targetRoundCases(f: TargetFactory): void {
       for (let k = 1; k <= 3; k++) slices.push((await w.verifyAt(at(1, 1, k), `verify --target offsite --slice ${k}/3`)).read);
       await w.run('schedule --target offsite "0 3 * * *" --slices 3', "U0OP");
       const [busy, other] = slices[0]!;
-      const lease = w.app.engine.lease(`files/${busy}@offsite`, `copy files/${busy} to offsite`);
+      const lease = await w.app.engine.lease(`files/${busy}@offsite`, `copy files/${busy} to offsite`);
       const first = await tickAt(w, at(1));
       w.app.engine.release(lease);
       expect(first.read).toEqual([other]);
-      expect(w.app.ledger.targetSchedules.forTarget("offsite")?.last_message).toMatch(new RegExp(`^offsite slice 1/3: 1 copy, .*1 skipped, busy: files/${busy}$`));
+      expect((await w.app.ledger.targetSchedules.forTarget("offsite"))?.last_message).toMatch(new RegExp(`^offsite slice 1/3: 1 copy, .*1 skipped, busy: files/${busy}$`));
 
       const fresh = slices[2]![0]!; // re-read by hand during the round: the round does not read it again
       await w.verifyAt(at(1, 12), `verify files/${fresh} --from offsite`);
       const second = await tickAt(w, at(2));
       expect(second.read).toEqual([busy, ...slices[1]!].sort());
-      expect(w.app.ledger.targetSchedules.forTarget("offsite")?.last_message).toMatch(/^offsite slice 2\/3: 3 copies \(1 from earlier slices\), /);
+      expect((await w.app.ledger.targetSchedules.forTarget("offsite"))?.last_message).toMatch(/^offsite slice 2\/3: 3 copies \(1 from earlier slices\), /);
       const third = await tickAt(w, at(3));
       expect(third.read).toEqual(slices[2]!.filter((s) => s !== fresh));
-      expect(w.app.ledger.targetSchedules.forTarget("offsite")?.last_message).toMatch(/^offsite slice 3\/3: 1 copy, [\d.]+ MiB read, every part matches, 1 already re-read this round$/);
+      expect((await w.app.ledger.targetSchedules.forTarget("offsite"))?.last_message).toMatch(/^offsite slice 3\/3: 1 copy, [\d.]+ MiB read, every part matches, 1 already re-read this round$/);
       // Every copy was re-read since the round began.
-      expect(w.copies().every((c) => c.verified_at! >= at(1))).toBe(true);
-      w.app.close();
+      expect((await w.copies()).every((c) => c.verified_at! >= at(1))).toBe(true);
+      await w.app.close();
     });
 
     it("each mistake is one line with the usage, and nothing is scheduled", async () => {
@@ -141,7 +141,7 @@ export function targetRoundCases(f: TargetFactory): void {
         if (typeof line === "string") expect(r.title, text).toBe(line);
         else expect(r.title, text).toMatch(line);
       }
-      expect(w.app.ledger.targetSchedules.live()).toEqual([]);
+      expect(await w.app.ledger.targetSchedules.live()).toEqual([]);
       expect((await w.run("schedules")).title).toMatch(/^no schedules yet/);
       // Replacing keeps the round when the number of slices is the same, and starts again when it is not.
       await w.run('schedule --target offsite "0 3 * * *" --slices 3', "U0OP");
@@ -151,7 +151,7 @@ export function targetRoundCases(f: TargetFactory): void {
       expect(restarted.fields).toContainEqual(["round", "starts at slice 1/2"]);
       expect(restarted.lines).toEqual([expect.stringMatching(/^replaces "0 4 \* \* \*" in 3 slice\(s\) \(set by U0OP /)]);
       await done(await w.run("verify --target offsite", "U0OP")); // still works by hand alongside
-      w.app.close();
+      await w.app.close();
     });
   });
 }

@@ -92,7 +92,7 @@ function unit(place: string, size: number, verifiedAt: number | null): TargetUni
   const never = () => {
     throw new Error("not in a plan test");
   };
-  return { place, noun: "copy", size, verifiedAt, leaseKey: place, live: () => true, read: never, record: never, announce: never };
+  return { place, noun: "copy", size, verifiedAt, leaseKey: place, live: async () => true, read: never, record: never, announce: never };
 }
 
 describe("planRead", () => {
@@ -106,7 +106,7 @@ describe("planRead", () => {
   });
 
   it("in a round, reads what this slice and earlier ones have not re-read since the round began", () => {
-    const round = { scheduleId: 1, startedAt: 50, commit: () => {} };
+    const round = { scheduleId: 1, startedAt: 50, commit: async () => {} };
     const late = units.map((u) => (of.get(u) === 1 && u.place === inSlice(1)[0] ? unit(u.place, u.size, 10) : unit(u.place, u.size, of.get(u)! <= 2 ? 60 : 10)));
     const lateOf = slicesOf(late, 3);
     // Slice 1 left one unit unread (verified 10 < 50); slice 2 was re-read (60); slice 3 is owed.

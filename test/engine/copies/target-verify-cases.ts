@@ -27,7 +27,7 @@ export async function copiedWorld(f: TargetFactory, root: string, label: string,
   const verifyAt = async (at: number, text: string) => {
     clock.set(at);
     const reply = await done(await w.run(text, "U0OP"));
-    return { reply, read: copies().filter((c) => c.verified_at === at).map((c) => c.name).sort() };
+    return { reply, read: (await copies()).filter((c) => c.verified_at === at).map((c) => c.name).sort() };
   };
   return { ...w, clock, copies, verifyAt };
 }
@@ -42,14 +42,16 @@ export function targetVerifyCases(f: TargetFactory): void {
 
     it("slices 1..3 together read each copy exactly once, about a third of the bytes each; the whole target reads them all", async () => {
       const w = await fresh();
-      const total = w.copies().reduce((s, c) => s + c.size!, 0);
+      const all = await w.copies();
+      const total = all.reduce((s, c) => s + c.size!, 0);
       const seen: string[][] = [];
       for (let k = 1; k <= 3; k++) {
         const { reply, read } = await w.verifyAt(T0 + k * HOUR, `verify --target offsite --slice ${k}/3`);
         expect(reply.tone, reply.title).toBe("success");
         expect(reply.title).toMatch(new RegExp(`^offsite slice ${k}/3: ${read.length} cop(y|ies), [\\d.]+ MiB read, every part matches \\(operation #\\d+, `));
-        const bytes = w.copies().filter((c) => read.includes(c.name)).reduce((s, c) => s + c.size!, 0);
-        expect(Math.abs(bytes - total / 3)).toBeLessThanOrEqual(Math.max(...w.copies().map((c) => c.size!))); // 1/3, give or take one copy
+        const now = await w.copies();
+        const bytes = now.filter((c) => read.includes(c.name)).reduce((s, c) => s + c.size!, 0);
+        expect(Math.abs(bytes - total / 3)).toBeLessThanOrEqual(Math.max(...now.map((c) => c.size!))); // 1/3, give or take one copy
         seen.push(read);
       }
       expect(seen.flat().sort()).toEqual(SNAPS); // every copy once, none twice
@@ -64,7 +66,7 @@ export function targetVerifyCases(f: TargetFactory): void {
       again.follow!.subscribe((r) => progress.push(r.lines?.[0] ?? ""));
       await done(again);
       expect(progress).toContainEqual(expect.stringMatching(/^verifying… \d+% \([\d.]+ MiB of [\d.]+ MiB\) \d\/6: files\/s\d$/));
-      w.app.close();
+      await w.app.close();
     });
 
     it("a part altered on the target: only the slice holding it finds it (broken, copy_failed); put right, that slice makes it done again", async () => {
@@ -85,19 +87,19 @@ export function targetVerifyCases(f: TargetFactory): void {
         expect(reply.lines).toEqual([expect.stringMatching(new RegExp(`^files/${victim}: part-000001 is corrupt: sha256 `))]);
         expect(reply.buttons).toEqual([{ label: `Copy files/${victim} again`, command: `copy files/${victim} offsite` }]);
       }
-      expect(w.copies().filter((c) => c.state === "broken").map((c) => [c.name, c.error])).toEqual([[victim, expect.stringMatching(/part-000001 is corrupt/)]]);
+      expect((await w.copies()).filter((c) => c.state === "broken").map((c) => [c.name, c.error])).toEqual([[victim, expect.stringMatching(/part-000001 is corrupt/)]]);
       await w.app.alerts.flush();
-      expect(w.openAlerts()).toEqual([["copy_failed", `copy_failed:files:${victim}@offsite`]]);
+      expect(await w.openAlerts()).toEqual([["copy_failed", `copy_failed:files:${victim}@offsite`]]);
       expect(w.chat.calls.find((c) => c.channel === "C0ALERTS")?.reply.title).toMatch(new RegExp(`the copy of files/${victim} on offsite is broken`));
 
       await f.tamper(w.label, "files", victim, ".parts/part-000001"); // the same byte flipped back: the copy is whole again
       const fixed = await w.verifyAt(T0 + 20 * HOUR, "verify --target offsite --slice 2/3");
       expect(fixed.reply.tone).toBe("success");
-      expect(w.copyRow(victim)).toMatchObject({ state: "done", error: null, verified_at: T0 + 20 * HOUR });
+      expect(await w.copyRow(victim)).toMatchObject({ state: "done", error: null, verified_at: T0 + 20 * HOUR });
       await w.app.alerts.flush();
-      expect(w.openAlerts()).toEqual([]);
-      expect(w.app.ledger.alerts.allPage(5, 0).rows[0]).toMatchObject({ kind: "copy_failed", state: "resolved", resolved_why: `the copy verified again: files/${victim} on offsite` });
-      w.app.close();
+      expect(await w.openAlerts()).toEqual([]);
+      expect((await w.app.ledger.alerts.allPage(5, 0)).rows[0]).toMatchObject({ kind: "copy_failed", state: "resolved", resolved_why: `the copy verified again: files/${victim} on offsite` });
+      await w.app.close();
     });
 
     it("the target emptied behind snapbot's back: every copy broken, one line saying the target holds none of them", async () => {
@@ -109,15 +111,15 @@ export function targetVerifyCases(f: TargetFactory): void {
         /^offsite: 6 copies, 0 B read, 6 broken: offsite holds none of them \(every manifest\.json is missing\): was it emptied, or does it point somewhere else\? \(operation #\d+, /,
       );
       expect(reply.lines).toEqual(SNAPS.map((s) => `files/${s}: manifest.json is missing`));
-      expect(w.copies().map((c) => c.state)).toEqual(SNAPS.map(() => "broken"));
+      expect((await w.copies()).map((c) => c.state)).toEqual(SNAPS.map(() => "broken"));
       await w.app.alerts.flush();
-      expect(w.openAlerts().map(([, key]) => key).sort()).toEqual(SNAPS.map((s) => `copy_failed:files:${s}@offsite`));
-      w.app.close();
+      expect((await w.openAlerts()).map(([, key]) => key).sort()).toEqual(SNAPS.map((s) => `copy_failed:files:${s}@offsite`));
+      await w.app.close();
     });
 
     it("audit shows each run's result, on no one server; a busy copy is skipped, said, and read by the next run", async () => {
       const w = await fresh();
-      const lease = w.app.engine.lease("files/s3@offsite", "copy files/s3 to offsite");
+      const lease = await w.app.engine.lease("files/s3@offsite", "copy files/s3 to offsite");
       const busy = await w.verifyAt(T0 + HOUR, "verify --target offsite");
       expect(busy.read).toEqual(SNAPS.filter((s) => s !== "s3"));
       expect(busy.reply.tone).toBe("info");
@@ -131,8 +133,8 @@ export function targetVerifyCases(f: TargetFactory): void {
         ["U0OP", "verify_target offsite 1/1", "succeeded", expect.stringMatching(/^offsite slice 1\/1: 6 copies, [\d.]+ MiB read, every part matches$/)],
         ["U0OP", "verify_target offsite", "succeeded", expect.stringMatching(/^offsite: 5 copies, .*1 skipped, busy: files\/s3$/)],
       ]);
-      expect(w.app.ledger.operations.list({ limit: 1 })[0]).toMatchObject({ kind: "verify_target", server_id: null, args: { target: "offsite", slice: "1/1" } });
-      w.app.close();
+      expect((await w.app.ledger.operations.list({ limit: 1 }))[0]).toMatchObject({ kind: "verify_target", server_id: null, args: { target: "offsite", slice: "1/1" } });
+      await w.app.close();
     });
 
     it("each mistake is one line with the usage, and nothing runs", async () => {
@@ -151,14 +153,14 @@ export function targetVerifyCases(f: TargetFactory): void {
         ["verify --target offsite --from offsite", `--from picks one snapshot's copy: verify --target offsite reads the target itself, so drop --from; ${usage}`],
         ["verify --target", `--target needs a value; ${usage}`],
       ];
-      const before = w.app.ledger.operations.list({ limit: 1 })[0]!.id;
+      const before = (await w.app.ledger.operations.list({ limit: 1 }))[0]!.id;
       for (const [text, line] of cases) {
         const r = await w.run(text, "U0OP");
         expect(r.follow, text).toBeUndefined();
         expect([r.tone, r.title], text).toEqual(["error", line]);
       }
-      expect(w.app.ledger.operations.list({ limit: 1 })[0]!.id).toBe(before);
-      w.app.close();
+      expect((await w.app.ledger.operations.list({ limit: 1 }))[0]!.id).toBe(before);
+      await w.app.close();
     });
   });
 }

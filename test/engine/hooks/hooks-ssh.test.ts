@@ -54,8 +54,8 @@ describe.runIf(run)("hooks on an ssh:// server", () => {
     expect(final.tone).toBe("success");
     const lines = readFileSync(where, "utf8").trim().split("\n");
     expect(lines).toEqual([expect.stringMatching(/^pre remote-1\/n1\|127\.0\.0\.1 \d+ 127\.0\.0\.1 \d+$/), expect.stringMatching(/^post n1\|127\.0\.0\.1 \d+ 127\.0\.0\.1 \d+$/)]);
-    expect(app.ledger.snapshots.find(app.ledger.servers.get("remote-1")!.id, "n1")).toMatchObject({ state: "done" });
-    app.close();
+    expect(await app.ledger.snapshots.find((await app.ledger.servers.get("remote-1"))!.id, "n1")).toMatchObject({ state: "done" });
+    await app.close();
   });
 
   it("stops a remote pre-hook at its timeout: nothing taken, hook_failed raised", async () => {
@@ -66,11 +66,11 @@ describe.runIf(run)("hooks on an ssh:// server", () => {
     const final = await finalOf(await run("create remote-2 n1"));
     expect(final.tone).toBe("error");
     expect(final.lines![0]).toMatch(/^pre-hook "hang\.sh" failed, so remote-2\/n1 was not taken: .*timed out after 4s/);
-    expect(app.ledger.snapshots.find(app.ledger.servers.get("remote-2")!.id, "n1")).toMatchObject({ state: "failed" });
+    expect(await app.ledger.snapshots.find((await app.ledger.servers.get("remote-2"))!.id, "n1")).toMatchObject({ state: "failed" });
     expect(existsSync(join(dir, "app-hang/snaps/remote-2/n1"))).toBe(false);
-    expect(app.ledger.alerts.listOpen().map((a) => a.kind)).toEqual(["hook_failed"]);
+    expect((await app.ledger.alerts.listOpen()).map((a) => a.kind)).toEqual(["hook_failed"]);
     const child = Number(readFileSync(join(dir, "hang.pid"), "utf8")); // the remote hook's own child goes too
     await waitFor("the remote hook's child to be killed", () => (alive(child) ? undefined : true), 10_000);
-    app.close();
+    await app.close();
   });
 });

@@ -39,8 +39,8 @@ const finalOf = (r: Reply) => {
   return r.follow.done;
 };
 const logLines = (): string[] => (existsSync(LOG) ? readFileSync(LOG, "utf8").trim().split("\n") : []);
-const snapOf = (app: App, server: string, name: string) => app.ledger.snapshots.find(app.ledger.servers.get(server)!.id, name);
-const openHookAlerts = (app: App, server: string) => app.ledger.alerts.listOpen().filter((a) => a.kind === "hook_failed" && a.key.startsWith(`hook_failed:${server}:`));
+const snapOf = async (app: App, server: string, name: string) => app.ledger.snapshots.find((await app.ledger.servers.get(server))!.id, name);
+const openHookAlerts = async (app: App, server: string) => (await app.ledger.alerts.listOpen()).filter((a) => a.kind === "hook_failed" && a.key.startsWith(`hook_failed:${server}:`));
 
 describe("hooks around create", () => {
   it("runs global pre, server pre, the create, server post, global post, with {server} and {name} inside single elements", async () => {
@@ -68,10 +68,10 @@ describe("hooks around create", () => {
     // The reply, the snapshot and the audit log say which hooks ran and how long.
     const hooksLine = final.lines!.find((l) => l.startsWith("hooks: "))!;
     expect(hooksLine).toMatch(/^hooks: pre "note\.sh global-pre \/.* s1" ok in \d+m?s; pre "note\.sh server-pre \/.* n1" ok in \d+m?s; post "note\.sh server-post \/.* --as=s1\/n1" ok in \d+m?s; post "note\.sh global-post \/.* label=s1 n1; rm -rf \/" ok in \d+m?s$/);
-    expect(snapOf(app, "s1", "n1")).toMatchObject({ state: "done", details: expect.objectContaining({ hooks: hooksLine }) });
-    expect(app.ledger.operations.get(1)!.result).toContain(`; ${hooksLine}`);
-    expect(openHookAlerts(app, "s1")).toEqual([]);
-    app.close();
+    expect(await snapOf(app, "s1", "n1")).toMatchObject({ state: "done", details: expect.objectContaining({ hooks: hooksLine }) });
+    expect((await app.ledger.operations.get(1))!.result).toContain(`; ${hooksLine}`);
+    expect(await openHookAlerts(app, "s1")).toEqual([]);
+    await app.close();
   });
 
   it("a failing pre-hook: nothing taken, the ledger says failed with its stderr tail, hook_failed raised, post-hooks still run", async () => {
@@ -87,28 +87,28 @@ describe("hooks around create", () => {
     expect(final.tone).toBe("error");
     expect(final.lines![0]).toMatch(/^pre-hook ".*fixable\.sh n1" failed, so s2\/n1 was not taken: \/.*\/fixable\.sh failed \(exit 3\): warning line \d+/);
     expect(final.lines!.join("\n")).toContain("cannot freeze /srv: device busy");
-    const snap = snapOf(app, "s2", "n1")!;
+    const snap = (await snapOf(app, "s2", "n1"))!;
     expect(snap.state).toBe("failed");
     expect(snap.error).toContain("cannot freeze /srv: device busy");
     expect(snap.error).toMatch(/hooks: pre ".*fixable\.sh n1" failed in \d+m?s: .*; post "note\.sh server-post [^"]*" ok in \d+m?s; post "note\.sh global-post [^"]*" ok in \d+m?s/);
-    expect(app.ledger.operations.get(1)).toMatchObject({ state: "failed", error: snap.error });
+    expect(await app.ledger.operations.get(1)).toMatchObject({ state: "failed", error: snap.error });
     expect(existsSync(where)).toBe(false); // the driver was never called
     expect(existsSync(join(dir, "prefail/snaps/s2"))).toBe(false);
     expect(logLines()).toEqual(["absent [server-post] []", "absent [global-post] []"]); // the second pre-hook did not run
-    const [alert] = openHookAlerts(app, "s2");
+    const [alert] = await openHookAlerts(app, "s2");
     expect(alert!.message).toMatch(/^pre-hook ".*fixable\.sh n1" failed: snapshot s2\/n1 not taken \(asked by U1\)\npre ".*" failed in/);
     expect(alert!.message).toContain("cannot freeze /srv: device busy");
-    expect(app.ledger.alerts.listOpen().filter((a) => a.kind === "snapshot_failed")).toEqual([]); // one cause, one alert
+    expect((await app.ledger.alerts.listOpen()).filter((a) => a.kind === "snapshot_failed")).toEqual([]); // one cause, one alert
     expect((await run("alerts")).table!.rows).toEqual([[String(alert!.id), "hook_failed", "s2", expect.any(String), expect.any(String), "1", "open", expect.stringMatching(/^pre-hook "fixable\.sh n1" failed/)]]);
 
     // A second failure is the same alert counted, not a new one; the hook fixed, the next create resolves it.
     await finalOf(await run("create s2 n2"));
-    expect(openHookAlerts(app, "s2")).toMatchObject([{ id: alert!.id, count: 2 }]);
+    expect(await openHookAlerts(app, "s2")).toMatchObject([{ id: alert!.id, count: 2 }]);
     writeFileSync(fixable, "#!/bin/sh\nexit 0\n");
     expect((await finalOf(await run("create s2 n3"))).tone).toBe("success");
-    expect(openHookAlerts(app, "s2")).toEqual([]);
-    expect(app.ledger.alerts.get(alert!.id)).toMatchObject({ state: "resolved", resolved_why: "s2's hooks ran fine for s2/n3" });
-    app.close();
+    expect(await openHookAlerts(app, "s2")).toEqual([]);
+    expect(await app.ledger.alerts.get(alert!.id)).toMatchObject({ state: "resolved", resolved_why: "s2's hooks ran fine for s2/n3" });
+    await app.close();
   });
 
   it("a hanging pre-hook is killed at its timeout with what it started; nothing is taken", async () => {
@@ -122,12 +122,12 @@ describe("hooks around create", () => {
     expect(Date.now() - started).toBeLessThan(20_000); // not the child's 300 s
     expect(final.tone).toBe("error");
     expect(final.lines![0]).toMatch(/^pre-hook ".*hang\.sh .*" failed, so s3\/n1 was not taken: \/.*\/hang\.sh timed out after 0\.5s and was stopped/);
-    expect(snapOf(app, "s3", "n1")).toMatchObject({ state: "failed" });
+    expect(await snapOf(app, "s3", "n1")).toMatchObject({ state: "failed" });
     expect(existsSync(join(dir, "hang/snaps/s3/n1"))).toBe(false);
     const child = Number(readFileSync(pidFile, "utf8"));
     await waitFor("the hook's child to be killed with its group", () => (alive(child) ? undefined : true), 5000);
-    expect(openHookAlerts(app, "s3")).toHaveLength(1);
-    app.close();
+    expect(await openHookAlerts(app, "s3")).toHaveLength(1);
+    await app.close();
   });
 
   it("a failing post-hook raises hook_failed but the verified snapshot stays done", async () => {
@@ -138,11 +138,11 @@ describe("hooks around create", () => {
     const final = await finalOf(await run("create s4 n1"));
     expect(final.tone).toBe("success");
     expect(final.lines!.find((l) => l.startsWith("hooks: "))).toMatch(/^hooks: post ".*fail\.sh n1" failed in \d+m?s: \/.*\/fail\.sh failed \(exit 3\)/);
-    expect(snapOf(app, "s4", "n1")).toMatchObject({ state: "done", verified_at: expect.any(Number) });
-    const [alert] = openHookAlerts(app, "s4");
+    expect(await snapOf(app, "s4", "n1")).toMatchObject({ state: "done", verified_at: expect.any(Number) });
+    const [alert] = await openHookAlerts(app, "s4");
     expect(alert!.message).toMatch(/^post-hook ".*fail\.sh n1" failed: snapshot s4\/n1 taken, a post-hook failed/);
     expect(alert!.message).toContain("cannot freeze /srv: device busy");
-    app.close();
+    await app.close();
   });
 
   it("post-hooks run after the driver fails and after a create that timed out", async () => {
@@ -160,15 +160,15 @@ describe("hooks around create", () => {
     });
     const failed = await finalOf(await run("create broken b1"));
     expect(failed.tone).toBe("error");
-    expect(snapOf(app, "broken", "b1")).toMatchObject({ state: "failed", error: expect.stringMatching(/\nhooks: post "note\.sh after-failure [^"]* b1" ok in/) });
-    expect(app.ledger.alerts.listOpen().map((a) => a.kind)).toEqual(["snapshot_failed"]); // the driver's failure, not a hook's
-    expect(openHookAlerts(app, "broken")).toEqual([]);
+    expect(await snapOf(app, "broken", "b1")).toMatchObject({ state: "failed", error: expect.stringMatching(/\nhooks: post "note\.sh after-failure [^"]* b1" ok in/) });
+    expect((await app.ledger.alerts.listOpen()).map((a) => a.kind)).toEqual(["snapshot_failed"]); // the driver's failure, not a hook's
+    expect(await openHookAlerts(app, "broken")).toEqual([]);
     const timedOut = await finalOf(await run("create slow t1"));
     expect(timedOut.lines![0]).toBe("timed out after 50ms: the operation was stopped");
     expect(timedOut.lines!.join("\n")).toMatch(/hooks: post "note\.sh after-timeout [^"]* t1" ok in/);
-    expect(snapOf(app, "slow", "t1")).toMatchObject({ state: "failed" });
+    expect(await snapOf(app, "slow", "t1")).toMatchObject({ state: "failed" });
     expect(logLines()).toEqual(["absent [after-failure] [b1]", "present [after-timeout] [t1]"]);
-    app.close();
+    await app.close();
   });
 
   it("runs the hooks of a scheduled create too, and a failing pre-hook there takes nothing", async () => {
@@ -184,21 +184,21 @@ describe("hooks around create", () => {
     expect((await run('schedule s6 "@hourly"')).tone).toBe("success");
     const tickAt = async (ms: number) => {
       clock.set(ms);
-      app.scheduler.tick(ms);
+      await app.scheduler.tick(ms);
       await app.scheduler.settle();
       await app.engine.idle();
       await app.scheduler.settle();
     };
-    const rows = () => app.ledger.snapshots.list(app.ledger.servers.get("s6")!.id, { all: true, limit: 10, offset: 0 }).rows.reverse();
+    const rows = async () => (await app.ledger.snapshots.list((await app.ledger.servers.get("s6"))!.id, { all: true, limit: 10, offset: 0 })).rows.reverse();
     await tickAt(t0 + 60 * 60_000);
-    expect(rows().map((r) => [r.origin, r.state])).toEqual([["schedule", "done"]]);
+    expect((await rows()).map((r) => [r.origin, r.state])).toEqual([["schedule", "done"]]);
     writeFileSync(join(dir, "closed"), "");
     await tickAt(t0 + 2 * 60 * 60_000);
-    expect(rows().map((r) => r.state)).toEqual(["done", "failed"]);
-    expect(rows()[1]!.error).toMatch(/^pre-hook "gate\.sh" failed, so s6\/.* was not taken: .*exit 5\): gate closed/);
+    expect((await rows()).map((r) => r.state)).toEqual(["done", "failed"]);
+    expect((await rows())[1]!.error).toMatch(/^pre-hook "gate\.sh" failed, so s6\/.* was not taken: .*exit 5\): gate closed/);
     expect(logLines().map((l) => l.replace(/\[[^\]]*\]$/, "[name]"))).toEqual(["present [sched-post] [name]", "present [sched-post] [name]"]);
-    expect(openHookAlerts(app, "s6")).toHaveLength(1);
-    app.close();
+    expect(await openHookAlerts(app, "s6")).toHaveLength(1);
+    await app.close();
   });
 
   it("runs post-hooks after a cancelled create (snapbot stopping)", async () => {
@@ -215,11 +215,11 @@ describe("hooks around create", () => {
     expect(final.lines![0]).toBe("cancelled: snapbot was stopped while it ran");
     expect(final.lines!.join("\n")).toMatch(/hooks: pre "hang\.sh .*" failed in .*; post "note\.sh after-cancel .* c1" ok in/);
     expect(logLines()).toEqual([`present [after-cancel] [c1]`]);
-    expect(snapOf(app, "s7", "c1")).toMatchObject({ state: "failed" });
+    expect(await snapOf(app, "s7", "c1")).toMatchObject({ state: "failed" });
     expect(existsSync(join(dir, "cancel/snaps/s7/c1"))).toBe(false);
     // The hook did not fail: it was stopped with the create, which is what the alert says.
-    expect(app.ledger.alerts.listOpen().map((a) => [a.kind, a.message.split("\n")[0]])).toEqual([["snapshot_failed", "snapshot s7/c1 failed (asked by U1)"]]);
-    app.close();
+    expect((await app.ledger.alerts.listOpen()).map((a) => [a.kind, a.message.split("\n")[0]])).toEqual([["snapshot_failed", "snapshot s7/c1 failed (asked by U1)"]]);
+    await app.close();
   });
 
   it("keeps a bounded tail of a hook that prints megabytes on stderr", async () => {
@@ -229,10 +229,10 @@ describe("hooks around create", () => {
     });
     const final = await finalOf(await run("create s5 n1"));
     expect(final.tone).toBe("error");
-    const error = snapOf(app, "s5", "n1")!.error!;
+    const error = (await snapOf(app, "s5", "n1"))!.error!;
     expect(error).toContain("the last word");
     expect(error.length).toBeLessThan(3000);
-    expect(openHookAlerts(app, "s5")[0]!.message.length).toBeLessThan(3000);
-    app.close();
+    expect((await openHookAlerts(app, "s5"))[0]!.message.length).toBeLessThan(3000);
+    await app.close();
   });
 });

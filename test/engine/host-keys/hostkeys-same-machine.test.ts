@@ -53,7 +53,7 @@ describe.runIf(enabled)("host keys: one machine under two names vs a real clone"
   const at = (host: string, sshd: Sshd) => `host=ssh://root@${host}:${sshd.port} ssh_key=${sshd.clientKey}`;
   const tar = (name: string, host: string, sshd: Sshd) => `register ${name} archive ${at(host, sshd)} paths=${src}`;
   const raw = (name: string, host: string, sshd: Sshd) => `register ${name} archive mode=raw ${at(host, sshd)} device=${device}`;
-  const openRegen = (t: Awaited<ReturnType<typeof app>>) => t.app.ledger.alerts.listOpen().filter((x) => x.kind === "hostkey_regen_needed");
+  const openRegen = async (t: Awaited<ReturnType<typeof app>>) => (await t.app.ledger.alerts.listOpen()).filter((x) => x.kind === "hostkey_regen_needed");
 
   it("two servers on one sshd (tar and raw, 127.0.0.1 and localhost): no alert, scan says they are one machine", async () => {
     mkdirSync(join(dir, "same"));
@@ -63,13 +63,13 @@ describe.runIf(enabled)("host keys: one machine under two names vs a real clone"
     expect(disk.lines).toEqual([expect.stringMatching(/^host keys recorded: ssh-ed25519/)]);
     await t.app.alerts.flush();
     expect(t.posted("hostkey_regen_needed")).toHaveLength(0);
-    expect(openRegen(t)).toHaveLength(0);
+    expect(await openRegen(t)).toHaveLength(0);
 
     const scan = await t.run("hostkeys scan");
     expect(scan).toMatchObject({ tone: "success", title: expect.stringMatching(/^No shared host keys among 2 server\(s\) scanned/) });
     expect(scan.lines).toEqual([expect.stringMatching(/^files-1 and disk-1 are one machine \(the same SSH endpoint\)/)]);
     expect(scan.lines!.join("\n")).not.toMatch(/hostkeys regen/);
-    t.app.close();
+    await t.app.close();
   });
 
   it("a false hostkey_regen_needed left open between one machine's servers is resolved by scan and at start-up", async () => {
@@ -81,22 +81,22 @@ describe.runIf(enabled)("host keys: one machine under two names vs a real clone"
     const falseAlarm = async () =>
       t.app.alerts.raise({
         kind: "hostkey_regen_needed",
-        server: t.app.ledger.servers.get("disk-1")!,
+        server: (await t.app.ledger.servers.get("disk-1"))!,
         title: "disk-1 presents the same SSH host key as files-1",
       });
     await falseAlarm();
-    expect(openRegen(t)).toHaveLength(1);
+    expect(await openRegen(t)).toHaveLength(1);
     await t.run("hostkeys scan");
     await t.app.alerts.flush();
-    expect(openRegen(t)).toHaveLength(0);
+    expect(await openRegen(t)).toHaveLength(0);
     expect(t.resolved()).toHaveLength(1);
 
     await falseAlarm();
-    expect(openRegen(t)).toHaveLength(1);
-    t.app.close();
+    expect(await openRegen(t)).toHaveLength(1);
+    await t.app.close();
     const again = await app("stale"); // start-up: the same ledger, nothing run yet
-    expect(openRegen(again)).toHaveLength(0);
-    again.app.close();
+    expect(await openRegen(again)).toHaveLength(0);
+    await again.app.close();
   });
 
   it("a real clone: the alert, its button and hostkeys scan name the same server, the one registered later", async () => {
@@ -111,14 +111,14 @@ describe.runIf(enabled)("host keys: one machine under two names vs a real clone"
     expect(alerts).toHaveLength(1);
     expect(alerts[0]!.reply.title).toMatch(/^hostkey_regen_needed: files-1 presents the same SSH host key as files-9 \(ssh-ed25519 /);
     expect(alerts[0]!.reply.buttons).toEqual([{ label: "Regenerate host keys", command: "hostkeys regen files-1", style: "primary" }]);
-    expect(openRegen(t).map((x) => x.key)).toEqual(["hostkey_regen_needed:files-1:"]);
+    expect((await openRegen(t)).map((x) => x.key)).toEqual(["hostkey_regen_needed:files-1:"]);
 
     const scan = await t.run("hostkeys scan");
     expect(scan.tone).toBe("error");
     const line = /^files-9, files-1 and disk-1 share ssh-ed25519 SHA256:\S+: regenerate with hostkeys regen files-1$/;
     expect(scan.lines).toContainEqual(expect.stringMatching(line));
     expect(scan.lines).toContainEqual(expect.stringMatching(/^files-1 and disk-1 are one machine/));
-    expect(openRegen(t).map((x) => x.key)).toEqual(["hostkey_regen_needed:files-1:"]);
-    t.app.close();
+    expect((await openRegen(t)).map((x) => x.key)).toEqual(["hostkey_regen_needed:files-1:"]);
+    await t.app.close();
   });
 });

@@ -13,16 +13,16 @@ describe("job runner", () => {
   it("refuses a second operation on a busy server, saying what holds it, and frees it after", async () => {
     const jobs = createJobRunner({ concurrency: 2, timeoutMs: 60_000, clock: fakeClock() });
     const g = gate();
-    const lease = jobs.lease("demo", "create demo/a");
+    const lease = await jobs.lease("demo", "create demo/a");
     lease.opId = 7;
     const job = jobs.run(lease, () => g.p.then(() => "ok"));
-    expect(() => jobs.lease("demo", "create demo/b")).toThrow(UserError);
-    expect(() => jobs.lease("demo", "create demo/b")).toThrow(/demo is busy: create demo\/a \(operation #7\)/);
-    const other = jobs.lease("other", "x"); // other servers are not blocked
+    await expect(jobs.lease("demo", "create demo/b")).rejects.toThrow(UserError);
+    await expect(jobs.lease("demo", "create demo/b")).rejects.toThrow(/demo is busy: create demo\/a \(operation #7\)/);
+    const other = await jobs.lease("other", "x"); // other servers are not blocked
     jobs.release(other);
     g.open();
     await expect(job.done).resolves.toBe("ok");
-    jobs.release(jobs.lease("demo", "again"));
+    jobs.release(await jobs.lease("demo", "again"));
   });
 
   it("runs at most `concurrency` jobs at once; the rest wait their turn", async () => {
@@ -31,14 +31,16 @@ describe("job runner", () => {
     let peak = 0;
     const gates = [gate(), gate(), gate(), gate()];
     const started: number[] = [];
-    const all = gates.map((g, i) =>
-      jobs.run(jobs.lease(`s${i}`, "x"), async () => {
-        started.push(i);
-        peak = Math.max(peak, ++running);
-        await g.p;
-        running--;
-      }, undefined),
-    );
+    const all = [];
+    for (const [i, g] of gates.entries())
+      all.push(
+        jobs.run(await jobs.lease(`s${i}`, "x"), async () => {
+          started.push(i);
+          peak = Math.max(peak, ++running);
+          await g.p;
+          running--;
+        }, undefined),
+      );
     await new Promise((r) => setTimeout(r, 10));
     expect(started).toEqual([0, 1]);
     gates[0]!.open();
@@ -54,14 +56,14 @@ describe("job runner", () => {
     const jobs = createJobRunner({ concurrency: 2, timeoutMs: 60_000, clock: fakeClock() });
     const g = gate();
     expect(jobs.claimSlot()).toBe(true);
-    const first = jobs.run(jobs.lease("a", "x"), () => g.p, undefined, undefined, { slotHeld: true });
+    const first = jobs.run(await jobs.lease("a", "x"), () => g.p, undefined, undefined, { slotHeld: true });
     let started = false;
     first.on("started", () => (started = true)); // attached after run(): the work never starts synchronously
     expect(jobs.claimSlot()).toBe(true);
     expect(jobs.claimSlot()).toBe(false); // both slots taken
     jobs.releaseSlot(); // the second caller's recording failed: its slot comes back
     const later: string[] = [];
-    const second = jobs.run(jobs.lease("b", "x"), async () => void later.push("b"));
+    const second = jobs.run(await jobs.lease("b", "x"), async () => void later.push("b"));
     await second.done;
     expect(later).toEqual(["b"]);
     expect(started).toBe(true);
@@ -80,14 +82,14 @@ describe("job runner", () => {
 
   it("aborts the job's signal at its timeout and reports the timeout", async () => {
     const jobs = createJobRunner({ concurrency: 1, timeoutMs: 50, clock: fakeClock() });
-    const job = jobs.run(jobs.lease("demo", "hang"), (ctx) => new Promise((_, reject) => ctx.signal.addEventListener("abort", () => reject(ctx.signal.reason))));
+    const job = jobs.run(await jobs.lease("demo", "hang"), (ctx) => new Promise((_, reject) => ctx.signal.addEventListener("abort", () => reject(ctx.signal.reason))));
     await expect(job.done).rejects.toThrow(/timed out after 50ms/);
     expect(jobs.busy("demo")).toBeUndefined();
   });
 
   it("emits started and progress events and frees the lease when work throws", async () => {
     const jobs = createJobRunner({ concurrency: 1, timeoutMs: 60_000, clock: fakeClock() });
-    const job = jobs.run(jobs.lease("demo", "x"), async (ctx) => {
+    const job = jobs.run(await jobs.lease("demo", "x"), async (ctx) => {
       ctx.progress({ stage: "archiving", bytes: 10 });
       throw new Error("boom");
     });

@@ -41,10 +41,10 @@ describe("a server's timeout", () => {
       expect(Date.now() - started).toBeLessThan(60_000); // stopped by the 2 s, not the 6 h (a bound, not a timing)
       await waitFor("the hung processes gone", () => (hung.some(alive) ? undefined : true));
       expect(backend.data.get("vm")).toBe("B"); // nothing was restored
-      const op = app.ledger.operations.list({ limit: 10 }).find((o) => o.kind === "restore");
+      const op = (await app.ledger.operations.list({ limit: 10 })).find((o) => o.kind === "restore");
       expect(op).toMatchObject({ state: "failed" });
     } finally {
-      app.close();
+      await app.close();
     }
   });
 });

@@ -25,8 +25,8 @@ async function lostLedger(name: string) {
   const root = join(dir, name);
   const first = await testApp(root, config);
   for (const snap of ["one", "two"]) expect((await finalOf(await first.run(`create s ${snap}`, "U0ALICE"))).tone).toBe("success");
-  const before = first.app.ledger.snapshots.find(first.app.ledger.servers.get("s")!.id, "one")!;
-  first.app.close();
+  const before = (await first.app.ledger.snapshots.find((await first.app.ledger.servers.get("s"))!.id, "one"))!;
+  await first.app.close();
   for (const f of readdirSync(root)) if (f.startsWith("ledger.db")) rmSync(join(root, f));
   const snaps = join(root, "snaps");
   mkdirSync(join(snaps, "s", "half", ".parts"), { recursive: true }); // a write that died: parts, no manifest
@@ -53,7 +53,7 @@ describe("storage scan, adopt and remove: folders a lost ledger forgot", () => {
     expect(scan.table!.rows[0]![1]).toBe("invalid: its manifest.json is for s/one, not gone/x");
     expect(scan.buttons!.map((b) => b.command)).toContain("storage adopt s/one");
     expect(scan.buttons!.map((b) => b.command)).not.toContain("storage adopt s/half");
-    app.close();
+    await app.close();
   });
 
   it("adopt re-verifies every part, then records a done snapshot with its original facts; a corrupt one is refused", async () => {
@@ -65,7 +65,7 @@ describe("storage scan, adopt and remove: folders a lost ledger forgot", () => {
     expect(field(shown, "origin")).toBe("external");
     expect(field(shown, "checksum")).toBe(before.checksum);
     expect(field(shown, "parts")).toBe(String(before.checksums!.length));
-    const row = app.ledger.snapshots.find(app.ledger.servers.get("s")!.id, "one")!;
+    const row = (await app.ledger.snapshots.find((await app.ledger.servers.get("s"))!.id, "one"))!;
     expect(row).toMatchObject({ size: before.size, created_at: before.created_at, location: before.location });
     expect(row.finished_at).toBeGreaterThanOrEqual(row.created_at); // the manifest's own end of writing
     expect(row.finished_at).toBeLessThanOrEqual(before.finished_at!);
@@ -76,13 +76,13 @@ describe("storage scan, adopt and remove: folders a lost ledger forgot", () => {
     const corrupt = await finalOf(await run("storage adopt s/two", ADMIN));
     expect(corrupt.tone).toBe("error");
     expect(corrupt.lines![0]).toMatch(/^s\/two did not verify, so it was not adopted: part-000000 is corrupt/);
-    expect(app.ledger.snapshots.findLive(app.ledger.servers.get("s")!.id, "two")).toBeUndefined();
+    expect(await app.ledger.snapshots.findLive((await app.ledger.servers.get("s"))!.id, "two")).toBeUndefined();
 
     expect((await run("storage adopt s/half", ADMIN)).title).toMatch(/^s\/half is partial \(no manifest.json.*\): it cannot be adopted; remove it with storage remove s\/half$/);
     expect((await run("storage adopt gone/x", ADMIN)).title).toMatch(/^gone is not registered: register it first/);
     expect((await run("storage adopt s/one", ADMIN)).title).toMatch(/^s\/one is in the ledger \(done\)/);
     expect((await run("storage adopt s/nothing", ADMIN)).title).toMatch(/^storage holds no unknown snapshot at s\/nothing: type storage scan/);
-    app.close();
+    await app.close();
   });
 
   it("remove: --dry-run removes nothing; the real one removes the folder and the audit log says who", async () => {
@@ -94,16 +94,16 @@ describe("storage scan, adopt and remove: folders a lost ledger forgot", () => {
     expect((await run("storage remove s/half", "U0ALICE")).tone).toBe("error"); // admins only
     expect((await run("storage remove s/half", ADMIN)).title).toMatch(/^s\/half removed from storage by U0ADMIN/);
     expect(existsSync(join(snaps, "s", "half"))).toBe(false);
-    expect(app.ledger.operations.list({ limit: 1 })[0]).toMatchObject({ kind: "storage-remove", requested_by: ADMIN, state: "succeeded" });
+    expect((await app.ledger.operations.list({ limit: 1 }))[0]).toMatchObject({ kind: "storage-remove", requested_by: ADMIN, state: "succeeded" });
 
     writeFileSync(join(snaps, "gone", "x", "notes.txt"), "someone's own file");
     expect((await run("storage remove gone/x", ADMIN)).title).toMatch(/^refusing to delete .*gone\/x: it holds files snapbot did not write \(notes.txt\)/);
     expect(existsSync(join(snaps, "gone", "x", "notes.txt"))).toBe(true);
-    expect(app.ledger.operations.list({ limit: 1 })[0]).toMatchObject({ kind: "storage-remove", state: "failed" });
+    expect((await app.ledger.operations.list({ limit: 1 }))[0]).toMatchObject({ kind: "storage-remove", state: "failed" });
 
     expect((await finalOf(await run("create s three"))).tone).toBe("success");
     expect((await run("storage remove s/three", ADMIN)).title).toMatch(/^s\/three is in the ledger \(done\)/);
     expect(existsSync(join(snaps, "s", "three"))).toBe(true);
-    app.close();
+    await app.close();
   });
 });

@@ -22,7 +22,7 @@ async function setup(backend: FakeTreeBackend = fakeTreeBackend(), extra: Record
   const clock = fakeClock(T0);
   const servers = { vm: { driver: "faketree" }, ...extra };
   const t = await testApp(dir, { roles, storage: { path: "snaps" }, servers }, clock, undefined, { drivers: [fakeTreeDriverModule(backend)] });
-  const vm = t.app.ledger.servers.get("vm")!;
+  const vm = (await t.app.ledger.servers.get("vm"))!;
   /** Creates at one-minute steps, so the drawing's creation order and dates are known. */
   const create = async (name: string) => {
     clock.advance(60_000);
@@ -30,11 +30,11 @@ async function setup(backend: FakeTreeBackend = fakeTreeBackend(), extra: Record
     expect(r.tone).toBe("success");
   };
   const approve = async (r: Reply, by = "U0ALICE") => done(await t.run(`approve ${approvalId(r)}`, by));
-  const parentOf = (name: string) => {
-    const s = t.app.ledger.snapshots.findLive(vm.id, name)!;
-    return s.parent_id === null ? null : t.app.ledger.snapshots.get(s.parent_id)!.name;
+  const parentOf = async (name: string) => {
+    const s = (await t.app.ledger.snapshots.findLive(vm.id, name))!;
+    return s.parent_id === null ? null : (await t.app.ledger.snapshots.get(s.parent_id))!.name;
   };
-  const current = () => t.app.ledger.tree.current(vm.id)?.name ?? null;
+  const current = async () => (await t.app.ledger.tree.current(vm.id))?.name ?? null;
   return { ...t, backend, clock, vm, create, approve, parentOf, current };
 }
 
@@ -51,17 +51,17 @@ describe("the CloudCIX walk-through through the commands", () => {
     await create("s1");
     backend.vm("vm").disk = "B";
     await create("s2");
-    expect([parentOf("s1"), parentOf("s2"), current()]).toEqual([null, "s1", "s2"]);
+    expect([await parentOf("s1"), await parentOf("s2"), await current()]).toEqual([null, "s1", "s2"]);
 
     const request = await run("restore vm/s1", "U0OP"); // CloudCIX "apply"
     expect(request.title).toMatch(/^Approval needed: restore vm\/s1/);
-    expect(current()).toBe("s2"); // nothing moves before the approval
+    expect(await current()).toBe("s2"); // nothing moves before the approval
     expect((await approve(request)).tone).toBe("success");
     expect(backend.vm("vm").disk).toBe("A");
-    expect(current()).toBe("s1");
+    expect(await current()).toBe("s1");
 
     await create("s3");
-    expect([parentOf("s2"), parentOf("s3"), current()]).toEqual(["s1", "s1", "s3"]);
+    expect([await parentOf("s2"), await parentOf("s3"), await current()]).toEqual(["s1", "s1", "s3"]);
     expect({ parents: { s1: null, s2: "s1", s3: "s1" }, current: "s3" }).toEqual(backendTree(backend));
 
     const tree = await run("list vm --tree", "U0OP");
@@ -79,15 +79,15 @@ describe("the CloudCIX walk-through through the commands", () => {
     const dry = await run("delete vm/s1 --dry-run", "U0OP");
     expect(dry.lines).toContain("its children s2, s3 would go under the root");
     expect((await done(await run("delete vm/s1", "U0OP"))).tone).toBe("success");
-    expect([parentOf("s2"), parentOf("s3"), current()]).toEqual([null, null, "s3"]);
+    expect([await parentOf("s2"), await parentOf("s3"), await current()]).toEqual([null, null, "s3"]);
     expect(backendTree(backend)).toEqual({ parents: { s2: null, s3: null }, current: "s3" });
     expect((await run("list vm --tree", "U0OP")).monospace).toEqual([
       `s2  ${at(2)}`,
       `s3  ${at(3)}`.replace("s3", "● s3"),
       "└─ you are here (the current state, a child of s3)",
     ]);
-    expect(app.ledger.snapshots.find(vm.id, "s1")!.state).toBe("deleted");
-    app.close();
+    expect((await app.ledger.snapshots.find(vm.id, "s1"))!.state).toBe("deleted");
+    await app.close();
   });
 
   it("deleting the current snapshot makes its parent current, in the ledger and the backend alike", async () => {
@@ -96,13 +96,13 @@ describe("the CloudCIX walk-through through the commands", () => {
     await create("s2");
     await create("s3");
     await done(await run("delete vm/s2", "U0OP"));
-    expect([parentOf("s3"), current()]).toEqual(["s1", "s3"]);
+    expect([await parentOf("s3"), await current()]).toEqual(["s1", "s3"]);
     await done(await run("delete vm/s3", "U0OP"));
-    expect(current()).toBe("s1");
+    expect(await current()).toBe("s1");
     expect(backendTree(backend).current).toBe("s1");
     await create("s4");
-    expect(parentOf("s4")).toBe("s1");
-    app.close();
+    expect(await parentOf("s4")).toBe("s1");
+    await app.close();
   });
 });
 
@@ -115,7 +115,7 @@ describe("delete --subtree", () => {
     await t.create("s4");
     await t.approve(await t.run("restore vm/s1", "U0OP"));
     await t.create("s3");
-    expect([t.parentOf("s4"), t.parentOf("s3"), t.current()]).toEqual(["s2", "s1", "s3"]);
+    expect([await t.parentOf("s4"), await t.parentOf("s3"), await t.current()]).toEqual(["s2", "s1", "s3"]);
     return t;
   }
 
@@ -132,12 +132,12 @@ describe("delete --subtree", () => {
     expect(final.lines).toEqual(["deleted 4 snapshot(s), leaves first: s4, s2, s3, s1"]);
     expect(backend.deletions).toEqual(["vm/s4", "vm/s2", "vm/s3", "vm/s1"]); // every child before its parent
     expect(backend.vm("vm").snaps.size).toBe(0);
-    expect(app.ledger.tree.nodes(vm.id)).toEqual([]);
-    expect(current()).toBe(null);
-    const ops = app.ledger.operations.list({ limit: 50 }).filter((o) => o.kind === "delete");
+    expect(await app.ledger.tree.nodes(vm.id)).toEqual([]);
+    expect(await current()).toBe(null);
+    const ops = (await app.ledger.operations.list({ limit: 50 })).filter((o) => o.kind === "delete");
     expect(ops).toHaveLength(1); // one operation in the audit log
     expect(ops[0]).toMatchObject({ state: "succeeded", requested_by: "U0ALICE", approved_by: "U0BOB" });
-    app.close();
+    await app.close();
   });
 
   it("a failure mid-subtree stops there, the ledger matching the backend for what was removed and what was not", async () => {
@@ -147,12 +147,12 @@ describe("delete --subtree", () => {
     expect(final.tone).toBe("error");
     expect(final.lines!.join("\n")).toMatch(/delete --subtree vm\/s1 stopped at s2: error: Failed to delete snapshot s2: disk is busy; deleted before it: s4/);
     expect(backend.deletions).toEqual(["vm/s4", "vm/s2"]);
-    const state = (name: string) => app.ledger.snapshots.find(vm.id, name)!.state;
-    expect([state("s4"), state("s2"), state("s3"), state("s1")]).toEqual(["deleted", "broken", "done", "done"]);
+    const state = async (name: string) => (await app.ledger.snapshots.find(vm.id, name))!.state;
+    expect([await state("s4"), await state("s2"), await state("s3"), await state("s1")]).toEqual(["deleted", "broken", "done", "done"]);
     expect([...backend.vm("vm").snaps.keys()].sort()).toEqual(["s1", "s2", "s3"]);
-    expect([parentOf("s2"), parentOf("s3")]).toEqual(["s1", "s1"]);
-    expect(app.ledger.snapshots.find(vm.id, "s2")!.error).toMatch(/^delete failed: .*disk is busy/);
-    app.close();
+    expect([await parentOf("s2"), await parentOf("s3")]).toEqual(["s1", "s1"]);
+    expect((await app.ledger.snapshots.find(vm.id, "s2"))!.error).toMatch(/^delete failed: .*disk is busy/);
+    await app.close();
   });
 
   it("does nothing when the subtree changed between the request and the approval", async () => {
@@ -162,7 +162,7 @@ describe("delete --subtree", () => {
     const final = await approve(request);
     expect(final.lines!.join("\n")).toMatch(/the subtree of vm\/s3 changed since it was approved \(now s5, s3\): nothing was deleted; ask again/);
     expect(backend.deletions).toEqual([]);
-    app.close();
+    await app.close();
   });
 });
 
@@ -181,8 +181,8 @@ describe("revert", () => {
     expect(await run(`approve ${approvalId(request)}`, "U0OP")).toMatchObject({ tone: "error" });
     expect((await approve(request)).tone).toBe("success");
     expect(backend.vm("vm").disk).toBe("A");
-    expect(current()).toBe("s1");
-    app.close();
+    expect(await current()).toBe("s1");
+    await app.close();
   });
 
   it("refuses with one line when there is no current snapshot", async () => {
@@ -191,8 +191,8 @@ describe("revert", () => {
       tone: "error",
       title: "vm has no current snapshot to go back to: take one with create vm, or restore one with restore vm/<snap>",
     });
-    expect(app.ledger.operations.list({ limit: 10 })).toHaveLength(0);
-    app.close();
+    expect(await app.ledger.operations.list({ limit: 10 })).toHaveLength(0);
+    await app.close();
   });
 });
 
@@ -209,7 +209,7 @@ describe("servers without a tree (archive)", () => {
       tone: "error",
       title: "files (archive) keeps no snapshot tree, so --subtree means nothing there: delete the snapshot alone with delete files/f1",
     });
-    expect(app.ledger.operations.list({ limit: 10 }).map((o) => o.kind)).toEqual(["create"]);
-    app.close();
+    expect((await app.ledger.operations.list({ limit: 10 })).map((o) => o.kind)).toEqual(["create"]);
+    await app.close();
   });
 });

@@ -1,4 +1,5 @@
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
+import type { OperationRow } from "../../../db/ledger.ts";
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { testApp } from "../../helpers/test-app.ts";
@@ -26,11 +27,11 @@ async function setup(name: string, paths = [source(name)]) {
   const chat = recordingChat();
   const roles = { admins: ["U0ADMIN"], approvers: ["U0ALICE"], operators: ["*"] };
   const { app, run } = await testApp(join(root, name), { roles, storage: { path: "snaps" }, servers: { web: { driver: "archive", paths } } }, clock, chat.port);
-  const server = app.ledger.servers.get("web")!;
-  const snaps = () => app.ledger.snapshots.list(server.id, { all: true, limit: 100, offset: 0 }).rows.reverse();
+  const server = (await app.ledger.servers.get("web"))!;
+  const snaps = async () => (await app.ledger.snapshots.list(server.id, { all: true, limit: 100, offset: 0 })).rows.reverse();
   const tickAt = async (ms: number) => {
     clock.set(ms);
-    const report = app.scheduler.tick(ms);
+    const report = await app.scheduler.tick(ms);
     await app.scheduler.settle();
     await app.engine.idle();
     await app.scheduler.settle();
@@ -61,8 +62,8 @@ describe("schedule, schedules, unschedule", () => {
       expect(r.title, text).toMatch(expected);
       expect(r.title.includes("\n"), text).toBe(false);
     }
-    expect(app.ledger.schedules.live()).toEqual([]);
-    app.close();
+    expect(await app.ledger.schedules.live()).toEqual([]);
+    await app.close();
   });
 
   it("sets, replaces, lists and removes a schedule; the audit log has each change", async () => {
@@ -78,11 +79,11 @@ describe("schedule, schedules, unschedule", () => {
     expect(list.table!.rows).toEqual([["web", "0 */6 * * *", "2026-01-01 06:00:00Z", "—", "—", "—", "snap%d"]]);
     const unregister = await run("unregister web", "U0ADMIN");
     expect(unregister).toMatchObject({ tone: "error", title: 'web has a schedule ("0 */6 * * *"): unschedule web first' });
-    expect(app.ledger.servers.get("web")).toBeDefined();
+    expect(await app.ledger.servers.get("web")).toBeDefined();
     expect((await run("unschedule web")).title).toBe('web: schedule "0 */6 * * *" removed by U1');
     expect((await run("schedules")).title).toMatch(/^no schedules yet/);
-    expect(app.ledger.operations.list({ serverId: server.id, limit: 10 }).map((o) => o.kind)).toEqual(["unschedule", "schedule", "schedule"]);
-    app.close();
+    expect((await app.ledger.operations.list({ serverId: server.id, limit: 10 })).map((o) => o.kind)).toEqual(["unschedule", "schedule", "schedule"]);
+    await app.close();
   });
 });
 
@@ -93,21 +94,21 @@ describe("scheduled snapshots", () => {
     expect((await tickAt(T0 + 2 * MIN)).fired).toBe(0); // 00:02:30: not due
     expect(await tickAt(Date.UTC(2026, 0, 1, 0, 5))).toEqual({ fired: 1, skipped: 0, missed: 0 });
     await tickAt(Date.UTC(2026, 0, 1, 0, 10));
-    expect(snaps().map((s) => [s.name, s.state, s.origin])).toEqual([
+    expect((await snaps()).map((s) => [s.name, s.state, s.origin])).toEqual([
       ["nightly-2026-01-01_00-05", "done", "schedule"],
       ["nightly-2026-01-01_00-10", "done", "schedule"],
     ]);
     await tickAt(Date.UTC(2026, 0, 1, 0, 15)); // a third: last=2 prunes the oldest, files and all
-    const [oldest, ...kept] = snaps();
+    const [oldest, ...kept] = await snaps();
     expect(oldest).toMatchObject({ name: "nightly-2026-01-01_00-05", state: "expired" });
     expect(existsSync(oldest!.location!)).toBe(false);
     expect(kept.map((s) => s.state)).toEqual(["done", "done"]);
     for (const s of kept) expect(existsSync(join(s.location!, "manifest.json"))).toBe(true);
-    const prune = app.ledger.operations.list({ limit: 20 }).find((o) => o.kind === "prune")!;
+    const prune = (await app.ledger.operations.list({ limit: 20 })).find((o) => o.kind === "prune")!;
     expect(prune).toMatchObject({ state: "succeeded", requested_by: "scheduler" });
     expect(prune.args!.reason).toMatch(/^retention last=2: /);
-    expect(app.ledger.schedules.live()[0]).toMatchObject({ last_status: "succeeded", last_run_at: Date.UTC(2026, 0, 1, 0, 15) });
-    app.close();
+    expect((await app.ledger.schedules.live())[0]).toMatchObject({ last_status: "succeeded", last_run_at: Date.UTC(2026, 0, 1, 0, 15) });
+    await app.close();
   });
 
   it("never prunes a snapshot someone took by hand, and prune --dry-run shows the plan without removing", async () => {
@@ -121,22 +122,22 @@ describe("scheduled snapshots", () => {
     const dry = await run("prune web --dry-run");
     expect(dry.title).toBe("prune web --dry-run (last=1): would remove 1, keep 1");
     expect(dry.lines).toEqual([expect.stringMatching(/^remove 2026-01-01_01-00-00: /)]);
-    expect(snaps().filter((s) => s.state === "done")).toHaveLength(3); // nothing removed by a dry run
+    expect((await snaps()).filter((s) => s.state === "done")).toHaveLength(3); // nothing removed by a dry run
     const done = await run("prune web");
     expect(done.title).toMatch(/^prune web \(asked by U1\): removed 1, kept 1$/);
-    expect(snaps().map((s) => [s.name, s.state])).toEqual([
+    expect((await snaps()).map((s) => [s.name, s.state])).toEqual([
       ["before-upgrade", "done"],
       [expect.any(String), "expired"],
       [expect.any(String), "done"],
     ]);
-    app.close();
+    await app.close();
   });
 
   it("keeps a snapshot a pending restore approval refers to, and says why", async () => {
     const { app, run, snaps, tickAt } = await setup("in-use");
     await run('schedule web "@hourly"');
     for (const h of [1, 2, 3]) await tickAt(Date.UTC(2026, 0, 1, h, 0));
-    const oldest = snaps()[0]!;
+    const oldest = (await snaps())[0]!;
     const asked = await run(`restore web/${oldest.name}`, "U0OPS");
     expect(asked.title).toMatch(/approv/i);
     await run('schedule web "@hourly" --keep last=1');
@@ -144,59 +145,72 @@ describe("scheduled snapshots", () => {
     expect(dry.lines).toContainEqual(expect.stringMatching(new RegExp(`^keep ${oldest.name}: in use: restore awaiting approval \\(operation #\\d+\\)`)));
     expect(dry.title).toBe("prune web --dry-run (last=1): would remove 1, keep 2");
     await run("prune web");
-    expect(snaps().map((s) => s.state)).toEqual(["done", "expired", "done"]);
-    app.close();
+    expect((await snaps()).map((s) => s.state)).toEqual(["done", "expired", "done"]);
+    await app.close();
   });
 
   it("removes a snapshot once its expiry passes (fixed at creation, as LXD does)", async () => {
     const { app, run, snaps, tickAt } = await setup("expiry");
     await run('schedule web "0 * * * *" --expiry 30M');
     await tickAt(Date.UTC(2026, 0, 1, 1, 0));
-    expect(snaps()[0]).toMatchObject({ state: "done", expires_at: Date.UTC(2026, 0, 1, 1, 30) });
+    expect((await snaps())[0]).toMatchObject({ state: "done", expires_at: Date.UTC(2026, 0, 1, 1, 30) });
     await tickAt(Date.UTC(2026, 0, 1, 1, 29));
-    expect(snaps()[0]!.state).toBe("done");
+    expect((await snaps())[0]!.state).toBe("done");
     await tickAt(Date.UTC(2026, 0, 1, 1, 31));
-    expect(snaps()[0]!.state).toBe("expired");
-    expect(existsSync(snaps()[0]!.location!)).toBe(false);
-    app.close();
+    expect((await snaps())[0]!.state).toBe("expired");
+    expect(existsSync((await snaps())[0]!.location!)).toBe(false);
+    await app.close();
   });
 
   it("skips and records a run whose previous run is still going, instead of stacking it", async () => {
     const { app, run, clock } = await setup("overlap");
     await run('schedule web "* * * * *"');
     clock.set(Date.UTC(2026, 0, 1, 0, 1));
-    expect(app.scheduler.tick()).toMatchObject({ fired: 1, skipped: 0 });
+    expect(await app.scheduler.tick()).toMatchObject({ fired: 1, skipped: 0 });
     clock.set(Date.UTC(2026, 0, 1, 0, 2)); // the first create (real tar) has not finished yet
-    expect(app.scheduler.tick()).toMatchObject({ fired: 0, skipped: 1 });
+    expect(await app.scheduler.tick()).toMatchObject({ fired: 0, skipped: 1 });
     await app.scheduler.settle();
-    const ops = app.ledger.operations.list({ limit: 10 }).filter((o) => o.kind === "create");
+    const ops = (await app.ledger.operations.list({ limit: 10 })).filter((o) => o.kind === "create");
     expect(ops.map((o) => o.state).sort()).toEqual(["cancelled", "succeeded"]);
     const skipped = ops.find((o) => o.state === "cancelled")!;
     expect(skipped.error).toMatch(/^skipped: the previous run \(operation #\d+\) is still running$/); // recorded within the tick
-    expect(app.ledger.schedules.live()[0]).toMatchObject({ last_status: "skipped", last_operation_id: skipped.id });
-    app.close();
+    expect((await app.ledger.schedules.live())[0]).toMatchObject({ last_status: "skipped", last_operation_id: skipped.id });
+    await app.close();
   });
 
   it("records a scheduled snapshot when its run starts, and fails the run cleanly if its name was taken meanwhile", async () => {
     const { app, run, clock, server } = await setup("late-record");
     await run('schedule web "@hourly" --pattern nightly');
     clock.set(Date.UTC(2026, 0, 1, 1, 0));
-    expect(app.scheduler.tick()).toMatchObject({ fired: 1 });
-    const op = app.ledger.operations.list({ limit: 1 })[0]!;
+    // Someone is quicker: their insert is made while the scheduler's transaction records the run, so it waits for
+    // the connection and runs right after the commit, before the job (which starts once the batch committed).
+    const batch = app.engine.batch;
+    let recorded: OperationRow | undefined;
+    let quicker: Promise<unknown> | undefined;
+    vi.spyOn(app.engine, "batch").mockImplementationOnce((fn) =>
+      batch(async (t) => {
+        const out = await fn(t);
+        recorded = (await t.operations.list({ limit: 1 }))[0];
+        quicker = app.ledger.snapshots.insert({ server_id: server.id, name: "nightly", created_by: "U2" });
+        return out;
+      }),
+    );
+    expect(await app.scheduler.tick()).toMatchObject({ fired: 1 });
+    await quicker;
+    const op = recorded!;
     // One insert at the minute (running at once: a slot was free), the snapshot's own when the work starts.
     expect(op).toMatchObject({ kind: "create", state: "running", snapshot_id: null });
-    app.ledger.snapshots.insert({ server_id: server.id, name: "nightly", created_by: "U2" }); // someone is quicker
     await app.scheduler.settle();
-    expect(app.ledger.operations.get(op.id)).toMatchObject({ state: "failed", error: "web/nightly was taken (pending) while this run waited to start" });
-    expect(app.ledger.schedules.live()[0]).toMatchObject({ last_status: "failed", last_operation_id: op.id });
+    expect(await app.ledger.operations.get(op.id)).toMatchObject({ state: "failed", error: "web/nightly was taken (pending) while this run waited to start" });
+    expect((await app.ledger.schedules.live())[0]).toMatchObject({ last_status: "failed", last_operation_id: op.id });
     await run("schedule web \"@hourly\" --pattern nightly"); // and the next run takes the next free name
     clock.set(Date.UTC(2026, 0, 1, 2, 0));
-    app.scheduler.tick();
+    await app.scheduler.tick();
     await app.scheduler.settle();
-    const next = app.ledger.operations.list({ limit: 1 })[0]!;
+    const next = (await app.ledger.operations.list({ limit: 1 }))[0]!;
     expect(next).toMatchObject({ state: "succeeded" });
-    expect(app.ledger.snapshots.get(next.snapshot_id!)).toMatchObject({ name: "nightly-0", state: "done", origin: "schedule" });
-    app.close();
+    expect(await app.ledger.snapshots.get(next.snapshot_id!)).toMatchObject({ name: "nightly-0", state: "done", origin: "schedule" });
+    await app.close();
   });
 
   it("catches up once after downtime and posts schedule_missed saying how late; resolved by the catch-up run", async () => {
@@ -204,39 +218,45 @@ describe("scheduled snapshots", () => {
     const first = await setup(dir);
     await first.run('schedule web "0 * * * *"');
     await first.tickAt(Date.UTC(2026, 0, 1, 1, 0)); // ran at 01:00
-    first.app.close(); // down from 01:00:30 until 06:12
+    await first.app.close(); // down from 01:00:30 until 06:12
     const clock = fakeClock(Date.UTC(2026, 0, 1, 6, 12));
     const chat = recordingChat();
     const { app } = await testApp(join(root, dir), { storage: { path: "snaps" }, servers: { web: { driver: "archive", paths: [join(root, "src", dir)] } } }, clock, chat.port);
-    expect(app.scheduler.tick()).toEqual({ fired: 1, skipped: 0, missed: 1 }); // 02:00…06:00 missed: one run, not five
+    expect(await app.scheduler.tick()).toEqual({ fired: 1, skipped: 0, missed: 1 }); // 02:00…06:00 missed: one run, not five
     await app.scheduler.settle();
     await app.engine.idle();
     await app.scheduler.settle();
-    const alert = app.ledger.db.prepare("SELECT * FROM alerts WHERE kind = 'schedule_missed'").get() as { message: string; state: string };
+    const missed = (await app.ledger.alerts.allPage(1000, 0)).rows.filter((a) => a.kind === "schedule_missed").sort((a, b) => a.id - b.id);
+    const alert = missed[0]!;
+    expect(alert).toBeDefined();
     expect(alert.message).toMatch(/^web's schedule "0 \* \* \* \*" ran 4h late\n5 runs missed, due 2026-01-01 02:00Z, started 2026-01-01 06:12Z/);
     expect(alert.state).toBe("resolved");
-    const server = app.ledger.servers.get("web")!;
-    expect(app.ledger.snapshots.list(server.id, { limit: 10, offset: 0 }).rows.filter((s) => s.state === "done")).toHaveLength(2);
-    app.close();
+    const server = (await app.ledger.servers.get("web"))!;
+    expect((await app.ledger.snapshots.list(server.id, { limit: 10, offset: 0 })).rows.filter((s) => s.state === "done")).toHaveLength(2);
+    await app.close();
   });
 
   it("warns, then goes critical, when the newest good snapshot gets old; resolved when one succeeds again", async () => {
     const missing = join(root, "src", "stale-later");
     const { app, run, tickAt } = await setup("stale", [missing]); // creates fail until the folder exists
     await run('schedule web "@hourly"'); // interval 1h: warn after 1.5h, crit after 4h
-    const stale = () => app.ledger.db.prepare("SELECT state, count, message FROM alerts WHERE kind = 'snapshot_stale'").all() as Array<{ state: string; count: number; message: string }>;
+    const stale = async () =>
+      (await app.ledger.alerts.allPage(1000, 0)).rows
+        .filter((a) => a.kind === "snapshot_stale")
+        .sort((a, b) => a.id - b.id)
+        .map(({ state, count, message }) => ({ state, count, message }));
     await tickAt(Date.UTC(2026, 0, 1, 1, 0));
-    expect(stale()).toEqual([]);
+    expect(await stale()).toEqual([]);
     await tickAt(Date.UTC(2026, 0, 1, 2, 0, 30)); // 2h since the schedule was set: warning
-    expect(stale()).toEqual([{ state: "open", count: 1, message: expect.stringMatching(/^web: warning, no good snapshot yet\nschedule "@hourly": warn after 1h30m, critical after 4h\nlast run: (failed|started)/) }]);
+    expect(await stale()).toEqual([{ state: "open", count: 1, message: expect.stringMatching(/^web: warning, no good snapshot yet\nschedule "@hourly": warn after 1h30m, critical after 4h\nlast run: (failed|started)/) }]);
     await tickAt(Date.UTC(2026, 0, 1, 3, 0)); // still warning: no repeat
-    expect(stale()[0]!.count).toBe(1);
+    expect((await stale())[0]!.count).toBe(1);
     await tickAt(Date.UTC(2026, 0, 1, 4, 0, 40));
-    expect(stale()).toEqual([{ state: "open", count: 2, message: expect.stringMatching(/^web: CRITICAL/) }]);
+    expect(await stale()).toEqual([{ state: "open", count: 2, message: expect.stringMatching(/^web: CRITICAL/) }]);
     source("stale-later");
     await tickAt(Date.UTC(2026, 0, 1, 5, 0));
-    expect(stale()).toEqual([{ state: "resolved", count: 2, message: expect.stringMatching(/^web: CRITICAL/) }]);
-    expect(app.ledger.db.prepare("SELECT count(*) FROM alerts WHERE kind = 'snapshot_failed'").pluck().get()).toBeGreaterThan(0);
-    app.close();
+    expect(await stale()).toEqual([{ state: "resolved", count: 2, message: expect.stringMatching(/^web: CRITICAL/) }]);
+    expect((await app.ledger.alerts.allPage(1000, 0)).rows.filter((a) => a.kind === "snapshot_failed").length).toBeGreaterThan(0);
+    await app.close();
   });
 });
