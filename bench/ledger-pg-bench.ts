@@ -47,7 +47,7 @@ export async function benchLedgerPg(o: { dir: string; servers?: number; snapshot
               '[{"file":".parts/part-000000","size":' || (1048576 + i) || ',"sha256":"' || lpad(to_hex(i), 64, '0') || '"}]', 'U1',
               ${now} - (${perServer} - i / ${servers}) * 3600000, ${now} - (${perServer} - i / ${servers}) * 3600000 + 60000,
               CASE WHEN i % 3 = 0 THEN ${now} - (${perServer} - i / ${servers}) * 3600000 + (i % 31) * 86400000 END
-       FROM generate_series(0, ${snapshots - 1}) i`,
+       FROM generate_series(0::bigint, ${snapshots - 1}) i`,
     );
     server.sql("ledger", "ANALYZE");
     const fillS = (performance.now() - t0) / 1000;

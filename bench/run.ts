@@ -19,6 +19,7 @@ function print(title: string, r: Record<string, number | string>): void {
 if (!only || only === "ledger") {
   print("ledger (SQLite)", await benchLedger({ dir }));
   print("ledger (PostgreSQL)", await (await import("./ledger-pg-bench.ts")).benchLedgerPg({ dir }));
+  print("ledger (three replicas on PostgreSQL: failover)", await (await import("./failover-bench.ts")).benchFailover({ dir }));
 }
 if (!only || only === "archive") print("archive", await benchArchive({ sizeMiB: Number(process.env.BENCH_ARCHIVE_MIB ?? 2048), dir }));
 if (!only || only === "storage") {
