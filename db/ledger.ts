@@ -7,7 +7,7 @@
 
 import type { MessageRef } from "../src/reply.ts";
 import type { SnapbotError } from "../src/errors.ts";
-import type { ApprovalRow, CopyRow, OperationRow, ServerRow, SnapshotRow } from "./types.ts";
+import type { AlertDue, ApprovalRow, CopyRow, OperationRow, PostClaim, ServerRow, SnapshotRow } from "./types.ts";
 import type { CopyState, OperationState, SnapshotState } from "./states.ts";
 import type { AlertKind, AlertRow, NewAlert } from "./sqlite/alert-repo.ts";
 import type { CopyCandidate, CopyChanges, NewCopy } from "./sqlite/copy-repo.ts";
@@ -169,7 +169,26 @@ export interface AlertRepo {
   openPage(limit: number, offset: number): Promise<{ rows: AlertRow[]; total: number; }>;
   /** One page of every alert, open ones first, then resolved ones (the most recently resolved first). */
   allPage(limit: number, offset: number): Promise<{ rows: AlertRow[]; total: number; }>;
+  /**
+   * The outbox in the ledger: what alert messages still owe (a first post, an update, a resolution's thread reply),
+   * oldest first. Raising, repeating and resolving record what is owed in the same statement; whoever sends clears it.
+   */
+  due(ids?: number[]): Promise<AlertDue[]>;
+  /**
+   * Takes the first post of these alerts for `replica`: returns the ids it may post now (still unposted, and not being
+   * posted by another process that is alive: a dead one's claim is taken over).
+   */
+  claimPosts(ids: number[], replica: string): Promise<PostClaim>;
+  /** Claimed posts that did not go out: due again. */
+  unclaimPosts(ids: number[], replica: string): Promise<void>;
+  /** Its message was updated with what it showed when `update_due` was `seen` (a change since keeps it due). */
+  updated(id: number, seen: number): Promise<void>;
+  /** Their resolutions' thread reply was posted. */
+  replied(ids: number[]): Promise<void>;
+  /** Something its message shows changed outside raise/resolve (an ack): its message owes an update. */
+  touch(id: number): Promise<void>;
 }
+
 
 export interface ApprovalRepo {
   get(id: number): Promise<ApprovalRow | undefined>;

@@ -91,3 +91,21 @@ export interface CopyRow {
   deleted_at: number | null;
   deleted_by: string | null;
 }
+
+/** One alert's owed chat work (AlertRepo.due). */
+export interface AlertDue {
+  id: number;
+  channel: string;
+  /** Its first message is not posted yet. */
+  post: boolean;
+  /** Changes its message does not show yet (0: none); what `updated` is given back. */
+  update: number;
+  /** Its resolution's thread reply is not posted yet. */
+  reply: boolean;
+}
+
+/** What claimPosts took: the ids this process may post, and those of them a dead process had claimed (it may have posted them). */
+export interface PostClaim {
+  claimed: number[];
+  tookOver: number[];
+}

@@ -34,6 +34,7 @@ const SWEEP_MS = 15_000; // approval requests expire within this long after thei
 const PROBE_MS = 30_000; // a full ledger is probed this often (and by each command that writes)
 const TICK_MAX_AGE_MS = 120_000; // the scheduler ticks every minute: two minutes without one is a stopped scheduler
 const RECONCILE_MS = 5_000; // with replicas, the leader settles a dead replica's work this often
+const OUTBOX_MS = 1_000; // with replicas, the leader reads the alert messages owed this often
 
 export interface App extends AppDeps {
   alerts: AlertSink;
@@ -103,7 +104,9 @@ export async function createApp(config: Config, deps: AppBuildDeps): Promise<App
   });
   // The console has one "channel": with no alerts.channel configured, alerts still show there.
   const defaultChannel = config.alerts.channel ?? (config.chat.mode === "console" ? "console" : null);
-  const alerts = createAlertSink({ ledger, chat: deps.chat, log: deps.log, defaultChannel });
+  // The leader's work (below); alert messages are sent by the leader only (on one box: always this process).
+  const duties = createDuties(deps.log);
+  const alerts = createAlertSink({ ledger, chat: deps.chat, log: deps.log, defaultChannel, sending: () => !ledger.coordination.shared || duties.running() });
   const prober = watchLedger(ledger, alerts, deps.log);
   const engine = createEngine({ config, ledger, jobs, drivers, clock: deps.clock, log: deps.log, alerts, chat: deps.chat, targets, runner: deps.runner });
   try {
@@ -112,7 +115,6 @@ export async function createApp(config: Config, deps: AppBuildDeps): Promise<App
     await ledger.close();
     throw e;
   }
-  const duties = createDuties(deps.log);
   const replica = createReplica({
     coordination: ledger.coordination,
     log: deps.log,
@@ -161,6 +163,19 @@ export async function createApp(config: Config, deps: AppBuildDeps): Promise<App
       })
     : null;
   // The leader's work, started when this replica leads (at once on SQLite) and stopped the moment it does not.
+  // What alert messages the ledger says are owed (raised on a follower, or before a crash): sent from here.
+  const outboxPoll = ledger.coordination.shared ? everyDuty("alert outbox", OUTBOX_MS, () => alerts.resume(), deps.log) : null;
+  duties.add({
+    name: "alert outbox",
+    start: async () => {
+      await alerts.resume();
+      await outboxPoll?.start();
+    },
+    stop: async () => {
+      await outboxPoll?.stop();
+      alerts.pause();
+    },
+  });
   duties.add(everyDuty("approval sweep", SWEEP_MS, () => engine.approvals.expire(), deps.log));
   if (heartbeat) duties.add({ name: "heartbeat", start: () => heartbeat.start(), stop: () => heartbeat.stop() });
   if (ledger.coordination.shared) duties.add(everyDuty("reconciliation sweep", RECONCILE_MS, () => settleDeadReplicas(), deps.log));

@@ -7,7 +7,10 @@ import { errorMessage } from "../errors.ts";
 // What the alert sink sends, per channel, at the pace the chat allows: new alerts (several waiting at
 // once → one summary), updates of posted messages (merged: at most one per message per updateIntervalMs)
 // and thread replies for resolutions (those waiting under one message at once → one reply). A failed
-// call is retried with backoff, then given up: the ledger still has the alert, and `alerts` lists it.
+// call is retried with backoff, then given up here: the ledger still owes it (AlertRepo.due), so the next
+// resume() (the leader reads what is owed every few seconds, and at start) queues it again: a crash or a
+// Slack outage delays a message, never drops it. A first post is claimed in the ledger before it is sent,
+// so two processes never post the same alert (a dead one's claim is taken over).
 // All timing goes through a Timer, so tests control it.
 
 export interface Timer {
@@ -70,9 +73,11 @@ interface Task {
 }
 
 const MAX_BACKOFF_MS = 60_000;
+/** The metadata event type of an alert's first message: its payload names the alert ids it shows. */
+export const ALERT_EVENT = "snapbot_alert";
 const KNOWN_REFS = 10_000; // a cache of the ledger's message_ref column
 
-export function createOutbox(deps: { chat: ChatPort; alerts: AlertRepo; log: Logger; render: Renderer }, o: OutboxOptions) {
+export function createOutbox(deps: { chat: ChatPort; alerts: AlertRepo; log: Logger; render: Renderer; replica: string }, o: OutboxOptions) {
   const { chat, log, render } = deps;
   const lanes = new Map<string, Lane>();
   const refs = new Map<number, MessageRef>(); // alert id → its message, once known
@@ -194,15 +199,24 @@ export function createOutbox(deps: { chat: ChatPort; alerts: AlertRepo; log: Log
   }
 
   async function postFresh(l: Lane): Promise<void> {
-    const ids = [...l.fresh];
+    const queued = [...l.fresh];
     l.fresh.clear();
-    ids.forEach((id) => (l.posting.add(id), l.dirty.delete(id))); // the post shows their latest state
+    queued.forEach((id) => (l.posting.add(id), l.dirty.delete(id))); // the post shows their latest state
     let ref: MessageRef | null = null;
+    let ids: number[] = [];
     try {
+      // Only what this process may post: not posted since, and nobody alive posting it now.
+      const claim = await deps.alerts.claimPosts(queued, deps.replica);
+      ids = claim.claimed;
+      // A dead process had claimed some: it may have posted them before it could record it. Found in the channel
+      // (the alert ids travel as the message's metadata), they are recorded as posted, not posted again.
+      if (claim.tookOver.length) ids = await adoptPosted(l.channel, ids, claim.tookOver);
+      if (ids.length === 0) return;
       try {
-        ref = await chat.post(l.channel, await render.fresh(ids));
+        ref = await chat.post(l.channel, await render.fresh(ids), { metadata: { event_type: ALERT_EVENT, event_payload: { alerts: ids.join(",") } } });
       } finally {
         l.lastPost = o.timer.now();
+        if (!ref) await deps.alerts.unclaimPosts(ids, deps.replica).catch(() => undefined); // owed again
       }
       if (ref) {
         l.retries.delete("fresh");
@@ -211,7 +225,7 @@ export function createOutbox(deps: { chat: ChatPort; alerts: AlertRepo; log: Log
         else await deps.alerts.setMessageMany(ids, ref);
       }
     } finally {
-      ids.forEach((id) => l.posting.delete(id));
+      queued.forEach((id) => l.posting.delete(id));
     }
     if (ref) {
       if (refs.size > KNOWN_REFS) refs.clear();
@@ -223,6 +237,26 @@ export function createOutbox(deps: { chat: ChatPort; alerts: AlertRepo; log: Log
     }
   }
 
+  /** The taken-over ids found already posted are recorded with their message; returns the ids still to post. */
+  async function adoptPosted(channel: string, ids: number[], tookOver: number[]): Promise<number[]> {
+    if (!chat.findPosted) return ids;
+    let found;
+    try {
+      found = await chat.findPosted(channel, ALERT_EVENT);
+    } catch (e) {
+      log.warn({ channel, alerts: tookOver, err: errorMessage(e) }, "could not look for alert messages a stopped replica may have posted: posting them (maybe twice)");
+      return ids;
+    }
+    const posted = new Map<number, MessageRef>();
+    for (const f of found) for (const id of (f.payload.alerts ?? "").split(",").map(Number)) if (tookOver.includes(id) && !posted.has(id)) posted.set(id, f.ref);
+    for (const [id, ref] of posted) {
+      await deps.alerts.setMessage(id, ref);
+      refs.set(id, ref);
+    }
+    if (posted.size) log.info({ channel, alerts: [...posted.keys()] }, "alert messages a stopped replica had posted: recorded, not posted again");
+    return ids.filter((id) => !posted.has(id));
+  }
+
   async function postReply(l: Lane, parent: MessageRef, ids: number[]): Promise<void> {
     ids.forEach((id) => l.resolved.delete(id));
     let ref: MessageRef | null = null;
@@ -231,12 +265,15 @@ export function createOutbox(deps: { chat: ChatPort; alerts: AlertRepo; log: Log
     } finally {
       l.lastPost = o.timer.now();
     }
-    if (ref) l.retries.delete(`reply:${parent.ts}`);
-    else if (failed(l, `reply:${parent.ts}`, { alerts: ids, thread: parent.ts })) l.resolved = new Set([...ids, ...l.resolved]);
+    if (ref) {
+      l.retries.delete(`reply:${parent.ts}`);
+      await deps.alerts.replied(ids);
+    } else if (failed(l, `reply:${parent.ts}`, { alerts: ids, thread: parent.ts })) l.resolved = new Set([...ids, ...l.resolved]);
   }
 
   async function update(l: Lane, ref: MessageRef, ids: number[]): Promise<void> {
     ids.forEach((id) => l.dirty.delete(id));
+    const owed = await deps.alerts.due(ids); // read before rendering: a change after it keeps the update owed
     const reply = await render.message(ref);
     if (!reply) return;
     let ok = false;
@@ -245,8 +282,10 @@ export function createOutbox(deps: { chat: ChatPort; alerts: AlertRepo; log: Log
     } finally {
       l.lastUpdate.set(ref.ts, o.timer.now());
     }
-    if (ok) l.retries.delete(`update:${ref.ts}`);
-    else if (failed(l, `update:${ref.ts}`, { alerts: ids, ts: ref.ts })) ids.forEach((id) => l.dirty.add(id));
+    if (ok) {
+      l.retries.delete(`update:${ref.ts}`);
+      for (const d of owed) if (d.update > 0) await deps.alerts.updated(d.id, d.update);
+    } else if (failed(l, `update:${ref.ts}`, { alerts: ids, ts: ref.ts })) ids.forEach((id) => l.dirty.add(id));
   }
 
   function idleCheck(): void {
@@ -262,6 +301,7 @@ export function createOutbox(deps: { chat: ChatPort; alerts: AlertRepo; log: Log
     /** A new alert: its first message, alone or in a summary with others waiting for the same channel. */
     fresh(channel: string, id: number): void {
       const l = lane(channel);
+      if (l.posting.has(id) || l.fresh.has(id)) return; // queued again by a resume(): once is enough
       if (!l.fresh.size) l.freshSince = o.timer.now();
       l.fresh.add(id);
       pump(l);
@@ -274,7 +314,7 @@ export function createOutbox(deps: { chat: ChatPort; alerts: AlertRepo; log: Log
     /** An alert's count or state changed: its message is updated (merged with other changes). */
     changed(channel: string, id: number): void {
       const l = lane(channel);
-      if (l.fresh.has(id)) return; // not posted yet: the post shows it
+      if (l.fresh.has(id) || l.posting.has(id)) return; // not posted yet: the post shows it
       l.dirty.add(id);
       pump(l);
     },
@@ -307,6 +347,12 @@ export function createOutbox(deps: { chat: ChatPort; alerts: AlertRepo; log: Log
       stopped = true;
       lanes.forEach((l) => l.cancel?.());
       lanes.clear();
+      idleCheck();
+    },
+    /** Forgets what is queued (this process stops sending: another leads); the ledger still owes it. */
+    drop(): void {
+      lanes.forEach((l) => l.cancel?.());
+      for (const [channel, l] of lanes) if (!l.busy && !l.planning) lanes.delete(channel);
       idleCheck();
     },
     isStopped: () => stopped,

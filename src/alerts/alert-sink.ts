@@ -35,6 +35,11 @@ export interface AlertSinkDeps {
   timer?: Timer;
   /** The chat's limits; chat.pacing by default (Slack: one post a second per channel), else none. */
   pacing?: Pacing;
+  /**
+   * Whether this process sends alert messages now (the leader, with replicas; always on one box). When it does not,
+   * alerts are recorded with what their messages owe, and the leader's resume() sends them.
+   */
+  sending?: () => boolean;
   /** How long a quiet channel's first new alert waits for others to share one message; one post interval by default. */
   gatherMs?: number;
   /** First retry delay of a failed post or update, doubling each time (1 s by default). */
@@ -57,6 +62,7 @@ const REMEMBERED = 5000; // what raises said (buttons, multi-line details), newe
  */
 export function createAlertSink(deps: AlertSinkDeps) {
   const { ledger, log } = deps;
+  const sending = deps.sending ?? (() => true);
   const details = memo<AlertDetail>();
   const detailOf = (a: AlertRow) => details.get(a.id) ?? detailFromRow(a);
   const rowsOf = async (ids: number[]): Promise<AlertRow[]> => {
@@ -84,7 +90,7 @@ export function createAlertSink(deps: AlertSinkDeps) {
   };
   const pacing = deps.pacing ?? deps.chat.pacing ?? { postIntervalMs: 0, updateIntervalMs: 0 };
   const outbox = createOutbox(
-    { chat: deps.chat, alerts: ledger.alerts, log, render },
+    { chat: deps.chat, alerts: ledger.alerts, log, render, replica: ledger.coordination.replica },
     { timer: deps.timer ?? realTimer, pacing, gatherMs: deps.gatherMs ?? pacing.postIntervalMs, retryMs: deps.retryMs ?? 1000, maxAttempts: deps.maxAttempts ?? 8 },
   );
 
@@ -103,7 +109,7 @@ export function createAlertSink(deps: AlertSinkDeps) {
     }
     if (!alert) return false;
     log.info({ alert: alert.id, kind: alert.kind, key }, `resolved: ${why}`);
-    if (alert.channel && !outbox.isStopped()) outbox.resolved(alert.channel, alert.id);
+    if (alert.channel && !outbox.isStopped() && sending()) outbox.resolved(alert.channel, alert.id);
     return true;
   }
 
@@ -121,7 +127,7 @@ export function createAlertSink(deps: AlertSinkDeps) {
     if (title !== null) log.warn({ alert: alert.id, kind: input.kind, key: input.key, count: alert.count }, plainMentions(title));
     details.set(alert.id, detail);
     const where = alert.channel ?? input.channel; // a repeat keeps the channel its message is in
-    if (!where || outbox.isStopped()) return; // recorded and logged; no channel configured to tell
+    if (!where || outbox.isStopped() || !sending()) return; // recorded (with its post owed) and logged
     // The row may have been read just before the outbox recorded its post: the outbox's own ref counts too.
     if (fresh || (!alert.message_ref && !outbox.knownRef(alert.id) && !outbox.pending(where, alert.id))) outbox.fresh(where, alert.id);
     else outbox.changed(where, alert.id);
@@ -134,7 +140,7 @@ export function createAlertSink(deps: AlertSinkDeps) {
       const { alert } = await ledger.alerts.raise(h.alert);
       details.set(alert.id, h.detail);
       if (h.ref) await ledger.alerts.setMessage(alert.id, h.ref);
-      else if (alert.channel && !outbox.isStopped()) outbox.fresh(alert.channel, alert.id);
+      else if (alert.channel && !outbox.isStopped() && sending()) outbox.fresh(alert.channel, alert.id);
     };
     for (let i = 0; i < alerts.length; i++) {
       try {
@@ -165,6 +171,7 @@ export function createAlertSink(deps: AlertSinkDeps) {
       if (!alert) throw new UserError("unknown_alert", `there is no alert #${id}: type alerts to see the open ones`);
       const won = await ledger.tx(async (t) => {
         if (!(await t.alerts.ack(id, user))) return false;
+        await t.alerts.touch(id); // its message shows who acknowledged: owed an update
         const [, , snapshot = ""] = alert.key.split(":");
         await t.operations.insert({
           kind: "ack",
@@ -184,7 +191,7 @@ export function createAlertSink(deps: AlertSinkDeps) {
       if (!won)
         throw new UserError("alert_acked", `alert #${id} was already acknowledged by ${mention(now.acked_by ?? "")} at ${utc(now.acked_at)}`);
       log.info({ alert: id, kind: alert.kind, user }, "alert acknowledged");
-      if (now.channel && now.message_ref && !outbox.isStopped()) outbox.changed(now.channel, id);
+      if (now.channel && now.message_ref && !outbox.isStopped() && sending()) outbox.changed(now.channel, id);
       return now;
     },
     /** Records an alert (or one more sighting of the open one with its key) and queues its message. */
@@ -193,7 +200,7 @@ export function createAlertSink(deps: AlertSinkDeps) {
       const channel = a.server.channel ?? deps.defaultChannel;
       const message = [a.title, ...(a.lines ?? [])].join("\n");
       const detail = { title: a.title, lines: a.lines ?? [], buttons: a.buttons };
-      await record({ kind: a.kind, key, server_id: a.server.id, snapshot_id: a.snapshotId ?? null, message, channel }, detail, a.title);
+      await record({ kind: a.kind, key, server_id: a.server.id, snapshot_id: a.snapshotId ?? null, message, channel, buttons: a.buttons ?? null }, detail, a.title);
     },
     /**
      * An alert about a whole storage target rather than one server (its scheduled verification ran late, or could
@@ -203,7 +210,7 @@ export function createAlertSink(deps: AlertSinkDeps) {
       const key = alertKey(a.kind, `@${a.target}`);
       const message = [a.title, ...(a.lines ?? [])].join("\n");
       const detail = { title: a.title, lines: a.lines ?? [], buttons: a.buttons };
-      await record({ kind: a.kind, key, server_id: null, snapshot_id: null, message, channel: deps.defaultChannel }, detail, a.title);
+      await record({ kind: a.kind, key, server_id: null, snapshot_id: null, message, channel: deps.defaultChannel, buttons: a.buttons ?? null }, detail, a.title);
     },
     /** Closes the target's open alert of this kind (raiseOnTarget's); false if none was open. */
     async resolveOnTarget(kind: AlertKind, target: string, why: string): Promise<boolean> {
@@ -220,6 +227,24 @@ export function createAlertSink(deps: AlertSinkDeps) {
     async ledgerWritable(settled: string[]): Promise<void> {
       await recordHeld();
       await resolveKey(LEDGER_KEY, ["the ledger can write again", ...settled].join("; "));
+    },
+    /**
+     * Queues what the ledger says alert messages still owe (raised on another replica, or before a crash): the leader
+     * calls it when it starts leading and every few seconds. Returns how many it found.
+     */
+    async resume(): Promise<number> {
+      if (outbox.isStopped() || !sending()) return 0;
+      const due = await ledger.alerts.due();
+      for (const d of due) {
+        if (d.post) outbox.fresh(d.channel, d.id);
+        else if (d.reply) outbox.resolved(d.channel, d.id);
+        else if (d.update > 0) outbox.changed(d.channel, d.id);
+      }
+      return due.length;
+    },
+    /** Stops sending (another replica leads now): what was queued is forgotten here; the ledger still owes it. */
+    pause(): void {
+      outbox.drop();
     },
     /** Sends what is queued now, without waiting to gather more; resolves when nothing is left to send. */
     flush: async (): Promise<void> => {

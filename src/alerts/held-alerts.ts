@@ -23,7 +23,8 @@ export function createHeldAlerts(deps: { chat: ChatPort; log: Logger; now: () =>
   const sending = new Set<Promise<void>>();
 
   const reply = (h: HeldAlert): Reply => {
-    const row: AlertRow = { ...h.alert, id: 0, state: "open", count: h.count, message_ref: null, first_seen: h.at, last_seen: deps.now(), resolved_at: null,
+    const { buttons: _b, ...alert } = h.alert;
+    const row: AlertRow = { ...alert, id: 0, state: "open", count: h.count, message_ref: null, first_seen: h.at, last_seen: deps.now(), resolved_at: null,
       resolved_why: null, acked_by: null, acked_at: null };
     const r = alertMessage(row, h.detail);
     return { ...r, lines: [...(r.lines ?? []), "(not in the ledger yet: it is recorded once the ledger can write again)"] };

@@ -24,7 +24,7 @@ export interface AlertDetail {
 /** The detail as the ledger keeps it (title and lines joined), when the raise that had it is gone (a restart). */
 export function detailFromRow(a: AlertRow): AlertDetail {
   const [title = "", ...rest] = a.message.split("\n");
-  return { title, lines: rest.length ? [rest.join("\n")] : [] };
+  return { title, lines: rest.length ? [rest.join("\n")] : [], ...(a.buttons ? { buttons: a.buttons } : {}) };
 }
 
 const firstLine = (a: AlertRow) => a.message.split("\n")[0] ?? "";

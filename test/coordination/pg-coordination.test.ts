@@ -100,6 +100,17 @@ describePostgres("postgres coordination", () => {
     expect(Date.now() - t0).toBeLessThan(5000);
   });
 
+  it("an alert's post claimed by a live replica is not taken; a dead one's claim is taken over, and said so", async () => {
+    const { ledgers: [a, b] } = await replicas(2);
+    await a!.coordination.heartbeat(400);
+    await b!.coordination.heartbeat(60_000);
+    const { alert } = await a!.alerts.raise({ kind: "snapshot_failed", key: "snapshot_failed:demo:", server_id: null, snapshot_id: null, message: "m", channel: "C1" });
+    expect(await a!.alerts.claimPosts([alert.id], "r0")).toEqual({ claimed: [alert.id], tookOver: [] });
+    expect(await b!.alerts.claimPosts([alert.id], "r1")).toEqual({ claimed: [], tookOver: [] }); // r0 is posting it
+    await sleep(600); // r0 dies mid-post: did Slack get it? The taker must look before posting again
+    expect(await b!.alerts.claimPosts([alert.id], "r1")).toEqual({ claimed: [alert.id], tookOver: [alert.id] });
+  });
+
   it("leave() frees the leases and the leadership at once", async () => {
     const { ledgers: [a, b] } = await replicas(2);
     await a!.coordination.heartbeat(60_000);

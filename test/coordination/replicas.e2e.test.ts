@@ -1,5 +1,6 @@
 import { afterEach, expect, it, onTestFailed } from "vitest";
 import { join } from "node:path";
+import { rmSync } from "node:fs";
 import { createPostgresLedger } from "../../db/postgres/postgres-ledger.ts";
 import type { Ledger, OperationRow, SnapshotRow } from "../../db/ledger.ts";
 import { systemClock } from "../../src/clock.ts";
@@ -133,6 +134,44 @@ describePostgres("replicas on one PostgreSQL", () => {
     expect(await answer(fake, loser.responseUrl)).toMatch(new RegExp(`^approval #1 was already approved by <@${approval.decided_by}> at `));
     await waitUpdated(fake, ts, /restore web\/s1 done/, 20_000);
   }, 120_000);
+
+  it("a burst of 200 alerts with the leader killed mid-burst: every alert posted once, by whichever replica leads", async () => {
+    const servers = Array.from({ length: 200 }, (_, i) => `srv-${i + 1}`);
+    const { dir, fake, replicas, ledger } = await cluster(await freshDatabase("ha_alerts"), servers);
+    rmSync(join(dir, "sites"), { recursive: true }); // every create fails: one snapshot_failed alert per server
+    const leader = await leaderOf(replicas);
+    const followers = replicas.filter((r) => r !== leader);
+    let sent = 0;
+    let killedAt = 0;
+    const burst = servers.map(async (name, i) => {
+      const r = followers[i % followers.length]!;
+      await sleep(i * 30); // about six seconds of requests
+      expect((await r.slash(`create ${name} s1`)).status).toBe(200);
+      sent++;
+    });
+    // Mid-burst, once the leader has posted some of their messages: killed.
+    const alertPosts = () => fake.calls.filter((c) => c.method === "chat.postMessage" && c.body.channel === "C0ALERTS");
+    await fake.waitFor(() => alertPosts().length > 0, 20_000, "the leader's first alert post");
+    killedAt = Date.now();
+    leader.bot.child.kill("SIGKILL");
+    expect(sent).toBeLessThan(200);
+    await Promise.all(burst);
+    const open = async () => (await ledger.alerts.openPage(1000, 0)).rows.filter((a) => a.kind === "snapshot_failed");
+    await until(async () => (await open()).length === 200, 60_000, "200 alerts raised");
+    await until(async () => (await open()).every((a) => a.message_ref !== null), 90_000, "every alert posted");
+    expect(await ledger.alerts.due()).toEqual([]);
+    // Every top-level post in the alerts channel announces its alerts (one, or "N alerts" in a summary), and each
+    // alert names exactly one of them: 200 announced in all means none was posted twice.
+    const posts = fake.calls.filter((c) => c.method === "chat.postMessage" && c.body.channel === "C0ALERTS" && !c.body.thread_ts && !/replica stopped|restarted/.test(String(c.body.text)));
+    const announced = posts.map((p) => ({ ts: String(p.answer?.ts), n: Number(/^(\d+) alerts/.exec(String(p.body.text))?.[1] ?? 1) }));
+    expect(announced.reduce((sum, p) => sum + p.n, 0)).toBe(200);
+    // Both sides of the kill: the killed leader had posted some, the next one posted the rest.
+    expect(posts.filter((p) => p.at < killedAt).length, "posts before the kill").toBeGreaterThan(0);
+    expect(posts.filter((p) => p.at > killedAt).length, "posts after the kill").toBeGreaterThan(0);
+    console.log(`alert posts: ${posts.length} (${posts.filter((p) => p.at < killedAt).length} before the leader was killed), ${announced.map((p) => p.n).join("+")}`);
+    const alerts = await open();
+    for (const p of announced) expect(alerts.filter((a) => a.message_ref?.ts === p.ts)).toHaveLength(p.n);
+  }, 180_000);
 
   it("PostgreSQL stopped for 20 s: clear errors meanwhile, no ledger row lost, and work again without a restart", async () => {
     const pg = await startPostgres(join(root, `pg${++n}`));

@@ -74,7 +74,7 @@ describe("copies in the SQLite ledger", () => {
       expect(after.prepare("SELECT max(version) FROM schema_migrations").pluck().get()).toBeGreaterThanOrEqual(14);
       expect(() => after.prepare("INSERT INTO alerts (kind, key, state, message, first_seen, last_seen) VALUES ('nonsense', 'k2', 'open', 'm', 0, 0)").run()).toThrow(/CHECK/);
       const indexes = after.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'alerts' ORDER BY name").pluck().all();
-      expect(indexes).toEqual(["alerts_open_by_server", "alerts_open_key", "alerts_open_kind"]);
+      expect(indexes).toEqual(["alerts_open_by_server", "alerts_open_key", "alerts_open_kind", "alerts_outbox"]); // 017 adds the outbox's
     } finally {
       after.close();
     }

@@ -51,6 +51,7 @@ export async function startFakeSlack(): Promise<FakeSlack> {
   let limited = 0;
   let down: Down = false;
   let ts = 0;
+  const history = new Map<string, Array<{ ts: string; text: unknown; metadata?: unknown }>>(); // each channel's top-level posts, newest first
 
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
     const raw = await readBody(req);
@@ -74,8 +75,18 @@ export async function startFakeSlack(): Promise<FakeSlack> {
     switch (method) {
       case "auth.test":
         return { ok: true, url: "https://fake.slack.test/", team: "Test", user: "snapbot", team_id: "T0TEST", user_id: "U0BOT", bot_id: "B0BOT" };
-      case "chat.postMessage":
-        return { ok: true, channel: body.channel, ts: `1700000000.${String(++ts).padStart(6, "0")}`, message: { text: body.text } };
+      case "chat.postMessage": {
+        const posted = { ts: `1700000000.${String(++ts).padStart(6, "0")}`, text: body.text, ...(body.metadata ? { metadata: asObject(body.metadata) } : {}) };
+        if (!body.thread_ts) history.set(String(body.channel), [posted, ...(history.get(String(body.channel)) ?? [])]);
+        return { ok: true, channel: body.channel, ts: posted.ts, message: { text: body.text } };
+      }
+      case "conversations.history": {
+        // Newest first; metadata only with include_all_metadata, as Slack documents it.
+        const all = body.include_all_metadata === true || body.include_all_metadata === "true";
+        const limit = Number(body.limit ?? 100);
+        const messages = (history.get(String(body.channel)) ?? []).slice(0, limit).map(({ metadata, ...m }) => ({ type: "message", ...m, ...(all && metadata ? { metadata } : {}) }));
+        return { ok: true, messages, has_more: false };
+      }
       case "chat.update":
         return { ok: true, channel: body.channel, ts: body.ts, text: body.text };
       case "chat.postEphemeral":
@@ -164,6 +175,8 @@ function readBody(req: IncomingMessage): Promise<string> {
 }
 
 /** JSON or form-encoded (the WebClient's way, with blocks as a JSON string): always a plain object. */
+const asObject = (v: unknown): unknown => (typeof v === "string" ? safeJson(v) : v);
+
 function parseBody(req: IncomingMessage, raw: string): Record<string, unknown> {
   if (!raw) return {};
   if (String(req.headers["content-type"]).includes("json")) return JSON.parse(raw) as Record<string, unknown>;

@@ -34,7 +34,8 @@ export function haConfig(dir: string, servers: string[]): string {
   return file;
 }
 
-export async function startReplica(name: string, cwd: string, o: { db: string; config: string; fake: FakeSlack; env?: Record<string, string> }): Promise<ReplicaProcess> {
+/** `entry`: how the bot starts (from source through tsx by default; the bench runs the compiled one). */
+export async function startReplica(name: string, cwd: string, o: { db: string; config: string; fake: FakeSlack; env?: Record<string, string>; entry?: string[] }): Promise<ReplicaProcess> {
   const port = await freePort();
   const metricsPort = await freePort();
   mkdirSync(cwd, { recursive: true });
@@ -47,7 +48,7 @@ export async function startReplica(name: string, cwd: string, o: { db: string; c
     PORT: String(port),
     METRICS_PORT: String(metricsPort),
     ...o.env,
-  });
+  }, o.entry);
   await bot.waitFor(/"msg":"snapbot is listening to Slack"/, 60_000);
   const url = `http://127.0.0.1:${port}/slack/events`;
   return {

@@ -1,3 +1,4 @@
+import type { FoundPost } from "../chat-port.ts";
 import type { Logger } from "pino";
 import type { webApi } from "@slack/bolt";
 import type { Reply } from "../../reply.ts";
@@ -31,7 +32,8 @@ export function createSlackChat(client: webApi.WebClient, log: Logger): SlackCha
   const tryPost = async (channel: string, reply: Reply, options: PostOptions = {}): Promise<Posted> => {
     try {
       const thread = options.threadTs ? { thread_ts: options.threadTs } : {};
-      const res = await client.chat.postMessage({ channel, ...thread, ...blockKit(reply), unfurl_links: false, unfurl_media: false });
+      const metadata = options.metadata ? { metadata: options.metadata } : {};
+      const res = await client.chat.postMessage({ channel, ...thread, ...metadata, ...blockKit(reply), unfurl_links: false, unfurl_media: false });
       if (!res.ts) throw new Error("chat.postMessage answered without a ts");
       return { ok: true, ref: { channel: res.channel ?? channel, ts: res.ts } };
     } catch (e) {
@@ -46,6 +48,15 @@ export function createSlackChat(client: webApi.WebClient, log: Logger): SlackCha
     async post(channel, reply, options) {
       const res = await tryPost(channel, reply, options);
       return res.ok ? res.ref : null;
+    },
+    async findPosted(channel, eventType) {
+      const res = await client.conversations.history({ channel, limit: 200, include_all_metadata: true });
+      const found: FoundPost[] = [];
+      for (const m of res.messages ?? []) {
+        const meta = m.metadata as { event_type?: string; event_payload?: Record<string, string> } | undefined;
+        if (m.ts && meta?.event_type === eventType) found.push({ ref: { channel, ts: m.ts }, payload: meta.event_payload ?? {} });
+      }
+      return found;
     },
     async update(ref, reply) {
       try {

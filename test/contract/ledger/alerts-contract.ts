@@ -51,6 +51,39 @@ export function alertContract({ withServer }: ReturnType<typeof fixtures>): void
   });
 
   describe("alerts", () => {
+    it("the outbox: a post owed from the raise, claimed once, cleared by the record of its message; updates and replies owed likewise", async () => {
+      const { ledger, server } = await withServer();
+      const base = { kind: "snapshot_failed" as const, server_id: server.id, snapshot_id: null, message: "m" };
+      const { alert: a } = await ledger.alerts.raise({ ...base, key: "snapshot_failed:demo:", channel: "C1" });
+      const { alert: quiet } = await ledger.alerts.raise({ ...base, key: "snapshot_failed:demo:x", channel: null });
+      expect(await ledger.alerts.due()).toEqual([{ id: a.id, channel: "C1", post: true, update: 0, reply: false }]); // no channel: nothing owed
+      expect(await ledger.alerts.get(a.id)).not.toHaveProperty("post_due");
+      expect(await ledger.alerts.claimPosts([a.id, quiet.id], "me")).toEqual({ claimed: [a.id], tookOver: [] });
+      expect(await ledger.alerts.claimPosts([a.id], "me")).toEqual({ claimed: [], tookOver: [] }); // in flight already: not posted twice
+      await ledger.alerts.unclaimPosts([a.id], "me"); // the post failed: owed again
+      expect(await ledger.alerts.claimPosts([a.id], "me")).toEqual({ claimed: [a.id], tookOver: [] });
+      await ledger.alerts.raise({ ...base, key: "snapshot_failed:demo:", channel: "C1" }); // before its post: the post shows it
+      expect((await ledger.alerts.due())[0]).toMatchObject({ post: true, update: 0 });
+      await ledger.alerts.setMessage(a.id, { channel: "C1", ts: "1.1" });
+      expect(await ledger.alerts.due()).toEqual([]);
+      expect((await ledger.alerts.claimPosts([a.id], "me")).claimed).toEqual([]);
+      await ledger.alerts.raise({ ...base, key: "snapshot_failed:demo:", channel: "C1" });
+      await ledger.alerts.raise({ ...base, key: "snapshot_failed:demo:", channel: "C1" });
+      expect(await ledger.alerts.due()).toEqual([{ id: a.id, channel: "C1", post: false, update: 2, reply: false }]);
+      await ledger.alerts.updated(a.id, 1); // rendered before the second repeat: still owed
+      expect((await ledger.alerts.due())[0]!.update).toBe(2);
+      await ledger.alerts.updated(a.id, 2);
+      expect(await ledger.alerts.due()).toEqual([]);
+      await ledger.alerts.touch(a.id); // acknowledged: its message shows who
+      expect((await ledger.alerts.due())[0]!.update).toBe(1);
+      await ledger.alerts.updated(a.id, 1);
+      await ledger.alerts.resolve("snapshot_failed:demo:", "fixed");
+      expect(await ledger.alerts.due()).toEqual([{ id: a.id, channel: "C1", post: false, update: 1, reply: true }]);
+      await ledger.alerts.replied([a.id]);
+      await ledger.alerts.updated(a.id, 1);
+      expect(await ledger.alerts.due()).toEqual([]);
+    });
+
     const alert = (over: Partial<NewAlert> = {}): NewAlert => ({ kind: "snapshot_failed", key: "snapshot_failed:demo:s1", server_id: null, snapshot_id: null, message: "m1", channel: "C1", ...over });
 
     it("raise opens once and counts later sightings; resolve closes it and a new one opens after", async () => {
