@@ -1,3 +1,4 @@
+import { postOrder } from "../tree-walk.ts";
 import type { RepoContext } from "./context.ts";
 import type { SnapshotRepo, SnapshotRow, TreeNodeRow, TreeRepo } from "../ledger.ts";
 import { LIVE_STATES, SNAPSHOT_SELECT, snapshotRow, type RawSnapshot } from "./snapshot-repo.ts";
@@ -30,25 +31,7 @@ export function treeRepo({ s, now }: RepoContext, snapshots: SnapshotRepo): Tree
       const kidsOf = new Map<number, SnapshotRow[]>();
       for (const r of rows) if (r.parent_id !== null) kidsOf.set(r.parent_id, [...(kidsOf.get(r.parent_id) ?? []), r]);
       const kids = (p: number) => [...(kidsOf.get(p) ?? [])].sort(byAge);
-      // The same iterative walk as SQLite's: each snapshot after all of its descendants, siblings oldest first.
-      const out: SnapshotRow[] = [];
-      const seen = new Set<number>([id]);
-      const stack: Array<{ row: SnapshotRow; kids: SnapshotRow[] | null }> = kids(id).reverse().map((row) => ({ row, kids: null }));
-      while (stack.length > 0) {
-        const top = stack[stack.length - 1]!;
-        if (top.kids === null) {
-          if (seen.has(top.row.id)) {
-            stack.pop();
-            continue;
-          }
-          seen.add(top.row.id);
-          top.kids = kids(top.row.id).filter((k) => !seen.has(k.id));
-          for (const k of [...top.kids].reverse()) stack.push({ row: k, kids: null });
-          continue;
-        }
-        out.push(stack.pop()!.row);
-      }
-      return out;
+      return postOrder(id, kids); // each snapshot after all of its descendants, siblings oldest first
     },
     async current(serverId) {
       const id = await currentId(serverId);

@@ -1,3 +1,4 @@
+import { postOrder } from "../tree-walk.ts";
 import type { Db } from "./open-db.ts";
 import type { SnapshotRow } from "../types.ts";
 import type { SnapshotRepo } from "./snapshot-repo.ts";
@@ -38,24 +39,7 @@ export function treeRepo(db: Db, now: () => number, snapshots: SnapshotRepo) {
      * chain of thousands does not run out of stack; a parent loop in bad data is walked once.
      */
     descendants(id: number): SnapshotRow[] {
-      const out: SnapshotRow[] = [];
-      const seen = new Set<number>([id]);
-      const stack: Array<{ row: SnapshotRow; kids: SnapshotRow[] | null }> = children(id).reverse().map((row) => ({ row, kids: null }));
-      while (stack.length > 0) {
-        const top = stack[stack.length - 1]!;
-        if (top.kids === null) {
-          if (seen.has(top.row.id)) {
-            stack.pop();
-            continue;
-          }
-          seen.add(top.row.id);
-          top.kids = children(top.row.id).filter((k) => !seen.has(k.id));
-          for (const k of [...top.kids].reverse()) stack.push({ row: k, kids: null });
-          continue;
-        }
-        out.push(stack.pop()!.row);
-      }
-      return out;
+      return postOrder(id, children);
     },
     /** The server's current position, if it is a live snapshot. */
     current(serverId: number): SnapshotRow | undefined {
