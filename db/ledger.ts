@@ -103,7 +103,7 @@ export interface Coordination {
   lead(): Promise<boolean>;
   /** Gives up the leadership (another replica takes it at its next try). */
   resign(): Promise<void>;
-  /** The replicas alive now, by the database's clock (for /healthz and the README's failover story). */
+  /** The replicas alive now, by the database's clock, oldest first (what the coordination tests check). */
   alive(): Promise<string[]>;
   /** Stopping: the leadership, every lease and this replica's row go, so nothing waits for it to lapse. */
   leave(): Promise<void>;

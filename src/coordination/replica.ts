@@ -117,7 +117,7 @@ export function createReplica(o: ReplicaOptions): Replica {
     renewFailures: () => failures,
     async join() {
       lastBeatAt = mono();
-      const { lapsed: _first } = await c.heartbeat(ttlMs); // unreachable: start-up fails with the ledger's line
+      await c.heartbeat(ttlMs); // unreachable: start-up fails with the ledger's line
       lastBeat = mono();
       if (await c.lead()) role = "leader";
       return role;

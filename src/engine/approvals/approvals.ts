@@ -8,11 +8,12 @@ import { durationMs, parseDuration } from "../../duration.ts";
 import { errorMessage, UserError } from "../../errors.ts";
 import { utc } from "../../replies/format.ts";
 import { mention } from "../../replies/mention.ts";
+import { createTurns } from "../../turns.ts";
 
 // Destructive work waits for a second person: the request is recorded (operation awaiting_approval +
 // approval pending) and only one guarded UPDATE can decide it; then the work runs under the server's lease.
 // Across processes the guarded UPDATE picks the one decision; within one, decisions on the same request also
-// take turns (deciding, below), so a second click is told who decided, as it was when the ledger was synchronous.
+// take turns (inTurn, below), so a second click is told who decided, as it was when the ledger was synchronous.
 
 export type ApprovalKind = "restore" | "delete" | "hostkeys_regen";
 
@@ -49,20 +50,7 @@ export function createApprovals(deps: EngineDeps) {
 
   // The decision in progress on each request: the next one on the same request starts once it has settled
   // (a decision reads, takes a lease and writes across awaits; two interleaved would meet at the lease).
-  const deciding = new Map<number, Promise<unknown>>();
-  function inTurn<T>(id: number, fn: () => Promise<T>): Promise<T> {
-    const prev = deciding.get(id) ?? Promise.resolve();
-    const run = prev.then(fn, fn);
-    const settled = run.then(
-      () => undefined,
-      () => undefined,
-    );
-    deciding.set(id, settled);
-    void settled.then(() => {
-      if (deciding.get(id) === settled) deciding.delete(id);
-    });
-    return run;
-  }
+  const inTurn = createTurns<number>();
 
   /**
    * The server's lease for an approved request. Refused because another replica is already running this request

@@ -127,8 +127,6 @@ export function createJobRunner(opts: JobRunnerOptions) {
     abortRunning(reason: Error): void {
       for (const ac of controllers) ac.abort(reason);
     },
-    /** The keys this process holds now. */
-    held: (): string[] => [...leases.keys()],
     /**
      * Takes a concurrency slot now if one is free, for a caller that records the start in the same
      * transaction as the operation itself (one commit instead of two) and then runs with `slotHeld`.

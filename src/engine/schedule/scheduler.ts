@@ -7,6 +7,7 @@ import { parseCron, type CronSchedule } from "../../schedule/cron.ts";
 import { renderPattern } from "../../schedule/pattern.ts";
 import { addDuration, formatAge, parseDuration } from "../../duration.ts";
 import { errorMessage } from "../../errors.ts";
+import { createTurns } from "../../turns.ts";
 import { createFreshness, type Freshness } from "./freshness.ts";
 import { createRetentionRunner, type RetentionRunner } from "./retention-runner.ts";
 import { createTargetRounds, type TargetRounds } from "./target-rounds.ts";
@@ -100,15 +101,8 @@ export function createScheduler(deps: SchedulerDeps) {
 
   // Ticks (and loads) take turns: one that starts while another is still recording its runs waits for it, so
   // two never decide on the same schedules at once (a run is never started twice for one minute).
-  let turn: Promise<unknown> = Promise.resolve();
-  function inTurn<T>(fn: () => Promise<T>): Promise<T> {
-    const run = turn.then(fn, fn);
-    turn = run.then(
-      () => undefined,
-      () => undefined,
-    );
-    return run;
-  }
+  const turns = createTurns<"ledger">();
+  const inTurn = <T>(fn: () => Promise<T>): Promise<T> => turns("ledger", fn);
 
   /** Reads every live schedule from the ledger (waits for a tick in progress); returns how many. */
   const load = (): Promise<number> => inTurn(loadNow);

@@ -8,6 +8,7 @@ import { parseCron } from "../../schedule/cron.ts";
 import { checkPattern } from "../../schedule/pattern.ts";
 import { parseExpiry } from "../../duration.ts";
 import { UserError } from "../../errors.ts";
+import { createTurns, type Turns } from "../../turns.ts";
 
 // Setting and removing a server's schedule: everything is checked before anything changes; a --native
 // schedule is written to the backend first (LXD may refuse it), then the ledger, then the live scheduler.
@@ -82,21 +83,11 @@ export async function removeSchedule(deps: Deps, server: ServerRow, asker: Asker
 
 // Changes of one schedule (a server's, a target's) take turns: each reads the ledger, may call the backend, writes,
 // then updates the live scheduler; two interleaved could leave the scheduler holding the one the ledger replaced.
-const turns = new WeakMap<object, Map<string, Promise<unknown>>>();
+const turns = new WeakMap<object, Turns<string>>();
 
 /** Runs fn once the earlier changes of `key` on this scheduler have settled. */
 export function scheduleTurn<T>(scheduler: object, key: string, fn: () => Promise<T>): Promise<T> {
-  let byKey = turns.get(scheduler);
-  if (!byKey) turns.set(scheduler, (byKey = new Map()));
-  const keys = byKey;
-  const run = (keys.get(key) ?? Promise.resolve()).then(fn, fn);
-  const settled = run.then(
-    () => undefined,
-    () => undefined,
-  );
-  keys.set(key, settled);
-  void settled.then(() => {
-    if (keys.get(key) === settled) keys.delete(key);
-  });
-  return run;
+  let inTurn = turns.get(scheduler);
+  if (!inTurn) turns.set(scheduler, (inTurn = createTurns<string>()));
+  return inTurn(key, fn);
 }
