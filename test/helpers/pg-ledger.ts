@@ -1,10 +1,10 @@
-import { request } from "node:http";
 import { join } from "node:path";
 import pg from "pg";
-import { afterAll, inject } from "vitest";
+import { afterAll } from "vitest";
 import { startPostgres } from "./postgres.ts";
 import { trackedTempDir } from "./cleanup.ts";
 import type { PgControlAnswer } from "./pg-global-setup.ts";
+import { askDaemon } from "./daemon-ask.ts";
 
 // PostgreSQL for a test file: the run's shared server (pg-global-setup.ts starts it on the first request), or,
 // under a config without that setup, one of the file's own. `freshDatabase` gives each test an empty database.
@@ -48,27 +48,10 @@ export async function freshDatabase(prefix = "snapbot"): Promise<string> {
   return server.url(name);
 }
 
-function fromControl(): Promise<PgServer | null> {
-  let socket: string | undefined;
-  try {
-    socket = inject("pgControl");
-  } catch {
-    socket = undefined;
-  }
-  if (!socket) return Promise.resolve(null);
-  return new Promise((resolve, reject) => {
-    const req = request({ socketPath: socket, path: "/postgres", method: "POST" }, (res) => {
-      let body = "";
-      res.setEncoding("utf8");
-      res.on("data", (c: string) => (body += c));
-      res.on("end", () => {
-        const answer = JSON.parse(body) as PgControlAnswer;
-        if (!answer.ok || answer.port === undefined) return reject(new Error(`PostgreSQL did not start: ${answer.error}`));
-        const port = answer.port;
-        resolve({ port, url: (db) => `postgresql://postgres@127.0.0.1:${port}/${db}`, startedMs: answer.startedMs ?? 0 });
-      });
-    });
-    req.on("error", reject);
-    req.end();
-  });
+async function fromControl(): Promise<PgServer | null> {
+  const answer = await askDaemon<PgControlAnswer>("pgControl", "/postgres");
+  if (!answer) return null;
+  if (!answer.ok) throw new Error(`PostgreSQL did not start: ${answer.error}`);
+  const { port, startedMs } = answer;
+  return { port, url: (db) => `postgresql://postgres@127.0.0.1:${port}/${db}`, startedMs };
 }
