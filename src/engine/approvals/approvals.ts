@@ -9,6 +9,7 @@ import { errorMessage, UserError } from "../../errors.ts";
 import { utc } from "../../replies/format.ts";
 import { mention } from "../../replies/mention.ts";
 import { createTurns } from "../../turns.ts";
+import { BusyError } from "../operations/job-runner.ts";
 
 // Destructive work waits for a second person: the request is recorded (operation awaiting_approval +
 // approval pending) and only one guarded UPDATE can decide it; then the work runs under the server's lease.
@@ -61,7 +62,7 @@ export function createApprovals(deps: EngineDeps) {
     try {
       return await deps.jobs.lease(server, label);
     } catch (e) {
-      if (!(e instanceof UserError) || e.code !== "server_busy" || !e.message.includes(`busy: ${label} `)) throw e;
+      if (!(e instanceof BusyError) || e.holder.label !== label) throw e; // held for other work
       for (let i = 0; i < 30; i++) {
         const now = await ledger.approvals.get(id);
         if (now && now.state !== "pending") throw explainClosed(now);

@@ -51,12 +51,21 @@ export interface JobRunnerOptions {
   warn?: (message: string) => void;
 }
 
-/** "demo is busy: …" for a lease this process holds, or one another replica holds. */
-function busy(server: string, held: { label: string; since: number; opId?: number | null }, now: number, elsewhere: string | null): UserError {
+/** A lease refused: "demo is busy: …", with what holds it (its label, and the replica when it is another's). */
+export class BusyError extends UserError {
+  constructor(
+    message: string,
+    readonly holder: { label: string; replica: string | null },
+  ) {
+    super("server_busy", message);
+  }
+}
+
+function busy(server: string, held: { label: string; since: number; opId?: number | null }, now: number, elsewhere: string | null): BusyError {
   const age = formatAge(Math.max(0, now - held.since));
   const op = held.opId ? ` (operation #${held.opId})` : "";
   const where = elsewhere ? ` on replica ${elsewhere}` : "";
-  return new UserError("server_busy", `${server} is busy: ${held.label}${op} has been running for ${age}${where}; try again when it finishes`);
+  return new BusyError(`${server} is busy: ${held.label}${op} has been running for ${age}${where}; try again when it finishes`, { label: held.label, replica: elsewhere });
 }
 
 export class TimeoutError extends SnapbotError {
