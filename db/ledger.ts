@@ -14,7 +14,7 @@ import type { CopyCandidate, CopyChanges, NewCopy } from "./sqlite/copy-repo.ts"
 import type { HostKeyInput, SharedKey } from "./sqlite/host-key-repo.ts";
 import type { NewOperation, OperationChanges } from "./sqlite/operation-repo.ts";
 import type { Origin, RetentionRow } from "./sqlite/retention-repo.ts";
-import type { NewSchedule, ScheduleRow } from "./sqlite/schedule-repo.ts";
+import type { NewSchedule, ScheduleRow, ScheduleRun } from "./sqlite/schedule-repo.ts";
 import type { ServerInput } from "./sqlite/server-repo.ts";
 import type { ExpiredRef, ListOptions, NewSnapshot, SnapshotChanges } from "./sqlite/snapshot-repo.ts";
 import type { FinishedOperation, NewestGood, ServerHealth, SnapshotCounts } from "./sqlite/stats-repo.ts";
@@ -24,7 +24,7 @@ import type { TreeNodeRow } from "./sqlite/tree-repo.ts";
 export type * from "./types.ts";
 export type { CopyState, OperationState, SnapshotState } from "./states.ts";
 export type { AlertKind, AlertRow, NewAlert, CopyCandidate, CopyChanges, NewCopy, HostKeyInput, SharedKey, NewOperation, OperationChanges };
-export type { Origin, RetentionRow, NewSchedule, ScheduleRow, ServerInput, ExpiredRef, ListOptions, NewSnapshot, SnapshotChanges };
+export type { Origin, RetentionRow, NewSchedule, ScheduleRow, ScheduleRun, ServerInput, ExpiredRef, ListOptions, NewSnapshot, SnapshotChanges };
 export type { FinishedOperation, NewestGood, ServerHealth, SnapshotCounts, NewTargetSchedule, TargetScheduleRow, TreeNodeRow };
 
 /** The repositories, as one transaction sees them too (`tx`'s handle has the same shape). */
@@ -70,6 +70,12 @@ export interface Ledger extends LedgerRepos {
   close(): Promise<void>;
 }
 
+/** A lease asked for: its key (a server's name) and what it is for ("create demo/s1"). */
+export interface LeaseWanted {
+  key: string;
+  label: string;
+}
+
 /** Who holds a lease, and for what: "demo is busy: restore demo/s1 (operation #4) has been running for 2m". */
 export interface LeaseHolder {
   key: string;
@@ -94,10 +100,13 @@ export interface Coordination {
    * expired, so other replicas may have taken its leases (and settled its work) meanwhile.
    */
   heartbeat(ttlMs: number): Promise<{ lapsed: boolean }>;
-  /** Takes the lease on `key` for this replica (free, or its holder dead): null; else who holds it. */
-  acquire(key: string, label: string, since: number): Promise<LeaseHolder | null>;
-  /** The operation a lease is for, once it is recorded (what a refusal names). */
-  attach(key: string, operationId: number): Promise<void>;
+  /**
+   * Takes the leases on these keys for this replica, in one statement (the scheduler's batch takes hundreds): each
+   * key's answer in order, null when it is taken (free, or its holder dead), else who holds it. Keys are distinct.
+   */
+  acquire(wanted: LeaseWanted[], since: number): Promise<(LeaseHolder | null)[]>;
+  /** The operations leases are for, once they are recorded (what a refusal names). */
+  attach(leases: { key: string; operationId: number }[]): Promise<void>;
   release(key: string): Promise<void>;
   /** Becomes the leader if nobody is, or checks that this replica still is: true while it leads. */
   lead(): Promise<boolean>;
@@ -243,6 +252,8 @@ export interface HostKeyRepo {
   block(serverId: number, presented: HostKeyInput[]): Promise<void>;
   /** The presented keys waiting for an admin; empty when the server is not blocked. */
   pending(serverId: number): Promise<HostKeyInput[]>;
+  /** Which of these servers are blocked (presented keys waiting for an admin), in one statement. */
+  blockedAmong(serverIds: number[]): Promise<Set<number>>;
   /** The admin accepted: the accepted keys become current, the old ones replaced, nothing pending. */
   accept(serverId: number, keys: HostKeyInput[]): Promise<void>;
   /** Host keys presented by more than one active server: servers cloned from one snapshot. */
@@ -252,6 +263,8 @@ export interface HostKeyRepo {
 export interface OperationRepo {
   get(id: number): Promise<OperationRow | undefined>;
   insert(o: NewOperation): Promise<OperationRow>;
+  /** Many recorded with one statement, returned in order (the scheduler's runs and skips due in one minute). */
+  insertMany(o: NewOperation[]): Promise<OperationRow[]>;
   /** A snapshot recorded after its operation (a scheduled create, when it starts). */
   attachSnapshot(id: number, snapshotId: number): Promise<void>;
   transition(id: number, to: OperationState, changes?: OperationChanges): Promise<OperationRow>;
@@ -279,14 +292,14 @@ export interface ScheduleRepo {
   /** A server's new schedule replaces its old one, in one transaction. */
   set(s: NewSchedule): Promise<{ schedule: ScheduleRow; replaced: ScheduleRow | undefined; }>;
   remove(serverId: number): Promise<ScheduleRow | undefined>;
-  /** A run was started (or skipped) for the scheduled minute `at`. */
-  ran(id: number, at: number, status: "failed" | "started" | "skipped", op: number | null, message?: string | null): Promise<void>;
+  /** Runs were started (or skipped) for their scheduled minutes: one statement for all of them. */
+  ran(runs: ScheduleRun[]): Promise<void>;
   /**
-   * The run for the scheduled minute `at` is this caller's: one guarded UPDATE, false when a run at or after `at`
-   * is already recorded (by another replica's scheduler) or the schedule is gone. Made in the transaction that
-   * records the run, so a run is claimed and recorded together or not at all.
+   * The runs for these scheduled minutes are this caller's: one guarded UPDATE for all, answering the ids it got. A
+   * schedule is left out when a run at or after its `at` is already recorded (by another replica's scheduler) or it
+   * is gone. Made in the transaction that records the runs, so a run is claimed and recorded together or not at all.
    */
-  claim(id: number, at: number): Promise<boolean>;
+  claim(runs: { id: number; at: number }[]): Promise<Set<number>>;
   /**
    * Changes whenever a schedule or a target schedule is set or removed (not when one runs): a leader re-reads the
    * schedules when a command on another replica changed them.
@@ -298,6 +311,8 @@ export interface ScheduleRepo {
 
 export interface ServerRepo {
   get(name: string): Promise<ServerRow | undefined>;
+  /** The registered servers of these names, by name, in one statement (the scheduler's batch). */
+  getMany(names: string[]): Promise<Map<string, ServerRow>>;
   /** The server of that name, registered or unregistered since (its history stays): read-only commands. */
   find(name: string): Promise<ServerRow | undefined>;
   list(): Promise<ServerRow[]>;
@@ -311,6 +326,8 @@ export interface SnapshotRepo {
   get(id: number): Promise<SnapshotRow | undefined>;
   /** The snapshot of that name that still exists (one index probe), or undefined. */
   findLive(serverId: number, name: string): Promise<SnapshotRow | undefined>;
+  /** findLive for many (server, name) pairs in one statement: the snapshots among them that still exist. */
+  liveAmong(pairs: { serverId: number; name: string }[]): Promise<SnapshotRow[]>;
   /** The snapshot of that name that still exists, else the newest record of it (deleted, failed…). */
   find(serverId: number, name: string): Promise<SnapshotRow | undefined>;
   insert(s: NewSnapshot): Promise<SnapshotRow>;

@@ -31,6 +31,15 @@ export const snapshotMachine: Machine<SnapshotState> = {
   expired: [],
 };
 
+/** The states an operation ends in. */
+export const OPERATION_FINAL: readonly OperationState[] = ["succeeded", "failed", "denied", "expired", "cancelled"];
+
+/** An operation's times when it is recorded in `state` at `t`: one recorded cancelled (a skipped run) never started. */
+export function recordedTimes(state: OperationState, t: number): { started_at: number | null; finished_at: number | null } {
+  const final = OPERATION_FINAL.includes(state);
+  return { started_at: state === "running" || (final && state !== "cancelled") ? t : null, finished_at: final ? t : null };
+}
+
 export const operationMachine: Machine<OperationState> = {
   awaiting_approval: ["queued", "denied", "expired", "cancelled"],
   queued: ["running", "cancelled", "failed"],

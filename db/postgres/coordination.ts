@@ -62,25 +62,37 @@ export function pgCoordination(replica: string, o: PgCoordinationOptions): Coord
       );
       return { lapsed: r?.lapsed ?? false };
     },
-    async acquire(key, label, since) {
-      // Free, already this replica's (a release that did not reach the database), or its holder is dead.
-      const won = await s.one<{ key: string }>(
-        `INSERT INTO leases AS l (key, replica, label, operation_id, since) VALUES ($1, $2, $3, NULL, $4)
-         ON CONFLICT (key) DO UPDATE SET replica = EXCLUDED.replica, label = EXCLUDED.label, operation_id = NULL, since = EXCLUDED.since
-         WHERE l.replica = EXCLUDED.replica OR NOT EXISTS (SELECT 1 FROM replicas r WHERE r.id = l.replica AND r.alive_until > ${NOW})
-         RETURNING key`,
-        [key, replica, label, since],
+    async acquire(wanted, since) {
+      if (wanted.length === 0) return [];
+      // Free, already this replica's (a release that did not reach the database), or its holder is dead. The holders
+      // of the others are read in the same statement (its snapshot: the rows as they were before this insert). Rows
+      // are written in key order, so two replicas' batches over the same keys wait for each other, never deadlock.
+      const rows = await s.rows<{ key: string; won: boolean; replica: string | null; label: string | null; since: number | null; operation_id: number | null }>(
+        `WITH w AS (SELECT * FROM unnest($1::text[], $2::text[]) AS w(key, label)),
+         won AS (
+           INSERT INTO leases AS l (key, replica, label, operation_id, since) SELECT key, $3, label, NULL, $4 FROM w ORDER BY key
+           ON CONFLICT (key) DO UPDATE SET replica = EXCLUDED.replica, label = EXCLUDED.label, operation_id = NULL, since = EXCLUDED.since
+           WHERE l.replica = EXCLUDED.replica OR NOT EXISTS (SELECT 1 FROM replicas r WHERE r.id = l.replica AND r.alive_until > ${NOW})
+           RETURNING key)
+         SELECT w.key, w.key IN (SELECT key FROM won) AS won, h.replica, h.label, h.since, h.operation_id FROM w LEFT JOIN leases h ON h.key = w.key`,
+        [wanted.map((w) => w.key), wanted.map((w) => w.label), replica, since],
       );
-      if (won) return null;
-      const held = await s.one<{ key: string; replica: string; label: string; since: number; operation_id: number | null }>(
-        "SELECT key, replica, label, since, operation_id FROM leases WHERE key = $1",
-        [key],
-      );
-      if (!held) return this.acquire(key, label, since); // released between the two statements: try again
-      return { key: held.key, replica: held.replica, label: held.label, since: held.since, operationId: held.operation_id } satisfies LeaseHolder;
+      const by = new Map(rows.map((r) => [r.key, r]));
+      const out: (LeaseHolder | null)[] = [];
+      for (const w of wanted) {
+        const r = by.get(w.key);
+        if (!r || r.won) out.push(null);
+        else if (r.replica !== null) out.push({ key: w.key, replica: r.replica, label: r.label!, since: r.since!, operationId: r.operation_id });
+        // Taken by a transaction that committed after this statement's snapshot was taken (or released since): ask again.
+        else out.push((await this.acquire([w], since))[0]!);
+      }
+      return out;
     },
-    async attach(key, operationId) {
-      await s.run("UPDATE leases SET operation_id = $3 WHERE key = $1 AND replica = $2", [key, replica, operationId]);
+    async attach(leases) {
+      if (leases.length === 0) return;
+      await s.run("UPDATE leases l SET operation_id = u.op FROM unnest($1::text[], $2::bigint[]) AS u(key, op) WHERE l.key = u.key AND l.replica = $3", [
+        leases.map((x) => x.key), leases.map((x) => x.operationId), replica,
+      ]);
     },
     async release(key) {
       await s.run("DELETE FROM leases WHERE key = $1 AND replica = $2", [key, replica]);

@@ -25,6 +25,10 @@ export function hostKeyRepo({ s, now }: RepoContext): HostKeyRepo {
         for (const k of keys) await t.run(INSERT, [serverId, k.type, k.fingerprint, k.publicKey || null, "pending_accept", now()]);
       });
     },
+    async blockedAmong(serverIds) {
+      const rows = await s.rows<{ server_id: number }>("SELECT DISTINCT server_id FROM host_keys WHERE server_id = ANY($1::bigint[]) AND state = 'pending_accept'", [serverIds]);
+      return new Set(rows.map((r) => r.server_id));
+    },
     pending: (serverId) => s.rows<HostKeyInput>(`${KEYS} WHERE server_id = $1 AND state = 'pending_accept' ORDER BY id`, [serverId]),
     async accept(serverId, keys) {
       await s.atomic(async (t) => {

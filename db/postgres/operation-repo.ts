@@ -1,15 +1,15 @@
 import type { RepoContext } from "./context.ts";
-import type { OperationChanges, OperationRepo, OperationRow, OperationState } from "../ledger.ts";
+import type { NewOperation, OperationChanges, OperationRepo, OperationRow } from "../ledger.ts";
 import { fromJson, toJson } from "../json.ts";
 import { setClause } from "./session.ts";
-import { assertTransition, operationMachine } from "../states.ts";
+import { assertTransition, OPERATION_FINAL, operationMachine, recordedTimes } from "../states.ts";
 import { SnapbotError } from "../../src/errors.ts";
 
 const SELECT = "SELECT o.*, v.name AS server FROM operations o LEFT JOIN servers v ON v.id = o.server_id";
 type Raw = Omit<OperationRow, "args"> & { args: string | null; replica?: string | null };
 // The replica column is coordination's (LIVE_OWNER), not part of the row callers see.
 const row = ({ replica: _owner, ...r }: Raw): OperationRow => ({ ...r, args: fromJson(r.args) });
-const FINAL: OperationState[] = ["succeeded", "failed", "denied", "expired", "cancelled"];
+const FINAL = OPERATION_FINAL;
 const CHANGES = ["result", "error", "approved_by", "snapshot_id"] as const;
 /** True for an operation row `o` whose replica is alive (its heartbeat not expired, by the database's clock). */
 export const LIVE_OWNER = "EXISTS (SELECT 1 FROM replicas r WHERE r.id = o.replica AND r.alive_until > snapbot_now_ms())";
@@ -19,20 +19,33 @@ export function operationRepo({ s, now, replica }: RepoContext): OperationRepo {
     const r = await s.one<Raw>(`${SELECT} WHERE o.id = $1`, [id]);
     return r && row(r);
   };
+  /** One INSERT … SELECT FROM unnest for all of them; the rows come back in the order given. */
+  async function insertMany(ops: NewOperation[]): Promise<OperationRow[]> {
+    if (ops.length === 0) return [];
+    const t = now();
+    const states = ops.map((o) => o.state ?? "queued");
+    const col = <T>(f: (o: NewOperation) => T) => ops.map(f);
+    const rows = await s.rows<Raw>(
+      `WITH w AS (SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[],
+                   $10::bigint[], $11::bigint[]) WITH ORDINALITY AS w(kind, server_id, snapshot_id, state, requested_by, channel, args, result, error, started_at, finished_at, n)),
+       o AS (INSERT INTO operations (kind, server_id, snapshot_id, state, requested_by, channel, args, result, error, created_at, started_at, finished_at, replica)
+             SELECT kind, server_id, snapshot_id, state, requested_by, channel, args, result, error, $12, started_at, finished_at, $13 FROM w ORDER BY n
+             RETURNING *)
+       SELECT o.*, v.name AS server FROM o LEFT JOIN servers v ON v.id = o.server_id ORDER BY o.id`,
+      [
+        col((o) => o.kind), col((o) => o.server_id), col((o) => o.snapshot_id ?? null), states, col((o) => o.requested_by), col((o) => o.channel ?? null),
+        col((o) => toJson(o.args)), col((o) => o.result ?? null), col((o) => o.error ?? null),
+        states.map((st) => recordedTimes(st, t).started_at), states.map((st) => recordedTimes(st, t).finished_at), t, replica,
+      ],
+    );
+    return rows.map(row); // serial ids are taken in the SELECT's order (ORDER BY n), so by id is the order given
+  }
   return {
     get,
     async insert(o) {
-      const t = now();
-      const state = o.state ?? "queued";
-      const r = await s.one<Raw>(
-        `WITH o AS (INSERT INTO operations (kind, server_id, snapshot_id, state, requested_by, channel, args, result, error, created_at, started_at, finished_at, replica)
-          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING *)
-        SELECT o.*, v.name AS server FROM o LEFT JOIN servers v ON v.id = o.server_id`,
-        [o.kind, o.server_id, o.snapshot_id ?? null, state, o.requested_by, o.channel ?? null, toJson(o.args), o.result ?? null, o.error ?? null, t,
-          state === "running" || FINAL.includes(state) ? t : null, FINAL.includes(state) ? t : null, replica],
-      );
-      return row(r!);
+      return (await insertMany([o]))[0]!;
     },
+    insertMany,
     async attachSnapshot(id, snapshotId) {
       await s.run("UPDATE operations SET snapshot_id = $1 WHERE id = $2 AND snapshot_id IS NULL", [snapshotId, id]);
     },

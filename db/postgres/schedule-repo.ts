@@ -45,13 +45,23 @@ export function scheduleRepo({ s, now }: RepoContext): ScheduleRepo {
         if (existing) await t.run("UPDATE schedules SET removed_at = $1 WHERE server_id = $2 AND removed_at IS NULL", [now(), serverId]);
         return existing;
       }),
-    async ran(id, at, status, op, message = null) {
-      await s.run("UPDATE schedules SET last_run_at = $2, last_status = $3, last_operation_id = $4, last_message = $5 WHERE id = $1 AND removed_at IS NULL", [
-        id, at, status, op, message,
-      ]);
+    async ran(runs) {
+      if (runs.length === 0) return;
+      await s.run(
+        `UPDATE schedules c SET last_run_at = r.at, last_status = r.status, last_operation_id = r.op, last_message = r.message
+         FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::bigint[], $5::text[]) AS r(id, at, status, op, message)
+         WHERE c.id = r.id AND c.removed_at IS NULL`,
+        [runs.map((r) => r.id), runs.map((r) => r.at), runs.map((r) => r.status), runs.map((r) => r.op), runs.map((r) => r.message ?? null)],
+      );
     },
-    async claim(id, at) {
-      return (await s.run("UPDATE schedules SET last_run_at = $2 WHERE id = $1 AND removed_at IS NULL AND (last_run_at IS NULL OR last_run_at < $2)", [id, at])) === 1;
+    async claim(runs) {
+      if (runs.length === 0) return new Set();
+      const won = await s.rows<{ id: number }>(
+        `UPDATE schedules c SET last_run_at = r.at FROM unnest($1::bigint[], $2::bigint[]) AS r(id, at)
+         WHERE c.id = r.id AND c.removed_at IS NULL AND (c.last_run_at IS NULL OR c.last_run_at < r.at) RETURNING c.id`,
+        [runs.map((r) => r.id), runs.map((r) => r.at)],
+      );
+      return new Set(won.map((r) => Number(r.id)));
     },
     async version() {
       return (await s.one<{ v: string }>("SELECT (SELECT count(*) || '.' || count(removed_at) FROM schedules) || '.' || (SELECT count(*) || '.' || count(removed_at) FROM target_schedules) AS v"))!.v;

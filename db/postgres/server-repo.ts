@@ -31,6 +31,10 @@ export function serverRepo({ s, now }: RepoContext): ServerRepo {
 
   return {
     get,
+    async getMany(names) {
+      const rows = await s.rows<Raw>("SELECT * FROM servers WHERE name = ANY($1::text[]) AND removed_at IS NULL", [names]);
+      return new Map(rows.map((r) => [r.name, row(r)]));
+    },
     find,
     async list() {
       return (await s.rows<Raw>("SELECT * FROM servers WHERE removed_at IS NULL ORDER BY name")).map(row);

@@ -30,6 +30,12 @@ export function snapshotRepo({ s, now }: RepoContext): SnapshotRepo {
   return {
     get,
     findLive,
+    liveAmong: (pairs) =>
+      many(
+        `${SNAPSHOT_SELECT} JOIN unnest($1::bigint[], $2::text[]) AS p(server_id, name) ON s.server_id = p.server_id AND s.name = p.name
+         WHERE s.state NOT IN ${LIVE_STATES}`,
+        [pairs.map((p) => p.serverId), pairs.map((p) => p.name)],
+      ),
     async find(serverId, name) {
       return (await findLive(serverId, name)) ?? first(`${SNAPSHOT_SELECT} WHERE s.server_id = $1 AND s.name = $2 ORDER BY s.id DESC LIMIT 1`, [serverId, name]);
     },

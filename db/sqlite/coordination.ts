@@ -10,7 +10,7 @@ export function soloCoordination(): Coordination {
     replica,
     shared: false,
     heartbeat: async () => ({ lapsed: false }),
-    acquire: async () => null,
+    acquire: async (wanted) => wanted.map(() => null),
     attach: async () => undefined,
     release: async () => undefined,
     lead: async () => true,

@@ -14,6 +14,7 @@ export interface SharedKey {
 
 export function hostKeyRepo(db: Db, now: () => number) {
   // Asked before every operation (a blocked server is refused): prepared once.
+  const blockedStmt = db.prepare("SELECT 1 FROM host_keys WHERE server_id = ? AND state = 'pending_accept' LIMIT 1");
   const pendingStmt = db.prepare(
     "SELECT key_type AS type, fingerprint, public_key AS publicKey FROM host_keys WHERE server_id = ? AND state = 'pending_accept' ORDER BY id",
   );
@@ -46,6 +47,10 @@ export function hostKeyRepo(db: Db, now: () => number) {
     /** The presented keys waiting for an admin; empty when the server is not blocked. */
     pending(serverId: number): HostKeyInput[] {
       return pendingStmt.all(serverId) as HostKeyInput[];
+    },
+    /** Which of these servers are blocked (presented keys waiting for an admin). */
+    blockedAmong(serverIds: number[]): Set<number> {
+      return new Set(serverIds.filter((id) => blockedStmt.get(id) !== undefined));
     },
     /** The admin accepted: the accepted keys become current, the old ones replaced, nothing pending. */
     accept(serverId: number, keys: HostKeyInput[]): void {

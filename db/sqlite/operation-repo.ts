@@ -2,7 +2,7 @@ import { statementCache } from "./statements.ts";
 import type { Db } from "./open-db.ts";
 import type { OperationRow } from "../types.ts";
 import { fromJson, toJson } from "../json.ts";
-import { assertTransition, operationMachine, type OperationState } from "../states.ts";
+import { assertTransition, OPERATION_FINAL, operationMachine, recordedTimes, type OperationState } from "../states.ts";
 import { SnapbotError } from "../../src/errors.ts";
 
 const SELECT = "SELECT o.*, v.name AS server FROM operations o LEFT JOIN servers v ON v.id = o.server_id";
@@ -16,13 +16,13 @@ export interface NewOperation {
   requested_by: string;
   channel?: string | null;
   args?: Record<string, unknown>;
-  state?: "awaiting_approval" | "queued" | "running" | "succeeded" | "failed";
+  state?: "awaiting_approval" | "queued" | "running" | "succeeded" | "failed" | "cancelled";
   result?: string | null;
   error?: string | null;
 }
 
 export type OperationChanges = Partial<Pick<OperationRow, "result" | "error" | "approved_by" | "snapshot_id">>;
-const FINAL: OperationState[] = ["succeeded", "failed", "denied", "expired", "cancelled"];
+const FINAL = OPERATION_FINAL;
 
 export function operationRepo(db: Db, now: () => number) {
   const prepared = statementCache(db);
@@ -47,10 +47,13 @@ export function operationRepo(db: Db, now: () => number) {
         args: toJson(o.args),
         state,
         created_at: t,
-        started_at: state === "running" || FINAL.includes(state) ? t : null,
-        finished_at: FINAL.includes(state) ? t : null,
+        ...recordedTimes(state, t),
       });
       return this.get(Number(info.lastInsertRowid))!;
+    },
+    /** Many recorded in one go, in order (the scheduler's runs and skips due in one minute). */
+    insertMany(ops: NewOperation[]): OperationRow[] {
+      return ops.map((o) => this.insert(o));
     },
     /** A snapshot recorded after its operation (a scheduled create, when it starts). */
     attachSnapshot(id: number, snapshotId: number): void {

@@ -29,6 +29,15 @@ export type NewSchedule = Pick<ScheduleRow, "server_id" | "cron" | "pattern" | "
   created_by: string;
 };
 
+/** A run started (or skipped, or failed to start) for the scheduled minute `at`, with its operation. */
+export interface ScheduleRun {
+  id: number;
+  at: number;
+  status: "started" | "skipped" | "failed";
+  op: number | null;
+  message?: string | null;
+}
+
 type Raw = Omit<ScheduleRow, "keep" | "native"> & { keep: string | null; native: number };
 const row = (r: Raw | undefined): ScheduleRow | undefined => r && { ...r, keep: fromJson<KeepPolicy>(r.keep), native: r.native === 1 };
 
@@ -76,13 +85,13 @@ export function scheduleRepo(db: Db, now: () => number) {
         return existing;
       });
     },
-    /** A run was started (or skipped) for the scheduled minute `at`. */
-    ran(id: number, at: number, status: "started" | "skipped" | "failed", op: number | null, message: string | null = null): void {
-      ran.run({ id, at, status, op, message });
+    /** Runs were started (or skipped) for their scheduled minutes. */
+    ran(runs: ScheduleRun[]): void {
+      for (const r of runs) ran.run({ message: null, ...r });
     },
-    /** The run for the minute `at` is this caller's (false: one at or after it is recorded, or the schedule is gone). */
-    claim(id: number, at: number): boolean {
-      return claim.run({ id, at }).changes === 1;
+    /** The runs for these minutes that are this caller's (not: one at or after it is recorded, or the schedule is gone). */
+    claim(runs: { id: number; at: number }[]): Set<number> {
+      return new Set(runs.filter((r) => claim.run(r).changes === 1).map((r) => r.id));
     },
     /** Changes when a schedule or target schedule is set or removed (rows are never deleted, only removed_at set). */
     version(): string {

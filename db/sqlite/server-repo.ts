@@ -42,6 +42,15 @@ export function serverRepo(db: Db, now: () => number) {
       const r = row(byName.get(name) as Raw | undefined);
       return r && r.removed_at === null ? r : undefined;
     },
+    /** The registered servers of these names, by name. */
+    getMany(names: string[]): Map<string, ServerRow> {
+      const out = new Map<string, ServerRow>();
+      for (const name of names) {
+        const r = this.get(name);
+        if (r) out.set(name, r);
+      }
+      return out;
+    },
     /** The server of that name, registered or unregistered since (its history stays): read-only commands. */
     find(name: string): ServerRow | undefined {
       return row(byName.get(name) as Raw | undefined);

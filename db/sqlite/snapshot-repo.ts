@@ -70,6 +70,10 @@ export function snapshotRepo(db: Db, now: () => number) {
     findLive(serverId: number, name: string): SnapshotRow | undefined {
       return row(live.get(serverId, name) as Raw | undefined);
     },
+    /** findLive for many (server, name) pairs: the snapshots among them that still exist. */
+    liveAmong(pairs: { serverId: number; name: string }[]): SnapshotRow[] {
+      return pairs.flatMap((p) => row(live.get(p.serverId, p.name) as Raw | undefined) ?? []);
+    },
     /** The snapshot of that name that still exists, else the newest record of it (deleted, failed…). */
     find(serverId: number, name: string): SnapshotRow | undefined {
       return row((live.get(serverId, name) ?? latest.get(serverId, name)) as Raw | undefined);

@@ -10,31 +10,20 @@ import { exportSnapshot } from "./operations/export-op.ts";
 import type { ExportFormat } from "../drivers/driver.ts";
 import { syncBackend } from "./operations/backend-sync.ts";
 import { acceptHostKeys, recordAndAlert, scanHostKeys, settleAtStartup } from "./host-keys/host-keys.ts";
-import { hasLimit, makeRoom, warnNearLimit } from "./operations/limit.ts";
+import { hasLimit, makeRoom } from "./operations/limit.ts";
 import type { CopyTarget, DriverContext } from "../drivers/driver.ts";
 import { runOperation, type OperationHandle } from "./operations/run-operation.ts";
-import { defaultSnapshotName } from "./operations/snapshot-names.ts";
 import { createStoredSnapshots } from "./operations/stored-snapshots.ts";
-import { errorMessage, SnapbotError, UserError } from "../errors.ts";
+import { SnapbotError, UserError } from "../errors.ts";
 import { isLedgerFull } from "../../db/health.ts";
-import { mention } from "../replies/mention.ts";
-import { afterRemoved, moveCurrent, parentForNew } from "./operations/tree.ts";
+import { afterRemoved } from "./operations/tree.ts";
 import { copyRetentionOf, planCopies, pruneCopies } from "./schedule/copy-retention.ts";
 import { createCopies } from "./copies/copies.ts";
 import type { StartedCopy } from "./copies/auto-copies.ts";
 import { announceSnapshotVerify, recordSnapshotVerify } from "./operations/verify-outcome.ts";
-import { createHooks } from "./operations/create-hooks.ts";
+import { createCreates, type CreateAnswer, type CreateInput } from "./operations/create.ts";
 
-export interface CreateInput extends Asker {
-  server: ServerRow;
-  name?: string;
-  expiresAt?: number | null;
-  note?: string | null;
-  stateful?: boolean;
-  /** Set by the scheduler: the snapshot's origin is "schedule" and the audit log names the schedule. */
-  scheduleId?: number;
-}
-
+export type { CreateInput } from "./operations/create.ts";
 
 /** The snapshot operations; commands call these, drivers do the work, the ledger records it. */
 export function createEngine(deps: EngineDeps) {
@@ -42,6 +31,7 @@ export function createEngine(deps: EngineDeps) {
   const copies = createCopies(deps);
   // The transactions of `batch` still open, each with whether it committed: what createLater's jobs wait for.
   const batches = new WeakMap<LedgerTx, Promise<boolean>>();
+  const creates = createCreates(deps, copies, (tx) => batches.get(tx));
 
   return {
     lease: (server: string, label: string) => deps.jobs.lease(server, label),
@@ -89,7 +79,7 @@ export function createEngine(deps: EngineDeps) {
 
     /** `copies`: the server's `copies:` started once the snapshot is done (none when it failed or has none). */
     async create(input: CreateInput): Promise<OperationHandle<SnapshotRow> & { snapshot: SnapshotRow; copies: Promise<StartedCopy[]> }> {
-      const out = await startCreate(input, false);
+      const out = await creates.start(input, false);
       return { op: out.op, job: out.job, snapshot: out.snapshot()!, copies: out.copies };
     },
 
@@ -102,9 +92,15 @@ export function createEngine(deps: EngineDeps) {
     async createLater(input: CreateInput, tx?: LedgerTx): Promise<OperationHandle<SnapshotRow>> {
       // Another transaction gives no word of its commit: the job could start before its operation is visible.
       if (tx && !batches.has(tx)) throw new SnapbotError("internal", "createLater: record scheduled runs in a transaction of engine.batch, not ledger.tx");
-      const out = await startCreate(input, true, tx);
+      const out = await creates.start(input, true, tx);
       return { op: out.op, job: out.job };
     },
+
+    /**
+     * createLater for many runs in one transaction of `batch`, with one statement per step for all of them (the
+     * scheduler's runs due in one minute): each input's handle, or why it was refused (busy, name taken, host key).
+     */
+    createMany: (inputs: CreateInput[], tx: LedgerTx): Promise<CreateAnswer[]> => creates.many(inputs, tx),
 
     /**
      * One transaction for many runs recorded together (the scheduler's runs due in one minute): pass its `t` to
@@ -187,119 +183,6 @@ export function createEngine(deps: EngineDeps) {
       });
     },
   };
-
-  async function startCreate(
-    input: CreateInput,
-    later: boolean,
-    tx?: LedgerTx,
-  ): Promise<OperationHandle<SnapshotRow> & { snapshot: () => SnapshotRow | undefined; copies: Promise<StartedCopy[]> }> {
-    const { server } = input;
-    const db: LedgerRepos = tx ?? ledger;
-    const driver = deps.drivers.get(server);
-    const isLive = async (n: string) => (await db.snapshots.findLive(server.id, n)) !== undefined;
-    const name = input.name ?? (await defaultSnapshotName(clock.now(), isLive));
-    const existing = await db.snapshots.findLive(server.id, name);
-    if (existing)
-      throw new UserError("snapshot_exists", `${server.name}/${name} already exists (${existing.state}): pick another name, or omit it for a dated one`);
-    let snapshot: SnapshotRow | undefined;
-    let started: StartedCopy[] = [];
-    const hooks = createHooks(deps, server, driver, name, input.user);
-    // Inside a transaction, through its handle `t`.
-    const record = async (t: LedgerRepos, state: "pending" | "running") =>
-      t.snapshots.insert({
-        state,
-        server_id: server.id,
-        name,
-        created_by: input.user,
-        expires_at: input.expiresAt ?? null,
-        note: input.note ?? null,
-        stateful: input.stateful,
-        origin: input.scheduleId ? "schedule" : "snapbot",
-        // On a tree, a child of the current position (the lease is held from here to the commit: it cannot move).
-        parent_id: await parentForNew({ drivers: deps.drivers, ledger: t }, server),
-      });
-    const handle = await runOperation<SnapshotRow>(
-      { ...deps },
-      {
-        server,
-        kind: "create",
-        label: `create ${server.name}/${name}`,
-        user: input.user,
-        channel: input.channel,
-        args: { name, expires_at: input.expiresAt ?? null, note: input.note ?? null, stateful: !!input.stateful, ...(input.scheduleId ? { schedule: input.scheduleId } : {}) },
-        // Starting at once, the snapshot is recorded running: no pending row rewritten in the same commit.
-        prepare: async (starting, t) => (later ? null : (snapshot = await record(t, starting ? "running" : "pending")).id),
-        begin: async (_id, _op, t) => {
-          if (snapshot?.state === "pending") snapshot = await t.snapshots.transition(snapshot.id, "running");
-        },
-        work: async (ctx, _id, opId) => {
-          // Recorded late (createLater): inside the work, so a name taken meanwhile fails the operation.
-          const snap = (snapshot ??= await ledger.tx(async (t) => {
-            const taken = await t.snapshots.findLive(server.id, name);
-            if (taken) throw new UserError("snapshot_exists", `${server.name}/${name} was taken (${taken.state}) while this run waited to start`);
-            const s = await record(t, "running");
-            await t.operations.attachSnapshot(opId, s.id);
-            return s;
-          }));
-          const id = snap.id;
-          const req = { server: server.name, name, createdAt: snap.created_at, stateful: !!input.stateful, note: input.note ?? undefined, expiresAt: input.expiresAt ?? null };
-          // Pre-hooks, the driver's create and check, then post-hooks (always): the driver is never called after a failed pre-hook.
-          const { res, check } = await hooks.around(ctx, async () => {
-            const res = await driver.create(req, ctx);
-            const check = await driver.check?.({ ...handleOf(snap), location: res.location }, res);
-            if (check && !check.ok) throw new SnapbotError("check_failed", `${server.name}/${name} did not verify after writing: ${check.problems.join("; ")}`);
-            return { res, check };
-          });
-          const ran = hooks.summary();
-          const details = ran ? { ...res.details, hooks: ran } : (res.details ?? null);
-          const changes = { location: res.location, size: res.size, checksum: res.checksum, checksums: res.parts, details };
-          const made = res.parts.length ? `${res.size} bytes in ${res.parts.length} part(s), ${res.checksum ?? "no checksum"}` : `created on the backend${res.size === null ? "" : `, ${res.size} bytes`}`;
-          return {
-            result: ran ? `${made}; ${ran}` : made,
-            commit: async (t) => {
-              const at = clock.now();
-              const done = await t.snapshots.transition(id, "done", { ...changes, finished_at: at, verified_at: check ? at : null });
-              await moveCurrent({ drivers: deps.drivers, ledger: t }, server, id);
-              return done;
-            },
-            discard: (c) => driver.delete({ ...handleOf(snap), location: res.location }, c),
-          };
-        },
-        fail: async (_id, message, _e, t) => {
-          if (snapshot) await t.snapshots.transition(snapshot.id, "failed", { error: message, finished_at: clock.now() });
-        },
-        failureNote: () => hooks.summary(),
-        afterSuccess: async (done) => {
-          await hooks.settle(done.id);
-          started = await copies.afterCreate(server, done, { user: input.user, channel: input.channel });
-          void warnNearLimit(deps, server).catch((e: unknown) => deps.log.warn({ err: e }, "limit check failed"));
-          // Any earlier failure on this server is over, whatever name it had (a retry, or the next scheduled run).
-          await deps.alerts
-            .resolveAll("snapshot_failed", server, `a later snapshot succeeded: ${server.name}/${name}`)
-            .catch((e: unknown) => deps.log.warn({ server: server.name, err: errorMessage(e) }, "could not resolve snapshot_failed"));
-        },
-        afterFail: async (message) => {
-          await hooks.settle(snapshot?.id ?? null);
-          if (hooks.preFailed()) return; // hook_failed says it: nothing was taken because of the hook
-          await deps.alerts
-            .raise({
-              kind: "snapshot_failed",
-              server,
-              snapshotId: snapshot?.id ?? null,
-              snapshotName: name,
-              title: `snapshot ${server.name}/${name} failed (asked by ${mention(input.user)})`,
-              lines: [message],
-              buttons: [{ label: "Retry", command: `create ${server.name} ${name}` }],
-            })
-            .catch((e: unknown) => deps.log.warn({ server: server.name, err: errorMessage(e) }, "could not raise snapshot_failed"));
-        },
-      },
-      { tx, committed: tx && batches.get(tx) },
-    );
-    // Filled by afterSuccess, which runs before the job resolves.
-    const copiesStarted = handle.job.done.then(() => started, () => []);
-    return { ...handle, snapshot: () => snapshot, copies: copiesStarted };
-  }
 
   function recordVerify(t: LedgerTx, snap: SnapshotRow, res: VerifyResult): Promise<void> {
     return recordSnapshotVerify({ ledger: t, clock }, snap, res);

@@ -22,6 +22,8 @@ export interface TestAppOptions {
   log?: Logger;
   /** S3 targets' request sizes, retries and timeouts (tests shorten them). */
   s3Tuning?: Partial<S3Tuning>;
+  /** The ledger: a PostgreSQL database's URL (freshDatabase); a SQLite file in `dir` unless given. */
+  postgres?: string;
 }
 
 export async function testApp(dir: string, file: unknown, clock: Clock = systemClock, chat: ChatPort = silentChat, opts: TestAppOptions = {}) {
@@ -32,7 +34,7 @@ export async function testApp(dir: string, file: unknown, clock: Clock = systemC
     storage: { ...parsed.storage, path: parsed.storage.path.startsWith("/") ? parsed.storage.path : join(dir, parsed.storage.path) },
     source: "test",
     demo: false,
-    ledger: { backend: "sqlite", path: join(dir, "ledger.db") },
+    ledger: opts.postgres ? { backend: "postgres", url: opts.postgres } : { backend: "sqlite", path: join(dir, "ledger.db") },
     logLevel: "silent",
     chat: { mode: "console", port: 0 },
     metricsPort: null,

@@ -108,7 +108,12 @@ export function isHostKeyChanged(e: unknown): boolean {
 /** Throws the refusal when the server's host key changed and nobody accepted it yet. */
 export async function refuseIfHostKeyChanged(ledger: Pick<LedgerRepos, "hostKeys">, server: ServerRow): Promise<void> {
   if ((await ledger.hostKeys.pending(server.id)).length === 0) return;
-  throw new UserError("hostkey_changed", `${server.name}'s SSH host key changed: an admin must run hostkeys accept ${server.name} after checking it`);
+  throw hostKeyChangedRefusal(server);
+}
+
+/** What an operation on a server blocked by a changed host key is refused with. */
+export function hostKeyChangedRefusal(server: ServerRow): UserError {
+  return new UserError("hostkey_changed", `${server.name}'s SSH host key changed: an admin must run hostkeys accept ${server.name} after checking it`);
 }
 
 /** An operation met a changed host key: record what the server presents now (pending), block it, alert. */

@@ -106,28 +106,54 @@ export function createJobRunner(opts: JobRunnerOptions) {
      * first (so two of its own callers never both pass), then, with replicas, the ledger's row.
      */
     async lease(server: string, label: string): Promise<Lease> {
-      const held = leases.get(server);
-      if (held) throw busy(server, held, opts.clock.now(), null);
-      const lease: Lease = { server, label, since: opts.clock.now() };
-      leases.set(server, lease);
-      if (!shared) return lease;
-      let other: LeaseHolder | null;
+      const [got] = await this.leases([{ server, label }]);
+      if (got instanceof BusyError) throw got;
+      return got!;
+    },
+    /**
+     * lease() for many servers at once (the scheduler's batch): each one's lease or refusal, in order, with one
+     * statement to the ledger for all of them. A failure to reach the ledger takes none and throws.
+     */
+    async leases(wanted: { server: string; label: string }[]): Promise<(Lease | BusyError)[]> {
+      const now = opts.clock.now();
+      const out: (Lease | BusyError)[] = wanted.map(({ server, label }) => {
+        const held = leases.get(server);
+        if (held) return busy(server, held, now, null);
+        const lease: Lease = { server, label, since: now };
+        leases.set(server, lease);
+        return lease;
+      });
+      const mine = out.filter((l): l is Lease => !(l instanceof BusyError));
+      if (!shared || mine.length === 0) return out;
+      const forget = (lease: Lease) => {
+        if (leases.get(lease.server) === lease) leases.delete(lease.server);
+      };
+      let others: (LeaseHolder | null)[];
       try {
-        other = await shared.acquire(server, label, lease.since);
+        others = await shared.acquire(mine.map((l) => ({ key: l.server, label: l.label })), now);
       } catch (e) {
-        if (leases.get(server) === lease) leases.delete(server);
+        mine.forEach(forget);
         throw e;
       }
-      if (other) {
-        if (leases.get(server) === lease) leases.delete(server);
-        throw busy(server, { label: other.label, since: other.since, opId: other.operationId }, opts.clock.now(), other.replica);
-      }
-      return lease;
+      const refused = new Map<Lease, BusyError>();
+      mine.forEach((lease, i) => {
+        const other = others[i];
+        if (!other) return;
+        forget(lease);
+        refused.set(lease, busy(lease.server, { label: other.label, since: other.since, opId: other.operationId }, opts.clock.now(), other.replica));
+      });
+      return out.map((l) => (l instanceof BusyError ? l : (refused.get(l) ?? l)));
     },
     /** The operation a lease is for, once recorded: what a refusal names, here and on the other replicas. */
     attach(lease: Lease, opId: number): void {
-      lease.opId = opId;
-      if (shared) void shared.attach(lease.server, opId).catch((e: unknown) => opts.warn?.(`could not record operation #${opId} on the lease of ${lease.server}: ${(e as Error).message}`));
+      if (lease.opId !== opId) this.attachAll([{ lease, opId }]);
+    },
+    /** attach() for many leases with one statement to the ledger (the scheduler's batch). */
+    attachAll(pairs: { lease: Lease; opId: number }[]): void {
+      for (const { lease, opId } of pairs) lease.opId = opId;
+      if (!shared || pairs.length === 0) return;
+      const what = pairs.length === 1 ? `operation #${pairs[0]!.opId} on the lease of ${pairs[0]!.lease.server}` : `${pairs.length} operations on their leases`;
+      void shared.attach(pairs.map((p) => ({ key: p.lease.server, operationId: p.opId }))).catch((e: unknown) => opts.warn?.(`could not record ${what}: ${(e as Error).message}`));
     },
     /**
      * The ledger no longer vouches for this replica's leases (its heartbeat lapsed: another replica may hold them

@@ -1,5 +1,5 @@
 import type { Logger } from "pino";
-import type { Ledger, LedgerTx } from "../../../db/ledger.ts";
+import type { Ledger, LedgerTx, NewOperation } from "../../../db/ledger.ts";
 import type { OperationRow, ServerRow } from "../../../db/types.ts";
 import type { DriverContext } from "../../drivers/driver.ts";
 import type { Job, JobRunner, Lease } from "./job-runner.ts";
@@ -64,8 +64,12 @@ export interface OperationSpec<T> {
   /** After the outcome is committed: alerts and other news that must not hold the transaction (waited for before the job settles). */
   afterFail?: (message: string, error: unknown) => void | Promise<void>;
   afterSuccess?: (value: T) => void | Promise<void>;
-  /** An operation already recorded (an approved request): it is run instead of a new one inserted. */
-  existing?: { op: OperationRow; lease: Lease };
+  /**
+   * An operation already recorded, with its lease taken (an approved request; the scheduler's runs that createMany
+   * recorded together): it is run instead of a new one inserted, and its server's host key checked as it starts.
+   * `started`: the caller took a slot (jobs.claimSlot), recorded it running and ran `begin` in that transaction.
+   */
+  existing?: { op: OperationRow; lease: Lease; started?: boolean };
 }
 
 export interface OperationHandle<T> {
@@ -82,6 +86,11 @@ export interface RunInTx {
    * starts (its records must be visible to the ledger outside the transaction); false: it fails without running.
    */
   committed?: Promise<boolean>;
+}
+
+/** The operation's row as runOperation records it (createMany records many of them with one statement). */
+export function operationRecord(spec: Pick<OperationSpec<unknown>, "kind" | "server" | "user" | "channel" | "args">, snapshotId: number | null, state: "queued" | "running"): NewOperation {
+  return { kind: spec.kind, server_id: spec.server?.id ?? null, snapshot_id: snapshotId, requested_by: spec.user, channel: spec.channel ?? null, args: spec.args, state };
 }
 
 /**
@@ -101,21 +110,13 @@ export async function runOperation<T>(deps: OperationDeps, spec: OperationSpec<T
   let snapshotId: number | null = spec.existing?.op.snapshot_id ?? null;
   // A free slot now: the operation is recorded as running in the transaction that records it (one commit
   // where queued-then-running took two, and each rewrote the state indexes of both rows).
-  const startNow = !spec.existing && jobs.claimSlot();
+  const startNow = spec.existing ? spec.existing.started === true : jobs.claimSlot();
   try {
     op =
       spec.existing?.op ??
       (await db.tx(async (t) => {
         snapshotId = (await spec.prepare?.(startNow, t)) ?? null;
-        const recorded = await t.operations.insert({
-          kind: spec.kind,
-          server_id: spec.server?.id ?? null,
-          snapshot_id: snapshotId,
-          requested_by: spec.user,
-          channel: spec.channel ?? null,
-          args: spec.args,
-          state: startNow ? "running" : "queued",
-        });
+        const recorded = await t.operations.insert(operationRecord(spec, snapshotId, startNow ? "running" : "queued"));
         if (startNow) await spec.begin?.(snapshotId, recorded.id, t);
         return recorded;
       }));

@@ -20,8 +20,11 @@ export function miscContract({ fresh, withServer }: ReturnType<typeof fixtures>)
       await ledger.hostKeys.accept(server.id, [key("SHA256:y")]);
       expect(await ledger.hostKeys.pending(server.id)).toEqual([]);
       expect(await ledger.hostKeys.current(server.id)).toEqual([key("SHA256:y")]);
+      expect(await ledger.hostKeys.blockedAmong([server.id, 999_999])).toEqual(new Set());
       await ledger.hostKeys.block(server.id, []); // nothing presented: still blocked
       expect(await ledger.hostKeys.pending(server.id)).toEqual([{ type: "unknown", fingerprint: "unknown", publicKey: null }]);
+      expect(await ledger.hostKeys.blockedAmong([server.id, 999_999])).toEqual(new Set([server.id]));
+      expect(await ledger.hostKeys.blockedAmong([])).toEqual(new Set());
     });
 
     it("shared keys: the same key on more than one active server", async () => {

@@ -36,6 +36,28 @@ export function operationContract({ withServer }: ReturnType<typeof fixtures>): 
       expect(approved).toMatchObject({ state: "queued", approved_by: "U2", server: "demo" });
     });
 
+    it("insertMany records many in one call, in the order given, each as insert would; a skipped run (cancelled) never started", async () => {
+      const { ledger, server, clock } = await withServer();
+      expect(await ledger.operations.insertMany([])).toEqual([]);
+      const before = await ledger.operations.insert({ kind: "verify", server_id: server.id, requested_by: "U1" });
+      const made = await ledger.operations.insertMany([
+        { kind: "create", server_id: server.id, requested_by: "scheduler", args: { name: "a" }, state: "queued" },
+        { kind: "create", server_id: server.id, requested_by: "scheduler", args: { schedule: 1 }, state: "cancelled", error: "skipped: busy" },
+        { kind: "register", server_id: null, requested_by: "U2", channel: "C1", state: "running" },
+      ]);
+      expect(made.map((o) => o.args)).toEqual([{ name: "a" }, { schedule: 1 }, null]);
+      expect(before.id).toBeLessThan(made[0]!.id);
+      expect(made[0]!.id).toBeLessThan(made[1]!.id);
+      expect(made[1]!.id).toBeLessThan(made[2]!.id);
+      expect(made[0]).toMatchObject({ kind: "create", requested_by: "scheduler", server: "demo", state: "queued", created_at: clock.now(), started_at: null, finished_at: null });
+      expect(made[1]).toMatchObject({ state: "cancelled", error: "skipped: busy", started_at: null, finished_at: clock.now(), server: "demo" });
+      expect(made[2]).toMatchObject({ state: "running", channel: "C1", server: null, started_at: clock.now(), finished_at: null });
+      for (const o of made) expect(await ledger.operations.get(o.id)).toEqual(o);
+      // A skip recorded alone is the same row.
+      const one = await ledger.operations.insert({ kind: "create", server_id: server.id, requested_by: "scheduler", state: "cancelled", error: "no" });
+      expect(one).toMatchObject({ state: "cancelled", started_at: null, finished_at: clock.now() });
+    });
+
     it("attaches a snapshot once, lists by server newest first, and finds the interrupted ones", async () => {
       const { ledger, server } = await withServer();
       await ledger.servers.syncFromConfig([{ name: "demo", driver: "archive", settings: {} }, { name: "two", driver: "archive", settings: {} }]);

@@ -1,11 +1,13 @@
 import { describe, expect, it } from "vitest";
-import type { NewSchedule } from "../../../db/ledger.ts";
+import type { LedgerRepos, NewSchedule } from "../../../db/ledger.ts";
 import type { fixtures } from "./fixture.ts";
 
 // Schedules (one live per server) and target schedules (one live per target, with a persisted round).
 
 export function scheduleContract({ withServer }: ReturnType<typeof fixtures>): void {
   describe("schedules", () => {
+    /** One schedule's claim: whether this caller got that minute. */
+    const claim = async (l: LedgerRepos, id: number, at: number) => (await l.schedules.claim([{ id, at }])).has(id);
     const plan = (serverId: number, over: Partial<NewSchedule> = {}): NewSchedule => ({
       server_id: serverId, cron: "0 * * * *", pattern: "auto-%d", expiry: "7d", keep: null, native: false, warn_after_ms: null, crit_after_ms: null, created_by: "U1", ...over,
     });
@@ -47,17 +49,17 @@ export function scheduleContract({ withServer }: ReturnType<typeof fixtures>): v
       const { schedule } = await ledger.schedules.set(plan(server.id));
       const op1 = await ledger.operations.insert({ kind: "create", server_id: server.id, requested_by: "scheduler" });
       const op2 = await ledger.operations.insert({ kind: "create", server_id: server.id, requested_by: "scheduler" });
-      await ledger.schedules.ran(schedule.id, 60_000, "started", op1.id);
+      await ledger.schedules.ran([{ id: schedule.id, at: 60_000, status: "started", op: op1.id }]);
       expect(await ledger.schedules.get(schedule.id)).toMatchObject({ last_run_at: 60_000, last_status: "started", last_operation_id: op1.id, last_message: null });
-      await ledger.schedules.ran(schedule.id, 120_000, "started", op2.id, "second");
+      await ledger.schedules.ran([{ id: schedule.id, at: 120_000, status: "started", op: op2.id, message: "second" }]);
       await ledger.schedules.settled(schedule.id, op1.id, "failed", "late"); // an older run: ignored
       expect(await ledger.schedules.get(schedule.id)).toMatchObject({ last_status: "started", last_message: "second" });
       await ledger.schedules.settled(schedule.id, op2.id, "succeeded");
       expect(await ledger.schedules.get(schedule.id)).toMatchObject({ last_status: "succeeded", last_message: null });
-      await ledger.schedules.ran(schedule.id, 180_000, "skipped", null, "busy");
+      await ledger.schedules.ran([{ id: schedule.id, at: 180_000, status: "skipped", op: null, message: "busy" }]);
       expect(await ledger.schedules.get(schedule.id)).toMatchObject({ last_run_at: 180_000, last_status: "skipped", last_operation_id: null, last_message: "busy" });
       await ledger.schedules.remove(server.id);
-      await ledger.schedules.ran(schedule.id, 240_000, "started", null); // a removed schedule keeps its last run
+      await ledger.schedules.ran([{ id: schedule.id, at: 240_000, status: "started", op: null }]); // a removed schedule keeps its last run
       expect((await ledger.schedules.get(schedule.id))!.last_run_at).toBe(180_000);
     });
 
@@ -65,19 +67,43 @@ export function scheduleContract({ withServer }: ReturnType<typeof fixtures>): v
       const { ledger, server, replica } = await withServer();
       const other = await replica();
       const { schedule } = await ledger.schedules.set(plan(server.id));
-      const wins = await Promise.all([ledger.schedules.claim(schedule.id, 60_000), other.schedules.claim(schedule.id, 60_000)]);
+      const wins = await Promise.all([claim(ledger, schedule.id, 60_000), claim(other, schedule.id, 60_000)]);
       expect(wins.filter(Boolean)).toHaveLength(1);
       expect((await ledger.schedules.get(schedule.id))!.last_run_at).toBe(60_000);
-      expect(await other.schedules.claim(schedule.id, 60_000)).toBe(false); // that minute is taken
-      expect(await other.schedules.claim(schedule.id, 30_000)).toBe(false); // and so is every earlier one
+      expect(await claim(other, schedule.id, 60_000)).toBe(false); // that minute is taken
+      expect(await claim(other, schedule.id, 30_000)).toBe(false); // and so is every earlier one
       // Claimed in the transaction that records the run: rolled back with it, the minute is free again.
       await expect(ledger.tx(async (t) => {
-        expect(await t.schedules.claim(schedule.id, 120_000)).toBe(true);
+        expect(await claim(t, schedule.id, 120_000)).toBe(true);
         throw new Error("the run could not be recorded");
       })).rejects.toThrow(/could not be recorded/);
-      expect(await other.schedules.claim(schedule.id, 120_000)).toBe(true);
+      expect(await claim(other, schedule.id, 120_000)).toBe(true);
       await ledger.schedules.remove(server.id);
-      expect(await ledger.schedules.claim(schedule.id, 180_000)).toBe(false);
+      expect(await claim(ledger, schedule.id, 180_000)).toBe(false);
+    });
+
+    it("claim and ran take a whole batch: each schedule's minute claimed or refused on its own, and every run recorded in one call", async () => {
+      const { ledger, server, replica } = await withServer();
+      const other = await replica();
+      await ledger.servers.syncFromConfig([{ name: "demo", driver: "archive", settings: {} }, { name: "b", driver: "archive", settings: {} }, { name: "c", driver: "archive", settings: {} }]);
+      const b = (await ledger.servers.get("b"))!;
+      const c = (await ledger.servers.get("c"))!;
+      const [sa, sb, sc] = [(await ledger.schedules.set(plan(server.id))).schedule, (await ledger.schedules.set(plan(b.id))).schedule, (await ledger.schedules.set(plan(c.id))).schedule];
+      expect(await claim(other, sb.id, 60_000)).toBe(true); // another replica ran b's minute already
+      await ledger.schedules.remove(c.id);
+      expect(await ledger.schedules.claim([])).toEqual(new Set());
+      const won = await ledger.schedules.claim([{ id: sa.id, at: 60_000 }, { id: sb.id, at: 60_000 }, { id: sc.id, at: 60_000 }, { id: 999_999, at: 60_000 }]);
+      expect(won).toEqual(new Set([sa.id]));
+      const op = await ledger.operations.insert({ kind: "create", server_id: server.id, requested_by: "scheduler" });
+      await ledger.schedules.ran([]);
+      await ledger.schedules.ran([
+        { id: sa.id, at: 60_000, status: "started", op: op.id },
+        { id: sb.id, at: 120_000, status: "skipped", op: null, message: "busy" },
+        { id: sc.id, at: 120_000, status: "started", op: null }, // removed: keeps its last run
+      ]);
+      expect(await ledger.schedules.get(sa.id)).toMatchObject({ last_run_at: 60_000, last_status: "started", last_operation_id: op.id, last_message: null });
+      expect(await ledger.schedules.get(sb.id)).toMatchObject({ last_run_at: 120_000, last_status: "skipped", last_operation_id: null, last_message: "busy" });
+      expect(await ledger.schedules.get(sc.id)).toMatchObject({ last_run_at: null, last_status: null });
     });
 
     it("version changes when a schedule or a target schedule is set or removed, on every replica, not when one runs", async () => {
@@ -86,8 +112,8 @@ export function scheduleContract({ withServer }: ReturnType<typeof fixtures>): v
       const seen = [await other.schedules.version()];
       const { schedule } = await ledger.schedules.set(plan(server.id));
       seen.push(await other.schedules.version());
-      await ledger.schedules.ran(schedule.id, 60_000, "started", null);
-      await ledger.schedules.claim(schedule.id, 120_000);
+      await ledger.schedules.ran([{ id: schedule.id, at: 60_000, status: "started", op: null }]);
+      await claim(ledger, schedule.id, 120_000);
       expect(await other.schedules.version()).toBe(seen[1]);
       await ledger.schedules.set(plan(server.id)); // replaced
       seen.push(await other.schedules.version());

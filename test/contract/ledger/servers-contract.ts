@@ -17,8 +17,14 @@ export function serverContract({ fresh, withServer }: ReturnType<typeof fixtures
       await expect(ledger.servers.unregister("a")).rejects.toThrow(/comes from the config file/);
       await expect(ledger.servers.unregister("zzz")).rejects.toThrow(/unknown server/);
       await rejectsWithCode(ledger.servers.register({ name: "a", driver: "archive", settings: {} }, "U1"), "server_exists");
+      const both = await ledger.servers.getMany(["c", "a", "zzz"]);
+      expect([...both.keys()].sort()).toEqual(["a", "c"]);
+      expect(both.get("c")).toEqual(await ledger.servers.get("c"));
+      expect(both.get("a")).toEqual(await ledger.servers.get("a"));
       await ledger.servers.unregister("c");
       expect(await ledger.servers.get("c")).toBeUndefined();
+      expect([...(await ledger.servers.getMany(["c", "a"])).keys()]).toEqual(["a"]); // unregistered: not among them
+      expect((await ledger.servers.getMany([])).size).toBe(0);
       await expect(ledger.servers.unregister("c")).rejects.toThrow(UserError);
     });
 

@@ -82,6 +82,25 @@ export function snapshotContract({ withServer }: ReturnType<typeof fixtures>): v
       expect(await ledger.snapshots.find(server.id, "never")).toBeUndefined();
     });
 
+    it("liveAmong finds, of many (server, name) pairs at once, the ones a live snapshot has", async () => {
+      const { ledger, server } = await withServer();
+      await ledger.servers.syncFromConfig([{ name: "demo", driver: "archive", settings: {} }, { name: "web", driver: "archive", settings: {} }]);
+      const web = (await ledger.servers.get("web"))!;
+      const a = await ledger.snapshots.insert({ server_id: server.id, name: "nightly", created_by: "U1" });
+      const gone = await ledger.snapshots.insert({ server_id: web.id, name: "nightly", created_by: "U1" });
+      await ledger.snapshots.transition(gone.id, "failed", { error: "boom" });
+      const b = await ledger.snapshots.insert({ server_id: web.id, name: "weekly", created_by: "U1" });
+      expect(await ledger.snapshots.liveAmong([])).toEqual([]);
+      const found = await ledger.snapshots.liveAmong([
+        { serverId: server.id, name: "nightly" },
+        { serverId: web.id, name: "nightly" }, // failed: free again
+        { serverId: web.id, name: "weekly" },
+        { serverId: server.id, name: "weekly" },
+      ]);
+      expect(found.map((s) => s.id).sort((x, y) => x - y)).toEqual([a.id, b.id]);
+      expect(found.find((s) => s.id === b.id)).toEqual(await ledger.snapshots.get(b.id));
+    });
+
     it("a refused duplicate inside a transaction leaves the transaction usable", async () => {
       const { ledger, server } = await withServer();
       await ledger.snapshots.insert({ server_id: server.id, name: "taken", created_by: "U1" });
