@@ -104,7 +104,7 @@ export function createEngine(deps: EngineDeps) {
 
     /**
      * One transaction for many runs recorded together (the scheduler's runs due in one minute): pass its `t` to
-     * createLater. Each run is a savepoint in it; their jobs start once it committed (none if it rolled back).
+     * createLater or createMany. Their jobs start once it committed (none if it rolled back).
      */
     async batch<R>(fn: (t: LedgerTx) => Promise<R>): Promise<R> {
       let settle!: (committed: boolean) => void;

@@ -183,7 +183,14 @@ export function createCreates(deps: EngineDeps, copies: Copies, committedOf: (tx
       else if (name !== undefined) out[i] = { refused: exists(server, name, other.state) };
       else oneByOne.push(i);
     }
-    const runs = fast.map((i) => ({ i, c: createSpec(inputs[i]!, names[i]!, true) }));
+    const runs = fast.flatMap((i) => {
+      try {
+        return [{ i, c: createSpec(inputs[i]!, names[i]!, true) }];
+      } catch (refused) {
+        out[i] = { refused }; // its driver cannot be made (its settings): this run alone is refused
+        return [];
+      }
+    });
     const leases = await deps.jobs.leases(runs.map((r) => ({ server: r.c.spec.server!.name, label: r.c.spec.label })));
     const go = runs.flatMap((r, k) => {
       const lease = leases[k]!;

@@ -210,10 +210,13 @@ export function createScheduler(deps: SchedulerDeps) {
         const servers = await t.servers.getMany([...new Set(due.map((d) => d.e.row.server))]);
         const known = due.filter((d) => servers.has(d.e.row.server));
         report.skipped += due.length - known.length; // unregistered: its schedule is gone at the next load
-        const won = await t.schedules.claim(known.map((d) => ({ id: d.e.row.id, at: d.at })));
+        // A run on a backend with a snapshot limit makes room first, after this batch: its minute is claimed when
+        // its create is recorded (startLimited), so a crash meanwhile leaves the minute to be caught up, not lost.
+        const later = new Set(known.filter((d) => d.e.running === null && limitedBackend(servers.get(d.e.row.server)!)).map((d) => d.e));
+        const won = await t.schedules.claim(known.filter((d) => !later.has(d.e)).map((d) => ({ id: d.e.row.id, at: d.at })));
         const creates: Pending[] = [];
         for (const { e, at, l } of known) {
-          if (!won.has(e.row.id)) continue; // another replica's scheduler ran this minute
+          if (!won.has(e.row.id) && !later.has(e)) continue; // another replica's scheduler ran this minute
           const server = servers.get(e.row.server)!;
           claimed.push(e);
           if (l) report.missed++;
@@ -236,14 +239,9 @@ export function createScheduler(deps: SchedulerDeps) {
           report.fired++;
           e.running = -1; // claimed until the operation exists
           const run: Pending = { e, server, due: at, wasLate: l !== null, input: { server, name, expiresAt, ...ASKER, scheduleId: e.row.id, note: `schedule "${e.row.cron}"` } };
-          try {
-            // A backend with a snapshot limit may need room first (async, once the batch is recorded); the others
-            // start once the batch commits, so the operation is recorded within the tick.
-            (deps.engine.hasLimit(server) ? limited : creates).push(run);
-          } catch (err) {
-            e.running = null;
-            skips.push({ e, server, due: at, why: `skipped: ${errorMessage(err)}`, status: "skipped" });
-          }
+          // A backend with a snapshot limit may need room first (async, once the batch is recorded); the others
+          // start once the batch commits, so the operation is recorded within the tick.
+          (later.has(e) ? limited : creates).push(run);
         }
         const answers = await deps.engine.createMany(
           creates.map((r) => r.input),
@@ -282,31 +280,50 @@ export function createScheduler(deps: SchedulerDeps) {
     for (const r of limited) void track(startLimited(r, alerted.get(r.e)));
   }
 
-  /** A run on a backend with a snapshot limit: room made first, then started and recorded on its own. */
+  /** Whether the server's backend has a snapshot limit; a driver that cannot be made has none (its create fails and says why). */
+  function limitedBackend(server: ServerRow): boolean {
+    try {
+      return deps.engine.hasLimit(server);
+    } catch {
+      return false;
+    }
+  }
+
+  /**
+   * A run on a backend with a snapshot limit: room made first, then its minute claimed and its create recorded in
+   * one transaction, as a batch's are (another replica's scheduler may have run the minute meanwhile: then nothing).
+   */
   async function startLimited(r: Pending, alerted: Promise<void> | undefined): Promise<void> {
     const { e, server, due } = r;
-    let h: OperationHandle<SnapshotRow>;
+    const skip = (why: string): Skipped => ({ e, server, due, why: `skipped: ${why}`, status: "skipped" });
+    let refused: Skipped | null = null;
+    let started: { opId: number; outcome: Promise<Outcome> } | null = null;
     try {
       await deps.engine.makeRoom(server, ASKER);
-      h = await deps.engine.createLater(r.input);
+      await deps.engine.batch(async (t) => {
+        if (!(await t.schedules.claim([{ id: e.row.id, at: due }])).has(e.row.id)) return;
+        const [a] = await deps.engine.createMany([r.input], t);
+        if ("refused" in a!) return recordSkips(t, [(refused = skip(errorMessage(a.refused)))]);
+        started = { opId: a!.op.id, outcome: outcomeOf(a!.job.done) }; // taken at once: a rolled-back job fails at once
+        await t.schedules.ran([{ id: e.row.id, at: due, status: "started", op: a!.op.id }]);
+      });
     } catch (err) {
+      refused = skip(errorMessage(err));
+      started = null;
+      try {
+        await ledger.tx((t) => recordSkips(t, [refused!]));
+      } catch (e2) {
+        log.error({ schedule: e.row.id, server: server.name, err: errorMessage(e2) }, "could not record a skipped scheduled run");
+      }
+    }
+    if (refused) log.warn({ schedule: e.row.id, server: server.name, op: refused.op }, refused.why);
+    const run = started as { opId: number; outcome: Promise<Outcome> } | null;
+    if (!run) {
       e.running = null;
-      const why = `skipped: ${errorMessage(err)}`;
-      const skip: Skipped = { e, server, due, why, status: "skipped" };
-      await ledger.tx((t) => recordSkips(t, [skip]));
-      log.warn({ schedule: e.row.id, server: server.name, op: skip.op }, why);
       return;
     }
-    const opId = (e.running = h.op.id);
-    const outcome = outcomeOf(h.job.done);
-    try {
-      await ledger.schedules.ran([{ id: e.row.id, at: due, status: "started", op: opId }]);
-    } catch (err) {
-      e.running = null;
-      await ledger.schedules.settled(e.row.id, opId, "failed", errorMessage(err).split("\n")[0]!);
-      return;
-    }
-    await finish(r, opId, outcome, alerted);
+    e.running = run.opId;
+    await finish(r, run.opId, run.outcome, alerted);
   }
 
   /** A started run's outcome, on its schedule's row; a success resolves the staleness and applies --keep. */

@@ -1,4 +1,4 @@
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { ServerRow } from "../../../db/types.ts";
@@ -9,6 +9,7 @@ import { testApp } from "../../helpers/test-app.ts";
 import { tempDir } from "../../helpers/temp-dir.ts";
 import { describePostgres } from "../../helpers/postgres.ts";
 import { freshDatabase } from "../../helpers/pg-ledger.ts";
+import { fakeTreeBackend, fakeTreeDriverModule } from "../../helpers/fake-tree-driver.ts";
 
 // The scheduler's runs due in one minute are recorded together (engine.createMany: one statement per step for the
 // whole batch). Each run is still answered on its own: on both ledgers, real archive driver, fake clock.
@@ -22,7 +23,7 @@ let n = 0;
 
 async function setup(postgres: string | undefined) {
   const dir = join(root, `app${++n}`);
-  const servers: Record<string, { driver: "archive"; paths: string[] }> = {};
+  const servers: Record<string, { driver: string; paths?: string[] }> = { vm: { driver: "faketree" } }; // a backend with a snapshot limit
   for (const name of NAMES) {
     const src = join(dir, "src", name);
     mkdirSync(src, { recursive: true });
@@ -31,7 +32,8 @@ async function setup(postgres: string | undefined) {
   }
   const clock = fakeClock(T0);
   const roles = { admins: ["U0ADMIN"], approvers: ["U0ALICE"], operators: ["*"] };
-  const { app, run } = await testApp(dir, { roles, storage: { path: "snaps" }, servers }, clock, undefined, { postgres });
+  const drivers = [fakeTreeDriverModule(fakeTreeBackend())];
+  const { app, run } = await testApp(dir, { roles, storage: { path: "snaps" }, servers }, clock, undefined, { postgres, drivers });
   const byName = new Map<string, ServerRow>();
   for (const name of NAMES) byName.set(name, (await app.ledger.servers.get(name))!);
   return { app, run, clock, s: (name: (typeof NAMES)[number]) => byName.get(name)! };
@@ -107,6 +109,27 @@ function batchCases(backend: string, database: () => Promise<string | undefined>
       expect(opOf("busy")).toMatchObject({ state: "cancelled", started_at: null, error: last.get("busy")!.last_message });
       expect(last.get("blocked")).toMatchObject({ last_status: "skipped", last_message: "skipped: blocked's SSH host key changed: an admin must run hostkeys accept blocked after checking it" });
       expect(opOf("blocked")).toMatchObject({ state: "cancelled", error: last.get("blocked")!.last_message });
+      await app.close();
+    });
+
+    it("a backend with a limit: its minute is claimed with its create, once room is made, so a crash while making room leaves the minute free", async () => {
+      const { app, run, clock } = await setup(await database());
+      expect((await run('schedule vm "* * * * *"')).tone).toBe("success");
+      let letGo!: () => void;
+      const gate = new Promise<void>((r) => (letGo = r));
+      const makeRoom = app.engine.makeRoom.bind(app.engine);
+      vi.spyOn(app.engine, "makeRoom").mockImplementation(async (...a) => (await gate, makeRoom(...a)));
+      const minute = Date.UTC(2026, 0, 1, 0, 1);
+      clock.set(minute);
+      expect(await app.scheduler.tick()).toMatchObject({ fired: 1 });
+      // Making room: nothing of this minute is in the ledger yet (killed now, the next start runs it as missed).
+      expect((await app.ledger.schedules.live()).find((r) => r.server === "vm")).toMatchObject({ last_run_at: null, last_status: null });
+      expect((await app.ledger.operations.list({ limit: 20 })).filter((o) => o.kind === "create")).toEqual([]);
+      letGo();
+      await app.scheduler.settle();
+      const row = (await app.ledger.schedules.live()).find((r) => r.server === "vm")!;
+      expect(row).toMatchObject({ last_run_at: minute, last_status: "succeeded" });
+      expect(await app.ledger.operations.get(row.last_operation_id!)).toMatchObject({ kind: "create", server: "vm", state: "succeeded", requested_by: "scheduler" });
       await app.close();
     });
   });
