@@ -110,9 +110,21 @@ export async function benchLedger(o: { dir: string; servers?: number; snapshots?
     ];
     for (const run of i % 2 ? pair.reverse() : pair) await run();
   }
-  const t1 = performance.now();
-  const expired = await ledger.snapshots.expired(now + 15 * 86_400_000);
-  const retentionMs = performance.now() - t1;
+  // Retention's read (every expired snapshot, ~185,000 rows), through the Ledger and through the synchronous
+  // repository, alternated 5 times each: the medians (one read swings by a fifth with the page cache and the heap).
+  const at = now + 15 * 86_400_000;
+  const retentionTimes: number[] = [];
+  const retentionSyncTimes: number[] = [];
+  let expired: unknown[] = [];
+  for (let i = 0; i < 5; i++) {
+    let t1 = performance.now();
+    expired = await ledger.snapshots.expired(at);
+    retentionTimes.push(performance.now() - t1);
+    t1 = performance.now();
+    syncRepo.expired(at);
+    retentionSyncTimes.push(performance.now() - t1);
+  }
+  const retentionMs = percentile(retentionTimes, 50);
   await ledger.close();
   const p99 = percentile(listTimes, 99);
   return {
@@ -128,7 +140,8 @@ export async function benchLedger(o: { dir: string; servers?: number; snapshots?
     "async / synchronous p50": +(percentile(asyncTimes, 50) / percentile(syncTimes, 50)).toFixed(2),
     "async / synchronous pairs": pairs,
     "retention rows": expired.length,
-    "retention ms": +retentionMs.toFixed(1),
+    "retention ms (median of 5)": +retentionMs.toFixed(1),
+    "retention async / synchronous (median of 5 each)": +(retentionMs / percentile(retentionSyncTimes, 50)).toFixed(2),
     "retention target 1000 ms": retentionMs < 1000 ? "met" : "MISSED",
   };
 }
