@@ -36,8 +36,12 @@ export interface FakeSlack {
   failMethod(method: string, error: string | null): void;
   /** "refused": nothing listens on the port; "500": every call answers HTTP 500; false: back up. */
   setDown(mode: Down): Promise<void>;
-  /** Socket Mode: what the bot sent back over the websocket (acks), and a way to send it envelopes. */
-  socket: { received: Array<Record<string, unknown>>; send(envelope: unknown): void; connections(): number };
+  /**
+   * Socket Mode: what the bots sent back over their websockets (acks), which connections acked an envelope, and a way
+   * to send envelopes. As Slack spreads events over an app's connections, an envelope goes to one: the `to`-th
+   * connection in the order they opened, or the next one in turn.
+   */
+  socket: { received: Array<Record<string, unknown>>; ackedOn(envelopeId: string): number[]; send(envelope: unknown, to?: number): void; connections(): number };
   close(): Promise<void>;
 }
 
@@ -48,6 +52,7 @@ export async function startFakeSlack(): Promise<FakeSlack> {
   const sockets = new Set<Socket>();
   const clients = new Set<WsSocket>();
   const received: Array<Record<string, unknown>> = [];
+  const acks: Array<{ envelope: string; connection: number }> = [];
   let limited = 0;
   let down: Down = false;
   let ts = 0;
@@ -100,9 +105,16 @@ export async function startFakeSlack(): Promise<FakeSlack> {
 
   let server!: Server;
   const wss: WsServer = new ws.WebSocketServer({ noServer: true });
+  let opened = 0;
+  let turn = 0;
   wss.on("connection", (c) => {
     clients.add(c);
-    c.on("message", (d) => received.push(JSON.parse(String(d)) as Record<string, unknown>));
+    const connection = opened++;
+    c.on("message", (d) => {
+      const m = JSON.parse(String(d)) as Record<string, unknown>;
+      received.push(m);
+      if (typeof m.envelope_id === "string") acks.push({ envelope: m.envelope_id, connection });
+    });
     c.on("close", () => clients.delete(c));
     c.send(JSON.stringify({ type: "hello", num_connections: 1, debug_info: { host: "fake" }, connection_info: { app_id: "A0TEST" } }));
     waiters.forEach((w) => w());
@@ -154,8 +166,15 @@ export async function startFakeSlack(): Promise<FakeSlack> {
     },
     socket: {
       received,
-      send: (envelope) => clients.forEach((c) => c.send(JSON.stringify(envelope))),
+      send: (envelope, to) => {
+        const open = [...clients];
+        if (open.length === 0) throw new Error("fake Slack: no Socket Mode connection is open");
+        const c = open[to ?? turn++ % open.length];
+        if (!c) throw new Error(`fake Slack: Socket Mode connection ${to} is not open (${open.length} are)`);
+        c.send(JSON.stringify(envelope));
+      },
       connections: () => clients.size,
+      ackedOn: (id) => acks.filter((a) => a.envelope === id).map((a) => a.connection),
     },
     close: async () => {
       if (down !== "refused") await stop();
