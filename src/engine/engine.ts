@@ -14,7 +14,7 @@ import { hasLimit, makeRoom } from "./operations/limit.ts";
 import type { CopyTarget, DriverContext } from "../drivers/driver.ts";
 import { runOperation, type OperationHandle } from "./operations/run-operation.ts";
 import { createStoredSnapshots } from "./operations/stored-snapshots.ts";
-import { SnapbotError, UserError } from "../errors.ts";
+import { UserError } from "../errors.ts";
 import { isLedgerFull } from "../../db/health.ts";
 import { afterRemoved } from "./operations/tree.ts";
 import { copyRetentionOf, planCopies, pruneCopies } from "./schedule/copy-retention.ts";
@@ -29,7 +29,7 @@ export type { CreateInput } from "./operations/create.ts";
 export function createEngine(deps: EngineDeps) {
   const { ledger, clock } = deps;
   const copies = createCopies(deps);
-  // The transactions of `batch` still open, each with whether it committed: what createLater's jobs wait for.
+  // The transactions of `batch` still open, each with whether it committed: what createMany's jobs wait for.
   const batches = new WeakMap<LedgerTx, Promise<boolean>>();
   const creates = createCreates(deps, copies, (tx) => batches.get(tx));
 
@@ -84,27 +84,16 @@ export function createEngine(deps: EngineDeps) {
     },
 
     /**
-     * For the scheduler: the operation is recorded now (queued, or running when a slot is free), the
-     * snapshot's own record when the job starts. 10,000 runs due in the same minute then cost one insert
-     * each at the minute, not two. With `tx` (a transaction of `batch`), the operation is a savepoint in it,
-     * and the job starts once it committed.
-     */
-    async createLater(input: CreateInput, tx?: LedgerTx): Promise<OperationHandle<SnapshotRow>> {
-      // Another transaction gives no word of its commit: the job could start before its operation is visible.
-      if (tx && !batches.has(tx)) throw new SnapbotError("internal", "createLater: record scheduled runs in a transaction of engine.batch, not ledger.tx");
-      const out = await creates.start(input, true, tx);
-      return { op: out.op, job: out.job };
-    },
-
-    /**
-     * createLater for many runs in one transaction of `batch`, with one statement per step for all of them (the
-     * scheduler's runs due in one minute): each input's handle, or why it was refused (busy, name taken, host key).
+     * For the scheduler: its runs due in one minute, in one transaction of `batch`, with one statement per step for
+     * all of them. Each operation is recorded now (queued, or running while a slot is free), the snapshot's own record
+     * when its job starts; the jobs start once the transaction committed. Each input's handle, or why it was refused
+     * (busy, name taken, host key changed).
      */
     createMany: (inputs: CreateInput[], tx: LedgerTx): Promise<CreateAnswer[]> => creates.many(inputs, tx),
 
     /**
      * One transaction for many runs recorded together (the scheduler's runs due in one minute): pass its `t` to
-     * createLater or createMany. Their jobs start once it committed (none if it rolled back).
+     * createMany. Their jobs start once it committed (none if it rolled back).
      */
     async batch<R>(fn: (t: LedgerTx) => Promise<R>): Promise<R> {
       let settle!: (committed: boolean) => void;

@@ -14,8 +14,8 @@ import { hostKeyChangedRefusal } from "../host-keys/host-keys.ts";
 import { mention } from "../../replies/mention.ts";
 import { errorMessage, SnapbotError, UserError } from "../../errors.ts";
 
-// Creating a snapshot: one at a time (create, createLater), or the scheduler's runs due in one minute, many at once
-// with one statement per step for all of them (createMany).
+// Creating a snapshot: one at a time (create), or the scheduler's runs due in one minute, many at once with one
+// statement per step for all of them (createMany), their snapshots recorded as their jobs start.
 
 export interface CreateInput extends Asker {
   server: ServerRow;
@@ -75,7 +75,7 @@ export function createCreates(deps: EngineDeps, copies: Copies, committedOf: (tx
         if (snapshot?.state === "pending") snapshot = await t.snapshots.transition(snapshot.id, "running");
       },
       work: async (ctx, _id, opId) => {
-        // Recorded late (createLater): inside the work, so a name taken meanwhile fails the operation.
+        // Recorded late (the scheduler's runs): inside the work, so a name taken meanwhile fails the operation.
         const snap = (snapshot ??= await ledger.tx(async (t) => {
           const taken = await t.snapshots.findLive(server.id, name);
           if (taken) throw new UserError("snapshot_exists", `${server.name}/${name} was taken (${taken.state}) while this run waited to start`);
@@ -159,7 +159,7 @@ export function createCreates(deps: EngineDeps, copies: Copies, committedOf: (tx
   }
 
   /**
-   * createLater for many runs, in one transaction of engine.batch: the blocked servers, the names taken, the leases
+   * The scheduler's runs, in one transaction of engine.batch: the blocked servers, the names taken, the leases
    * and the operations are each one statement for all of them (10,000 runs due in one minute are 40 batches of a
    * few statements, not 10,000 runs of ten). Each input's handle, or why it was refused; a run whose dated name is
    * taken goes the one-by-one way (which picks the next free one). A failure to record them throws, leases given back.
