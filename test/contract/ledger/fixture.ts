@@ -45,6 +45,14 @@ export function fixtures(open: OpenLedger): { fresh(start?: number): Promise<Fix
   return { fresh, withServer };
 }
 
+/** More servers beside demo (its settings emptied, as each test's own config would): their rows, in the order named. */
+export async function addServers<N extends string[]>(l: Ledger, ...names: N): Promise<{ [K in keyof N]: ServerRow }> {
+  await l.servers.syncFromConfig(["demo", ...names].map((name) => ({ name, driver: "archive", settings: {} })));
+  const rows: ServerRow[] = [];
+  for (const n of names) rows.push((await l.servers.get(n))!);
+  return rows as { [K in keyof N]: ServerRow };
+}
+
 /** Legal paths from a new snapshot (pending) to each state: tests reach a state the way the engine would. */
 export const SNAPSHOT_PATHS: Record<SnapshotState, SnapshotState[]> = {
   pending: [],

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import type { fixtures } from "./fixture.ts";
+import { addServers, type fixtures } from "./fixture.ts";
 
 // Host keys, deliveries, the metrics' aggregates, retention's reads, and the ledger's own ping and health.
 
@@ -29,8 +29,7 @@ export function miscContract({ fresh, withServer }: ReturnType<typeof fixtures>)
 
     it("shared keys: the same key on more than one active server", async () => {
       const { ledger, server } = await withServer();
-      await ledger.servers.syncFromConfig([{ name: "demo", driver: "archive", settings: {} }, { name: "clone-b", driver: "archive", settings: {} }, { name: "clone-a", driver: "archive", settings: {} }]);
-      const [a, b] = [(await ledger.servers.get("clone-a"))!, (await ledger.servers.get("clone-b"))!];
+      const [b, a] = await addServers(ledger, "clone-b", "clone-a");
       await ledger.hostKeys.record(server.id, [key("SHA256:same"), key("SHA256:own", "ssh-rsa")]);
       await ledger.hostKeys.record(b.id, [key("SHA256:same")]);
       await ledger.hostKeys.record(a.id, [key("SHA256:same"), key("SHA256:ab", "ssh-rsa")]);
@@ -62,8 +61,7 @@ export function miscContract({ fresh, withServer }: ReturnType<typeof fixtures>)
   describe("stats", () => {
     it("counts, newest good, health per server, open alerts by kind, finished operations", async () => {
       const { ledger, server, clock } = await withServer();
-      await ledger.servers.syncFromConfig([{ name: "demo", driver: "archive", settings: {} }, { name: "b", driver: "archive", settings: {} }]);
-      const b = (await ledger.servers.get("b"))!;
+      const [b] = await addServers(ledger, "b");
       const s1 = await ledger.snapshots.insert({ server_id: server.id, name: "s1", created_by: "U1", state: "done", finished_at: 5000 });
       await ledger.snapshots.insert({ server_id: server.id, name: "s2", created_by: "U1", state: "done", created_at: 7000 });
       await ledger.snapshots.insert({ server_id: server.id, name: "s3", created_by: "U1" });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { IllegalTransitionError } from "../../../src/errors.ts";
-import { rejectsWithCode, type fixtures } from "./fixture.ts";
+import { addServers, rejectsWithCode, type fixtures } from "./fixture.ts";
 
 // Operations (the audit log): who asked, times, result, the machine; what a crash interrupted.
 
@@ -60,8 +60,7 @@ export function operationContract({ withServer }: ReturnType<typeof fixtures>): 
 
     it("attaches a snapshot once, lists by server newest first, and finds the interrupted ones", async () => {
       const { ledger, server } = await withServer();
-      await ledger.servers.syncFromConfig([{ name: "demo", driver: "archive", settings: {} }, { name: "two", driver: "archive", settings: {} }]);
-      const two = (await ledger.servers.get("two"))!;
+      const [two] = await addServers(ledger, "two");
       const s1 = await ledger.snapshots.insert({ server_id: server.id, name: "a", created_by: "U1" });
       const s2 = await ledger.snapshots.insert({ server_id: server.id, name: "b", created_by: "U1" });
       const a = await ledger.operations.insert({ kind: "create", server_id: server.id, requested_by: "scheduler" });

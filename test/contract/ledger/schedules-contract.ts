@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { LedgerRepos, NewSchedule } from "../../../db/ledger.ts";
-import type { fixtures } from "./fixture.ts";
+import { addServers, type fixtures } from "./fixture.ts";
 
 // Schedules (one live per server) and target schedules (one live per target, with a persisted round).
 
@@ -85,9 +85,7 @@ export function scheduleContract({ withServer }: ReturnType<typeof fixtures>): v
     it("claim and ran take a whole batch: each schedule's minute claimed or refused on its own, and every run recorded in one call", async () => {
       const { ledger, server, replica } = await withServer();
       const other = await replica();
-      await ledger.servers.syncFromConfig([{ name: "demo", driver: "archive", settings: {} }, { name: "b", driver: "archive", settings: {} }, { name: "c", driver: "archive", settings: {} }]);
-      const b = (await ledger.servers.get("b"))!;
-      const c = (await ledger.servers.get("c"))!;
+      const [b, c] = await addServers(ledger, "b", "c");
       const [sa, sb, sc] = [(await ledger.schedules.set(plan(server.id))).schedule, (await ledger.schedules.set(plan(b.id))).schedule, (await ledger.schedules.set(plan(c.id))).schedule];
       expect(await claim(other, sb.id, 60_000)).toBe(true); // another replica ran b's minute already
       await ledger.schedules.remove(c.id);

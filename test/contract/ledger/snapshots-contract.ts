@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { snapshotMachine, type SnapshotState } from "../../../db/states.ts";
 import { IllegalTransitionError, SnapbotError } from "../../../src/errors.ts";
-import { SNAPSHOT_PATHS, rejectsWithCode, walkSnapshot, type fixtures } from "./fixture.ts";
+import { SNAPSHOT_PATHS, addServers, rejectsWithCode, walkSnapshot, type fixtures } from "./fixture.ts";
 
 // Snapshots: the state machine, guarded transitions, live-name uniqueness, the queries list/show/retention read
 // (ported from test/db/ledger.test.ts and test/db/history.test.ts, on the async interface).
@@ -84,8 +84,7 @@ export function snapshotContract({ withServer }: ReturnType<typeof fixtures>): v
 
     it("liveAmong finds, of many (server, name) pairs at once, the ones a live snapshot has", async () => {
       const { ledger, server } = await withServer();
-      await ledger.servers.syncFromConfig([{ name: "demo", driver: "archive", settings: {} }, { name: "web", driver: "archive", settings: {} }]);
-      const web = (await ledger.servers.get("web"))!;
+      const [web] = await addServers(ledger, "web");
       const a = await ledger.snapshots.insert({ server_id: server.id, name: "nightly", created_by: "U1" });
       const gone = await ledger.snapshots.insert({ server_id: web.id, name: "nightly", created_by: "U1" });
       await ledger.snapshots.transition(gone.id, "failed", { error: "boom" });
