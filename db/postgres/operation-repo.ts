@@ -9,7 +9,6 @@ const SELECT = "SELECT o.*, v.name AS server FROM operations o LEFT JOIN servers
 type Raw = Omit<OperationRow, "args"> & { args: string | null; replica?: string | null };
 // The replica column is coordination's (LIVE_OWNER), not part of the row callers see.
 const row = ({ replica: _owner, ...r }: Raw): OperationRow => ({ ...r, args: fromJson(r.args) });
-const FINAL = OPERATION_FINAL;
 const CHANGES = ["result", "error", "approved_by", "snapshot_id"] as const;
 /** True for an operation row `o` whose replica is alive (its heartbeat not expired, by the database's clock). */
 export const LIVE_OWNER = "EXISTS (SELECT 1 FROM replicas r WHERE r.id = o.replica AND r.alive_until > snapbot_now_ms())";
@@ -59,7 +58,7 @@ export function operationRepo({ s, now, replica }: RepoContext): OperationRepo {
       // Whoever queues or starts the work owns it (an approval decided on another replica than the request's).
       const r = await s.one<Omit<Raw, "server">>(
         `UPDATE operations SET ${["state = $3", "started_at = $4", "finished_at = $5", "replica = CASE WHEN $3 IN ('queued','running') THEN $6 ELSE replica END", ...sets].join(", ")} WHERE id = $1 AND state = $2 RETURNING *`,
-        [id, cur.state, to, to === "running" ? t : cur.started_at, FINAL.includes(to) ? t : null, replica, ...values],
+        [id, cur.state, to, to === "running" ? t : cur.started_at, OPERATION_FINAL.includes(to) ? t : null, replica, ...values],
       );
       if (!r) throw new SnapbotError("concurrent_change", `operation #${id} changed while being updated`);
       return row({ ...r, server: cur.server });

@@ -22,7 +22,6 @@ export interface NewOperation {
 }
 
 export type OperationChanges = Partial<Pick<OperationRow, "result" | "error" | "approved_by" | "snapshot_id">>;
-const FINAL = OPERATION_FINAL;
 
 export function operationRepo(db: Db, now: () => number) {
   const prepared = statementCache(db);
@@ -65,7 +64,7 @@ export function operationRepo(db: Db, now: () => number) {
       if (!cur) throw new SnapbotError("unknown_operation", `operation #${id} does not exist`);
       assertTransition(operationMachine, "operation", id, cur.state, to);
       const t = now();
-      const times = { started_at: to === "running" ? t : cur.started_at, finished_at: FINAL.includes(to) ? t : null };
+      const times = { started_at: to === "running" ? t : cur.started_at, finished_at: OPERATION_FINAL.includes(to) ? t : null };
       const sets = ["state = @to", "started_at = @started_at", "finished_at = @finished_at"];
       for (const k of Object.keys(changes)) sets.push(`${k} = @${k}`);
       const r = prepared(`UPDATE operations SET ${sets.join(", ")} WHERE id = @id AND state = @from RETURNING *`).get({ ...changes, ...times, id, from: cur.state, to }) as

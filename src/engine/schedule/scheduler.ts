@@ -297,27 +297,29 @@ export function createScheduler(deps: SchedulerDeps) {
     const { e, server, due } = r;
     const skip = (why: string): Skipped => ({ e, server, due, why: `skipped: ${why}`, status: "skipped" });
     let refused: Skipped | null = null;
-    let started: { opId: number; outcome: Promise<Outcome> } | null = null;
+    let run: { opId: number; outcome: Promise<Outcome> } | null = null;
     try {
       await deps.engine.makeRoom(server, ASKER);
-      await deps.engine.batch(async (t) => {
-        if (!(await t.schedules.claim([{ id: e.row.id, at: due }])).has(e.row.id)) return;
+      run = await deps.engine.batch(async (t) => {
+        if (!(await t.schedules.claim([{ id: e.row.id, at: due }])).has(e.row.id)) return null;
         const [a] = await deps.engine.createMany([r.input], t);
-        if ("refused" in a!) return recordSkips(t, [(refused = skip(errorMessage(a.refused)))]);
-        started = { opId: a!.op.id, outcome: outcomeOf(a!.job.done) }; // taken at once: a rolled-back job fails at once
+        if ("refused" in a!) {
+          await recordSkips(t, [(refused = skip(errorMessage(a.refused)))]);
+          return null;
+        }
+        const started = { opId: a!.op.id, outcome: outcomeOf(a!.job.done) }; // taken at once: a rolled-back job fails at once
         await t.schedules.ran([{ id: e.row.id, at: due, status: "started", op: a!.op.id }]);
+        return started;
       });
     } catch (err) {
-      refused = skip(errorMessage(err));
-      started = null;
+      const skipped = (refused = skip(errorMessage(err)));
       try {
-        await ledger.tx((t) => recordSkips(t, [refused!]));
+        await ledger.tx((t) => recordSkips(t, [skipped]));
       } catch (e2) {
         log.error({ schedule: e.row.id, server: server.name, err: errorMessage(e2) }, "could not record a skipped scheduled run");
       }
     }
     if (refused) log.warn({ schedule: e.row.id, server: server.name, op: refused.op }, refused.why);
-    const run = started as { opId: number; outcome: Promise<Outcome> } | null;
     if (!run) {
       e.running = null;
       return;
